@@ -1,0 +1,67 @@
+// Package decode turns captured frames into the few header fields flow
+// tracking needs, without allocating: a hand-written parser over the link
+// types seen on gateways (Ethernet with 802.1Q/QinQ, Linux SLL and SLL2, raw
+// IP, BSD NULL/loopback, PPP, PPPoE), IPv4 with fragments, IPv6 with
+// extension headers, TCP, UDP, ICMP and ICMPv6 (errors parsed down to the
+// embedded header).
+package decode
+
+import "net/netip"
+
+// Packet is the decoded view of one frame. Slices alias the frame's buffer:
+// they are valid only until the caller reuses that buffer.
+type Packet struct {
+	// TS is the capture time in Unix nanoseconds.
+	TS int64
+	// WireLen is the frame's original length on the wire.
+	WireLen int
+
+	Src, Dst netip.Addr
+	// Proto is the IP protocol of the transport header that was decoded
+	// (6, 17, 1, 58, or any other number for protocol-level flows).
+	Proto uint8
+	// SrcPort and DstPort are TCP/UDP ports; for ICMP echo they are zero
+	// and ICMPID identifies the exchange.
+	SrcPort, DstPort uint16
+
+	// TCP fields.
+	TCPFlags uint8
+	Seq, Ack uint32
+
+	// PayloadLen is the transport payload length from the IP/transport
+	// headers (not the captured length), as Zeek counts bytes.
+	PayloadLen int
+	// Payload is the captured part of the transport payload.
+	Payload []byte
+
+	// ICMP fields (ICMP and ICMPv6).
+	ICMPType, ICMPCode uint8
+	ICMPID             uint16
+	// Inner is the header embedded in an ICMP error, when HasInner.
+	HasInner bool
+	Inner    Inner
+
+	// Fragment is true for IPv4/IPv6 fragments; non-first fragments carry
+	// the ports of their first fragment when it was seen.
+	Fragment bool
+}
+
+// Inner is the IP and transport header quoted inside an ICMP error: the
+// packet that provoked it, as sent by the flow's originator.
+type Inner struct {
+	Src, Dst         netip.Addr
+	Proto            uint8
+	SrcPort, DstPort uint16
+	// ICMPID is set when the quoted packet was an ICMP echo.
+	ICMPID uint16
+}
+
+// TCP flag bits as they appear in Packet.TCPFlags.
+const (
+	FIN uint8 = 0x01
+	SYN uint8 = 0x02
+	RST uint8 = 0x04
+	PSH uint8 = 0x08
+	ACK uint8 = 0x10
+	URG uint8 = 0x20
+)
