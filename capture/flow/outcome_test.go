@@ -1,0 +1,51 @@
+package flow
+
+import "testing"
+
+func TestSummaryOutcomeAndState(t *testing.T) {
+	const (
+		S  = flagSYN
+		A  = flagACK
+		F  = flagFIN
+		R  = flagRST
+		SA = flagSYN | flagACK
+	)
+	tests := []struct {
+		name    string
+		s       Summary
+		outcome Outcome
+		state   ConnState
+	}{
+		{"tcp syn only", Summary{Proto: ProtoTCP, OrigFlags: S, OrigPkts: 3, Attempts: 3}, Unanswered, StateS0},
+		{"tcp refused", Summary{Proto: ProtoTCP, OrigFlags: S, RespFlags: R | A, OrigPkts: 1, RespPkts: 1}, Rejected, StateREJ},
+		{"tcp established open", Summary{Proto: ProtoTCP, OrigFlags: S | A, RespFlags: SA, OrigPkts: 2, RespPkts: 1}, Established, StateS1},
+		{"tcp closed both", Summary{Proto: ProtoTCP, OrigFlags: S | A | F, RespFlags: SA | F, OrigPkts: 4, RespPkts: 3, OrigBytes: 10, RespBytes: 20}, Established, StateSF},
+		{"tcp orig fin only", Summary{Proto: ProtoTCP, OrigFlags: S | A | F, RespFlags: SA, OrigPkts: 3, RespPkts: 1}, Established, StateS2},
+		{"tcp resp fin only", Summary{Proto: ProtoTCP, OrigFlags: S | A, RespFlags: SA | F, OrigPkts: 3, RespPkts: 2}, Established, StateS3},
+		{"tcp orig reset", Summary{Proto: ProtoTCP, OrigFlags: S | A | R, RespFlags: SA, OrigPkts: 3, RespPkts: 1}, Established, StateRSTO},
+		{"tcp resp reset after estab", Summary{Proto: ProtoTCP, OrigFlags: S | A, RespFlags: SA | R, OrigPkts: 3, RespPkts: 2, OrigBytes: 5}, Established, StateRSTR},
+		{"tcp syn then rst", Summary{Proto: ProtoTCP, OrigFlags: S | R, OrigPkts: 2}, Unanswered, StateRSTOS0},
+		{"tcp synack then rst, no syn", Summary{Proto: ProtoTCP, RespFlags: SA | R, RespPkts: 2}, Unknown, StateRSTRH},
+		{"tcp syn then fin", Summary{Proto: ProtoTCP, OrigFlags: S | F, OrigPkts: 2}, Unanswered, StateSH},
+		{"tcp synack then fin", Summary{Proto: ProtoTCP, RespFlags: SA | F, RespPkts: 2}, Unknown, StateSHR},
+		{"tcp midstream", Summary{Proto: ProtoTCP, OrigFlags: A, RespFlags: A, OrigPkts: 5, RespPkts: 5}, Established, StateOTH},
+		{"tcp icmp error", Summary{Proto: ProtoTCP, OrigFlags: S, OrigPkts: 2, ICMPError: true}, Unreachable, StateS0},
+		{"tcp midstream one side", Summary{Proto: ProtoTCP, OrigFlags: A, OrigPkts: 5}, Unknown, StateOTH},
+		{"udp answered", Summary{Proto: ProtoUDP, OrigPkts: 1, RespPkts: 1}, Established, StateSF},
+		{"udp unanswered", Summary{Proto: ProtoUDP, OrigPkts: 2}, Unanswered, StateS0},
+		{"udp icmp", Summary{Proto: ProtoUDP, OrigPkts: 1, ICMPError: true}, Unreachable, StateS0},
+		{"udp resp only", Summary{Proto: ProtoUDP, RespPkts: 1}, Unknown, StateSHR},
+		{"icmp echo answered", Summary{Proto: ProtoICMP, OrigPkts: 1, RespPkts: 1}, Established, StateOTH},
+		{"other proto", Summary{Proto: 132, OrigPkts: 4}, Unanswered, StateOTH},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.Outcome(); got != tt.outcome {
+				t.Errorf("Outcome() = %s, want %s", got, tt.outcome)
+			}
+			if got := tt.s.State(); got != tt.state {
+				t.Errorf("State() = %s, want %s", got, tt.state)
+			}
+		})
+	}
+}
