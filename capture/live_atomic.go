@@ -1,0 +1,94 @@
+package capture
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// AtomicFile is a file that appears at its final path complete or not at
+// all: it is written under a temporary name in the same directory, synced,
+// and renamed over the destination by Commit. A crash or kill at any moment
+// leaves either the old file (or none) or the new one, never half of it;
+// at worst a hidden ".NAME.tmp-*" file stays behind.
+type AtomicFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+// CreateAtomic starts writing path through a temporary file next to it.
+func CreateAtomic(path string) (*AtomicFile, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &AtomicFile{File: f, path: path}, nil
+}
+
+// Path is the final path the file will have after Commit.
+func (a *AtomicFile) Path() string { return a.path }
+
+// Commit flushes the file to stable storage, closes it and renames it to
+// its final path, then syncs the directory so the rename survives a power
+// loss. After a failed Commit the temporary file is removed.
+func (a *AtomicFile) Commit() error {
+	if a.done {
+		return fmt.Errorf("write %s: already committed or aborted", a.path)
+	}
+	a.done = true
+	tmp := a.File.Name()
+	if err := a.File.Sync(); err != nil {
+		a.File.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: sync: %w", a.path, err)
+	}
+	if err := a.File.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: close: %w", a.path, err)
+	}
+	// CreateTemp makes the file 0600; give the result the usual mode.
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", a.path, err)
+	}
+	if err := os.Rename(tmp, a.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", a.path, err)
+	}
+	if d, err := os.Open(filepath.Dir(a.path)); err == nil {
+		// Best effort: some filesystems refuse fsync on directories.
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Abort closes and removes the temporary file; the destination is left as
+// it was. It is safe to call after Commit (it then does nothing), so
+// `defer f.Abort()` is the usual pattern.
+func (a *AtomicFile) Abort() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.File.Close()
+	os.Remove(a.File.Name())
+}
+
+// WriteFileAtomic writes path atomically with the content write produces.
+func WriteFileAtomic(path string, write func(f *os.File) error) error {
+	a, err := CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer a.Abort()
+	if err := write(a.File); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return a.Commit()
+}

@@ -1,0 +1,230 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func sampleFlows(n int, base time.Time) []flow.Flow {
+	out := make([]flow.Flow, n)
+	for i := range out {
+		out[i] = flow.Flow{
+			UID:      fmt.Sprintf("C%d", i),
+			Proto:    flow.ProtoTCP,
+			Orig:     netip.MustParseAddrPort("192.0.2.10:40000"),
+			Resp:     netip.AddrPortFrom(netip.MustParseAddr("203.0.113.5"), uint16(25+i%3)),
+			Start:    base.Add(time.Duration(i) * time.Second),
+			End:      base.Add(time.Duration(i)*time.Second + 50*time.Millisecond),
+			OrigPkts: 3, RespPkts: 2, OrigBytes: 100, RespBytes: 200,
+			State: flow.StateSF, History: "ShADadFf", Outcome: flow.Established, Attempts: 1,
+			RespNames: []string{"mx.example.com"},
+		}
+	}
+	if n > 1 {
+		out[1].Outcome = flow.Unreachable
+		out[1].State = flow.StateS0
+		out[1].ICMP = &flow.ICMPError{Type: 3, Code: 13, Version: 4,
+			From: netip.MustParseAddr("198.51.100.1"), Time: base.Add(time.Second), Reason: "admin-prohibited"}
+	}
+	return out
+}
+
+func sampleSession(node string, n int) *Session {
+	res := &capture.Result{
+		Flows: sampleFlows(n, t0),
+		Stats: capture.Stats{Backend: "afpacket", Iface: "eth0", Start: t0, End: t0.Add(time.Minute),
+			Packets: 10, Bytes: 1000, Flows: uint64(n), KernelDrops: 2,
+			Warnings: []string{"kernel dropped 2 packets"}},
+	}
+	s := New(res, node, "v1.2.3", t0, t0.Add(time.Minute))
+	s.Hosts = []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
+	s.HostsHow = "interface eth0 addresses"
+	return s
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.json")
+	want := sampleSession("gw1", 3)
+	if err := Save(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip differs:\n got %+v\nwant %+v", got, want)
+	}
+	if got.Format != Format || got.Version != Version {
+		t.Errorf("header = %q %d", got.Format, got.Version)
+	}
+	// No temporary file is left next to it.
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	if len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only the session", len(ents))
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	good, err := os.ReadFile(writeSample(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		content string
+		is      error
+		msg     string
+	}{
+		{"empty", "", ErrCorrupt, "empty file"},
+		{"truncated", string(good[:len(good)/2]), ErrCorrupt, "truncated"},
+		{"garbage", "{\"format\": \"flowaudit-session\", \"version\": 1, \"flows\": [}", ErrCorrupt, "line 1 column"},
+		{"wrong type", `{"format":"flowaudit-session","version":1,"flows":"x"}`, ErrCorrupt, `field "flows"`},
+		{"not a session", `{"flows":[]}`, ErrNotSession, "not a flowaudit session"},
+		{"other format", `{"format":"pcap","version":1}`, ErrNotSession, "not a flowaudit session"},
+		{"newer version", `{"format":"flowaudit-session","version":2,"flows":{"changed":true}}`, ErrVersion, "unsupported session version 2 (this flowaudit reads version 1"},
+		{"no version", `{"format":"flowaudit-session"}`, ErrCorrupt, "no version"},
+		{"not json", "\x89PNG\r\n", ErrCorrupt, "corrupt session file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.json")
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if !errors.Is(err, tc.is) {
+				t.Fatalf("Load error %v, want %v", err, tc.is)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.msg) || !strings.Contains(msg, path) || strings.Contains(msg, "\n") {
+				t.Errorf("message %q: want one line naming %s and containing %q", msg, path, tc.msg)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func writeSample(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.json")
+	if err := Save(path, sampleSession("gw1", 20)); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestMergeTwoSessions(t *testing.T) {
+	a := sampleSession("gw-a", 2)
+	b := sampleSession("", 3)
+	for i := range b.Flows {
+		b.Flows[i].Start = b.Flows[i].Start.Add(500 * time.Millisecond)
+	}
+	b.Stats.Iface = "eth1"
+	b.Stats.Start = t0.Add(-time.Minute)
+	b.Stats.End = t0.Add(2 * time.Minute)
+	b.Hosts = []netip.Addr{netip.MustParseAddr("192.0.2.11")}
+	b.HostsHow = "--host"
+
+	res := Merge(a, b)
+	if len(res.Flows) != 5 {
+		t.Fatalf("%d flows, want 5", len(res.Flows))
+	}
+	nodes := map[string]int{}
+	for i, f := range res.Flows {
+		nodes[f.Node]++
+		if i > 0 && f.Start.Before(res.Flows[i-1].Start) {
+			t.Errorf("flow %d out of time order", i)
+		}
+	}
+	if nodes["gw-a"] != 2 || nodes["session-2"] != 3 {
+		t.Errorf("nodes = %v, want gw-a:2 session-2:3", nodes)
+	}
+	st := res.Stats
+	if st.Packets != 20 || st.KernelDrops != 4 || st.Flows != 5 {
+		t.Errorf("summed stats: packets %d drops %d flows %d", st.Packets, st.KernelDrops, st.Flows)
+	}
+	if !st.Start.Equal(t0.Add(-time.Minute)) || !st.End.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("span %v - %v", st.Start, st.End)
+	}
+	if st.Iface != "gw-a:eth0,session-2:eth1" || st.Backend != "afpacket" {
+		t.Errorf("iface %q backend %q", st.Iface, st.Backend)
+	}
+	if len(st.Warnings) != 2 || !strings.HasPrefix(st.Warnings[0], "gw-a: ") {
+		t.Errorf("warnings %q", st.Warnings)
+	}
+	// The inputs are not modified.
+	if a.Flows[0].Node != "" {
+		t.Error("Merge changed its input")
+	}
+	hosts, how := Hosts(a, b)
+	if len(hosts) != 3 || how != "gw-a: interface eth0 addresses; session-2: --host" {
+		t.Errorf("hosts %v how %q", hosts, how)
+	}
+}
+
+// TestSaveSurvivesSIGKILL kills a process that saves sessions in a loop
+// at random moments and checks the file is always absent or complete.
+func TestSaveSurvivesSIGKILL(t *testing.T) {
+	if os.Getenv("SESSION_KILL_WRITER") != "" {
+		// Child: rewrite a large session forever.
+		s := sampleSession("gw1", 20000)
+		for i := 0; ; i++ {
+			s.Node = fmt.Sprintf("gw-%d", i)
+			if err := Save(os.Getenv("SESSION_KILL_WRITER"), s); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(3)
+			}
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json")
+	completes := 0
+	for round := 0; round < 6; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSaveSurvivesSIGKILL$")
+		cmd.Env = append(os.Environ(), "SESSION_KILL_WRITER="+path)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(150+round*97) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("writer did not die of SIGKILL: %v", err)
+		}
+		s, err := Load(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			// Killed before the first rename: nothing there, which is fine.
+		case err != nil:
+			t.Fatalf("round %d: session left corrupt: %v", round, err)
+		default:
+			completes++
+			if len(s.Flows) != 20000 {
+				t.Fatalf("round %d: %d flows, want 20000", round, len(s.Flows))
+			}
+		}
+	}
+	if completes == 0 {
+		t.Fatal("the writer never completed a save: the test proved nothing")
+	}
+	t.Logf("%d of 6 kills found a complete session", completes)
+}
