@@ -44,6 +44,12 @@ type Packet struct {
 	// Fragment is true for IPv4/IPv6 fragments; non-first fragments carry
 	// the ports of their first fragment when it was seen.
 	Fragment bool
+	// FragOffset is the byte offset of a fragment in its datagram. When it
+	// is non-zero the frame holds no transport header: Proto, the ports and
+	// the ICMP type/code/ID were copied from the first fragment through the
+	// decoder's fragment map (ports are zero when the first fragment was not
+	// seen), TCPFlags is zero, and PayloadLen counts this fragment's bytes.
+	FragOffset uint16
 }
 
 // Inner is the IP and transport header quoted inside an ICMP error: the
