@@ -1,0 +1,332 @@
+// Package naming learns names for addresses passively, the way an auditor
+// can without sending a packet: from the DNS answers crossing the wire (A and
+// AAAA records, following CNAME chains) and from the server name a client
+// states at the start of a connection (TLS ClientHello SNI, HTTP/1.x Host).
+//
+// A Resolver keeps, per address, the names valid at a point in time, so a flow
+// that starts at ts can be named with what DNS said at ts, not with what it
+// says at the end of the capture. Memory is bounded: at most MaxNamesPerAddr
+// names per address and Options.MaxAddrs addresses, the oldest evicted first.
+package naming
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// MaxNamesPerAddr is how many names one address keeps. When a new name
+// arrives for a full address, the least recently answered name is replaced:
+// shared hosting and CDNs can put hundreds of names on one address, and the
+// ones seen last are the ones flows are most likely to be about.
+const MaxNamesPerAddr = 8
+
+// Defaults used by NewResolver.
+const (
+	// DefaultGrace extends every DNS validity window past its TTL. Stub
+	// resolvers, browsers and connection pools keep using an answer a little
+	// after it expired, and a flow's first packet can trail the answer that
+	// made it; one minute covers those without naming an address after it
+	// has plausibly been handed to someone else.
+	DefaultGrace = time.Minute
+	// DefaultLearnTTL is how long a name learned from SNI or Host (Learn)
+	// stays valid: these carry no TTL, so it is chosen to match a typical
+	// DNS TTL for web and mail front ends.
+	DefaultLearnTTL = time.Hour
+	// DefaultMaxAddrs bounds the addresses remembered (about 380 bytes each
+	// when full; see docs/naming.md for the measured figure).
+	DefaultMaxAddrs = 32768
+)
+
+// Options tune a Resolver; zero fields take the defaults above.
+type Options struct {
+	Grace    time.Duration
+	LearnTTL time.Duration
+	MaxAddrs int
+	// MaxInterned bounds the intern table; when it is exceeded the table is
+	// emptied and rebuilt from new names (strings already handed out stay
+	// valid). Default 4 * MaxAddrs.
+	MaxInterned int
+}
+
+// binding is one name valid for an address during [from, until].
+type binding struct {
+	name  string
+	from  int64
+	until int64 // already includes the grace period
+	seq   uint64
+}
+
+// entry holds the names of one address; entries form an LRU list by index.
+type entry struct {
+	addr       netip.Addr
+	names      [MaxNamesPerAddr]binding
+	n          int
+	prev, next int32
+}
+
+// Resolver maps addresses to the names passively learned for them. It is safe
+// for concurrent use; all methods take one internal lock.
+type Resolver struct {
+	mu sync.Mutex
+
+	grace, learnTTL int64
+	maxAddrs        int
+	maxInterned     int
+
+	index   map[netip.Addr]int32
+	entries []entry
+	head    int32 // most recently updated, -1 when empty
+	tail    int32 // least recently updated
+	seq     uint64
+
+	interned map[string]string
+
+	dns  dnsScratch // reused by ObserveDNS
+	name []byte     // reused by LearnBytes
+}
+
+// NewResolver returns a Resolver with the default options.
+func NewResolver() *Resolver { return NewResolverOptions(Options{}) }
+
+// NewResolverOptions returns a Resolver tuned by o.
+func NewResolverOptions(o Options) *Resolver {
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.LearnTTL <= 0 {
+		o.LearnTTL = DefaultLearnTTL
+	}
+	if o.MaxAddrs <= 0 {
+		o.MaxAddrs = DefaultMaxAddrs
+	}
+	if o.MaxInterned <= 0 {
+		o.MaxInterned = 4 * o.MaxAddrs
+	}
+	return &Resolver{
+		grace:       int64(o.Grace),
+		learnTTL:    int64(o.LearnTTL),
+		maxAddrs:    o.MaxAddrs,
+		maxInterned: o.MaxInterned,
+		index:       make(map[netip.Addr]int32),
+		interned:    make(map[string]string),
+		head:        -1,
+		tail:        -1,
+	}
+}
+
+// Intern returns a string equal to b, allocating only the first time a given
+// name is seen (until the bounded table is emptied, see Options.MaxInterned).
+func (r *Resolver) Intern(b []byte) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.intern(b)
+}
+
+func (r *Resolver) intern(b []byte) string {
+	if s, ok := r.interned[string(b)]; ok { // no allocation: map lookup by []byte
+		return s
+	}
+	if len(r.interned) >= r.maxInterned {
+		clear(r.interned)
+	}
+	s := string(b)
+	r.interned[s] = s
+	return s
+}
+
+// Learn records that addr was called name at ts, for Options.LearnTTL (plus
+// the grace period). It is meant for names from SNI or Host headers. The name
+// is lower-cased and a trailing dot removed; an empty or invalid name is
+// ignored.
+func (r *Resolver) Learn(addr netip.Addr, name string, ts int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	learn(r, addr, name, ts)
+}
+
+// LearnBytes is Learn for a name still in a packet buffer (as returned by
+// ServerName); it allocates only for a name never seen before.
+func (r *Resolver) LearnBytes(addr netip.Addr, name []byte, ts int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	learn(r, addr, name, ts)
+}
+
+func learn[T string | []byte](r *Resolver, addr netip.Addr, name T, ts int64) {
+	norm, ok := appendNormalized(r.name[:0], name)
+	r.name = norm[:0]
+	if !ok || !addr.IsValid() {
+		return
+	}
+	r.bind(addr, r.intern(norm), ts, ts+r.learnTTL+r.grace)
+}
+
+// appendNormalized appends name lower-cased and without a trailing dot to
+// dst. It reports false for names that are empty, longer than 253 bytes, have
+// an empty label, or contain bytes outside printable ASCII: such names are
+// useless in a report and could smuggle control characters into a terminal.
+func appendNormalized[T string | []byte](dst []byte, name T) ([]byte, bool) {
+	n := len(name)
+	if n > 0 && name[n-1] == '.' {
+		n--
+	}
+	if n == 0 || n > 253 {
+		return dst, false
+	}
+	prevDot := true
+	for i := 0; i < n; i++ {
+		c := name[i]
+		switch {
+		case c == '.':
+			if prevDot {
+				return dst, false
+			}
+			prevDot = true
+		case c < 0x21 || c > 0x7e:
+			return dst, false
+		default:
+			prevDot = false
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
+// Names returns the names valid for addr at ts, most recently answered first,
+// deduplicated, lower-case, without trailing dot; nil when there are none.
+func (r *Resolver) Names(addr netip.Addr, ts int64) []string {
+	return r.AppendNames(nil, addr, ts)
+}
+
+// AppendNames appends what Names returns to dst and returns the extended
+// slice; with a dst of sufficient capacity it does not allocate.
+func (r *Resolver) AppendNames(dst []string, addr netip.Addr, ts int64) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, ok := r.index[addr.Unmap()]
+	if !ok {
+		return dst
+	}
+	e := &r.entries[i]
+	var sel [MaxNamesPerAddr]*binding
+	n := 0
+	for j := 0; j < e.n; j++ {
+		b := &e.names[j]
+		if ts < b.from || ts > b.until {
+			continue
+		}
+		// Insertion sort by seq, newest first: at most MaxNamesPerAddr items.
+		k := n
+		for k > 0 && sel[k-1].seq < b.seq {
+			sel[k] = sel[k-1]
+			k--
+		}
+		sel[k] = b
+		n++
+	}
+	for _, b := range sel[:n] {
+		dst = append(dst, b.name)
+	}
+	return dst
+}
+
+// bind records name for addr, valid from ts to until (grace included).
+func (r *Resolver) bind(addr netip.Addr, name string, ts, until int64) {
+	r.seq++
+	e := r.entry(addr.Unmap())
+	for j := 0; j < e.n; j++ {
+		b := &e.names[j]
+		if b.name != name {
+			continue
+		}
+		// A repeated answer extends the window when it overlaps or
+		// continues the old one, and restarts it after a gap.
+		if ts > b.until {
+			b.from, b.until = ts, until
+		} else {
+			b.from, b.until = min(b.from, ts), max(b.until, until)
+		}
+		b.seq = r.seq
+		return
+	}
+	slot := e.n
+	if e.n < MaxNamesPerAddr {
+		e.n++
+	} else {
+		slot = 0
+		for j := 1; j < e.n; j++ {
+			if e.names[j].seq < e.names[slot].seq {
+				slot = j
+			}
+		}
+	}
+	e.names[slot] = binding{name: name, from: ts, until: until, seq: r.seq}
+}
+
+// entry returns the entry of addr, creating it (or recycling the least
+// recently updated one when MaxAddrs is reached), and moves it to the front.
+func (r *Resolver) entry(addr netip.Addr) *entry {
+	if i, ok := r.index[addr]; ok {
+		r.moveFront(i)
+		return &r.entries[i]
+	}
+	var i int32
+	if len(r.entries) < r.maxAddrs {
+		r.entries = append(r.entries, entry{})
+		i = int32(len(r.entries) - 1)
+	} else {
+		i = r.tail
+		r.unlink(i)
+		delete(r.index, r.entries[i].addr)
+	}
+	r.entries[i] = entry{addr: addr, prev: -1, next: -1}
+	r.index[addr] = i
+	r.pushFront(i)
+	return &r.entries[i]
+}
+
+func (r *Resolver) moveFront(i int32) {
+	if r.head == i {
+		return
+	}
+	r.unlink(i)
+	r.pushFront(i)
+}
+
+func (r *Resolver) unlink(i int32) {
+	e := &r.entries[i]
+	if e.prev >= 0 {
+		r.entries[e.prev].next = e.next
+	} else {
+		r.head = e.next
+	}
+	if e.next >= 0 {
+		r.entries[e.next].prev = e.prev
+	} else {
+		r.tail = e.prev
+	}
+	e.prev, e.next = -1, -1
+}
+
+func (r *Resolver) pushFront(i int32) {
+	e := &r.entries[i]
+	e.prev, e.next = -1, r.head
+	if r.head >= 0 {
+		r.entries[r.head].prev = i
+	}
+	r.head = i
+	if r.tail < 0 {
+		r.tail = i
+	}
+}
+
+// Len reports how many addresses currently have names (for tests and stats).
+func (r *Resolver) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.index)
+}
