@@ -1,0 +1,364 @@
+// Package analyze turns rebuilt flows into an audit: it decides which side
+// of each flow is the gateway, matches flows to the requirements of one or
+// more catalog products, gives every requirement a status (ok, partial,
+// blocked, never-seen, not-applicable) with the reason for failures, lists
+// the flows no requirement allows, and says how far the evidence can be
+// trusted. The Report it returns is the single input of every renderer and
+// marshals to the documented JSON schema "flowaudit.report/v1"
+// (docs/report.md).
+package analyze
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+// SchemaVersion is the value of Report.Schema. It changes only when a field
+// is removed or changes meaning; adding fields keeps the version.
+const SchemaVersion = "flowaudit.report/v1"
+
+// Status is a requirement's verdict. Values are stable strings.
+type Status string
+
+// Statuses, in the order reports list them (worst first).
+const (
+	// Blocked: attempts were seen and none worked.
+	Blocked Status = "blocked"
+	// Partial: some attempts worked and some failed.
+	Partial Status = "partial"
+	// NeverSeen: the requirement applies but no attempt was seen.
+	NeverSeen Status = "never-seen"
+	// OK: every attempt seen worked (at least one).
+	OK Status = "ok"
+	// NotApplicable: the requirement's condition (feature) is off.
+	NotApplicable Status = "not-applicable"
+	// Unexpected is not a requirement status: it names the unexpected
+	// flows for --fail-on and Findings.
+	Unexpected Status = "unexpected"
+)
+
+// Statuses lists the requirement statuses in report order.
+var Statuses = []Status{Blocked, Partial, NeverSeen, OK, NotApplicable}
+
+// DefaultFailOn is what counts as a finding unless the user says otherwise.
+var DefaultFailOn = []Status{Blocked, Partial, NeverSeen, Unexpected}
+
+// ParseStatus accepts a status name as written in reports (also
+// "never_seen", "neverseen" and "na" as conveniences).
+func ParseStatus(s string) (Status, bool) {
+	switch s {
+	case "blocked":
+		return Blocked, true
+	case "partial":
+		return Partial, true
+	case "never-seen", "never_seen", "neverseen":
+		return NeverSeen, true
+	case "ok":
+		return OK, true
+	case "not-applicable", "not_applicable", "na":
+		return NotApplicable, true
+	case "unexpected":
+		return Unexpected, true
+	}
+	return "", false
+}
+
+// Reason says why attempts failed. Values are stable strings.
+type Reason string
+
+// Reasons for blocked and partial requirements (and failed outcomes of
+// unexpected flows).
+const (
+	// ReasonUnanswered: TCP (or ICMP echo, or other IP) attempts got no
+	// answer at all: dropped silently on the way.
+	ReasonUnanswered Reason = "unanswered"
+	// ReasonNoReply: UDP requests got no reply. UDP has no handshake, so a
+	// filter and a service that does not answer look the same.
+	ReasonNoReply Reason = "no-reply"
+	// ReasonRejected: answered with a TCP RST (by the peer or a firewall
+	// speaking for it).
+	ReasonRejected Reason = "rejected"
+	// ReasonRefusedByGateway: an inbound attempt reached the gateway and
+	// the gateway itself refused it (its own RST or ICMP port unreachable):
+	// the service is not listening.
+	ReasonRefusedByGateway Reason = "refused-by-gateway"
+	// ReasonAdminProhibited: an ICMP/ICMPv6 "administratively prohibited"
+	// error: a firewall rejects it.
+	ReasonAdminProhibited Reason = "admin-prohibited"
+	// ReasonPortUnreachable, ReasonHostUnreachable, ReasonNetUnreachable:
+	// ICMP destination-unreachable errors of those codes.
+	ReasonPortUnreachable Reason = "port-unreachable"
+	ReasonHostUnreachable Reason = "host-unreachable"
+	ReasonNetUnreachable  Reason = "net-unreachable"
+	// ReasonUnreachable: any other ICMP error (protocol unreachable,
+	// fragmentation needed, time exceeded...); Reasons gives the detail.
+	ReasonUnreachable Reason = "unreachable"
+)
+
+// Text is the reason as a short sentence for people.
+func (r Reason) Text() string {
+	switch r {
+	case ReasonUnanswered:
+		return "unanswered: dropped silently"
+	case ReasonNoReply:
+		return "no reply: filtered or silent service"
+	case ReasonRejected:
+		return "rejected by RST"
+	case ReasonRefusedByGateway:
+		return "refused by the gateway itself: service not listening"
+	case ReasonAdminProhibited:
+		return "ICMP admin-prohibited: a firewall rejects it"
+	case ReasonPortUnreachable:
+		return "ICMP port unreachable"
+	case ReasonHostUnreachable:
+		return "ICMP host unreachable"
+	case ReasonNetUnreachable:
+		return "ICMP network unreachable"
+	case ReasonUnreachable:
+		return "ICMP error"
+	case "":
+		return ""
+	}
+	return string(r)
+}
+
+// Report is the result of an audit. Every list in it has a deterministic
+// order, so equal inputs give byte-identical JSON.
+type Report struct {
+	Schema    string    `json:"schema"`
+	Generated time.Time `json:"generated,omitzero"` // set by the caller; zero is omitted
+	Tool      string    `json:"tool,omitempty"`     // tool version, set by the caller
+
+	Summary  Summary          `json:"summary"`
+	Products []ProductSummary `json:"products"`
+	Hosts    Hosts            `json:"hosts"`
+	// Features is the effective feature set (site file, then --with).
+	Features map[string]bool `json:"features"`
+	// Zones lists the zones of the site file with their prefixes.
+	Zones map[string][]netip.Prefix `json:"zones"`
+
+	Requirements []Requirement    `json:"requirements"`
+	Unexpected   []UnexpectedFlow `json:"unexpected"`
+	Housekeeping []Housekeeping   `json:"housekeeping"`
+	Capture      CaptureSummary   `json:"capture"`
+	// Warnings are things the reader must know to trust the report: loss,
+	// unconfigured zones, inferred hosts.
+	Warnings []string `json:"warnings"`
+}
+
+// Summary counts the verdicts.
+type Summary struct {
+	Requirements  int `json:"requirements"`
+	OK            int `json:"ok"`
+	Partial       int `json:"partial"`
+	Blocked       int `json:"blocked"`
+	NeverSeen     int `json:"never_seen"`
+	NotApplicable int `json:"not_applicable"`
+	// Unexpected counts groups of unexpected flows (direction, protocol,
+	// port); UnexpectedFlows counts the flows in them.
+	Unexpected      int `json:"unexpected"`
+	UnexpectedFlows int `json:"unexpected_flows"`
+	// Flows is every flow read; Matched those allowed by at least one
+	// applicable requirement; Transit those where neither side is a
+	// gateway host; Housekeeping link-local chatter summarised apart.
+	Flows        int `json:"flows"`
+	Matched      int `json:"matched"`
+	Transit      int `json:"transit"`
+	Housekeeping int `json:"housekeeping"`
+}
+
+// Count returns the number of requirements with status s (or unexpected
+// groups for Unexpected).
+func (s Summary) Count(st Status) int {
+	switch st {
+	case OK:
+		return s.OK
+	case Partial:
+		return s.Partial
+	case Blocked:
+		return s.Blocked
+	case NeverSeen:
+		return s.NeverSeen
+	case NotApplicable:
+		return s.NotApplicable
+	case Unexpected:
+		return s.Unexpected
+	}
+	return 0
+}
+
+// ProductSummary names one audited product.
+type ProductSummary struct {
+	Name         string `json:"name"`
+	Title        string `json:"title,omitempty"`
+	Requirements int    `json:"requirements"`
+}
+
+// Hosts are the gateway addresses that decided every flow's direction.
+type Hosts struct {
+	Addrs []netip.Addr `json:"addrs"`
+	// How says where they came from: "--host", "site file", "inferred ...",
+	// or the caller's words (live mode: "interface eth0 addresses").
+	How string `json:"how"`
+	// Inferred is true when flowaudit guessed them from the traffic.
+	Inferred bool `json:"inferred"`
+}
+
+// Counts are flow counts per outcome. Attempts excludes Unknown (flows seen
+// only from the responder side are not attempts).
+type Counts struct {
+	Flows       int `json:"flows"`
+	Attempts    int `json:"attempts"`
+	Established int `json:"established"`
+	Rejected    int `json:"rejected"`
+	Unreachable int `json:"unreachable"`
+	Unanswered  int `json:"unanswered"`
+	Unknown     int `json:"unknown"`
+}
+
+// Failed is attempts that did not work.
+func (c Counts) Failed() int { return c.Attempts - c.Established }
+
+// ReasonCount is how many failed flows had one reason.
+type ReasonCount struct {
+	Reason Reason `json:"reason"`
+	Text   string `json:"text"`
+	Flows  int    `json:"flows"`
+	// Detail gives the ICMP error names behind ReasonUnreachable, sorted.
+	Detail []string `json:"detail,omitempty"`
+}
+
+// PeerSeen is one address on the other side of a requirement's or an
+// unexpected group's flows.
+type PeerSeen struct {
+	Addr  netip.Addr `json:"addr"`
+	Names []string   `json:"names"`
+	// Zones are the site zones the address belongs to.
+	Zones  []string `json:"zones,omitempty"`
+	Counts Counts   `json:"counts"`
+}
+
+// Attempt is one flow on a requirement's timeline.
+type Attempt struct {
+	Time    time.Time  `json:"time"`
+	Peer    netip.Addr `json:"peer"`
+	Port    uint16     `json:"port"`
+	Outcome string     `json:"outcome"`
+	Reason  Reason     `json:"reason,omitempty"`
+	Node    string     `json:"node,omitempty"`
+	UID     string     `json:"uid,omitempty"`
+}
+
+// MaxTimeline bounds each requirement's timeline; TimelineOmitted counts
+// what did not fit (the earliest attempts are kept).
+const MaxTimeline = 100
+
+// Requirement is one catalog requirement with its verdict and evidence.
+type Requirement struct {
+	Product   string              `json:"product"`
+	ID        string              `json:"id"`
+	Direction catalog.Direction   `json:"direction"`
+	Protocol  catalog.Protocol    `json:"protocol"`
+	Ports     []catalog.PortRange `json:"ports"`
+	Service   string              `json:"service"`
+	Purpose   string              `json:"purpose"`
+	// Allowed is the requirement's peer constraint as in the catalog.
+	Allowed   []catalog.Peer     `json:"allowed"`
+	Condition *catalog.Condition `json:"condition"`
+	Notes     []string           `json:"notes"`
+
+	Status Status `json:"status"`
+	// Reason is the most frequent failure reason (blocked and partial
+	// only); Reasons lists every failure reason with counts.
+	Reason     Reason        `json:"reason"`
+	ReasonText string        `json:"reason_text"`
+	Reasons    []ReasonCount `json:"reasons"`
+
+	Counts Counts     `json:"counts"`
+	Peers  []PeerSeen `json:"peers"`
+	// Nodes are the gateways that saw matching flows (merged sessions).
+	Nodes     []string   `json:"nodes"`
+	FirstSeen *time.Time `json:"first_seen"`
+	LastSeen  *time.Time `json:"last_seen"`
+	// UnconfiguredZones are zones this requirement names that the site does
+	// not define: they matched any peer.
+	UnconfiguredZones []string `json:"unconfigured_zones"`
+	// OtherPeerFlows counts flows with this direction, protocol and port to
+	// or from peers the requirement does not allow (listed as unexpected).
+	OtherPeerFlows  int       `json:"other_peer_flows"`
+	Timeline        []Attempt `json:"timeline"`
+	TimelineOmitted int       `json:"timeline_omitted"`
+
+	Source catalog.Source `json:"source"`
+}
+
+// UnexpectedFlow groups flows that no applicable requirement allows, by
+// direction, protocol and server port (the ICMP type for ICMP).
+type UnexpectedFlow struct {
+	Direction catalog.Direction `json:"direction"`
+	// Protocol is "tcp", "udp", "icmp" (ICMP and ICMPv6) or "ip-N".
+	Protocol string `json:"protocol"`
+	Port     uint16 `json:"port"`
+	Counts   Counts `json:"counts"`
+	// Outcomes lists the outcomes seen, in a fixed order.
+	Outcomes  []string      `json:"outcomes"`
+	Reasons   []ReasonCount `json:"reasons"`
+	Peers     []PeerSeen    `json:"peers"`
+	Nodes     []string      `json:"nodes"`
+	FirstSeen time.Time     `json:"first_seen"`
+	LastSeen  time.Time     `json:"last_seen"`
+	// PeerNotAllowed lists requirements with the same direction, protocol
+	// and port whose peer constraint these flows fail; NotApplicable those
+	// that would allow them but whose condition is off.
+	PeerNotAllowed []string `json:"peer_not_allowed"`
+	NotApplicable  []string `json:"not_applicable"`
+}
+
+// Housekeeping summarises one kind of link-local chatter (neighbour
+// discovery, MLD, DHCP, multicast...), kept apart from unexpected flows.
+type Housekeeping struct {
+	Kind    string `json:"kind"`
+	Text    string `json:"text"`
+	Flows   int    `json:"flows"`
+	Packets uint64 `json:"packets"`
+}
+
+// CaptureSummary is the evidence behind the report.
+type CaptureSummary struct {
+	Backend     string    `json:"backend"`
+	Files       []string  `json:"files"`
+	Iface       string    `json:"iface,omitempty"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Seconds     float64   `json:"seconds"`
+	Packets     uint64    `json:"packets"`
+	Bytes       uint64    `json:"bytes"`
+	Flows       uint64    `json:"flows"`
+	Undecodable uint64    `json:"undecodable"`
+	IfaceDrops  uint64    `json:"iface_drops"`
+	KernelDrops uint64    `json:"kernel_drops"`
+	MissedBytes uint64    `json:"missed_bytes"`
+	Evicted     uint64    `json:"evicted"`
+	// LossSeen is true when any loss signal is non-zero: never-seen
+	// verdicts may then be wrong.
+	LossSeen bool     `json:"loss_seen"`
+	Nodes    []string `json:"nodes"`
+	Warnings []string `json:"warnings"`
+}
+
+// Findings counts what failOn asks about: requirements whose status is
+// listed, plus unexpected groups when Unexpected is listed. A non-zero
+// result means exit status 1.
+func (r *Report) Findings(failOn []Status) int {
+	n := 0
+	seen := map[Status]bool{}
+	for _, st := range failOn {
+		if !seen[st] {
+			seen[st] = true
+			n += r.Summary.Count(st)
+		}
+	}
+	return n
+}

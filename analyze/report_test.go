@@ -1,0 +1,73 @@
+package analyze
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+func TestJSONDeterministic(t *testing.T) {
+	p := product("p",
+		req("smtp-out", catalog.Out, catalog.TCP, port(25)),
+		req("dns", catalog.Out, catalog.UDP, port(53)))
+	var flows []flow.Flow
+	for i := range 50 {
+		out := []flow.Outcome{flow.Established, flow.Unanswered, flow.Rejected}[i%3]
+		flows = append(flows,
+			fl(tcp, gw4+":40000", "203.0.113."+strconv.Itoa(i%7)+":25", out, at(i), node("n"+strconv.Itoa(i%3)), respNames("h"+strconv.Itoa(i%4)+".example")),
+			fl(udp, gw4+":40000", "203.0.113."+strconv.Itoa(i%5)+":"+strconv.Itoa(1000+i%6), out, at(i)))
+	}
+	var first []byte
+	for round := range 5 {
+		rand.Shuffle(len(flows), func(i, j int) { flows[i], flows[j] = flows[j], flows[i] })
+		rep := audit(t, flows, Options{Products: []*catalog.Product{p}})
+		b, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			first = b
+		} else if !bytes.Equal(first, b) {
+			t.Fatalf("round %d: JSON differs with flow order", round)
+		}
+	}
+	for _, key := range []string{`"schema":"flowaudit.report/v1"`, `"requirements":[`, `"unexpected":[`, `"ports":[[25,25]]`, `"capture":{`, `"hosts":{`, `"summary":{`} {
+		if !strings.Contains(string(first), key) {
+			t.Errorf("JSON lacks %s", key)
+		}
+	}
+}
+
+func TestLossWarning(t *testing.T) {
+	p := product("p", req("smtp-out", catalog.Out, catalog.TCP, port(25)))
+	res := &capture.Result{Stats: capture.Stats{KernelDrops: 12, Evicted: 3}}
+	rep, err := Audit(res, Options{Products: []*catalog.Product{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Capture.LossSeen || !hasWarning(rep, "12 packets dropped by the kernel, 3 flows evicted from a full table): never-seen verdicts may be wrong") {
+		t.Errorf("loss %v warnings %v", rep.Capture.LossSeen, rep.Warnings)
+	}
+	rep, _ = Audit(&capture.Result{}, Options{Products: []*catalog.Product{p}})
+	if rep.Capture.LossSeen || hasWarning(rep, "loss") {
+		t.Errorf("loss reported without signals: %v", rep.Warnings)
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	for _, s := range append(Statuses, Unexpected) {
+		if got, ok := ParseStatus(string(s)); !ok || got != s {
+			t.Errorf("ParseStatus(%q) = %q, %v", s, got, ok)
+		}
+	}
+	if _, ok := ParseStatus("green"); ok {
+		t.Error("ParseStatus accepted green")
+	}
+}
