@@ -96,6 +96,10 @@ type Product struct {
 	Name         string        `json:"product"`
 	Title        string        `json:"title,omitempty"`
 	Requirements []Requirement `json:"requirements"`
+
+	// features are the optional features the product's rows depend on,
+	// in file order; read them with Features.
+	features []Feature
 }
 
 // Site describes one installation: the gateway's own addresses, the

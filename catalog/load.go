@@ -1,0 +1,318 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Feature is an optional product feature that rows can be conditional on.
+type Feature struct {
+	Name        string `json:"name"`
+	Default     bool   `json:"default"`
+	Description string `json:"description"`
+}
+
+var (
+	productKeys = []string{"product", "title", "document", "features", "rows"}
+	featureKeys = []string{"name", "default", "description"}
+	rowKeys     = []string{"name", "direction", "protocol", "ports", "peers", "service", "purpose", "condition", "notes", "source"}
+	sourceKeys  = []string{"document", "text"}
+)
+
+// Parse reads one product file (see docs/catalog.md for the format). name
+// is the file name used in error messages. Every problem found is
+// reported, one *Error per line of the joined error; on error no product
+// is returned.
+func Parse(name string, data []byte) (*Product, error) {
+	root, err := parseYAML(name, data)
+	if err != nil {
+		return nil, err
+	}
+	l := &errList{file: name}
+	p := &Product{}
+	var rowsNode *yaml.Node
+	var document string
+	features := map[string]Feature{}
+	l.mapping(root, "", productKeys, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "product":
+			if s, ok := l.str(v, path); ok {
+				if !validName(s) {
+					l.add(v, path, "%q: use lower-case letters, digits and dashes", s)
+				}
+				p.Name = s
+			}
+		case "title":
+			p.Title, _ = l.str(v, path)
+		case "document":
+			document, _ = l.str(v, path)
+		case "features":
+			l.seq(v, path, func(_ int, fv *yaml.Node, fpath string) {
+				f, ok := l.feature(fv, fpath)
+				if !ok {
+					return
+				}
+				if _, dup := features[f.Name]; dup {
+					l.add(fv, fpath+".name", "feature %q declared twice", f.Name)
+					return
+				}
+				features[f.Name] = f
+				p.features = append(p.features, f)
+			})
+		case "rows":
+			rowsNode = v
+		}
+	})
+	if p.Name == "" && len(l.errs) == 0 {
+		l.add(root, "product", "missing: every file names its product")
+	}
+	if rowsNode == nil {
+		if len(l.errs) == 0 {
+			l.add(root, "rows", "missing: a product needs at least one row")
+		}
+		return nil, l.err()
+	}
+	ids := map[string]int{}
+	l.seq(rowsNode, "rows", func(_ int, rv *yaml.Node, path string) {
+		for _, r := range l.row(rv, path, p.Name, document, features) {
+			if line, dup := ids[r.ID]; dup {
+				l.add(rv, path+".name", "duplicate id %s (first made by the row at line %d); give this row another name", r.ID, line)
+				continue
+			}
+			ids[r.ID] = rv.Line
+			p.Requirements = append(p.Requirements, r)
+		}
+	})
+	if len(l.errs) == 0 && len(p.Requirements) == 0 {
+		l.add(rowsNode, "rows", "must list at least one row")
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (l *errList) feature(n *yaml.Node, path string) (Feature, bool) {
+	var f Feature
+	var haveDefault bool
+	n0 := len(l.errs)
+	ok := l.mapping(n, path, featureKeys, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "name":
+			if s, ok := l.str(v, p); ok {
+				if !validName(s) {
+					l.add(v, p, "%q: use lower-case letters, digits and dashes", s)
+				}
+				f.Name = s
+			}
+		case "default":
+			f.Default, haveDefault = l.boolean(v, p)
+		case "description":
+			f.Description, _ = l.str(v, p)
+		}
+	})
+	if ok && f.Name == "" && len(l.errs) == n0 {
+		l.add(n, path+".name", "missing")
+	}
+	if ok && !haveDefault && len(l.errs) == n0 {
+		l.add(n, path+".default", "missing: say whether the feature is assumed on (true) or off (false)")
+	}
+	return f, ok && len(l.errs) == n0
+}
+
+// rowFields is one row as written, before it is expanded into requirements.
+type rowFields struct {
+	name      string
+	dirs      []Direction
+	protos    []Protocol
+	ports     []PortRange
+	havePorts bool
+	peers     []Peer
+	service   string
+	purpose   string
+	condition *Condition
+	notes     []string
+	source    Source
+}
+
+// row reads one row and expands it: one requirement per direction, per
+// protocol and per port or range, so that each can be reported on its own.
+func (l *errList) row(n *yaml.Node, path, product, document string, features map[string]Feature) []Requirement {
+	n0 := len(l.errs)
+	r := rowFields{source: Source{Document: document}}
+	have := map[string]bool{}
+	if !l.mapping(n, path, rowKeys, func(key string, v *yaml.Node, p string) {
+		have[key] = true
+		switch key {
+		case "name":
+			if s, ok := l.str(v, p); ok {
+				if !validName(s) {
+					l.add(v, p, "%q: use lower-case letters, digits and dashes (it becomes part of the id)", s)
+				}
+				r.name = s
+			}
+		case "direction":
+			if s, ok := l.str(v, p); ok {
+				switch s {
+				case "in":
+					r.dirs = []Direction{In}
+				case "out":
+					r.dirs = []Direction{Out}
+				case "both":
+					r.dirs = []Direction{In, Out}
+				default:
+					l.add(v, p, "unknown direction %q (want in, out or both)", s)
+				}
+			}
+		case "protocol":
+			list, ok := l.strOrSeq(v, p)
+			if !ok {
+				return
+			}
+			for _, s := range list {
+				switch pr := Protocol(strings.ToLower(s)); pr {
+				case TCP, UDP, ICMP:
+					if contains(protoStrings(r.protos), string(pr)) {
+						l.add(v, p, "protocol %s listed twice", pr)
+						continue
+					}
+					r.protos = append(r.protos, pr)
+				default:
+					l.add(v, p, "unknown protocol %q (want tcp, udp or icmp)", s)
+				}
+			}
+		case "ports":
+			r.havePorts = true
+			if v.Kind == yaml.ScalarNode {
+				if pr, ok := l.portRange(v, p); ok {
+					r.ports = append(r.ports, pr)
+				}
+				return
+			}
+			l.seq(v, p, func(_ int, pv *yaml.Node, pp string) {
+				if pr, ok := l.portRange(pv, pp); ok {
+					r.ports = append(r.ports, pr)
+				}
+			})
+		case "peers":
+			list, ok := l.strOrSeq(v, p)
+			if !ok {
+				return
+			}
+			for i, s := range list {
+				peer, err := ParsePeer(s)
+				if err != nil {
+					l.add(v, fmt.Sprintf("%s[%d]", p, i), "bad peer %v", err)
+					continue
+				}
+				r.peers = append(r.peers, peer)
+			}
+		case "service":
+			r.service, _ = l.str(v, p)
+		case "purpose":
+			r.purpose, _ = l.str(v, p)
+		case "condition":
+			if s, ok := l.str(v, p); ok {
+				f, known := features[s]
+				if !known {
+					l.add(v, p, "unknown feature %q: declare it under features", s)
+					return
+				}
+				r.condition = &Condition{Feature: f.Name, Default: f.Default}
+			}
+		case "notes":
+			if list, ok := l.strOrSeq(v, p); ok {
+				for _, s := range list {
+					r.notes = append(r.notes, strings.TrimSpace(s))
+				}
+			}
+		case "source":
+			l.mapping(v, p, sourceKeys, func(key string, sv *yaml.Node, sp string) {
+				switch key {
+				case "document":
+					r.source.Document, _ = l.str(sv, sp)
+				case "text":
+					if s, ok := l.str(sv, sp); ok {
+						r.source.Text = strings.TrimSpace(s)
+					}
+				}
+			})
+			if r.source.Text == "" && v.Kind == yaml.MappingNode {
+				l.add(v, p+".text", "empty source: cite the document's text for this row")
+			}
+		}
+	}) {
+		return nil
+	}
+	for _, k := range []string{"name", "direction", "protocol", "peers", "source"} {
+		if !have[k] {
+			l.add(n, join(path, k), "missing")
+		}
+	}
+	if have["source"] && r.source.Document == "" {
+		l.add(n, path+".source.document", "missing: name the document (here or as the file's document)")
+	}
+	for _, pr := range r.protos {
+		switch {
+		case pr == ICMP && r.havePorts:
+			l.add(n, path+".ports", "icmp has no ports; put icmp in its own row without ports")
+		case pr != ICMP && !r.havePorts:
+			l.add(n, path+".ports", "missing: %s needs ports", pr)
+		}
+	}
+	if len(l.errs) > n0 {
+		return nil
+	}
+	if r.notes == nil {
+		r.notes = []string{}
+	}
+	var out []Requirement
+	for _, d := range r.dirs {
+		for _, pr := range r.protos {
+			ranges := r.ports
+			if pr == ICMP {
+				ranges = []PortRange{{}}
+			}
+			for _, rg := range ranges {
+				// Each requirement gets its own copies so that a caller
+				// editing one cannot change its siblings.
+				req := Requirement{
+					Direction: d, Protocol: pr, Peers: slices.Clone(r.peers),
+					Service: r.service, Purpose: r.purpose,
+					Notes: slices.Clone(r.notes), Source: r.source, Ports: []PortRange{},
+				}
+				if r.condition != nil {
+					c := *r.condition
+					req.Condition = &c
+				}
+				id := fmt.Sprintf("%s/%s-%s-", product, d, pr)
+				if pr != ICMP {
+					req.Ports = []PortRange{rg}
+					id += rg.String() + "-"
+				}
+				req.ID = id + r.name
+				out = append(out, req)
+			}
+		}
+	}
+	return out
+}
+
+// String renders "25" or "10045-10049".
+func (r PortRange) String() string {
+	if r[0] == r[1] {
+		return fmt.Sprint(r[0])
+	}
+	return fmt.Sprintf("%d-%d", r[0], r[1])
+}
+
+func protoStrings(ps []Protocol) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}

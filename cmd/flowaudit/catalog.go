@@ -1,0 +1,237 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/cobra"
+
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+func init() { subcommands = append(subcommands, newCatalogCmd) }
+
+// addCatalogFlag registers the repeatable --catalog flag on cmd and its
+// subcommands; every command that resolves products uses it with
+// app.loadCatalog.
+func addCatalogFlag(cmd *cobra.Command, files *[]string) {
+	cmd.PersistentFlags().StringArrayVar(files, "catalog", nil,
+		"catalog `FILE` overlaid on the bundled products (repeatable; later files win)")
+}
+
+// loadCatalog returns the bundled catalog with each user file overlaid in
+// order: a file's requirements replace bundled ones with the same id and
+// add the others; a new product name adds a product.
+func (a *app) loadCatalog(files []string) (*catalog.Catalog, error) {
+	c, err := catalog.Bundled()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		o, err := catalog.LoadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		c = c.Overlay(o)
+	}
+	return c, nil
+}
+
+func newCatalogCmd(a *app) *cobra.Command {
+	var files []string
+	cmd := &cobra.Command{
+		Use:   "catalog",
+		Short: "List, show, validate and export the vendors' port requirements",
+		Long: "The catalog holds each product's network requirements, taken from the vendor's\n" +
+			"published port lists; every requirement cites the text it comes from.\n" +
+			"See docs/catalog.md for the file format.",
+	}
+	addCatalogFlag(cmd, &files)
+	cmd.AddCommand(
+		newCatalogListCmd(a, &files),
+		newCatalogShowCmd(a, &files),
+		newCatalogValidateCmd(a),
+	)
+	return cmd
+}
+
+func newCatalogListCmd(a *app, files *[]string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the products with their requirement counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.loadCatalog(*files)
+			if err != nil {
+				return err
+			}
+			rows := [][]string{}
+			for _, name := range c.Names() {
+				p, _ := c.Product(name)
+				conditional := 0
+				for _, r := range p.Requirements {
+					if r.Condition != nil {
+						conditional++
+					}
+				}
+				feats := []string{}
+				for _, f := range p.Features() {
+					feats = append(feats, f.Name)
+				}
+				rows = append(rows, []string{p.Name, p.Title, fmt.Sprint(len(p.Requirements)),
+					fmt.Sprint(conditional), strings.Join(feats, ", ")})
+			}
+			return renderTable(a.stdout, false,
+				[]string{"Product", "Title", "Requirements", "Conditional", "Features"}, rows)
+		},
+	}
+}
+
+// showJSON is the contract of `catalog show --format json`: other tools
+// read it, so its shape changes only by adding fields.
+type showJSON struct {
+	Product      string                `json:"product"`
+	Requirements []catalog.Requirement `json:"requirements"`
+}
+
+func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "show PRODUCT",
+		Short: "Show a product's requirements as a table, markdown or JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.loadCatalog(*files)
+			if err != nil {
+				return err
+			}
+			p, err := c.Product(args[0])
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "json":
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(showJSON{Product: p.Name, Requirements: p.Requirements})
+			case "table":
+				return showTable(a.stdout, p, false)
+			case "markdown":
+				return showTable(a.stdout, p, true)
+			}
+			return fmt.Errorf("unknown format %q (want table, json or markdown)", format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output `format`: table, json or markdown")
+	return cmd
+}
+
+func newCatalogValidateCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a catalog file; print each problem as file:line: field: what is wrong",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := catalog.LoadFile(args[0])
+			if err != nil {
+				return err
+			}
+			for _, p := range c.Products {
+				fmt.Fprintf(a.stdout, "%s: ok: product %s, %d requirements, %d features\n",
+					args[0], p.Name, len(p.Requirements), len(p.Features()))
+			}
+			return nil
+		},
+	}
+}
+
+// showTable prints one product's requirements. The terminal table keeps
+// to what fits a screen; markdown, meant for documents, adds purpose and
+// notes and lists every peer.
+func showTable(w io.Writer, p *catalog.Product, markdown bool) error {
+	header := []string{"ID", "Dir", "Proto", "Ports", "Peers", "Service", "Condition"}
+	if markdown {
+		header = append(header, "Purpose", "Notes")
+	}
+	rows := make([][]string, 0, len(p.Requirements))
+	for _, r := range p.Requirements {
+		row := []string{r.ID, string(r.Direction), string(r.Protocol), portsString(r.Ports),
+			peersString(r.Peers, !markdown), r.Service, conditionString(r.Condition)}
+		if markdown {
+			row = append(row, r.Purpose, strings.Join(r.Notes, "; "))
+		}
+		rows = append(rows, row)
+	}
+	return renderTable(w, markdown, header, rows)
+}
+
+func renderTable(w io.Writer, markdown bool, header []string, rows [][]string) error {
+	var r tw.Renderer = renderer.NewBlueprint()
+	if markdown {
+		r = renderer.NewMarkdown()
+		for _, row := range rows {
+			for i := range row {
+				row[i] = strings.ReplaceAll(row[i], "|", `\|`)
+			}
+		}
+	}
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(r),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+	)
+	hdr := make([]any, len(header))
+	for i, h := range header {
+		hdr[i] = h
+	}
+	t.Header(hdr...)
+	if err := t.Bulk(rows); err != nil {
+		return fmt.Errorf("render table: %w", err)
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("render table: %w", err)
+	}
+	return nil
+}
+
+func portsString(ps []catalog.PortRange) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// peersString joins the peers; short keeps the first three, since the
+// document-listed update hosts of some rows run to twenty and more.
+func peersString(ps []catalog.Peer, short bool) string {
+	s := make([]string, 0, len(ps))
+	for i, p := range ps {
+		if short && i == 3 {
+			s = append(s, fmt.Sprintf("(+%d more)", len(ps)-3))
+			break
+		}
+		s = append(s, p.String())
+	}
+	return strings.Join(s, " ")
+}
+
+func conditionString(c *catalog.Condition) string {
+	if c == nil {
+		return ""
+	}
+	if c.Default {
+		return c.Feature + " (default on)"
+	}
+	return c.Feature + " (default off)"
+}
