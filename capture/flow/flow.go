@@ -116,6 +116,9 @@ type Flow struct {
 	// at Start, TLS SNI, HTTP Host) for each side.
 	OrigNames []string `json:"orig_names,omitempty"`
 	RespNames []string `json:"resp_names,omitempty"`
+	// ServerName is the name the originator asked for inside the flow
+	// (TLS SNI or HTTP Host of its first payload), when one was seen.
+	ServerName string `json:"server_name,omitempty"`
 
 	// Open is true when input ended before the flow did.
 	Open bool `json:"open,omitempty"`

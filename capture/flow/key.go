@@ -1,0 +1,177 @@
+package flow
+
+import (
+	"bytes"
+	"net/netip"
+
+	"github.com/flowaudit/flowaudit/capture/decode"
+)
+
+// Key identifies a bidirectional flow: both packets of an exchange map to
+// the same Key whichever way they travel. It is a comparable value of fixed
+// arrays with no padding and no pointers, so hashing it is one memory hash
+// and a table of them costs the garbage collector nothing.
+type Key struct {
+	// A and B are the two addresses (16-byte form; IPv4 as v4-mapped),
+	// ordered so that (A, PortA) sorts before (B, PortB).
+	A, B         [16]byte
+	PortA, PortB uint16
+	Proto        uint8
+	// Fam is 4 or 6.
+	Fam uint8
+	// ID is the ICMP echo identifier (zero otherwise).
+	ID uint16
+}
+
+// icmpKind says how an ICMP/ICMPv6 message is keyed.
+type icmpKind uint8
+
+const (
+	icmpOther icmpKind = iota // keyed by type and counterpart type
+	icmpEcho                  // keyed by identifier
+	icmpError                 // destination unreachable, time exceeded...
+)
+
+// classifyICMP sorts an ICMP type into echo, error or other, and for echo
+// and other messages returns the counterpart type (request <-> reply) so
+// both halves of an exchange share a key, as Zeek pairs them.
+func classifyICMP(v6 bool, typ uint8) (icmpKind, uint8) {
+	if !v6 {
+		switch typ {
+		case 8:
+			return icmpEcho, 0
+		case 0:
+			return icmpEcho, 8
+		case 3, 4, 5, 11, 12:
+			return icmpError, 0
+		case 13, 15, 17:
+			return icmpOther, typ + 1
+		case 14, 16, 18:
+			return icmpOther, typ - 1
+		case 9:
+			return icmpOther, 10
+		case 10:
+			return icmpOther, 9
+		}
+		return icmpOther, typ
+	}
+	switch typ {
+	case 128:
+		return icmpEcho, 129
+	case 129:
+		return icmpEcho, 128
+	case 1, 2, 3, 4:
+		return icmpError, 0
+	case 133:
+		return icmpOther, 134
+	case 134:
+		return icmpOther, 133
+	case 135:
+		return icmpOther, 136
+	case 136:
+		return icmpOther, 135
+	case 130:
+		return icmpOther, 131
+	case 131:
+		return icmpOther, 130
+	}
+	return icmpOther, typ
+}
+
+// makeKey builds the canonical key of a packet. fromA reports whether the
+// packet's source is the key's A side.
+func makeKey(src, dst netip.Addr, sport, dport uint16, proto uint8, id uint16) (k Key, fromA bool) {
+	k.Proto = proto
+	k.ID = id
+	k.Fam = 6
+	if src.Is4() {
+		k.Fam = 4
+	}
+	s, d := src.As16(), dst.As16()
+	c := bytes.Compare(s[:], d[:])
+	if c < 0 || (c == 0 && sport <= dport) {
+		k.A, k.B, k.PortA, k.PortB = s, d, sport, dport
+		return k, true
+	}
+	k.A, k.B, k.PortA, k.PortB = d, s, dport, sport
+	return k, false
+}
+
+// packetKey is makeKey for a decoded packet, applying the ICMP keying
+// rules. It reports the ICMP kind so the caller can route errors.
+func packetKey(p *decode.Packet) (k Key, fromA bool, kind icmpKind) {
+	switch p.Proto {
+	case ProtoICMP, ProtoICMPv6:
+		var counter uint8
+		kind, counter = classifyICMP(p.Proto == ProtoICMPv6, p.ICMPType)
+		switch kind {
+		case icmpEcho:
+			k, fromA = makeKey(p.Src, p.Dst, 0, 0, p.Proto, p.ICMPID)
+		case icmpError:
+			k, fromA = makeKey(p.Src, p.Dst, uint16(p.ICMPType), uint16(p.ICMPCode), p.Proto, 0)
+		default:
+			k, fromA = makeKey(p.Src, p.Dst, uint16(p.ICMPType), uint16(counter), p.Proto, 0)
+		}
+		return k, fromA, kind
+	case ProtoTCP, ProtoUDP:
+		k, fromA = makeKey(p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto, 0)
+		return k, fromA, 0
+	}
+	k, fromA = makeKey(p.Src, p.Dst, 0, 0, p.Proto, 0)
+	return k, fromA, 0
+}
+
+// innerKey is the key of the flow an ICMP error quotes.
+func innerKey(in *decode.Inner) Key {
+	var k Key
+	switch in.Proto {
+	case ProtoTCP, ProtoUDP:
+		k, _ = makeKey(in.Src, in.Dst, in.SrcPort, in.DstPort, in.Proto, 0)
+	case ProtoICMP, ProtoICMPv6:
+		k, _ = makeKey(in.Src, in.Dst, 0, 0, in.Proto, in.ICMPID)
+	default:
+		k, _ = makeKey(in.Src, in.Dst, 0, 0, in.Proto, 0)
+	}
+	return k
+}
+
+// addr returns side A (a=true) or B of the key as a netip.Addr.
+func (k *Key) addr(a bool) netip.Addr {
+	b := &k.B
+	if a {
+		b = &k.A
+	}
+	if k.Fam == 4 {
+		return netip.AddrFrom4([4]byte(b[12:16]))
+	}
+	return netip.AddrFrom16(*b)
+}
+
+func (k *Key) port(a bool) uint16 {
+	if a {
+		return k.PortA
+	}
+	return k.PortB
+}
+
+// likelyServerPort approximates Zeek's likely_server_ports: the ports its
+// protocol analyzers register, used to pick the originator of a flow whose
+// start was missed. Well-known ports (< 1024) plus the registered ports
+// common on gateways.
+func likelyServerPort(p uint16) bool {
+	if p == 0 {
+		return false
+	}
+	if p < 1024 {
+		return true
+	}
+	switch p {
+	case 1080, 1194, 1433, 1521, 1701, 1723, 1812, 1813, 2049, 2152, 2123,
+		2181, 2375, 2376, 3128, 3268, 3269, 3306, 3389, 3478, 4500, 4789,
+		5060, 5061, 5222, 5269, 5353, 5355, 5432, 5671, 5672, 5900, 6379,
+		6443, 6666, 6667, 6668, 6669, 6697, 8000, 8008, 8080, 8081, 8443,
+		8883, 8888, 9092, 9200, 9443, 10443, 11211, 27017:
+		return true
+	}
+	return false
+}

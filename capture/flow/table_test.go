@@ -1,0 +1,353 @@
+package flow
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture/decode"
+)
+
+const sec = int64(time.Second)
+
+var (
+	cli  = netip.MustParseAddr("192.0.2.10")
+	srv  = netip.MustParseAddr("198.51.100.20")
+	fw   = netip.MustParseAddr("203.0.113.1")
+	cli6 = netip.MustParseAddr("2001:db8::10")
+	srv6 = netip.MustParseAddr("2001:db8:1::20")
+)
+
+// tcpPkt builds a TCP packet.
+func tcpPkt(ts int64, src netip.Addr, sp uint16, dst netip.Addr, dp uint16, flags uint8, seq, ack uint32, n int) decode.Packet {
+	return decode.Packet{TS: ts, Src: src, Dst: dst, Proto: ProtoTCP, SrcPort: sp, DstPort: dp,
+		TCPFlags: flags, Seq: seq, Ack: ack, PayloadLen: n, WireLen: 54 + n}
+}
+
+func udpPkt(ts int64, src netip.Addr, sp uint16, dst netip.Addr, dp uint16, n int) decode.Packet {
+	return decode.Packet{TS: ts, Src: src, Dst: dst, Proto: ProtoUDP, SrcPort: sp, DstPort: dp, PayloadLen: n}
+}
+
+// icmpErr builds an ICMP(v6) error from router about a packet src->dst.
+func icmpErr(ts int64, router, src netip.Addr, sp uint16, dst netip.Addr, dp uint16, proto, typ, code uint8) decode.Packet {
+	p := decode.Packet{TS: ts, Src: router, Dst: src, Proto: ProtoICMP, ICMPType: typ, ICMPCode: code, HasInner: true,
+		Inner: decode.Inner{Src: src, Dst: dst, Proto: proto, SrcPort: sp, DstPort: dp}}
+	if router.Is6() {
+		p.Proto = ProtoICMPv6
+	}
+	return p
+}
+
+const (
+	S  = decode.SYN
+	A  = decode.ACK
+	F  = decode.FIN
+	R  = decode.RST
+	SA = decode.SYN | decode.ACK
+	FA = decode.FIN | decode.ACK
+	RA = decode.RST | decode.ACK
+	PA = decode.ACK | decode.PSH
+)
+
+// handshake returns a full client/server exchange with data and FINs.
+func handshake(t0 int64, c netip.Addr, s netip.Addr) []decode.Packet {
+	return []decode.Packet{
+		tcpPkt(t0, c, 40000, s, 443, S, 1000, 0, 0),
+		tcpPkt(t0+1e6, s, 443, c, 40000, SA, 5000, 1001, 0),
+		tcpPkt(t0+2e6, c, 40000, s, 443, A, 1001, 5001, 0),
+		tcpPkt(t0+3e6, c, 40000, s, 443, PA, 1001, 5001, 100),
+		tcpPkt(t0+4e6, s, 443, c, 40000, PA, 5001, 1101, 300),
+		tcpPkt(t0+5e6, c, 40000, s, 443, A, 1101, 5301, 0),
+		tcpPkt(t0+6e6, c, 40000, s, 443, FA, 1101, 5301, 0),
+		tcpPkt(t0+7e6, s, 443, c, 40000, FA, 5301, 1102, 0),
+		tcpPkt(t0+8e6, c, 40000, s, 443, A, 1102, 5302, 0),
+	}
+}
+
+func run(t *testing.T, cfg Config, pkts []decode.Packet) []Flow {
+	t.Helper()
+	tb := NewTable(cfg)
+	for i := range pkts {
+		tb.Add(&pkts[i])
+	}
+	tb.Flush()
+	return tb.TakeFinished()
+}
+
+func TestTableOutcomes(t *testing.T) {
+	t0 := int64(1_700_000_000) * sec
+	tests := []struct {
+		name    string
+		pkts    []decode.Packet
+		flows   int
+		state   ConnState
+		history string
+		outcome Outcome
+		check   func(t *testing.T, f Flow)
+	}{
+		{name: "established and closed", pkts: handshake(t0, cli, srv), flows: 1, state: StateSF,
+			history: "ShADdFf", outcome: Established, check: func(t *testing.T, f Flow) {
+				if f.OrigBytes != 100 || f.RespBytes != 300 {
+					t.Errorf("bytes = %d/%d, want 100/300", f.OrigBytes, f.RespBytes)
+				}
+				if f.OrigPkts != 6 || f.RespPkts != 3 {
+					t.Errorf("pkts = %d/%d, want 6/3", f.OrigPkts, f.RespPkts)
+				}
+				if f.Orig != netip.AddrPortFrom(cli, 40000) || f.Resp != netip.AddrPortFrom(srv, 443) {
+					t.Errorf("endpoints %v -> %v", f.Orig, f.Resp)
+				}
+				if f.Open || f.MissedBytes != 0 || f.Attempts != 1 {
+					t.Errorf("open=%v missed=%d attempts=%d", f.Open, f.MissedBytes, f.Attempts)
+				}
+			}},
+		{name: "ipv6 established", pkts: handshake(t0, cli6, srv6), flows: 1, state: StateSF,
+			history: "ShADdFf", outcome: Established},
+		{name: "refused by RST", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40001, srv, 25, S, 1, 0, 0),
+			tcpPkt(t0+1e6, srv, 25, cli, 40001, RA, 0, 2, 0),
+		}, flows: 1, state: StateREJ, history: "Sr", outcome: Rejected},
+		{name: "dropped SYN retransmitted", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40002, srv, 25, S, 7, 0, 0),
+			tcpPkt(t0+1*sec, cli, 40002, srv, 25, S, 7, 0, 0),
+			tcpPkt(t0+3*sec, cli, 40002, srv, 25, S, 7, 0, 0),
+			tcpPkt(t0+7*sec, cli, 40002, srv, 25, S, 7, 0, 0),
+		}, flows: 1, state: StateS0, history: "S", outcome: Unanswered, check: func(t *testing.T, f Flow) {
+			if f.Attempts != 4 || f.OrigPkts != 4 {
+				t.Errorf("attempts=%d pkts=%d, want 4", f.Attempts, f.OrigPkts)
+			}
+			if !f.Open {
+				t.Error("flow not marked open at flush")
+			}
+		}},
+		{name: "tcp admin-prohibited", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40003, srv, 587, S, 7, 0, 0),
+			icmpErr(t0+1e6, fw, cli, 40003, srv, 587, ProtoTCP, 3, 13),
+		}, flows: 1, state: StateS0, history: "S", outcome: Unreachable, check: func(t *testing.T, f Flow) {
+			if f.ICMP == nil || f.ICMP.Reason != "admin-prohibited" || f.ICMP.From != fw || f.ICMP.Version != 4 {
+				t.Errorf("icmp = %+v", f.ICMP)
+			}
+		}},
+		{name: "udp admin-prohibited v6", pkts: []decode.Packet{
+			udpPkt(t0, cli6, 50000, srv6, 53, 40),
+			icmpErr(t0+1e6, netip.MustParseAddr("2001:db8:ff::1"), cli6, 50000, srv6, 53, ProtoUDP, 1, 1),
+		}, flows: 1, state: StateS0, history: "D", outcome: Unreachable, check: func(t *testing.T, f Flow) {
+			if f.ICMP == nil || f.ICMP.Reason != "admin-prohibited" || f.ICMP.Version != 6 {
+				t.Errorf("icmp = %+v", f.ICMP)
+			}
+		}},
+		{name: "udp answered", pkts: []decode.Packet{
+			udpPkt(t0, cli, 50001, srv, 53, 40),
+			udpPkt(t0+1e6, srv, 53, cli, 50001, 120),
+		}, flows: 1, state: StateSF, history: "Dd", outcome: Established, check: func(t *testing.T, f Flow) {
+			if f.OrigBytes != 40 || f.RespBytes != 120 {
+				t.Errorf("bytes %d/%d", f.OrigBytes, f.RespBytes)
+			}
+		}},
+		{name: "udp unanswered, retried", pkts: []decode.Packet{
+			udpPkt(t0, cli, 50002, srv, 123, 48),
+			udpPkt(t0+sec, cli, 50002, srv, 123, 48),
+		}, flows: 1, state: StateS0, history: "D", outcome: Unanswered, check: func(t *testing.T, f Flow) {
+			if f.Attempts != 2 {
+				t.Errorf("attempts = %d", f.Attempts)
+			}
+		}},
+		{name: "udp reply seen first is flipped", pkts: []decode.Packet{
+			udpPkt(t0, srv, 53, cli, 50003, 100),
+		}, flows: 1, state: StateSHR, history: "^d", outcome: Unknown},
+		{name: "synack first is flipped", pkts: []decode.Packet{
+			tcpPkt(t0, srv, 22, cli, 40004, SA, 9, 100, 0),
+			tcpPkt(t0+1e6, srv, 22, cli, 40004, FA, 10, 100, 0),
+		}, flows: 1, state: StateSHR, history: "^hf", outcome: Unknown},
+		{name: "icmp echo paired", pkts: []decode.Packet{
+			{TS: t0, Src: cli, Dst: srv, Proto: ProtoICMP, ICMPType: 8, ICMPID: 77, PayloadLen: 56},
+			{TS: t0 + 1e6, Src: srv, Dst: cli, Proto: ProtoICMP, ICMPType: 0, ICMPID: 77, PayloadLen: 56},
+		}, flows: 1, state: StateOTH, outcome: Established, check: func(t *testing.T, f Flow) {
+			if f.Orig.Port() != 8 || f.Resp.Port() != 0 || f.RespPkts != 1 {
+				t.Errorf("echo flow %v -> %v resp_pkts=%d", f.Orig, f.Resp, f.RespPkts)
+			}
+		}},
+		{name: "other protocol", pkts: []decode.Packet{
+			{TS: t0, Src: cli, Dst: srv, Proto: 132, PayloadLen: 20},
+			{TS: t0 + 1e6, Src: srv, Dst: cli, Proto: 132, PayloadLen: 20},
+		}, flows: 1, state: StateOTH, outcome: Established},
+		{name: "orig reset after established", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40005, srv, 443, S, 1, 0, 0),
+			tcpPkt(t0+1e6, srv, 443, cli, 40005, SA, 50, 2, 0),
+			tcpPkt(t0+2e6, cli, 40005, srv, 443, A, 2, 51, 0),
+			tcpPkt(t0+3e6, cli, 40005, srv, 443, R, 2, 0, 0),
+		}, flows: 1, state: StateRSTO, history: "ShAR", outcome: Established},
+		{name: "syn then rst", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40006, srv, 443, S, 1, 0, 0),
+			tcpPkt(t0+1e6, cli, 40006, srv, 443, R, 2, 0, 0),
+		}, flows: 1, state: StateRSTOS0, history: "SR", outcome: Unanswered},
+		{name: "midstream both sides", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40007, srv, 443, PA, 100, 900, 10),
+			tcpPkt(t0+1e6, srv, 443, cli, 40007, PA, 900, 110, 20),
+		}, flows: 1, state: StateOTH, history: "Dd", outcome: Established},
+		{name: "missed bytes", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40008, srv, 443, S, 1000, 0, 0),
+			tcpPkt(t0+1e6, srv, 443, cli, 40008, SA, 5000, 1001, 0),
+			tcpPkt(t0+2e6, cli, 40008, srv, 443, A, 1001, 5001, 0),
+			// The server acks 500 bytes the capture never saw.
+			tcpPkt(t0+3e6, srv, 443, cli, 40008, A, 5001, 1501, 0),
+		}, flows: 1, state: StateS1, history: "ShAa", outcome: Established, check: func(t *testing.T, f Flow) {
+			if f.MissedBytes != 500 || f.OrigBytes != 500 {
+				t.Errorf("missed=%d orig_bytes=%d, want 500", f.MissedBytes, f.OrigBytes)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flows := run(t, Config{}, tt.pkts)
+			if len(flows) != tt.flows {
+				t.Fatalf("got %d flows, want %d: %+v", len(flows), tt.flows, flows)
+			}
+			f := flows[0]
+			if f.State != tt.state || f.History != tt.history || f.Outcome != tt.outcome {
+				t.Errorf("state/history/outcome = %s/%q/%s, want %s/%q/%s",
+					f.State, f.History, f.Outcome, tt.state, tt.history, tt.outcome)
+			}
+			if tt.check != nil {
+				tt.check(t, f)
+			}
+		})
+	}
+}
+
+func TestTableICMPErrorWithoutFlow(t *testing.T) {
+	// An error quoting a flow never seen stays a flow of its own.
+	p := icmpErr(sec, fw, cli, 1, srv, 2, ProtoUDP, 3, 3)
+	flows := run(t, Config{}, []decode.Packet{p})
+	if len(flows) != 1 || flows[0].Proto != ProtoICMP || flows[0].Orig.Port() != 3 || flows[0].Resp.Port() != 3 {
+		t.Fatalf("flows = %+v", flows)
+	}
+}
+
+func TestTableTimeouts(t *testing.T) {
+	t0 := int64(1_700_000_000) * sec
+	pkts := []decode.Packet{
+		udpPkt(t0, cli, 50000, srv, 53, 40),
+		udpPkt(t0+61*sec, cli, 50000, srv, 53, 40), // after udp's 1 min
+		tcpPkt(t0+62*sec, cli, 40000, srv, 25, S, 1, 0, 0),
+		tcpPkt(t0+62*sec+4*60*sec, cli, 40000, srv, 25, S, 1, 0, 0), // within 5 min
+	}
+	flows := run(t, Config{}, pkts)
+	var udp, tcp int
+	for _, f := range flows {
+		switch f.Proto {
+		case ProtoUDP:
+			udp++
+		case ProtoTCP:
+			tcp++
+			if f.Attempts != 2 {
+				t.Errorf("tcp attempts = %d, want 2", f.Attempts)
+			}
+		}
+	}
+	if udp != 2 || tcp != 1 {
+		t.Errorf("udp=%d tcp=%d flows, want 2 and 1", udp, tcp)
+	}
+	// Closed connections linger CloseDelay, then a new SYN is a new flow.
+	pk := handshake(t0, cli, srv)
+	pk = append(pk, handshake(t0+10*sec, cli, srv)...)
+	if got := run(t, Config{}, pk); len(got) != 2 || got[0].State != StateSF || got[0].Open {
+		t.Errorf("reused tuple: %d flows %+v", len(got), got)
+	}
+}
+
+func TestTableEviction(t *testing.T) {
+	tb := NewTable(Config{MaxFlows: 2})
+	for i := range 5 {
+		p := udpPkt(int64(i)*sec, cli, uint16(1000+i), srv, 53, 10)
+		tb.Add(&p)
+	}
+	st := tb.Stats()
+	if st.Evicted != 3 || st.Active != 2 || st.Flows != 5 {
+		t.Fatalf("stats = %+v", st)
+	}
+	fin := tb.TakeFinished()
+	if len(fin) != 3 || !fin[0].Evicted || fin[0].Orig.Port() != 1000 {
+		t.Fatalf("evicted flows = %+v", fin)
+	}
+	var n int
+	tb.Snapshot(func(f *Flow) { n++ })
+	if n != 2 {
+		t.Errorf("snapshot saw %d flows", n)
+	}
+	tb.Flush()
+	if fin := tb.TakeFinished(); len(fin) != 2 || !fin[0].Open {
+		t.Errorf("flushed = %+v", fin)
+	}
+}
+
+func TestTableUIDsUnique(t *testing.T) {
+	seen := map[string]bool{}
+	tb := NewTable(Config{OnFlow: func(f *Flow) {
+		if len(f.UID) != 18 || f.UID[0] != 'C' || seen[f.UID] {
+			t.Errorf("bad or duplicate uid %q", f.UID)
+		}
+		seen[f.UID] = true
+	}})
+	for i := range 10000 {
+		p := udpPkt(int64(i), cli, uint16(i), srv, 53, 10)
+		tb.Add(&p)
+	}
+	tb.Flush()
+	if len(seen) != 10000 {
+		t.Errorf("saw %d uids", len(seen))
+	}
+}
+
+// steadyPackets is a mix of short TCP connections and UDP exchanges over
+// many ports, so flows are created, closed and expired continually.
+func steadyPackets(n int) []decode.Packet {
+	var pk []decode.Packet
+	t0 := int64(1_700_000_000) * sec
+	for i := 0; len(pk) < n; i++ {
+		ts := t0 + int64(i)*int64(10*time.Millisecond)
+		c := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+		for _, p := range handshake(ts, c, srv) {
+			p.SrcPort += uint16(i % 7)
+			if p.Src == srv {
+				p.SrcPort, p.DstPort = 443, 40000+uint16(i%7)
+			}
+			pk = append(pk, p)
+		}
+		pk = append(pk, udpPkt(ts, c, 5000, srv, 53, 30), udpPkt(ts+1, srv, 53, c, 5000, 90))
+	}
+	return pk
+}
+
+func TestTableAddAllocs(t *testing.T) {
+	pk := steadyPackets(200000)
+	tb := NewTable(Config{OnFlow: func(*Flow) {}})
+	// Warm up: the map, slab and free list reach their steady size.
+	for i := range pk {
+		tb.Add(&pk[i])
+	}
+	i := 0
+	base := pk[len(pk)-1].TS
+	allocs := testing.AllocsPerRun(len(pk), func() {
+		p := pk[i%len(pk)]
+		p.TS += base - pk[0].TS + int64(10*time.Millisecond)
+		tb.Add(&p)
+		i++
+	})
+	// UIDs come from 64 KiB chunks: one allocation per ~3600 flows.
+	if allocs > 0.01 {
+		t.Errorf("Add allocates %.4f times per packet in steady state", allocs)
+	}
+}
+
+func BenchmarkTableAdd(b *testing.B) {
+	pk := steadyPackets(1 << 16)
+	tb := NewTable(Config{OnFlow: func(*Flow) {}})
+	span := pk[len(pk)-1].TS - pk[0].TS + int64(time.Second)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := pk[i%len(pk)]
+		p.TS += int64(i/len(pk)) * span
+		tb.Add(&p)
+	}
+}

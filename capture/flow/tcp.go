@@ -1,0 +1,420 @@
+package flow
+
+import "github.com/flowaudit/flowaudit/capture/decode"
+
+// This file follows Zeek's TCP analyzer: per-endpoint states driven packet
+// by packet, sequence-range byte counts, and the history string. Only the
+// parts that decide conn_state, history and sizes are kept.
+
+// endpoint is one side of a flow. For TCP, sequence numbers are tracked as
+// 64-bit offsets from the side's initial sequence number so that sizes
+// beyond 4 GiB still come out right.
+type endpoint struct {
+	pkts  uint64
+	size  uint64 // UDP/ICMP/other payload bytes
+	flags uint8  // OR of TCP flags sent
+
+	state, prevState tcpEndpointState
+	didClose         bool
+	seqInit          bool
+	finSeen          bool
+	startAbs         uint32 // initial sequence number
+	lastAbs          uint32 // absolute sequence number at lastRel
+	lastRel          int64  // highest relative sequence end sent
+	ackRel           int64  // highest relative sequence the peer acked
+	dataHigh         int64  // highest relative data byte end seen
+	covered          int64  // payload bytes seen in sequence space
+	histSYN          int64
+	histFIN          int64
+	histRST          int64
+	rxmit            uint32
+}
+
+// entry is a flow in the table. It holds no pointers, so the slab of
+// entries is never scanned by the garbage collector.
+type entry struct {
+	key     Key
+	id      uint64
+	start   int64
+	last    int64
+	prev    int32
+	next    int32
+	ep      [2]endpoint // orig, resp
+	origIsA bool
+	list    uint8
+	closed  bool
+	sniffed bool
+
+	attempts   uint32
+	serverName uint32
+
+	icmpType, icmpCode uint8 // first ICMP message of an ICMP flow
+
+	hasICMP                  bool
+	icmpErrType, icmpErrCode uint8
+	icmpErrV6                bool
+	icmpFrom4                bool
+	icmpFrom                 [16]byte
+	icmpTS                   int64
+
+	histSeen uint32
+	histLen  uint8
+	hist     [histCap]byte
+}
+
+const histCap = 23
+
+// History bits, one per letter kind per side (orig in the low half).
+const (
+	histSYN uint32 = 1 << iota
+	histSYNACK
+	histACK
+	histData
+	histFIN
+	histRST
+	histFINRST
+	histMulti
+)
+
+// addHistory records a history letter the first time its kind is seen on
+// that side: upper case for the originator, lower case for the responder,
+// as Zeek writes them. It reports whether the kind had been seen before.
+func (e *entry) addHistory(isOrig bool, bit uint32, code byte) bool {
+	if !isOrig {
+		bit <<= 16
+		code += 'a' - 'A'
+	}
+	if e.histSeen&bit != 0 {
+		return true
+	}
+	e.histSeen |= bit
+	e.appendHistory(code)
+	return false
+}
+
+func (e *entry) appendHistory(code byte) {
+	if int(e.histLen) < histCap {
+		e.hist[e.histLen] = code
+		e.histLen++
+	}
+}
+
+// historyCode is the letter for side isOrig.
+func historyCode(isOrig bool, code byte) byte {
+	if isOrig {
+		return code
+	}
+	return code + 'a' - 'A'
+}
+
+// tooLargeSeqDelta is Zeek's bound on believable SYN/RST sequence jumps.
+const tooLargeSeqDelta = 1 << 20
+
+// tcp runs one TCP packet through the endpoint state machine.
+func (t *Table) tcp(e *entry, isOrig bool, p *decode.Packet) {
+	d := 0
+	if !isOrig {
+		d = 1
+	}
+	ep, peer := &e.ep[d], &e.ep[1-d]
+	flags := p.TCPFlags
+	syn, fin, rst, ack := flags&decode.SYN != 0, flags&decode.FIN != 0,
+		flags&decode.RST != 0, flags&decode.ACK != 0
+	length := p.PayloadLen
+	segLen := int64(length)
+	if syn {
+		segLen++
+	}
+	if fin {
+		segLen++
+	}
+	if rst {
+		segLen -= int64(length)
+	}
+	ep.pkts++
+	ep.flags |= flags
+	if isOrig && syn && !ack && peer.pkts == 0 {
+		e.attempts++
+	}
+
+	// Sequence bookkeeping (Zeek's init_endpoint).
+	switch ep.state {
+	case tcpInactive:
+		ep.initSeq(p.Seq, syn)
+	case tcpSynSent, tcpSynAckSent, tcpEstablished, tcpPartial:
+		if syn && p.Seq != ep.startAbs {
+			ep.initSeq(p.Seq, true)
+		}
+	case tcpReset:
+		if syn && ep.prevState == tcpInactive {
+			ep.initSeq(p.Seq, true)
+		}
+	}
+	relSeq := ep.lastRel + int64(int32(p.Seq-ep.lastAbs))
+
+	t.tcpHistory(e, isOrig, ep, flags, relSeq, length)
+
+	if ack {
+		if peer.state == tcpInactive {
+			// Number the peer as though its SYN had been seen.
+			peer.initSeq(p.Ack-1, true)
+		} else if peer.seqInit && !rst {
+			rel := peer.lastRel + int64(int32(p.Ack-peer.lastAbs))
+			if rel > peer.ackRel && !(p.Ack == 0 && rel-peer.ackRel > tooLargeSeqDelta) {
+				peer.ackRel = rel
+			}
+		}
+	}
+
+	// Zeek's update_last_seq.
+	relEnd := relSeq + segLen
+	delta := relEnd - ep.lastRel
+	switch {
+	case (syn || rst) && (delta > tooLargeSeqDelta || delta < -tooLargeSeqDelta):
+	case fin && ep.lastRel == 1:
+		ep.setLast(relEnd, p.Seq+uint32(segLen))
+	case ep.state == tcpReset:
+	case delta > 0:
+		ep.setLast(relEnd, p.Seq+uint32(segLen))
+	case length > 0:
+		ep.rxmit++
+		if ep.rxmit == 1 || ep.rxmit == 10 || ep.rxmit == 100 || ep.rxmit == 1000 {
+			e.appendHistory(historyCode(isOrig, 'T'))
+		}
+	}
+
+	// Payload coverage, for missed bytes.
+	if length > 0 && !rst {
+		ds := relSeq
+		if syn {
+			ds++
+		}
+		de := ds + int64(length)
+		if de > ep.dataHigh {
+			if ds < ep.dataHigh {
+				ds = ep.dataHigh
+			}
+			ep.covered += de - ds
+			ep.dataHigh = de
+		}
+		if isOrig && !e.sniffed {
+			e.sniffed = true
+			t.sniff(e, p.Payload)
+		}
+	}
+	if fin {
+		ep.finSeen = true
+	}
+
+	t.tcpState(e, isOrig, ep, peer, syn, fin, rst, ack, length, p.Seq)
+}
+
+// initSeq starts an endpoint's sequence numbering at a SYN (seq is the
+// initial sequence number) or, for a partial start, just before seq.
+func (ep *endpoint) initSeq(seq uint32, syn bool) {
+	ep.seqInit = true
+	ep.ackRel, ep.dataHigh, ep.covered = 0, 1, 0
+	ep.histSYN, ep.histFIN, ep.histRST = -1, -1, -1
+	if syn {
+		ep.startAbs, ep.lastAbs, ep.lastRel = seq, seq, 0
+		return
+	}
+	// As though a SYN had been seen at seq-1; the first packet is not a
+	// duplicate.
+	ep.startAbs, ep.lastAbs, ep.lastRel = seq-1, seq, 1
+}
+
+func (ep *endpoint) setLast(rel int64, abs uint32) {
+	ep.lastRel, ep.lastAbs = rel, abs
+}
+
+// tcpHistory is Zeek's update_history.
+func (t *Table) tcpHistory(e *entry, isOrig bool, ep *endpoint, flags uint8, relSeq int64, length int) {
+	syn, fin, rst := flags&decode.SYN != 0, flags&decode.FIN != 0, flags&decode.RST != 0
+	n := 0
+	if syn {
+		n++
+	}
+	if fin {
+		n++
+	}
+	if rst {
+		n++
+	}
+	switch {
+	case n > 1:
+		if fin && rst {
+			e.addHistory(isOrig, histFINRST, 'I')
+		} else {
+			e.addHistory(isOrig, histMulti, 'Q')
+		}
+	case syn:
+		bit, code := histSYN, byte('S')
+		if flags&decode.ACK != 0 {
+			bit, code = histSYNACK, 'H'
+		}
+		if e.addHistory(isOrig, bit, code) && relSeq != ep.histSYN {
+			e.appendHistory(historyCode(isOrig, code))
+		}
+		ep.histSYN = relSeq
+	case fin:
+		end := relSeq + int64(length)
+		if e.addHistory(isOrig, histFIN, 'F') && end != ep.histFIN {
+			e.appendHistory(historyCode(isOrig, 'F'))
+		}
+		ep.histFIN = end
+	case rst:
+		if e.addHistory(isOrig, histRST, 'R') && relSeq != ep.histRST {
+			e.appendHistory(historyCode(isOrig, 'R'))
+		}
+		ep.histRST = relSeq
+	case length > 0:
+		e.addHistory(isOrig, histData, 'D')
+	case flags&decode.ACK != 0:
+		e.addHistory(isOrig, histACK, 'A')
+	}
+}
+
+func (ep *endpoint) setState(s tcpEndpointState) {
+	ep.prevState = ep.state
+	ep.state = s
+}
+
+// tcpState is Zeek's UpdateStateMachine plus ConnectionClosed, reduced to
+// the transitions that decide conn_state.
+func (t *Table) tcpState(e *entry, isOrig bool, ep, peer *endpoint, syn, fin, rst, ack bool, length int, seq uint32) {
+	doClose := false
+	switch ep.state {
+	case tcpInactive:
+		if syn {
+			if isOrig {
+				if ack {
+					ep.setState(tcpSynAckSent)
+				} else {
+					ep.setState(tcpSynSent)
+				}
+			} else {
+				if !ack && peer.state == tcpSynAckSent {
+					// SYN/SYN-ACK reversal: the "originator" answered.
+					t.flipRoles(e)
+					ep, peer = peer, ep
+					isOrig = true
+					peer.setState(tcpEstablished)
+				}
+				if peer.state == tcpSynSent {
+					peer.setState(tcpEstablished)
+				}
+				ep.setState(tcpEstablished)
+			}
+		}
+		if fin {
+			ep.setState(tcpClosed)
+			doClose = true
+		}
+		if rst {
+			ep.setState(tcpReset)
+			doClose = true
+		}
+		if ep.state == tcpInactive {
+			switch {
+			case !isOrig && length == 0 && peer.state == tcpSynSent:
+				// An ACK of the SYN before the SYN-ACK: not partial.
+			case ack && peer.state == tcpEstablished:
+				// SYN-ACK seen, SYN missed, now a pure ACK: established.
+				ep.setState(tcpEstablished)
+			default:
+				ep.setState(tcpPartial)
+			}
+		}
+	case tcpSynSent, tcpSynAckSent:
+		if fin {
+			ep.setState(tcpClosed)
+			doClose = true
+		}
+		if rst {
+			ep.setState(tcpReset)
+			doClose = true
+		}
+	case tcpEstablished, tcpPartial:
+		if syn && ep.state == tcpPartial && peer.state == tcpInactive && !ack {
+			ep.setState(tcpSynSent)
+		}
+		if fin && !rst {
+			ep.setState(tcpClosed)
+			if peer.state == tcpReset && peer.prevState == tcpClosed {
+				// FIN then RST from the peer was a normal close.
+				peer.setState(tcpClosed)
+			}
+			doClose = true
+		}
+		if rst {
+			ep.setState(tcpReset)
+			doClose = true
+		}
+	case tcpClosed:
+		if rst && peer.state != tcpClosed {
+			ep.setState(tcpReset)
+			if !ep.didClose {
+				doClose = true
+			}
+		}
+	}
+	if doClose && !ep.didClose {
+		ep.didClose = true
+		if ep.state == tcpReset || peer.didClose || peer.state == tcpInactive {
+			e.closed = true
+		}
+	}
+}
+
+// flipRoles swaps originator and responder (Zeek's FlipRoles, which marks
+// the history with '^').
+func (t *Table) flipRoles(e *entry) {
+	e.origIsA = !e.origIsA
+	e.ep[0], e.ep[1] = e.ep[1], e.ep[0]
+	// Swap the per-side history bits and the case of recorded letters.
+	e.histSeen = e.histSeen>>16 | e.histSeen<<16
+	for i := 0; i < int(e.histLen); i++ {
+		c := e.hist[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			e.hist[i] = c - ('a' - 'A')
+		case c >= 'A' && c <= 'Z':
+			e.hist[i] = c + ('a' - 'A')
+		}
+	}
+	e.appendHistory('^')
+}
+
+// size is Zeek's TCP_Endpoint::Size: the sequence range sent (or acked by
+// the peer, whichever is further), without the SYN and FIN octets.
+func (ep *endpoint) tcpSize(peer *endpoint) uint64 {
+	if !ep.seqInit {
+		return 0
+	}
+	if ep.prevState == tcpSynSent && ep.state == tcpReset && peer.state == tcpInactive {
+		return 0
+	}
+	s := ep.lastRel
+	if ep.ackRel > s {
+		s = ep.ackRel
+	}
+	if s > 0 {
+		s--
+	}
+	if ep.finSeen && s > 0 {
+		s--
+	}
+	if s < 0 {
+		return 0
+	}
+	return uint64(s)
+}
+
+// missed is the part of the sequence range never seen as payload.
+func (ep *endpoint) missed(size uint64) uint64 {
+	if ep.covered >= int64(size) {
+		return 0
+	}
+	return size - uint64(ep.covered)
+}
