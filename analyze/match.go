@@ -20,7 +20,7 @@ const (
 type peerMatcher struct {
 	kind     catalog.PeerKind
 	prefixes []netip.Prefix // zone CIDRs or the listed IP/CIDR
-	name     string         // host: exact lower-case name or "*.suffix"
+	name     string         // host: lower-case name, "*" labels allowed (catalog.MatchHost)
 	// anyPeer is true for "any" and for zones the site does not define.
 	anyPeer bool
 }
@@ -98,16 +98,6 @@ func normName(s string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
 }
 
-// nameMatches reports whether name matches pattern: exact, or for
-// "*.example.com" any name below example.com (not example.com itself).
-func nameMatches(pattern, name string) bool {
-	name = normName(name)
-	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
-		return strings.HasSuffix(name, suffix) && len(name) > len(suffix)
-	}
-	return name == pattern
-}
-
 // matches reports whether the peer address (with its learned names)
 // satisfies m.
 func (m *peerMatcher) matches(addr netip.Addr, names []string) bool {
@@ -123,7 +113,7 @@ func (m *peerMatcher) matches(addr netip.Addr, names []string) bool {
 		}
 	case catalog.PeerHost:
 		for _, n := range names {
-			if nameMatches(m.name, n) {
+			if catalog.MatchHost(m.name, n) {
 				return true
 			}
 		}
