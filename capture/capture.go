@@ -36,6 +36,11 @@ type Stats struct {
 	Evicted uint64 `json:"evicted"`
 	// Warnings are non-fatal problems, one line each (truncated file...).
 	Warnings []string `json:"warnings,omitempty"`
+	// Attribution says whether flows name the local process that opened
+	// them (eBPF backend): "" when the backend cannot tell at all,
+	// "best effort (cgroup socket hooks)" when it tried, or
+	// "unavailable: <why>" when its hooks could not load.
+	Attribution string `json:"attribution,omitempty"`
 }
 
 // LossSeen reports whether any sign of capture loss was seen.
