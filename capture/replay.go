@@ -1,0 +1,263 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture/decode"
+	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/naming"
+)
+
+// Options configures Run and ReadFiles.
+type Options struct {
+	// Table configures the flow table (timeouts, MaxFlows). Its OnFlow and
+	// ServerName fields are set by Run.
+	Table flow.Config
+	// OnFlow, when set, receives each finished flow as soon as it is
+	// finished, with names filled in, instead of it being kept in
+	// Result.Flows: this keeps memory flat on long captures. The *Flow is
+	// reused after the call returns (see flow.Flow.Clone).
+	OnFlow func(*flow.Flow)
+	// Progress, when set, is called about every ProgressEvery (wall time)
+	// with the counts so far, from the goroutine that called Run.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+	// Resolver names flows from DNS answers, TLS SNI and HTTP Host. Nil:
+	// Run makes one, unless NoNames is set.
+	Resolver *naming.Resolver
+	NoNames  bool
+	// Backend is recorded in Stats.Backend ("file" when empty).
+	Backend string
+}
+
+// Progress is a running count for progress displays.
+type Progress struct {
+	Packets uint64
+	Bytes   uint64
+	// Flows counts flows created so far; Active those still open.
+	Flows  uint64
+	Active int
+	// Last is the capture time of the latest packet (Unix nanoseconds).
+	Last int64
+}
+
+// pipeline is one Run's state.
+type pipeline struct {
+	opts  Options
+	res   *Result
+	table *flow.Table
+	names *naming.Resolver
+	dec   *decode.Decoder
+}
+
+// Run reads src to its end (or until ctx is cancelled), rebuilds flows and
+// returns them with the capture statistics. It works for live sources too:
+// capture.ErrTimeout from Next means "no packet yet". A read error ends the
+// run: the flows gathered so far are returned with the error. src is not
+// closed.
+func Run(ctx context.Context, src Source, opts Options) (*Result, error) {
+	pl := newPipeline(opts)
+	err := pl.loop(ctx, src)
+	pl.finish()
+	return pl.res, err
+}
+
+func newPipeline(opts Options) *pipeline {
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = time.Second
+	}
+	if opts.Backend == "" {
+		opts.Backend = "file"
+	}
+	pl := &pipeline{opts: opts, res: &Result{Flows: []flow.Flow{}}, dec: decode.NewDecoder()}
+	pl.res.Stats.Backend = opts.Backend
+	if !opts.NoNames {
+		pl.names = opts.Resolver
+		if pl.names == nil {
+			pl.names = naming.NewResolver()
+		}
+	}
+	cfg := opts.Table
+	cfg.OnFlow = pl.finished
+	if pl.names != nil {
+		cfg.ServerName = pl.serverName
+	}
+	pl.table = flow.NewTable(cfg)
+	return pl
+}
+
+// loop is the per-packet path: read, decode, observe DNS, track.
+func (pl *pipeline) loop(ctx context.Context, src Source) error {
+	var (
+		fr   Frame
+		p    decode.Packet
+		st   = &pl.res.Stats
+		n    uint
+		next = time.Now().Add(pl.opts.ProgressEvery)
+	)
+	done := ctx.Done()
+	for {
+		err := src.Next(&fr)
+		if err != nil {
+			if errors.Is(err, ErrTimeout) {
+				if ctx.Err() != nil {
+					return nil
+				}
+				pl.progress(&next)
+				continue
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if n++; n&4095 == 0 {
+			select {
+			case <-done:
+				return nil
+			default:
+			}
+			pl.progress(&next)
+		}
+		if st.Packets == 0 || fr.TS < st.Start.UnixNano() {
+			st.Start = time.Unix(0, fr.TS).UTC()
+		}
+		if fr.TS > st.End.UnixNano() || st.Packets == 0 {
+			st.End = time.Unix(0, fr.TS).UTC()
+		}
+		st.Packets++
+		st.Bytes += uint64(fr.WireLen)
+		st.IfaceDrops += fr.Dropped
+		p.TS, p.WireLen = fr.TS, fr.WireLen
+		if err := pl.dec.Decode(fr.Data, fr.LinkType, &p); err != nil {
+			if err != decode.ErrNotIP {
+				st.Undecodable++
+			}
+			continue
+		}
+		if pl.names != nil && len(p.Payload) > 0 && p.SrcPort == 53 {
+			pl.observeDNS(&p)
+		}
+		pl.table.Add(&p)
+	}
+}
+
+// observeDNS feeds a DNS answer to the resolver (TCP: one message whose
+// 2-byte length prefix fits in this segment).
+func (pl *pipeline) observeDNS(p *decode.Packet) {
+	msg := p.Payload
+	switch p.Proto {
+	case flow.ProtoUDP:
+	case flow.ProtoTCP:
+		if len(msg) < 2 {
+			return
+		}
+		l := int(msg[0])<<8 | int(msg[1])
+		if l > len(msg)-2 {
+			return
+		}
+		msg = msg[2 : 2+l]
+	default:
+		return
+	}
+	// A malformed answer is simply not used for naming.
+	_ = pl.names.ObserveDNS(msg, p.TS)
+}
+
+// serverName is the table's hook for a flow's first originator payload.
+func (pl *pipeline) serverName(payload []byte) string {
+	b, ok := naming.ServerName(payload)
+	if !ok {
+		return ""
+	}
+	return pl.names.Intern(b)
+}
+
+// finished names a finished flow and delivers or keeps it.
+func (pl *pipeline) finished(f *flow.Flow) {
+	if pl.names != nil {
+		ts := f.Start.UnixNano()
+		f.OrigNames = pl.names.Names(f.Orig.Addr(), ts)
+		f.RespNames = pl.names.Names(f.Resp.Addr(), ts)
+		if f.ServerName != "" && !contains(f.RespNames, f.ServerName) {
+			f.RespNames = append(f.RespNames, f.ServerName)
+		}
+	}
+	if pl.opts.OnFlow != nil {
+		pl.opts.OnFlow(f)
+		return
+	}
+	pl.res.Flows = append(pl.res.Flows, *f.Clone())
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (pl *pipeline) progress(next *time.Time) {
+	if pl.opts.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if now.Before(*next) {
+		return
+	}
+	*next = now.Add(pl.opts.ProgressEvery)
+	ts := pl.table.Stats()
+	pl.opts.Progress(Progress{Packets: pl.res.Stats.Packets, Bytes: pl.res.Stats.Bytes,
+		Flows: ts.Flows, Active: ts.Active, Last: pl.res.Stats.End.UnixNano()})
+}
+
+// finish flushes the table and copies its counters into the statistics.
+func (pl *pipeline) finish() {
+	pl.table.Flush()
+	ts := pl.table.Stats()
+	st := &pl.res.Stats
+	st.Flows = ts.Flows
+	st.Evicted = ts.Evicted
+	st.MissedBytes = ts.MissedBytes
+}
+
+// ReadFiles replays capture files (pcap, pcapng, gzip of either) merged in
+// time order. A file that cannot be opened or is not a capture is an error
+// naming it; a damaged or truncated file is not: the flows read so far are
+// returned and Stats.Warnings says what happened, one line per file.
+func ReadFiles(ctx context.Context, paths []string, opts Options) (*Result, error) {
+	src, err := OpenFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	res, err := Run(ctx, src, opts)
+	res.Stats.Files = append([]string(nil), paths...)
+	if err != nil {
+		res.Stats.Warnings = append(res.Stats.Warnings, warningLines(err)...)
+	}
+	return res, nil
+}
+
+// warningLines splits a (possibly joined) read error into one line each.
+func warningLines(err error) []string {
+	var out []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, warningLines(e)...)
+		}
+		return out
+	}
+	msg := err.Error()
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		msg = fmt.Sprintf("%s (truncated: flows up to this point are kept)", msg)
+	}
+	return append(out, msg)
+}
