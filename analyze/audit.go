@@ -127,7 +127,7 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 					continue
 				}
 				if counts {
-					evs[ri].add(f, v, hs)
+					evs[ri].add(f, v)
 				}
 				if r.applies {
 					allowed = true
@@ -147,7 +147,7 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 			u = &unexpectedAcc{ev: newEvidence(false), peerNotAllowed: map[string]bool{}, notApplicable: map[string]bool{}}
 			unexp[key] = u
 		}
-		u.ev.add(f, v, hs)
+		u.ev.add(f, v)
 		for _, id := range peerNo {
 			u.peerNotAllowed[id] = true
 		}

@@ -42,7 +42,7 @@ func TestStatusAndReason(t *testing.T) {
 		{"other icmp error keeps detail", smtpOut, []flow.Flow{fl(tcp, gw4+":40000", "203.0.113.5:25", flow.Unreachable, icmpErr("ttl-exceeded", "198.51.100.1"))}, Blocked, ReasonUnreachable, 1, "ttl-exceeded"},
 		{"udp without reply", dnsUDP, []flow.Flow{fl(udp, gw4+":5353", "203.0.113.53:53", flow.Unanswered)}, Blocked, ReasonNoReply, 1, ""},
 		{"udp port unreachable from peer", dnsUDP, []flow.Flow{fl(udp, gw4+":5353", "203.0.113.53:53", flow.Unreachable, icmpErr("port-unreachable", "203.0.113.53"))}, Blocked, ReasonPortUnreachable, 1, ""},
-		{"udp inbound port unreachable from gateway", snmpIn, []flow.Flow{fl(udp, "203.0.113.9:5000", gw4+":161", flow.Unreachable, icmpErr("port-unreachable", gw4))}, Blocked, ReasonRefusedByGateway, 1, ""},
+		{"udp inbound port unreachable from gateway", snmpIn, []flow.Flow{fl(udp, "203.0.113.9:5000", gw4+":161", flow.Unreachable, icmpErr("port-unreachable", gw4))}, Blocked, ReasonPortUnreachable, 1, ""},
 		{"partial", smtpOut, []flow.Flow{
 			fl(tcp, gw4+":40000", "203.0.113.5:25", flow.Established),
 			fl(tcp, gw4+":40001", "203.0.113.6:25", flow.Unanswered),

@@ -19,7 +19,7 @@ var reasonOrder = []Reason{
 
 // flowReason says why a failed flow failed, seen in direction dir; "" for
 // flows that worked or cannot be judged.
-func flowReason(f *flow.Flow, dir catalog.Direction, hosts hostSet) (Reason, string) {
+func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 	switch f.Outcome {
 	case flow.Rejected:
 		// The capture is taken on the gateway: an inbound SYN it saw reached
@@ -32,11 +32,9 @@ func flowReason(f *flow.Flow, dir catalog.Direction, hosts hostSet) (Reason, str
 		if f.ICMP == nil {
 			return ReasonUnreachable, ""
 		}
+		// The ICMP error names its cause exactly: keep it, even when the
+		// gateway itself sent it (an inbound UDP port with no listener).
 		name := f.ICMP.Reason
-		if dir == catalog.In && hosts[f.ICMP.From.Unmap()] &&
-			(name == "port-unreachable" || name == "proto-unreachable") {
-			return ReasonRefusedByGateway, ""
-		}
 		switch Reason(name) {
 		case ReasonAdminProhibited, ReasonPortUnreachable, ReasonHostUnreachable, ReasonNetUnreachable:
 			return Reason(name), ""
@@ -95,7 +93,7 @@ func countOutcome(c *Counts, o flow.Outcome) {
 }
 
 // add records one flow seen as v.
-func (e *evidence) add(f *flow.Flow, v view, hosts hostSet) {
+func (e *evidence) add(f *flow.Flow, v view) {
 	countOutcome(&e.counts, f.Outcome)
 	p := e.peers[v.peer]
 	if p == nil {
@@ -122,7 +120,7 @@ func (e *evidence) add(f *flow.Flow, v view, hosts hostSet) {
 	if end.After(e.last) {
 		e.last = end
 	}
-	r, detail := flowReason(f, v.dir, hosts)
+	r, detail := flowReason(f, v.dir)
 	if r != "" {
 		e.reasons[r]++
 		if detail != "" {

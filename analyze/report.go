@@ -80,9 +80,9 @@ const (
 	// ReasonRejected: answered with a TCP RST (by the peer or a firewall
 	// speaking for it).
 	ReasonRejected Reason = "rejected"
-	// ReasonRefusedByGateway: an inbound attempt reached the gateway and
-	// the gateway itself refused it (its own RST or ICMP port unreachable):
-	// the service is not listening.
+	// ReasonRefusedByGateway: an inbound TCP attempt reached the gateway
+	// and the gateway itself answered with RST: the service is not
+	// listening.
 	ReasonRefusedByGateway Reason = "refused-by-gateway"
 	// ReasonAdminProhibited: an ICMP/ICMPv6 "administratively prohibited"
 	// error: a firewall rejects it.
