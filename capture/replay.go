@@ -44,6 +44,11 @@ type Progress struct {
 	Active int
 	// Last is the capture time of the latest packet (Unix nanoseconds).
 	Last int64
+	// Snapshot calls fn for each flow still in the table, as it would be
+	// reported if it finished now (without names). Valid only during the
+	// Progress callback; the *Flow is reused between calls. Live captures
+	// use it for their Snapshot.
+	Snapshot func(fn func(*flow.Flow))
 }
 
 // pipeline is one Run's state.
@@ -215,7 +220,8 @@ func (pl *pipeline) progress(next *time.Time) {
 	*next = now.Add(pl.opts.ProgressEvery)
 	ts := pl.table.Stats()
 	pl.opts.Progress(Progress{Packets: pl.res.Stats.Packets, Bytes: pl.res.Stats.Bytes,
-		Flows: ts.Flows, Active: ts.Active, Last: pl.res.Stats.End.UnixNano()})
+		Flows: ts.Flows, Active: ts.Active, Last: pl.res.Stats.End.UnixNano(),
+		Snapshot: pl.table.Snapshot})
 }
 
 // finish flushes the table and copies its counters into the statistics.
