@@ -34,6 +34,8 @@ const (
 	linkPPPEther  = 51 // PPPoE session header then PPP
 	linkRaw       = 101
 	linkCHDLC     = 104
+	linkIEEE80211 = 105
+	linkRadiotap  = 127
 	linkLoop      = 108
 	linkLinuxSLL  = 113
 	linkPPPDir    = 204 // PPP with a one-byte direction prefix
@@ -54,6 +56,7 @@ const (
 	etherMPLSMulti = 0x8848
 	etherPPPoESess = 0x8864
 	etherVNTag     = 0x8926 // Cisco VN-Tag: 4 bytes of tag, then the EtherType
+	etherFabricPth = 0x8903 // Cisco FabricPath: FTag/TTL, then an inner Ethernet header
 )
 
 // maxTags bounds how many VLAN tags and MPLS labels one frame may carry,
@@ -110,6 +113,17 @@ func (d *Decoder) Decode(data []byte, link layers.LinkType, p *Packet) error {
 		return d.ppp(data[1:], p)
 	case linkPPPEther:
 		return d.pppoe(data, p)
+	case linkIEEE80211:
+		return d.ieee80211(data, p)
+	case linkRadiotap:
+		if len(data) < 4 {
+			return ErrTruncated
+		}
+		n := int(binary.LittleEndian.Uint16(data[2:4]))
+		if n < 8 || n > len(data) {
+			return ErrTruncated
+		}
+		return d.ieee80211(data[n:], p)
 	case linkCHDLC:
 		if len(data) < 4 {
 			return ErrTruncated
@@ -128,8 +142,8 @@ func (d *Decoder) ethernet(data []byte, p *Packet) error {
 }
 
 // etherType dispatches on an EtherType, peeling VLAN tags (802.1Q, 802.1ad
-// and the pre-standard QinQ types, any depth up to maxTags), VN-Tags, MPLS
-// label stacks and PPPoE session headers.
+// and the pre-standard QinQ types, any depth up to maxTags), VN-Tags,
+// FabricPath, MPLS label stacks and PPPoE session headers.
 func (d *Decoder) etherType(et uint16, data []byte, p *Packet) error {
 	for range maxTags {
 		switch et {
@@ -149,6 +163,12 @@ func (d *Decoder) etherType(et uint16, data []byte, p *Packet) error {
 			}
 			et = binary.BigEndian.Uint16(data[4:6])
 			data = data[6:]
+		case etherFabricPth:
+			if len(data) < 16 {
+				return ErrTruncated
+			}
+			et = binary.BigEndian.Uint16(data[14:16])
+			data = data[16:]
 		case etherMPLS, etherMPLSMulti:
 			return d.mpls(data, p)
 		case etherPPPoESess:
@@ -254,4 +274,40 @@ func (d *Decoder) pppoe(data []byte, p *Packet) error {
 		data = data[:n]
 	}
 	return d.ppp(data, p)
+}
+
+// ieee80211 decodes an 802.11 data frame carrying LLC/SNAP. Management,
+// control, null-data and protected (encrypted) frames carry no readable IP.
+func (d *Decoder) ieee80211(data []byte, p *Packet) error {
+	if len(data) < 24 {
+		return ErrTruncated
+	}
+	fc0, fc1 := data[0], data[1]
+	if (fc0>>2)&3 != 2 || fc0&0x40 != 0 || fc1&0x40 != 0 {
+		return ErrNotIP // not data, null data, or protected
+	}
+	hl := 24
+	if fc1&3 == 3 {
+		hl += 6 // four-address (WDS) frame
+	}
+	if fc0&0x80 != 0 { // QoS data
+		if len(data) < hl+2 {
+			return ErrTruncated
+		}
+		if data[hl]&0x80 != 0 {
+			return ErrNotIP // A-MSDU aggregate
+		}
+		hl += 2
+		if fc1&0x80 != 0 {
+			hl += 4 // HT control, present when the Order bit is set
+		}
+	}
+	if len(data) < hl+8 {
+		return ErrTruncated
+	}
+	llc := data[hl:]
+	if llc[0] != 0xaa || llc[1] != 0xaa || llc[2] != 0x03 {
+		return ErrNotIP
+	}
+	return d.etherType(binary.BigEndian.Uint16(llc[6:8]), llc[8:], p)
 }
