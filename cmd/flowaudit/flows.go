@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
+
+func init() { subcommands = append(subcommands, newFlowsCmd) }
+
+func newFlowsCmd(a *app) *cobra.Command {
+	var format string
+	var maxFlows int
+	cmd := &cobra.Command{
+		Use:   "flows [--format table|json|zeek] FILE...",
+		Short: "List the flows rebuilt from capture files, with their outcome",
+		Long: "flows rebuilds the bidirectional flows of one or more pcap/pcapng files (gzip\n" +
+			"allowed, merged in time order) and prints each with Zeek's conn_state and history\n" +
+			"and its outcome: established, rejected, unreachable (with the ICMP error),\n" +
+			"unanswered or unknown. --format zeek writes Zeek's conn.log TSV, for diffing\n" +
+			"against Zeek and for tools that read conn.log. docs/flows.md explains the fields.",
+		Example: "  flowaudit flows gateway.pcap\n" +
+			"  flowaudit flows --format zeek day1.pcapng day2.pcapng > conn.log",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("flows: no capture file given (flowaudit flows FILE...)")
+			}
+			opts := capture.Options{Table: flow.Config{MaxFlows: maxFlows}}
+			switch format {
+			case "zeek":
+				return a.flowsZeek(args, opts)
+			case "json", "table":
+			default:
+				return fmt.Errorf("unknown flows format %q (want table|json|zeek)", format)
+			}
+			res, err := capture.ReadFiles(a.ctx, args, opts)
+			if err != nil {
+				return err
+			}
+			a.warnCapture(res)
+			sort.SliceStable(res.Flows, func(i, j int) bool { return res.Flows[i].Start.Before(res.Flows[j].Start) })
+			if format == "json" {
+				b, err := json.MarshalIndent(res, "", "  ")
+				if err != nil {
+					return fmt.Errorf("encode flows: %w", err)
+				}
+				_, err = a.stdout.Write(append(b, '\n'))
+				return err
+			}
+			return writeFlowsTable(a.stdout, res)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `FORMAT`: table, json or zeek (conn.log TSV)")
+	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
+		"bound on concurrent flows; the longest idle are finished early when it is reached (default 1048576)")
+	return cmd
+}
+
+// warnCapture logs the capture's warnings, one line each.
+func (a *app) warnCapture(res *capture.Result) {
+	for _, w := range res.Stats.Warnings {
+		a.log.Warn("capture: " + w)
+	}
+}
+
+// flowsZeek streams flows as conn.log lines as they finish, so memory stays
+// flat however long the capture.
+func (a *app) flowsZeek(args []string, opts capture.Options) error {
+	bw := bufio.NewWriterSize(a.stdout, 256<<10)
+	zw := &zeekWriter{w: bw}
+	zw.header(time.Now())
+	opts.OnFlow = zw.flow
+	res, err := capture.ReadFiles(a.ctx, args, opts)
+	if err != nil {
+		return err
+	}
+	a.warnCapture(res)
+	zw.close(time.Now())
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write conn.log: %w", err)
+	}
+	return nil
+}
+
+// zeekFields are the conn.log columns written: Zeek's own first, then
+// flowaudit's additions (Zeek readers such as zeek-cut take any column set).
+var zeekFields = []struct{ name, typ string }{
+	{"ts", "time"}, {"uid", "string"}, {"id.orig_h", "addr"}, {"id.orig_p", "port"},
+	{"id.resp_h", "addr"}, {"id.resp_p", "port"}, {"proto", "enum"}, {"duration", "interval"},
+	{"orig_bytes", "count"}, {"resp_bytes", "count"}, {"conn_state", "string"},
+	{"missed_bytes", "count"}, {"history", "string"}, {"orig_pkts", "count"}, {"resp_pkts", "count"},
+	{"outcome", "string"}, {"attempts", "count"}, {"icmp_reason", "string"}, {"server_name", "string"},
+}
+
+// zeekWriter writes Zeek's ASCII log format for conn.log.
+type zeekWriter struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+func (z *zeekWriter) header(now time.Time) {
+	names := make([]string, len(zeekFields))
+	types := make([]string, len(zeekFields))
+	for i, f := range zeekFields {
+		names[i], types[i] = f.name, f.typ
+	}
+	fmt.Fprintf(z.w, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n")
+	fmt.Fprintf(z.w, "#open\t%s\n", now.UTC().Format("2006-01-02-15-04-05"))
+	fmt.Fprintf(z.w, "#fields\t%s\n#types\t%s\n", strings.Join(names, "\t"), strings.Join(types, "\t"))
+}
+
+func (z *zeekWriter) close(now time.Time) {
+	fmt.Fprintf(z.w, "#close\t%s\n", now.UTC().Format("2006-01-02-15-04-05"))
+}
+
+// zeekProto is conn.log's proto column.
+func zeekProto(p uint8) string {
+	switch p {
+	case flow.ProtoTCP:
+		return "tcp"
+	case flow.ProtoUDP:
+		return "udp"
+	case flow.ProtoICMP, flow.ProtoICMPv6:
+		return "icmp"
+	}
+	return "unknown_transport"
+}
+
+// zeekTime formats Unix nanoseconds as Zeek does: seconds with 6 decimals.
+func zeekTime(b []byte, ns int64) []byte {
+	b = strconv.AppendInt(b, ns/1e9, 10)
+	b = append(b, '.')
+	us := (ns % 1e9) / 1e3
+	s := strconv.AppendInt(nil, us+1e6, 10)
+	return append(b, s[1:]...)
+}
+
+// flow writes one conn.log line. As in Zeek, duration and byte counts are
+// unset ("-") when the flow lasted no time.
+func (z *zeekWriter) flow(f *flow.Flow) {
+	b := z.buf[:0]
+	tab := func() { b = append(b, '\t') }
+	str := func(s string) {
+		if s == "" {
+			s = "-"
+		}
+		b = append(b, s...)
+		tab()
+	}
+	b = zeekTime(b, f.Start.UnixNano())
+	tab()
+	str(f.UID)
+	b = f.Orig.Addr().AppendTo(b)
+	tab()
+	b = strconv.AppendUint(b, uint64(f.Orig.Port()), 10)
+	tab()
+	b = f.Resp.Addr().AppendTo(b)
+	tab()
+	b = strconv.AppendUint(b, uint64(f.Resp.Port()), 10)
+	tab()
+	str(zeekProto(f.Proto))
+	if d := f.Duration(); d > 0 {
+		b = zeekTime(b, int64(d))
+		tab()
+		b = strconv.AppendUint(b, f.OrigBytes, 10)
+		tab()
+		b = strconv.AppendUint(b, f.RespBytes, 10)
+		tab()
+	} else {
+		b = append(b, "-\t-\t-\t"...)
+	}
+	str(string(f.State))
+	b = strconv.AppendUint(b, f.MissedBytes, 10)
+	tab()
+	str(f.History)
+	b = strconv.AppendUint(b, f.OrigPkts, 10)
+	tab()
+	b = strconv.AppendUint(b, f.RespPkts, 10)
+	tab()
+	str(string(f.Outcome))
+	b = strconv.AppendInt(b, int64(f.Attempts), 10)
+	tab()
+	if f.ICMP != nil {
+		str(f.ICMP.Reason)
+	} else {
+		str("")
+	}
+	b = append(b, zeekEscape(f.ServerName)...)
+	if f.ServerName == "" {
+		b = append(b, '-')
+	}
+	b = append(b, '\n')
+	z.w.Write(b)
+	z.buf = b
+}
+
+// zeekEscape keeps a name from breaking the TSV: tabs, newlines and other
+// control bytes are written as \xHH, as Zeek does.
+func zeekEscape(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			fmt.Fprintf(&sb, "\\x%02x", c)
+			continue
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String()
+}
+
+// writeFlowsTable prints one row per flow and a summary of the capture.
+func writeFlowsTable(w io.Writer, res *capture.Result) error {
+	header := []string{"START", "PROTO", "ORIG", "RESP", "STATE", "HISTORY", "OUTCOME", "PKTS O/R", "BYTES O/R", "DETAIL"}
+	rows := make([][]string, 0, len(res.Flows))
+	for i := range res.Flows {
+		f := &res.Flows[i]
+		rows = append(rows, []string{
+			f.Start.UTC().Format("2006-01-02 15:04:05.000"),
+			zeekProto(f.Proto),
+			f.Orig.String(),
+			f.Resp.String(),
+			string(f.State),
+			dash(f.History),
+			string(f.Outcome),
+			fmt.Sprintf("%d/%d", f.OrigPkts, f.RespPkts),
+			fmt.Sprintf("%d/%d", f.OrigBytes, f.RespBytes),
+			flowDetail(f),
+		})
+	}
+	if err := renderTable(w, false, header, rows); err != nil {
+		return err
+	}
+	st := &res.Stats
+	_, err := fmt.Fprintf(w, "%d flows, %d packets, %d bytes; undecodable %d, interface drops %d, missed bytes %d, evicted %d\n",
+		len(res.Flows), st.Packets, st.Bytes, st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted)
+	return err
+}
+
+// flowDetail says what the table's other columns do not: the ICMP error,
+// retransmitted attempts, names, and whether the flow was cut short.
+func flowDetail(f *flow.Flow) string {
+	var parts []string
+	if f.ICMP != nil {
+		parts = append(parts, fmt.Sprintf("icmp %s from %s", f.ICMP.Reason, f.ICMP.From))
+	}
+	if f.Attempts > 1 {
+		parts = append(parts, fmt.Sprintf("%d attempts", f.Attempts))
+	}
+	if len(f.RespNames) > 0 {
+		parts = append(parts, strings.Join(f.RespNames, ","))
+	}
+	if f.Open {
+		parts = append(parts, "open at end")
+	}
+	if f.Evicted {
+		parts = append(parts, "evicted")
+	}
+	if f.MissedBytes > 0 {
+		parts = append(parts, fmt.Sprintf("missed %d bytes", f.MissedBytes))
+	}
+	return dash(strings.Join(parts, "; "))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
