@@ -154,23 +154,22 @@ func (k *Key) port(a bool) uint16 {
 	return k.PortB
 }
 
-// likelyServerPort approximates Zeek's likely_server_ports: the ports its
+// likelyServerPort approximates Zeek's likely_server_ports, the ports its
 // protocol analyzers register, used to pick the originator of a flow whose
-// start was missed. Well-known ports (< 1024) plus the registered ports
-// common on gateways.
+// start was missed. The list is explicit rather than "below 1024" so that
+// client ports such as DHCP's 68 are not taken for servers.
 func likelyServerPort(p uint16) bool {
-	if p == 0 {
-		return false
-	}
-	if p < 1024 {
-		return true
-	}
 	switch p {
-	case 1080, 1194, 1433, 1521, 1701, 1723, 1812, 1813, 2049, 2152, 2123,
-		2181, 2375, 2376, 3128, 3268, 3269, 3306, 3389, 3478, 4500, 4789,
-		5060, 5061, 5222, 5269, 5353, 5355, 5432, 5671, 5672, 5900, 6379,
-		6443, 6666, 6667, 6668, 6669, 6697, 8000, 8008, 8080, 8081, 8443,
-		8883, 8888, 9092, 9200, 9443, 10443, 11211, 27017:
+	case 20, 21, 22, 23, 25, 42, 43, 53, 67, 69, 79, 80, 81, 88, 102, 110, 111,
+		113, 119, 123, 135, 137, 138, 139, 143, 161, 162, 179, 194, 389, 427, 443,
+		445, 464, 465, 500, 502, 512, 513, 514, 515, 520, 543, 544, 548, 554,
+		563, 587, 593, 623, 631, 636, 646, 853, 873, 989, 990, 992, 993, 994, 995,
+		1080, 1194, 1433, 1434, 1521, 1645, 1646, 1701, 1723, 1812, 1813, 1883,
+		1900, 2049, 2123, 2152, 2181, 2375, 2376, 2404, 3128, 3260, 3268, 3269,
+		3306, 3389, 3478, 3544, 4369, 4500, 4789, 5060, 5061, 5222, 5269, 5353,
+		5355, 5432, 5671, 5672, 5900, 6379, 6443, 6653, 6666, 6667, 6668, 6669,
+		6697, 8000, 8008, 8080, 8081, 8443, 8883, 8888, 9092, 9200, 9443, 10443,
+		11211, 20000, 27017, 44818, 47808:
 		return true
 	}
 	return false

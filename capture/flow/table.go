@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
@@ -16,6 +17,15 @@ const (
 	DefaultICMPTimeout = time.Minute
 	// DefaultOtherTimeout applies to other IP protocols (as for UDP).
 	DefaultOtherTimeout = time.Minute
+	// DefaultDNSTimeout is Zeek's dns_session_timeout: UDP flows to or
+	// from port 53 end after 10 s without a packet, so one client port
+	// reused for several lookups gives one flow per burst, as in Zeek.
+	DefaultDNSTimeout = 10 * time.Second
+	// DefaultAttemptDelay is Zeek's tcp_attempt_delay: a TCP attempt
+	// (SYN sent, nothing from the responder) older than this ends when the
+	// originator sends something other than a SYN; SYN retransmissions
+	// stay in the attempt (see docs/flows.md).
+	DefaultAttemptDelay = 5 * time.Second
 	// DefaultCloseDelay is Zeek's tcp_close_delay: how long a closed or
 	// reset TCP connection stays in the table to absorb late packets.
 	DefaultCloseDelay = 5 * time.Second
@@ -26,7 +36,7 @@ const (
 // Config tunes a Table. Zero values take the defaults above.
 type Config struct {
 	TCPTimeout, UDPTimeout, ICMPTimeout, OtherTimeout time.Duration
-	CloseDelay                                        time.Duration
+	DNSTimeout, CloseDelay, AttemptDelay              time.Duration
 	// MaxFlows bounds concurrent flows; on overflow the flow idle the
 	// longest is finished early (Flow.Evicted, Stats.Evicted).
 	MaxFlows int
@@ -61,6 +71,7 @@ const (
 	listUDP
 	listICMP
 	listOther
+	listDNS
 	listClosed
 	numLists
 )
@@ -74,6 +85,8 @@ type list struct{ head, tail int32 }
 type Table struct {
 	cfg     Config
 	timeout [numLists]int64
+	// attemptDelay is Config.AttemptDelay in nanoseconds.
+	attemptDelay int64
 	m       map[Key]int32
 	slab    []entry
 	free    []int32
@@ -104,13 +117,16 @@ func NewTable(cfg Config) *Table {
 	def(&cfg.ICMPTimeout, DefaultICMPTimeout)
 	def(&cfg.OtherTimeout, DefaultOtherTimeout)
 	def(&cfg.CloseDelay, DefaultCloseDelay)
+	def(&cfg.DNSTimeout, DefaultDNSTimeout)
+	def(&cfg.AttemptDelay, DefaultAttemptDelay)
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultMaxFlows
 	}
 	t := &Table{cfg: cfg, m: make(map[Key]int32), nameIdx: make(map[string]uint32),
 		names: []string{""}}
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout),
-		int64(cfg.ICMPTimeout), int64(cfg.OtherTimeout), int64(cfg.CloseDelay)}
+		int64(cfg.ICMPTimeout), int64(cfg.OtherTimeout), int64(cfg.DNSTimeout), int64(cfg.CloseDelay)}
+	t.attemptDelay = int64(cfg.AttemptDelay)
 	for i := range t.lists {
 		t.lists[i] = list{none, none}
 	}
@@ -158,10 +174,7 @@ func (t *Table) Add(p *decode.Packet) {
 		}
 		return
 	}
-	if ok && p.Proto == ProtoTCP && t.slab[idx].list == listClosed &&
-		p.TCPFlags&(decode.SYN|decode.ACK|decode.RST) == decode.SYN {
-		// A fresh SYN on a closed connection starts a new one (Zeek's
-		// connection reuse).
+	if ok && t.ended(&t.slab[idx], fromA, p) {
 		t.finish(idx, false, false)
 		ok = false
 	}
@@ -182,6 +195,27 @@ func (t *Table) Add(p *decode.Packet) {
 		l = listClosed
 	}
 	t.moveToTail(idx, l)
+}
+
+// ended reports whether packet p cannot belong to the flow e it maps to
+// and starts a new one instead: e idled past its timeout (expiry runs once
+// a second of packet time; this makes it exact), a fresh SYN arrived on a
+// closed connection (Zeek's connection reuse), or the originator went on
+// talking after an attempt the responder never answered (Zeek's
+// tcp_attempt_delay).
+func (t *Table) ended(e *entry, fromA bool, p *decode.Packet) bool {
+	if e.last+t.timeout[e.list] <= p.TS {
+		return true
+	}
+	if p.Proto != ProtoTCP {
+		return false
+	}
+	if e.list == listClosed {
+		return p.TCPFlags&(decode.SYN|decode.ACK|decode.RST) == decode.SYN
+	}
+	return fromA == e.origIsA && p.TCPFlags&decode.SYN == 0 &&
+		(e.ep[0].state == tcpSynSent || e.ep[0].state == tcpSynAckSent) &&
+		e.ep[1].state == tcpInactive && p.TS-e.start > t.attemptDelay
 }
 
 // datagram accounts a UDP, ICMP or other-protocol packet.
@@ -223,6 +257,8 @@ func (t *Table) sniff(e *entry, payload []byte) {
 	e.serverName = i
 }
 
+var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
 // create inserts a new flow for packet p, choosing its originator.
 func (t *Table) create(k Key, fromA bool, p *decode.Packet) int32 {
 	if len(t.m) >= t.cfg.MaxFlows {
@@ -238,6 +274,9 @@ func (t *Table) create(k Key, fromA bool, p *decode.Packet) int32 {
 	}
 	e := &t.slab[idx]
 	*e = entry{key: k, start: p.TS, last: p.TS, prev: none, next: none, list: listFor(p.Proto)}
+	if p.Proto == ProtoUDP && (p.SrcPort == 53 || p.DstPort == 53) {
+		e.list = listDNS
+	}
 	t.nextID++
 	e.id = t.nextID
 	t.stats.Flows++
@@ -249,6 +288,11 @@ func (t *Table) create(k Key, fromA bool, p *decode.Packet) int32 {
 		flip = likelyServerPort(p.SrcPort) && !likelyServerPort(p.DstPort)
 	case ProtoICMP, ProtoICMPv6:
 		e.icmpType, e.icmpCode = p.ICMPType, p.ICMPCode
+	}
+	if flip && (p.Dst.IsMulticast() || p.Dst == broadcast4) {
+		// A packet to a group address came from the originator, whatever
+		// its ports say (as Zeek decides).
+		flip = false
 	}
 	e.origIsA = fromA != flip
 	if flip {
