@@ -87,10 +87,10 @@ type Table struct {
 	timeout [numLists]int64
 	// attemptDelay is Config.AttemptDelay in nanoseconds.
 	attemptDelay int64
-	m       map[Key]int32
-	slab    []entry
-	free    []int32
-	lists   [numLists]list
+	m            map[Key]int32
+	slab         []entry
+	free         []int32
+	lists        [numLists]list
 
 	nextExpire int64
 	now        int64
