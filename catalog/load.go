@@ -129,7 +129,7 @@ type rowFields struct {
 	dirs      []Direction
 	protos    []Protocol
 	ports     []PortRange
-	havePorts bool
+	portsNode *yaml.Node // nil when the row has no ports key
 	peers     []Peer
 	service   string
 	purpose   string
@@ -185,7 +185,7 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 				}
 			}
 		case "ports":
-			r.havePorts = true
+			r.portsNode = v
 			if v.Kind == yaml.ScalarNode {
 				if pr, ok := l.portRange(v, p); ok {
 					r.ports = append(r.ports, pr)
@@ -257,9 +257,9 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 	}
 	for _, pr := range r.protos {
 		switch {
-		case pr == ICMP && r.havePorts:
-			l.add(n, path+".ports", "icmp has no ports; put icmp in its own row without ports")
-		case pr != ICMP && !r.havePorts:
+		case pr == ICMP && r.portsNode != nil:
+			l.add(r.portsNode, path+".ports", "icmp has no ports; put icmp in its own row without ports")
+		case pr != ICMP && r.portsNode == nil:
 			l.add(n, path+".ports", "missing: %s needs ports", pr)
 		}
 	}
