@@ -56,6 +56,7 @@ func newCatalogCmd(a *app) *cobra.Command {
 		newCatalogListCmd(a, &files),
 		newCatalogShowCmd(a, &files),
 		newCatalogValidateCmd(a),
+		newCatalogExportCmd(a, &files),
 	)
 	return cmd
 }
@@ -148,6 +149,76 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
+	var format, site string
+	var with, without []string
+	cmd := &cobra.Command{
+		Use:   "export PRODUCT --format nftables [--with FEATURE]...",
+		Short: "Export a product's applicable requirements as a firewall ruleset",
+		Long: "Writes an nftables ruleset that allows exactly the product's requirements that\n" +
+			"apply with the chosen features and drops the rest. Zones become named sets to\n" +
+			"fill in (or filled from --site); host names become sets holding the addresses\n" +
+			"the vendor documents list. Check it with `nft -c -f FILE` before loading it.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "nftables" {
+				return fmt.Errorf("unknown export format %q (want nftables)", format)
+			}
+			c, err := a.loadCatalog(*files)
+			if err != nil {
+				return err
+			}
+			p, err := c.Product(args[0])
+			if err != nil {
+				return err
+			}
+			opt := catalog.NFTOptions{Features: map[string]bool{}}
+			if site != "" {
+				if opt.Site, err = catalog.LoadSite(site); err != nil {
+					return err
+				}
+				for f, on := range opt.Site.Features {
+					opt.Features[f] = on
+				}
+			}
+			for _, list := range []struct {
+				names []string
+				on    bool
+			}{{with, true}, {without, false}} {
+				for _, f := range list.names {
+					if err := checkFeature(p, f); err != nil {
+						return err
+					}
+					opt.Features[f] = list.on
+				}
+			}
+			return catalog.WriteNFTables(a.stdout, p, opt)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "", "export `format`: nftables")
+	cmd.Flags().StringArrayVar(&with, "with", nil, "turn optional `FEATURE` on (repeatable)")
+	cmd.Flags().StringArrayVar(&without, "without", nil, "turn optional `FEATURE` off (repeatable)")
+	cmd.Flags().StringVar(&site, "site", "", "site `FILE` whose zones fill the sets and whose features apply")
+	_ = cmd.MarkFlagRequired("format")
+	return cmd
+}
+
+// checkFeature refuses a feature the product does not have, so that a
+// typing mistake does not silently export the defaults.
+func checkFeature(p *catalog.Product, name string) error {
+	var names []string
+	for _, f := range p.Features() {
+		if f.Name == name {
+			return nil
+		}
+		names = append(names, f.Name)
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("product %s has no optional features (got %q)", p.Name, name)
+	}
+	return fmt.Errorf("product %s has no feature %q (features: %s)", p.Name, name, strings.Join(names, ", "))
 }
 
 // showTable prints one product's requirements. The terminal table keeps
