@@ -1,0 +1,10 @@
+// Package ebpf is flowaudit's eBPF capture backend: a TC program (tcx,
+// ingress and egress) aggregates flows in a kernel LRU map, so packets are
+// never copied to user space; only the payloads passive naming needs (DNS
+// answers, the first TLS ClientHello or HTTP request of a flow) arrive
+// through a ring buffer. cgroup socket hooks record which local process
+// opened each connection (best effort).
+//
+// The loader is Linux-only (*_linux.go); elsewhere Start and Supported
+// return an error. The BPF C source is in bpf/ at the repository root.
+package ebpf

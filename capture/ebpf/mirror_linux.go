@@ -1,0 +1,189 @@
+//go:build 386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64
+
+package ebpf
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
+
+// batch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
+const batch = 4096
+
+// entry is the last copy of one kernel flow read from the map.
+type entry struct {
+	key flowFlowKey
+	val flowFlowVal
+	uid string
+	// gen is the refresh that last saw the flow in the kernel map.
+	gen uint64
+	// evicted: the flow vanished from the LRU map (or was replaced by a
+	// newer flow on the same key) before the capture stopped.
+	evicted bool
+}
+
+// table mirrors the kernel flow map in user space, so flows the LRU map
+// evicts are still reported, as last read, with Flow.Evicted set.
+type table struct {
+	m     map[flowFlowKey]*entry
+	old   []*entry               // earlier flows on keys re-created after eviction
+	names map[flowFlowKey]string // server names from TLS/HTTP payloads
+	gen   uint64
+	next  uint64 // UID counter
+	live  int    // entries in the kernel map at the last refresh
+	keys  []flowFlowKey
+	vals  []flowFlowVal
+}
+
+func newTable() *table {
+	return &table{m: make(map[flowFlowKey]*entry), names: make(map[flowFlowKey]string),
+		keys: make([]flowFlowKey, batch), vals: make([]flowFlowVal, batch)}
+}
+
+// refresh reads the whole kernel map and merges it.
+func (t *table) refresh(m *ebpf.Map) error {
+	t.gen++
+	t.live = 0
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := m.BatchLookup(&cursor, t.keys, t.vals, nil)
+		for i := 0; i < n; i++ {
+			t.merge(&t.keys[i], &t.vals[i])
+		}
+		t.live += n
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("batch lookup: %w", err)
+		}
+	}
+	for _, e := range t.m {
+		if e.gen != t.gen {
+			e.evicted = true
+		}
+	}
+	return nil
+}
+
+// merge records one kernel entry.
+func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
+	e := t.m[*k]
+	if e != nil && e.val.FirstNs != v.FirstNs {
+		// The LRU map dropped the earlier flow and the key came back.
+		e.evicted = true
+		t.old = append(t.old, e)
+		delete(t.names, *k)
+		e = nil
+	}
+	if e == nil {
+		t.next++
+		e = &entry{key: *k, uid: uid(t.next)}
+		t.m[*k] = e
+	}
+	e.val = *v
+	e.gen = t.gen
+	e.evicted = false
+}
+
+// evictedCount is the number of flows known to have left the kernel map.
+func (t *table) evictedCount() uint64 {
+	n := uint64(len(t.old))
+	for _, e := range t.m {
+		if e.evicted {
+			n++
+		}
+	}
+	return n
+}
+
+// build assembles the result: every flow and the kernel's counters.
+func (l *Live) build() capture.Result {
+	t := l.tbl
+	st := capture.Stats{Backend: "ebpf", Iface: l.iface, Attribution: l.attribution}
+	flows := make([]flow.Flow, 0, len(t.m)+len(t.old))
+	add := func(e *entry) {
+		f := toFlow(&e.key, &e.val, l.clock)
+		f.UID = e.uid
+		if e.evicted {
+			f.Evicted, f.Open = true, false
+		}
+		ts := f.Start.UnixNano()
+		f.OrigNames = l.res.Names(f.Orig.Addr(), ts)
+		f.RespNames = l.res.Names(f.Resp.Addr(), ts)
+		if !e.evicted {
+			f.ServerName = t.names[e.key]
+		}
+		flows = append(flows, f)
+	}
+	for _, e := range t.old {
+		add(e)
+	}
+	for _, e := range t.m {
+		add(e)
+	}
+	sort.Slice(flows, func(i, j int) bool {
+		if !flows[i].Start.Equal(flows[j].Start) {
+			return flows[i].Start.Before(flows[j].Start)
+		}
+		return flows[i].UID < flows[j].UID
+	})
+	for i := range flows {
+		if i == 0 || flows[i].Start.Before(st.Start) {
+			st.Start = flows[i].Start
+		}
+		if flows[i].End.After(st.End) {
+			st.End = flows[i].End
+		}
+	}
+	st.Flows = uint64(len(flows))
+
+	c, err := readCounters(l.tc.Counters)
+	if err != nil {
+		st.Warnings = append(st.Warnings, "read kernel counters: "+err.Error())
+	}
+	st.Packets = c[flowCounterCNT_PACKETS]
+	st.Bytes = c[flowCounterCNT_BYTES]
+	st.KernelDrops = c[flowCounterCNT_INSERT_FAIL] + c[flowCounterCNT_RINGBUF_DROP]
+	st.Undecodable = c[flowCounterCNT_TRUNCATED]
+	// Evictions: flows the kernel created minus those still in the map
+	// (user space never deletes), or those seen leaving, whichever is more.
+	st.Evicted = t.evictedCount()
+	if created := c[flowCounterCNT_FLOWS_CREATED]; created > uint64(t.live) && created-uint64(t.live) > st.Evicted {
+		st.Evicted = created - uint64(t.live)
+	}
+	if n := c[flowCounterCNT_INSERT_FAIL]; n > 0 {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%d packets not accounted: kernel flow map insert failed", n))
+	}
+	if n := c[flowCounterCNT_RINGBUF_DROP]; n > 0 {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%d payloads for naming lost: ring buffer full", n))
+	}
+	if n := c[flowCounterCNT_FRAGMENTS]; n > 0 {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%d non-first IP fragments not accounted (no ports)", n))
+	}
+	if st.Evicted > 0 {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%d flows evicted from the kernel map (raise --max-flows)", st.Evicted))
+	}
+	return capture.Result{Flows: flows, Stats: st}
+}
+
+// readCounters sums the per-CPU counters.
+func readCounters(m *ebpf.Map) ([flowCounterCNT_MAX]uint64, error) {
+	var out [flowCounterCNT_MAX]uint64
+	var per []uint64
+	for i := range out {
+		if err := m.Lookup(uint32(i), &per); err != nil {
+			return out, fmt.Errorf("counter %d: %w", i, err)
+		}
+		for _, v := range per {
+			out[i] += v
+		}
+	}
+	return out, nil
+}

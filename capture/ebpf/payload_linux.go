@@ -1,0 +1,73 @@
+//go:build 386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64
+
+package ebpf
+
+import (
+	"encoding/binary"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/naming"
+)
+
+// Offsets in a struct payload_event record (bpf/flow.h); a test checks
+// them against the generated flowPayloadEvent.
+const (
+	evKey     = 0
+	evTS      = 40
+	evLen     = 48
+	evDir     = 56
+	evKind    = 57
+	evData    = 64
+	evKeySize = 40
+)
+
+// parseEvent decodes a ring-buffer record without allocating. ok is false
+// for a record too short to be one.
+func parseEvent(raw []byte) (k flowFlowKey, ts uint64, dir, kind uint8, data []byte, ok bool) {
+	if len(raw) < evData {
+		return k, 0, 0, 0, nil, false
+	}
+	kb := raw[evKey : evKey+evKeySize]
+	copy(k.AddrLo[:], kb[0:16])
+	copy(k.AddrHi[:], kb[16:32])
+	k.PortLo = binary.LittleEndian.Uint16(kb[32:])
+	k.PortHi = binary.LittleEndian.Uint16(kb[34:])
+	k.Proto = kb[36]
+	ts = binary.LittleEndian.Uint64(raw[evTS:])
+	n := int(binary.LittleEndian.Uint32(raw[evLen:]))
+	n = min(n, len(raw)-evData)
+	return k, ts, raw[evDir], raw[evKind], raw[evData : evData+n], true
+}
+
+// payload hands one ring-buffer record to passive naming: DNS answers to
+// the resolver, TLS ClientHello / HTTP request names to the flow (as its
+// ServerName) and to the resolver for the server's address.
+func (l *Live) payload(raw []byte) {
+	k, boot, dir, kind, data, ok := parseEvent(raw)
+	if !ok {
+		return
+	}
+	ts := int64(boot) + l.clock.offset
+	switch kind {
+	case payloadDNS:
+		if k.Proto == flow.ProtoTCP {
+			if len(data) < 2 {
+				return
+			}
+			data = data[2:] // DNS over TCP: drop the length prefix
+		}
+		_ = l.res.ObserveDNS(data, ts)
+	case payloadTLS, payloadHTTP:
+		name, ok := naming.ServerName(data)
+		if !ok {
+			return
+		}
+		server, _ := side(&k, dir^1)
+		l.res.LearnBytes(server, name, ts)
+		l.mu.Lock()
+		if _, seen := l.tbl.names[k]; !seen {
+			l.tbl.names[k] = string(name)
+		}
+		l.mu.Unlock()
+	}
+}
