@@ -44,9 +44,9 @@ type Live struct {
 	done        chan struct{}
 	wg          sync.WaitGroup
 
-	mu      sync.Mutex
-	tbl     *table
-	result  *capture.Result
+	mu     sync.Mutex
+	tbl    *table
+	result *capture.Result
 }
 
 var _ capture.Live = (*Live)(nil)
