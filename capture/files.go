@@ -36,17 +36,19 @@ var (
 
 // fileSource reads one pcap or pcapng file (possibly gzip-compressed).
 type fileSource struct {
-	name string
-	f    *os.File
-	gz   *gzip.Reader
-	pcap *pcapgo.Reader
-	ng   *pcapgo.NgReader
-	link layers.LinkType // pcap only; pcapng gives it per packet
-	// ngSwap is set when the pcapng section is big-endian: pcapgo reads
-	// the EPB drop-count option as little-endian whatever the section says.
-	ngSwap bool
+	name   string
+	f      *os.File // nil when reading from another io.Reader (tests)
+	gz     *gzip.Reader
+	pcap   *pcapgo.Reader
+	ng     *pcapgo.NgReader
+	link   layers.LinkType // pcap only; pcapng gives it per packet
 	frames uint64
-	err    error // sticky: once reading failed, every Next returns it
+	// pcapng drop accounting per (section, interface): drop counts seen
+	// in EPB options, and the latest (cumulative) ISB isb_ifdrop.
+	section  int
+	epbDrops map[ifaceKey]uint64
+	isbDrops map[ifaceKey]uint64
+	err      error // sticky: once reading failed, every Next returns it
 }
 
 // OpenFile opens a capture file: pcap (µs or ns timestamps, either byte
@@ -68,12 +70,14 @@ func OpenFile(path string) (Source, error) {
 		f.Close()
 		return nil, err
 	}
+	s.f = f
 	return s, nil
 }
 
-func newFileSource(name string, f *os.File) (*fileSource, error) {
-	s := &fileSource{name: name, f: f}
-	br := bufio.NewReaderSize(f, readBufSize)
+// newFileSource reads a capture from r; name is used in errors.
+func newFileSource(name string, r io.Reader) (*fileSource, error) {
+	s := &fileSource{name: name}
+	br := bufio.NewReaderSize(r, readBufSize)
 	magic, err := br.Peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		if s.gz, err = gzip.NewReader(br); err != nil {
@@ -100,12 +104,17 @@ func newFileSource(name string, f *os.File) (*fileSource, error) {
 		}
 		s.link = s.pcap.LinkType()
 	case magicPcapng:
-		if hdr, err := br.Peek(12); err == nil {
-			s.ngSwap = binary.BigEndian.Uint32(hdr[8:12]) == 0x1a2b3c4d
-		}
+		s.epbDrops = map[ifaceKey]uint64{}
+		s.isbDrops = map[ifaceKey]uint64{}
 		s.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{
 			WantMixedLinkType:  true,
 			SkipUnknownVersion: true,
+			SectionEndCallback: func([]pcapgo.NgInterface, pcapgo.NgSectionInfo) { s.section++ },
+			StatisticsCallback: func(id int, st pcapgo.NgInterfaceStatistics) {
+				if st.PacketsDropped != pcapgo.NgNoValue64 {
+					s.isbDrops[ifaceKey{s.section, id}] = st.PacketsDropped
+				}
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open capture %s: pcapng header: %w", name, headerErr(err))
@@ -158,10 +167,8 @@ func (s *fileSource) Next(fr *Frame) error {
 			}
 			fr.Dropped = 0
 			if opts.DropCount != nil {
-				fr.Dropped = *opts.DropCount
-				if s.ngSwap {
-					fr.Dropped = swap64(fr.Dropped)
-				}
+				fr.Dropped = epbDropCount(*opts.DropCount)
+				s.epbDrops[ifaceKey{s.section, ci.InterfaceIndex}] += fr.Dropped
 			}
 		}
 	}
@@ -180,16 +187,50 @@ func (s *fileSource) Next(fr *Frame) error {
 	return nil
 }
 
-func swap64(v uint64) uint64 {
+// epbDropCount undoes a pcapgo quirk: it decodes the EPB drop-count option
+// as little-endian even in big-endian sections, and does not say which
+// byte order the packet's section used. A real drop count is far below
+// 2^32, and its byte-swapped form is far above, so the smaller of the two
+// readings is the right one for every count below 2^32 in either order.
+func epbDropCount(v uint64) uint64 {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], v)
-	return binary.BigEndian.Uint64(b[:])
+	return min(v, binary.BigEndian.Uint64(b[:]))
+}
+
+// ifaceKey names a pcapng interface: IDs restart in every section.
+type ifaceKey struct{ section, iface int }
+
+// InterfaceDropCounter is implemented by sources that learn of lost
+// packets outside the frames: pcapng interface statistics blocks, whose
+// isb_ifdrop count is cumulative per interface and usually written at the
+// end of the file (dumpcap writes it; it rarely writes EPB drop counts).
+type InterfaceDropCounter interface {
+	// InterfaceDrops returns the packets the interface statistics say
+	// were dropped beyond those already reported in Frame.Dropped. It is
+	// complete once Next has returned io.EOF or an error.
+	InterfaceDrops() uint64
+}
+
+// InterfaceDrops implements InterfaceDropCounter: per interface, the
+// latest ISB drop count minus the EPB drop counts already delivered.
+func (s *fileSource) InterfaceDrops() uint64 {
+	var n uint64
+	for k, isb := range s.isbDrops {
+		if epb := s.epbDrops[k]; isb > epb {
+			n += isb - epb
+		}
+	}
+	return n
 }
 
 // Close closes the file.
 func (s *fileSource) Close() error {
 	if s.gz != nil {
 		s.gz.Close()
+	}
+	if s.f == nil {
+		return nil
 	}
 	return s.f.Close()
 }

@@ -130,7 +130,6 @@ func isCaptureName(p string) bool {
 
 func checkCorpusResult(t *testing.T, rel, path string, r corpusResult) {
 	t.Helper()
-	name := filepath.Base(path)
 	if r.openErr != nil {
 		if !strings.HasPrefix(r.openErr.Error(), "open capture "+path+": ") {
 			t.Errorf("%s: open error does not name the file: %v", rel, r.openErr)
@@ -149,7 +148,34 @@ func checkCorpusResult(t *testing.T, rel, path string, r corpusResult) {
 	if strings.HasPrefix(rel, "zeek/") && r.byErr[decode.ErrUnsupported] == 0 && r.decoded == 0 {
 		t.Errorf("%s: no packet decoded (%v)", rel, r.byErr)
 	}
-	_ = name
+	// The pcapng structure suite describes each file's blocks: every
+	// packet block (EPB, SPB, obsolete PB) must come out as one frame.
+	if desc, err := os.ReadFile(strings.TrimSuffix(path, ".pcapng") + ".txt"); err == nil {
+		want, ok := packetBlocks(string(desc))
+		if ok && (r.frames != want || r.readErr != nil) {
+			t.Errorf("%s: %d frames (%v), the description lists %d packet blocks", rel, r.frames, r.readErr, want)
+		}
+	}
+}
+
+// packetBlocks sums the EPB, SPB and PB counts of a pcapng-test-generator
+// description ("Block counts:" section, one "\tEPB: 3" line per type).
+func packetBlocks(desc string) (n int, ok bool) {
+	for line := range strings.Lines(desc) {
+		line = strings.TrimSpace(line)
+		if line == "Block counts:" {
+			ok = true
+		}
+		var typ string
+		var c int
+		if _, err := fmt.Sscanf(line, "%s %d", &typ, &c); err == nil {
+			switch typ {
+			case "EPB:", "SPB:", "PB:":
+				n += c
+			}
+		}
+	}
+	return n, ok
 }
 
 // TestTruncatedFileKeepsFrames cuts a good capture short at several points:

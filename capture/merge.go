@@ -79,6 +79,17 @@ func (m *mergeSource) Next(f *Frame) error {
 	return nil
 }
 
+// InterfaceDrops implements InterfaceDropCounter over every file.
+func (m *mergeSource) InterfaceDrops() uint64 {
+	var n uint64
+	for _, s := range m.srcs {
+		if c, ok := s.(InterfaceDropCounter); ok {
+			n += c.InterfaceDrops()
+		}
+	}
+	return n
+}
+
 // Close closes every file.
 func (m *mergeSource) Close() error {
 	var errs []error

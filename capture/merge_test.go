@@ -1,0 +1,198 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+func TestOpenFilesMergesInTimeOrder(t *testing.T) {
+	dir := t.TempDir()
+	eth := layers.LinkTypeEthernet
+	a := filepath.Join(dir, "a.pcap")
+	b := filepath.Join(dir, "b.pcapng")
+	c := filepath.Join(dir, "c.pcap.gz")
+	// Markers: 100s from a, 200s from b, 300s from c; timestamps interleave
+	// and a tie (ts 30) must go to the earlier file in the list.
+	writePcap(t, a, eth, true, []testFrame{{TS: 10, Data: marked(101)}, {TS: 30, Data: marked(102)}, {TS: 60, Data: marked(103)}})
+	writePcapng(t, b, []layers.LinkType{eth, layers.LinkTypeRaw}, []testFrame{
+		{TS: 20, Data: marked(201)}, {TS: 30, Data: marked(202)[14:], Iface: 1, Dropped: 5}, {TS: 70, Data: marked(203)}})
+	writeFile(t, c, gz(t, pcapBE(eth, true, []testFrame{{TS: 5, Data: marked(301)}, {TS: 65, Data: marked(302)}})))
+
+	src, err := OpenFiles([]string{a, b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	got, err := readFrames(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMarkers := []uint16{301, 101, 201, 102, 202, 103, 302, 203}
+	if len(got) != len(wantMarkers) {
+		t.Fatalf("got %d frames, want %d", len(got), len(wantMarkers))
+	}
+	for i, g := range got {
+		if m := markerOf(g); m != wantMarkers[i] {
+			t.Errorf("frame %d: marker %d, want %d", i, m, wantMarkers[i])
+		}
+		if i > 0 && g.TS < got[i-1].TS {
+			t.Errorf("frame %d: time goes backwards", i)
+		}
+	}
+	if got[4].Dropped != 5 || got[4].LinkType != layers.LinkTypeRaw {
+		t.Errorf("pcapng frame lost its interface or drop count: %+v", got[4])
+	}
+}
+
+// markerOf reads the UDP source port written by marked, for Ethernet or
+// raw IPv4 frames.
+func markerOf(g gotFrame) uint16 {
+	d := g.Data
+	if g.LinkType == layers.LinkTypeEthernet {
+		d = d[14:]
+	}
+	return binary.BigEndian.Uint16(d[20:22])
+}
+
+// TestOpenFilesDamagedFile: a truncated file among good ones loses none of
+// the good files' frames; its error comes at the end instead of io.EOF.
+func TestOpenFilesDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	eth := layers.LinkTypeEthernet
+	good := filepath.Join(dir, "good.pcap")
+	bad := filepath.Join(dir, "bad.pcap")
+	writePcap(t, good, eth, false, []testFrame{{TS: 1e9, Data: marked(1)}, {TS: 3e9, Data: marked(3)}, {TS: 5e9, Data: marked(5)}})
+	writePcap(t, bad, eth, false, []testFrame{{TS: 2e9, Data: marked(2)}, {TS: 4e9, Data: marked(4)}})
+	full := readAll(t, bad)
+	writeFile(t, bad, full[:len(full)-5])
+
+	src, err := OpenFiles([]string{good, bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	got, err := readFrames(t, src)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "read capture "+bad+": ") {
+		t.Fatalf("got %v, want a truncation error naming %s", err, bad)
+	}
+	var markers []uint16
+	for _, g := range got {
+		markers = append(markers, markerOf(g))
+	}
+	if want := []uint16{1, 2, 3, 5}; !equalU16(markers, want) {
+		t.Errorf("markers %v, want %v", markers, want)
+	}
+	var f Frame
+	if err2 := src.Next(&f); err2 == nil || err2.Error() != err.Error() {
+		t.Errorf("Next after the end: %v, want the same error again", err2)
+	}
+}
+
+func equalU16(a, b []uint16) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestOpenFilesErrors(t *testing.T) {
+	if _, err := OpenFiles(nil); err == nil {
+		t.Error("no files: no error")
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.pcap")
+	writePcap(t, good, layers.LinkTypeEthernet, false, nil)
+	missing := filepath.Join(dir, "missing.pcap")
+	_, err := OpenFiles([]string{good, missing})
+	if err == nil || !strings.HasPrefix(err.Error(), "open capture "+missing+": ") {
+		t.Errorf("missing second file: %v", err)
+	}
+}
+
+// TestNextAllocatesNothing: reading a pcap or pcapng file costs no
+// allocation per frame in steady state, merged or not.
+func TestNextAllocatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	var frames []testFrame
+	for i := range 3000 {
+		frames = append(frames, testFrame{TS: int64(i) * 1000, Data: marked(uint16(i))})
+	}
+	pcap := filepath.Join(dir, "a.pcap")
+	writePcap(t, pcap, layers.LinkTypeEthernet, false, frames)
+	ng := filepath.Join(dir, "b.pcapng")
+	writePcapng(t, ng, []layers.LinkType{layers.LinkTypeEthernet}, frames)
+	for name, paths := range map[string][]string{"pcap": {pcap}, "pcapng": {ng}, "merged": {pcap, ng}} {
+		src, err := OpenFiles(paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f Frame
+		for range 10 { // warm up buffers
+			src.Next(&f)
+		}
+		allocs := testing.AllocsPerRun(1000, func() {
+			if err := src.Next(&f); err != nil {
+				t.Fatal(err)
+			}
+		})
+		src.Close()
+		if allocs != 0 {
+			t.Errorf("%s: %.2f allocations per Next, want 0", name, allocs)
+		}
+	}
+}
+
+// FuzzOpenFile reads arbitrary bytes as a capture file: no panic, no hang,
+// and a read error always names the file.
+func FuzzOpenFile(f *testing.F) {
+	eth := layers.LinkTypeEthernet
+	frames := []testFrame{{TS: 1e18, Data: marked(1), Dropped: 2}, {TS: 2e18, Data: marked(2)[14:], Iface: 1}}
+	links := []layers.LinkType{eth, layers.LinkTypeRaw}
+	f.Add(pcapBE(eth, false, frames[:1]))
+	f.Add(pcapBE(eth, true, frames[:1]))
+	f.Add(pcapngBE(links, frames))
+	f.Add(gz(f, pcapngBE(links, frames)))
+	dir := f.TempDir()
+	le := filepath.Join(dir, "le.pcapng")
+	writePcapng(f, le, links, frames)
+	f.Add(readAll(f, le))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src, err := newFileSource("fuzz.pcap", bytes.NewReader(data))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "open capture fuzz.pcap: ") {
+				t.Fatalf("open error does not name the file: %v", err)
+			}
+			return
+		}
+		defer src.Close()
+		var fr Frame
+		for n := 0; ; n++ {
+			err := src.Next(&fr)
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "read capture fuzz.pcap: ") {
+					t.Fatalf("read error does not name the file: %v", err)
+				}
+				return
+			}
+			if len(fr.Data) > len(data) || n > len(data) {
+				t.Fatalf("frame %d of %d bytes from %d bytes of input", n, len(fr.Data), len(data))
+			}
+		}
+	})
+}
