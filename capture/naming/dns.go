@@ -276,14 +276,15 @@ func (s *dnsScratch) readName(msg []byte, off int) (next int, nm span, err error
 			if len(s.buf) > int(nm.start) {
 				s.buf = append(s.buf, '.')
 			}
-			for _, b := range msg[off : off+c] {
-				if b < 0x21 || b > 0x7e || b == '.' {
+			label := len(s.buf)
+			s.buf = append(s.buf, msg[off:off+c]...)
+			for i, b := range s.buf[label:] {
+				switch {
+				case 'A' <= b && b <= 'Z':
+					s.buf[label+i] = b + 'a' - 'A'
+				case b < 0x21 || b > 0x7e || b == '.':
 					nm.ok = false
 				}
-				if 'A' <= b && b <= 'Z' {
-					b += 'a' - 'A'
-				}
-				s.buf = append(s.buf, b)
 			}
 			off += c
 		case 0xc0:

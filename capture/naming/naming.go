@@ -33,9 +33,9 @@ const (
 	// stays valid: these carry no TTL, so it is chosen to match a typical
 	// DNS TTL for web and mail front ends.
 	DefaultLearnTTL = time.Hour
-	// DefaultMaxAddrs bounds the addresses remembered (about 380 bytes each
-	// when full; see docs/naming.md for the measured figure).
-	DefaultMaxAddrs = 32768
+	// DefaultMaxAddrs bounds the addresses remembered. With the defaults a
+	// full Resolver holds 11 to 15 MiB (measured in docs/naming.md).
+	DefaultMaxAddrs = 16384
 )
 
 // Options tune a Resolver; zero fields take the defaults above.
@@ -45,7 +45,7 @@ type Options struct {
 	MaxAddrs int
 	// MaxInterned bounds the intern table; when it is exceeded the table is
 	// emptied and rebuilt from new names (strings already handed out stay
-	// valid). Default 4 * MaxAddrs.
+	// valid). Default 2 * MaxAddrs.
 	MaxInterned int
 }
 
@@ -101,7 +101,7 @@ func NewResolverOptions(o Options) *Resolver {
 		o.MaxAddrs = DefaultMaxAddrs
 	}
 	if o.MaxInterned <= 0 {
-		o.MaxInterned = 4 * o.MaxAddrs
+		o.MaxInterned = 2 * o.MaxAddrs
 	}
 	return &Resolver{
 		grace:       int64(o.Grace),
@@ -207,7 +207,7 @@ func (r *Resolver) Names(addr netip.Addr, ts int64) []string {
 func (r *Resolver) AppendNames(dst []string, addr netip.Addr, ts int64) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i, ok := r.index[addr.Unmap()]
+	i, ok := r.index[key(addr)]
 	if !ok {
 		return dst
 	}
@@ -234,10 +234,14 @@ func (r *Resolver) AppendNames(dst []string, addr netip.Addr, ts int64) []string
 	return dst
 }
 
+// key is the form addresses are stored under: IPv4-mapped IPv6 addresses as
+// IPv4 (dual-stack sockets and AAAA answers may carry either), no zone.
+func key(addr netip.Addr) netip.Addr { return addr.Unmap().WithZone("") }
+
 // bind records name for addr, valid from ts to until (grace included).
 func (r *Resolver) bind(addr netip.Addr, name string, ts, until int64) {
 	r.seq++
-	e := r.entry(addr.Unmap())
+	e := r.entry(key(addr))
 	for j := 0; j < e.n; j++ {
 		b := &e.names[j]
 		if b.name != name {

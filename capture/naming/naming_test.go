@@ -3,7 +3,9 @@ package naming
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -206,5 +208,90 @@ func BenchmarkAppendNames(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = r.AppendNames(dst[:0], addr, t0)
+	}
+}
+
+// TestMemoryBound fills a default Resolver far past its address bound, with
+// 2 and then MaxNamesPerAddr distinct names per address, and checks the heap
+// it holds stays bounded. Run with -v for the figures in docs/naming.md.
+func TestMemoryBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 64k addresses")
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for _, per := range []int{2, MaxNamesPerAddr} {
+		base := heap()
+		r := NewResolver()
+		var name []byte
+		for i := range 2 * DefaultMaxAddrs {
+			addr := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+			for j := range per {
+				name = fmt.Appendf(name[:0], "host-%d-%d.mail.example.com", i, j)
+				r.LearnBytes(addr, name, t0)
+			}
+		}
+		held := heap() - base
+		if r.Len() != DefaultMaxAddrs {
+			t.Errorf("Len = %d, want %d", r.Len(), DefaultMaxAddrs)
+		}
+		t.Logf("%d addresses x %d names: %.1f MiB held, %d bytes per address",
+			r.Len(), per, float64(held)/(1<<20), held/uint64(r.Len()))
+		if held > 64<<20 {
+			t.Errorf("resolver holds %d MiB, want at most 64", held>>20)
+		}
+		runtime.KeepAlive(r)
+	}
+}
+
+func TestAddressForms(t *testing.T) {
+	r := NewResolver()
+	r.Learn(netip.MustParseAddr("::ffff:192.0.2.1"), "v4.example.com", t0)
+	r.Learn(netip.MustParseAddr("fe80::1%eth0"), "ll.example.com", t0)
+	for _, c := range []lookup{
+		{"192.0.2.1", t0, []string{"v4.example.com"}},
+		{"::ffff:192.0.2.1", t0, []string{"v4.example.com"}},
+		{"fe80::1", t0, []string{"ll.example.com"}},
+		{"fe80::1%eth1", t0, []string{"ll.example.com"}},
+	} {
+		if got := r.Names(netip.MustParseAddr(c.addr), c.ts); !slices.Equal(got, c.want) {
+			t.Errorf("Names(%s) = %q, want %q", c.addr, got, c.want)
+		}
+	}
+	r.Learn(netip.Addr{}, "invalid.example.com", t0)
+	if r.Len() != 2 {
+		t.Errorf("the zero Addr was bound: Len = %d", r.Len())
+	}
+}
+
+// TestConcurrent exercises the lock; run with -race.
+func TestConcurrent(t *testing.T) {
+	r := NewResolver()
+	msg := compressed()
+	addr := netip.MustParseAddr("192.0.2.80")
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				ts := t0 + int64(i)*sec
+				switch g {
+				case 0:
+					_ = r.ObserveDNS(msg, ts)
+				case 1:
+					r.Learn(addr, "sni.example.com", ts)
+				default:
+					r.Names(addr, ts)
+					r.Intern([]byte("x.example.com"))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := r.Names(addr, t0+499*sec); len(got) != 3 {
+		t.Errorf("Names = %q, want 3 names", got)
 	}
 }
