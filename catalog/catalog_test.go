@@ -195,3 +195,38 @@ func writeFile(t *testing.T, name, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestZoneVocabulary: the bundled products use only the documented zone
+// vocabulary, every zone of it is used, and docs/catalog.md lists them.
+func TestZoneVocabulary(t *testing.T) {
+	c, err := Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, p := range c.Products {
+		for _, r := range p.Requirements {
+			for _, peer := range r.Peers {
+				if peer.Kind != PeerZone {
+					continue
+				}
+				used[peer.Value] = true
+				if ZoneDescription(peer.Value) == "" {
+					t.Errorf("%s: zone %q is not in the shared vocabulary (zones.go)", r.ID, peer.Value)
+				}
+			}
+		}
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "catalog.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, z := range KnownZones() {
+		if !used[z] {
+			t.Errorf("zone %s is in the vocabulary but no product uses it", z)
+		}
+		if !strings.Contains(string(doc), "`"+z+"`") {
+			t.Errorf("docs/catalog.md does not list zone %s", z)
+		}
+	}
+}

@@ -230,18 +230,22 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 				}
 			}
 		case "source":
+			haveText := false
 			l.mapping(v, p, sourceKeys, func(key string, sv *yaml.Node, sp string) {
 				switch key {
 				case "document":
 					r.source.Document, _ = l.str(sv, sp)
 				case "text":
-					if s, ok := l.str(sv, sp); ok {
+					haveText = true
+					if sv.Kind == yaml.ScalarNode && strings.TrimSpace(sv.Value) == "" {
+						l.add(sv, sp, "empty source: cite the document's text for this row")
+					} else if s, ok := l.str(sv, sp); ok {
 						r.source.Text = strings.TrimSpace(s)
 					}
 				}
 			})
-			if r.source.Text == "" && v.Kind == yaml.MappingNode {
-				l.add(v, p+".text", "empty source: cite the document's text for this row")
+			if !haveText && v.Kind == yaml.MappingNode {
+				l.add(v, p+".text", "missing: cite the document's text for this row")
 			}
 		}
 	}) {
