@@ -1,0 +1,204 @@
+//go:build 386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64
+
+package ebpf
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
+
+// serve starts, in the server namespace, a banner server on :2525, a TLS
+// sink on :4443 and a DNS answerer on UDP :53. Nothing listens on :2526
+// (RST) or UDP :2703 (ICMP port unreachable).
+func serve(t *testing.T, p *vethPair) {
+	t.Helper()
+	inNetns(t, p.server, func() {
+		for _, addr := range []string{"[::]:2525", "[::]:4443"} {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Errorf("listen %s: %v", addr, err)
+				return
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						c.Write([]byte("220 mx.example.net ESMTP\r\n"))
+						c.SetReadDeadline(time.Now().Add(2 * time.Second))
+						buf := make([]byte, 4096)
+						c.Read(buf)
+					}()
+				}
+			}()
+		}
+		pc, err := net.ListenPacket("udp", "[::]:53")
+		if err != nil {
+			t.Errorf("listen udp 53: %v", err)
+			return
+		}
+		t.Cleanup(func() { pc.Close() })
+		answer := dnsAnswer(t, "mx.example.net", serverV4)
+		go func() {
+			buf := make([]byte, 512)
+			for {
+				_, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				pc.WriteTo(answer, from)
+			}
+		}()
+	})
+}
+
+// clientTraffic runs, in the client namespace, the exchanges the test
+// expects to see.
+func clientTraffic(t *testing.T, p *vethPair) {
+	t.Helper()
+	inNetns(t, p.client, func() {
+		// DNS first, so the answer is valid when the later flows start.
+		if c, err := net.Dial("udp", serverV4+":53"); err == nil {
+			c.Write([]byte("query"))
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 512)
+			if _, err := c.Read(buf); err != nil {
+				t.Errorf("dns answer: %v", err)
+			}
+			c.Close()
+		}
+		for _, addr := range []string{serverV4 + ":2525", "[" + serverV6 + "]:2525"} {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Errorf("dial %s: %v", addr, err)
+				continue
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 64)
+			io.ReadAtLeast(c, buf, 5)
+			c.Write([]byte("QUIT\r\n"))
+			c.Close()
+		}
+		if c, err := net.DialTimeout("tcp", serverV4+":2526", 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("dial :2526 succeeded, want refused")
+		}
+		if c, err := net.DialTimeout("tcp", serverV4+":4443", 2*time.Second); err == nil {
+			c.Write(clientHello("smtp.example.org"))
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 64)
+			c.Read(buf)
+			c.Close()
+		} else {
+			t.Errorf("dial :4443: %v", err)
+		}
+		if c, err := net.ListenPacket("udp4", clientV4+":0"); err == nil {
+			c.WriteTo([]byte("razor"), &net.UDPAddr{IP: net.ParseIP(serverV4), Port: 2703})
+			time.Sleep(200 * time.Millisecond)
+			c.Close()
+		}
+	})
+	time.Sleep(300 * time.Millisecond) // FINs and the ICMP error
+}
+
+// find returns the flow to resp (proto, "addr:port"), or fails.
+func find(t *testing.T, fs []flow.Flow, proto uint8, resp string) flow.Flow {
+	t.Helper()
+	for _, f := range fs {
+		if f.Proto == proto && f.Resp.String() == resp {
+			return f
+		}
+	}
+	t.Fatalf("no flow proto %d to %s among %d flows", proto, resp, len(fs))
+	return flow.Flow{}
+}
+
+// TestPrivilegedLiveVeth attaches the backend to a veth in a namespace,
+// runs real connections through it, and checks flows, outcomes, ICMP
+// attachment, names from payloads, process attribution and counters.
+func TestPrivilegedLiveVeth(t *testing.T) {
+	requireRoot(t)
+	if err := Supported(); err != nil {
+		t.Fatalf("Supported: %v", err)
+	}
+	p := newVethPair(t)
+	serve(t, p)
+	var live capture.Live
+	var err error
+	inNetns(t, p.client, func() {
+		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.dev})
+	})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	clientTraffic(t, p)
+	snap := live.Snapshot()
+	if len(snap.Flows) == 0 {
+		t.Fatalf("Snapshot: no flows")
+	}
+	res, err := live.Stop()
+	if err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if again, _ := live.Stop(); again != res {
+		t.Errorf("second Stop returned a different result")
+	}
+	st := res.Stats
+	t.Logf("stats: %+v", st)
+	if st.Backend != "ebpf" || st.Iface != p.dev || st.Packets == 0 || st.KernelDrops != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if st.Attribution != AttributionOK {
+		t.Errorf("attribution %q, want %q", st.Attribution, AttributionOK)
+	}
+	for _, f := range res.Flows {
+		t.Logf("%s %d %s -> %s %s %s pkts %d/%d names %v/%v sn %q proc %+v",
+			f.UID, f.Proto, f.Orig, f.Resp, f.Outcome, f.State, f.OrigPkts, f.RespPkts, f.OrigNames, f.RespNames, f.ServerName, f.Process)
+	}
+
+	smtp := find(t, res.Flows, flow.ProtoTCP, serverV4+":2525")
+	if smtp.Outcome != flow.Established || smtp.State != flow.StateSF || smtp.Orig.Addr().String() != clientV4 {
+		t.Errorf("smtp v4: %s %s orig %s", smtp.Outcome, smtp.State, smtp.Orig)
+	}
+	if smtp.Process == nil || smtp.Process.PID != uint32(os.Getpid()) || smtp.Process.Comm == "" {
+		t.Errorf("smtp v4 process %+v, want pid %d", smtp.Process, os.Getpid())
+	}
+	if !slices.Contains(smtp.RespNames, "mx.example.net") {
+		t.Errorf("smtp v4 resp names %v, want mx.example.net from the DNS answer", smtp.RespNames)
+	}
+	smtp6 := find(t, res.Flows, flow.ProtoTCP, "["+serverV6+"]:2525")
+	if smtp6.Outcome != flow.Established || smtp6.Process == nil {
+		t.Errorf("smtp v6: %s process %+v", smtp6.Outcome, smtp6.Process)
+	}
+	rej := find(t, res.Flows, flow.ProtoTCP, serverV4+":2526")
+	if rej.Outcome != flow.Rejected || rej.State != flow.StateREJ {
+		t.Errorf("closed port: %s %s", rej.Outcome, rej.State)
+	}
+	tlsf := find(t, res.Flows, flow.ProtoTCP, serverV4+":4443")
+	if tlsf.ServerName != "smtp.example.org" {
+		t.Errorf("tls server name %q, want smtp.example.org", tlsf.ServerName)
+	}
+	dns := find(t, res.Flows, flow.ProtoUDP, serverV4+":53")
+	if dns.Outcome != flow.Established || dns.Process == nil {
+		t.Errorf("dns: %s process %+v", dns.Outcome, dns.Process)
+	}
+	razor := find(t, res.Flows, flow.ProtoUDP, serverV4+":2703")
+	if razor.Outcome != flow.Unreachable || razor.ICMP == nil || razor.ICMP.Reason != "port-unreachable" {
+		t.Errorf("razor: %s icmp %+v", razor.Outcome, razor.ICMP)
+	}
+	if razor.Process == nil || razor.Process.PID != uint32(os.Getpid()) {
+		t.Errorf("razor process %+v (sendmsg hook)", razor.Process)
+	}
+}
