@@ -235,3 +235,32 @@ func radiotap(frame []byte) []byte {
 	h := []byte{0, 0, 12, 0, 0x02, 0, 0, 0, 0x10, 0, 0, 0} // flags field present, FCS flag
 	return cat(h, frame, []byte{1, 2, 3, 4})
 }
+
+// nflogFrame is an NFLOG record: header, a packet-header TLV, then the
+// payload TLV (lengths and types little-endian).
+func nflogFrame(family byte, payload []byte) []byte {
+	out := []byte{family, 0, 0, 1}
+	out = append(out, 8, 0, 1, 0, 0x08, 0x00, 0x01, 0x00) // NFULA_PACKET_HDR
+	n := 4 + len(payload)
+	out = append(out, byte(n), byte(n>>8), 9, 0)
+	out = append(out, payload...)
+	for len(out)%4 != 0 {
+		out = append(out, 0)
+	}
+	return out
+}
+
+// pflogFrame is an OpenBSD pflog header (61 bytes, padded to 64).
+func pflogFrame(af byte, payload []byte) []byte {
+	h := make([]byte, 64)
+	h[0], h[1] = 61, af
+	return append(h, payload...)
+}
+
+// pktapFrame is an Apple PKTAP header (108 bytes) around a frame.
+func pktapFrame(link uint32, frame []byte) []byte {
+	h := make([]byte, 108)
+	binary.LittleEndian.PutUint32(h[0:4], 108)
+	binary.LittleEndian.PutUint32(h[4:8], link)
+	return append(h, frame...)
+}

@@ -35,12 +35,15 @@ const (
 	linkRaw       = 101
 	linkCHDLC     = 104
 	linkIEEE80211 = 105
+	linkPFLog     = 117
 	linkRadiotap  = 127
 	linkLoop      = 108
 	linkLinuxSLL  = 113
 	linkPPPDir    = 204 // PPP with a one-byte direction prefix
 	linkIPv4      = 228
 	linkIPv6      = 229
+	linkNFLog     = 239
+	linkPKTAP     = 258
 	linkLinuxSLL2 = 276
 )
 
@@ -83,6 +86,11 @@ func NewDecoder() *Decoder {
 // the package's sentinel errors.
 func (d *Decoder) Decode(data []byte, link layers.LinkType, p *Packet) error {
 	*p = Packet{TS: p.TS, WireLen: p.WireLen}
+	return d.link(data, link, p)
+}
+
+// link dispatches on the link type.
+func (d *Decoder) link(data []byte, link layers.LinkType, p *Packet) error {
 	switch link {
 	case linkEthernet:
 		return d.ethernet(data, p)
@@ -124,6 +132,35 @@ func (d *Decoder) Decode(data []byte, link layers.LinkType, p *Packet) error {
 			return ErrTruncated
 		}
 		return d.ieee80211(data[n:], p)
+	case linkNFLog:
+		return d.nflog(data, p)
+	case linkPFLog:
+		// pfloghdr: its length (padded to 4 bytes) first; the address
+		// family that follows uses OS-specific values, so the IP
+		// version nibble decides instead.
+		if len(data) < 1 {
+			return ErrTruncated
+		}
+		n := (int(data[0]) + 3) &^ 3
+		if n < 4 || n > len(data) {
+			return ErrTruncated
+		}
+		return d.rawIP(data[n:], p)
+	case linkPKTAP:
+		// Apple PKTAP: header length and the inner link type, both
+		// little-endian, then the frame.
+		if len(data) < 8 {
+			return ErrTruncated
+		}
+		n := binary.LittleEndian.Uint32(data[0:4])
+		inner := binary.LittleEndian.Uint32(data[4:8])
+		if n < 8 || uint64(n) > uint64(len(data)) {
+			return ErrTruncated
+		}
+		if inner == linkPKTAP || inner > 0xffff {
+			return ErrUnsupported
+		}
+		return d.link(data[n:], layers.LinkType(inner), p)
 	case linkCHDLC:
 		if len(data) < 4 {
 			return ErrTruncated
@@ -310,4 +347,36 @@ func (d *Decoder) ieee80211(data []byte, p *Packet) error {
 		return ErrNotIP
 	}
 	return d.etherType(binary.BigEndian.Uint16(llc[6:8]), llc[8:], p)
+}
+
+// nflog decodes Linux NFLOG (iptables/nftables "log group" captures): a
+// 4-byte header with the address family, then TLVs whose length and type
+// are in the capturing host's byte order (little-endian on every platform
+// a gateway runs); the packet is in the NFULA_PAYLOAD (9) TLV.
+func (d *Decoder) nflog(data []byte, p *Packet) error {
+	if len(data) < 4 {
+		return ErrTruncated
+	}
+	family := data[0]
+	for off := 4; ; {
+		if len(data)-off < 4 {
+			return ErrNotIP // no payload TLV
+		}
+		n := int(binary.LittleEndian.Uint16(data[off : off+2]))
+		typ := binary.LittleEndian.Uint16(data[off+2:off+4]) & 0x7fff
+		if n < 4 {
+			return ErrMalformed
+		}
+		if typ == 9 {
+			v := data[off+4 : min(off+n, len(data))]
+			switch family {
+			case 2:
+				return d.ipv4(v, p)
+			case 10:
+				return d.ipv6(v, p)
+			}
+			return d.rawIP(v, p)
+		}
+		off += (n + 3) &^ 3
+	}
 }

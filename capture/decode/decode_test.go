@@ -102,6 +102,13 @@ func linkCases(t testing.TB) []decodeCase {
 		// Wireless.
 		{"802.11/qos-data", 105, wifiData(0x0800, b.udp4b), b.udp4},
 		{"radiotap/qos-data-fcs", 127, radiotap(wifiData(0x86dd, b.tcp6b)), b.tcp6},
+		// Firewall logs and OS taps.
+		{"nflog/v4", 239, nflogFrame(2, b.unreach4b), b.unreach4},
+		{"nflog/v6", 239, nflogFrame(10, b.tcp6b), b.tcp6},
+		{"pflog/v4", 117, pflogFrame(2, b.tcp4b), b.tcp4},
+		{"pflog/v6", 117, pflogFrame(24, b.udp6b), b.udp6},
+		{"pktap/ethernet", 258, pktapFrame(1, eth(0x0800, b.tcp4b, 0x8100)), b.tcp4},
+		{"pktap/raw", 258, pktapFrame(12, b.udp6b), b.udp6},
 	}
 }
 
@@ -252,6 +259,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"802.11-protected", 105, protected, ErrNotIP},
 		{"802.11-mgmt", 105, make([]byte, 40), ErrNotIP},
 		{"radiotap-bad-length", 127, []byte{0, 0, 200, 0, 0, 0, 0, 0}, ErrTruncated},
+		{"nflog-no-payload-tlv", 239, []byte{2, 0, 0, 1, 8, 0, 1, 0, 0, 0, 0, 0}, ErrNotIP},
+		{"nflog-zero-tlv-length", 239, []byte{2, 0, 0, 1, 0, 0, 9, 0}, ErrMalformed},
+		{"pflog-short-header", 117, []byte{61, 2, 0, 0}, ErrTruncated},
+		{"pktap-in-pktap", 258, pktapFrame(258, pktapFrame(1, nil)), ErrUnsupported},
+		{"pktap-bad-length", 258, []byte{200, 0, 0, 0, 1, 0, 0, 0}, ErrTruncated},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
