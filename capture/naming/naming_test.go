@@ -183,10 +183,11 @@ func BenchmarkObserveDNS(b *testing.B) {
 	}
 }
 
-// BenchmarkObserveDNSManyAddrs fills the table past its bound, so every
-// answer recycles the oldest entry.
+// BenchmarkObserveDNSManyAddrs fills the address table past its bound, so
+// every answer recycles the oldest entry; the intern table is large enough
+// for all 4096 names (past MaxInterned, new names are allocated again).
 func BenchmarkObserveDNSManyAddrs(b *testing.B) {
-	r := NewResolverOptions(Options{MaxAddrs: 1024})
+	r := NewResolverOptions(Options{MaxAddrs: 1024, MaxInterned: 8192})
 	msgs := make([][]byte, 4096)
 	for i := range msgs {
 		name := fmt.Sprintf("h%d.example.com", i)
