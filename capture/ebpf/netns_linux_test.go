@@ -5,9 +5,11 @@ package ebpf
 import (
 	"fmt"
 	"os"
+
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -28,13 +30,15 @@ const (
 	serverV6 = "2001:db8:99::2"
 )
 
+var pairSeq atomic.Int64
+
 // newVethPair creates the namespaces and removes them when the test ends.
 func newVethPair(t *testing.T) *vethPair {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatalf("need ip(8) from iproute2: %v", err)
 	}
-	id := fmt.Sprintf("fa-ebpf-%d-%d", os.Getpid(), len(t.Name())%1000)
+	id := fmt.Sprintf("fa-ebpf-%d-%d", os.Getpid(), pairSeq.Add(1))
 	p := &vethPair{client: id + "-c", server: id + "-s", dev: "gw0"}
 	run := func(args ...string) {
 		t.Helper()
@@ -85,9 +89,4 @@ func inNetns(t *testing.T, ns string, fn func()) {
 	if err := <-done; err != nil {
 		t.Fatalf("enter netns %s: %v", ns, err)
 	}
-}
-
-// nsCmd is a command run inside namespace ns.
-func nsCmd(ns string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
 }

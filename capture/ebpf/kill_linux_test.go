@@ -1,0 +1,138 @@
+//go:build 386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64
+
+package ebpf
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/flowaudit/flowaudit/capture"
+)
+
+const childEnv = "FLOWAUDIT_EBPF_CHILD" // "netns/iface" for the helper process
+
+// TestHelperEBPFChild is not a test: run by TestPrivilegedSIGKILLDetaches
+// in a child process, it starts a capture and waits to be killed.
+func TestHelperEBPFChild(t *testing.T) {
+	spec := os.Getenv(childEnv)
+	if spec == "" {
+		t.Skip("helper process for TestPrivilegedSIGKILLDetaches")
+	}
+	ns, dev, _ := strings.Cut(spec, "/")
+	var err error
+	inNetns(t, ns, func() {
+		_, err = Start(context.Background(), capture.LiveOptions{Iface: dev})
+	})
+	if err != nil {
+		os.Stdout.WriteString("error " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString("ready\n")
+	time.Sleep(time.Minute)
+	os.Exit(2)
+}
+
+// attached lists the program IDs on dev's tcx ingress and egress (in ns)
+// and on the cgroup2 root's connect4 hook.
+func attached(t *testing.T, ns, dev string) (tcx, cg map[ebpf.ProgramID]bool) {
+	t.Helper()
+	tcx, cg = map[ebpf.ProgramID]bool{}, map[ebpf.ProgramID]bool{}
+	inNetns(t, ns, func() {
+		ifc, err := net.InterfaceByName(dev)
+		if err != nil {
+			t.Errorf("interface %s: %v", dev, err)
+			return
+		}
+		for _, a := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+			r, err := link.QueryPrograms(link.QueryOptions{Target: ifc.Index, Attach: a})
+			if err != nil {
+				t.Errorf("query %s: %v", a, err)
+				return
+			}
+			for _, p := range r.Programs {
+				tcx[p.ID] = true
+			}
+		}
+	})
+	root, err := cgroup2Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := link.QueryPrograms(link.QueryOptions{Target: int(f.Fd()), Attach: ebpf.AttachCGroupInet4Connect})
+	if err != nil {
+		t.Fatalf("query cgroup: %v", err)
+	}
+	for _, p := range r.Programs {
+		cg[p.ID] = true
+	}
+	return tcx, cg
+}
+
+// TestPrivilegedSIGKILLDetaches kills a capturing process with SIGKILL and
+// checks that its tcx and cgroup attachments went with it.
+func TestPrivilegedSIGKILLDetaches(t *testing.T) {
+	requireRoot(t)
+	p := newVethPair(t)
+	_, cgBefore := attached(t, p.client, p.dev)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEBPFChild$")
+	cmd.Env = append(os.Environ(), childEnv+"="+p.client+"/"+p.dev)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	tcx, cg := attached(t, p.client, p.dev)
+	if len(tcx) != 2 {
+		t.Fatalf("while capturing: %d tcx programs on %s, want 2", len(tcx), p.dev)
+	}
+	var mine []ebpf.ProgramID
+	for id := range cg {
+		if !cgBefore[id] {
+			mine = append(mine, id)
+		}
+	}
+	if len(mine) != 1 {
+		t.Fatalf("while capturing: %d new cgroup connect4 programs, want 1", len(mine))
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// Link release is asynchronous (RCU): allow a moment.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		tcx, cg = attached(t, p.client, p.dev)
+		if len(tcx) == 0 && !cg[mine[0]] {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGKILL: tcx %v, cgroup program %d still attached: %v", tcx, mine[0], cg[mine[0]])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
