@@ -17,7 +17,7 @@ var (
 
 	errPointerLoop = fmt.Errorf("%w: too many compression pointers", ErrMalformed)
 	errLabelType   = fmt.Errorf("%w: reserved label type", ErrMalformed)
-	errNameTooLong = fmt.Errorf("%w: name longer than 255 bytes", ErrMalformed)
+	errNameTooLong = fmt.Errorf("%w: name longer than 255 bytes on the wire", ErrMalformed)
 	errRDataBounds = fmt.Errorf("%w: name overruns its record data", ErrMalformed)
 )
 
@@ -270,10 +270,16 @@ func (s *dnsScratch) readName(msg []byte, off int) (next int, nm span, err error
 			if off+c > len(msg) {
 				return 0, nm, ErrTruncated
 			}
-			if len(s.buf)-int(nm.start)+c+1 > 255 {
+			// 253 text bytes is the 255-byte wire limit less the
+			// first length byte and the root label.
+			dot := 0
+			if len(s.buf) > int(nm.start) {
+				dot = 1
+			}
+			if len(s.buf)-int(nm.start)+dot+c > 253 {
 				return 0, nm, errNameTooLong
 			}
-			if len(s.buf) > int(nm.start) {
+			if dot == 1 {
 				s.buf = append(s.buf, '.')
 			}
 			label := len(s.buf)

@@ -1,9 +1,11 @@
 package naming
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -179,6 +181,16 @@ func TestObserveDNS(t *testing.T) {
 			wantErr: ErrMalformed,
 		},
 		{
+			name:   "name of 253 bytes, the longest allowed",
+			msg:    rawOwner(longOwner(61)...),
+			checks: []lookup{{"192.0.2.1", t0, []string{longName(61)}}},
+		},
+		{
+			name:    "name of 254 bytes",
+			msg:     rawOwner(longOwner(62)...),
+			wantErr: ErrMalformed,
+		},
+		{
 			name:    "header only",
 			msg:     []byte{0, 1, 0x81},
 			wantErr: ErrTruncated,
@@ -214,6 +226,18 @@ func longLabels(n int) []byte {
 		}
 	}
 	return b
+}
+
+// longOwner encodes longLabels(3), a label of n 'b's, and the root.
+func longOwner(n int) []byte {
+	b := append(longLabels(3), byte(n))
+	return append(append(b, bytes.Repeat([]byte{'b'}, n)...), 0)
+}
+
+// longName is the text form of longLabels(3) followed by a label of n 'b's.
+func longName(n int) string {
+	a := strings.Repeat("a", 63)
+	return a + "." + a + "." + a + "." + strings.Repeat("b", n)
 }
 
 // TestObserveDNSTruncated cuts a valid response at every length: every
