@@ -124,6 +124,13 @@ func (c *Catalog) Overlay(o *Catalog) *Catalog {
 			} else {
 				p.features = append(p.features, f)
 			}
+			// The new default holds for the bundled requirements too; each
+			// gets its own Condition so that c is left as it was.
+			for j := range p.Requirements {
+				if cond := p.Requirements[j].Condition; cond != nil && cond.Feature == f.Name {
+					p.Requirements[j].Condition = &Condition{Feature: f.Name, Default: f.Default}
+				}
+			}
 		}
 	}
 	return out

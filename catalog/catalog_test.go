@@ -111,6 +111,12 @@ rows:
 			t.Error("feature cluster not replaced")
 		}
 	}
+	if r := mc.Requirement("mailcleaner/in-tcp-3306-cluster-db"); r == nil || !r.Condition.Default {
+		t.Errorf("bundled cluster requirement does not take the new default: %+v", r)
+	}
+	if r := orig.Requirement("mailcleaner/in-tcp-3306-cluster-db"); r.Condition.Default {
+		t.Error("Overlay changed the base catalog's condition")
+	}
 	if _, err := c.Product("other"); err != nil {
 		t.Error(err)
 	}
