@@ -58,6 +58,10 @@ type pipeline struct {
 	table *flow.Table
 	names *naming.Resolver
 	dec   *decode.Decoder
+	live  bool
+	// first and last are the capture times of the earliest and latest
+	// packets, in Unix nanoseconds (converted into Stats at the end).
+	first, last int64
 }
 
 // Run reads src to its end (or until ctx is cancelled), rebuilds flows and
@@ -67,7 +71,7 @@ type pipeline struct {
 // closed.
 func Run(ctx context.Context, src Source, opts Options) (*Result, error) {
 	pl := newPipeline(opts)
-	err := pl.loop(ctx, src)
+	err := pl.run(ctx, src)
 	pl.finish()
 	return pl.res, err
 }
@@ -81,6 +85,7 @@ func newPipeline(opts Options) *pipeline {
 	}
 	pl := &pipeline{opts: opts, res: &Result{Flows: []flow.Flow{}}, dec: decode.NewDecoder()}
 	pl.res.Stats.Backend = opts.Backend
+	pl.live = opts.Backend != "file"
 	if !opts.NoNames {
 		pl.names = opts.Resolver
 		if pl.names == nil {
@@ -94,62 +99,6 @@ func newPipeline(opts Options) *pipeline {
 	}
 	pl.table = flow.NewTable(cfg)
 	return pl
-}
-
-// loop is the per-packet path: read, decode, observe DNS, track.
-func (pl *pipeline) loop(ctx context.Context, src Source) error {
-	var (
-		fr   Frame
-		p    decode.Packet
-		st   = &pl.res.Stats
-		n    uint
-		next = time.Now().Add(pl.opts.ProgressEvery)
-	)
-	done := ctx.Done()
-	for {
-		err := src.Next(&fr)
-		if err != nil {
-			if errors.Is(err, ErrTimeout) {
-				if ctx.Err() != nil {
-					return nil
-				}
-				pl.progress(&next)
-				continue
-			}
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-		if n++; n&4095 == 0 {
-			select {
-			case <-done:
-				return nil
-			default:
-			}
-			pl.progress(&next)
-		}
-		if st.Packets == 0 || fr.TS < st.Start.UnixNano() {
-			st.Start = time.Unix(0, fr.TS).UTC()
-		}
-		if fr.TS > st.End.UnixNano() || st.Packets == 0 {
-			st.End = time.Unix(0, fr.TS).UTC()
-		}
-		st.Packets++
-		st.Bytes += uint64(fr.WireLen)
-		st.IfaceDrops += fr.Dropped
-		p.TS, p.WireLen = fr.TS, fr.WireLen
-		if err := pl.dec.Decode(fr.Data, fr.LinkType, &p); err != nil {
-			if err != decode.ErrNotIP {
-				st.Undecodable++
-			}
-			continue
-		}
-		if pl.names != nil && len(p.Payload) > 0 && p.SrcPort == 53 {
-			pl.observeDNS(&p)
-		}
-		pl.table.Add(&p)
-	}
 }
 
 // observeDNS feeds a DNS answer to the resolver (TCP: one message whose
@@ -220,7 +169,7 @@ func (pl *pipeline) progress(next *time.Time) {
 	*next = now.Add(pl.opts.ProgressEvery)
 	ts := pl.table.Stats()
 	pl.opts.Progress(Progress{Packets: pl.res.Stats.Packets, Bytes: pl.res.Stats.Bytes,
-		Flows: ts.Flows, Active: ts.Active, Last: pl.res.Stats.End.UnixNano(),
+		Flows: ts.Flows, Active: ts.Active, Last: pl.last,
 		Snapshot: pl.table.Snapshot})
 }
 
@@ -229,6 +178,10 @@ func (pl *pipeline) finish() {
 	pl.table.Flush()
 	ts := pl.table.Stats()
 	st := &pl.res.Stats
+	if st.Packets > 0 {
+		st.Start = time.Unix(0, pl.first).UTC()
+		st.End = time.Unix(0, pl.last).UTC()
+	}
 	st.Flows = ts.Flows
 	st.Evicted = ts.Evicted
 	st.MissedBytes = ts.MissedBytes

@@ -1,7 +1,10 @@
 package flow
 
 import (
+	"cmp"
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
@@ -64,8 +67,7 @@ type TableStats struct {
 	ICMPAttached uint64
 }
 
-// Expiry lists: each holds flows in order of last activity, so expiring
-// and evicting only ever look at list heads.
+// Expiry lists: each flow is on one, which sets its inactivity timeout.
 const (
 	listTCP = iota
 	listUDP
@@ -76,10 +78,6 @@ const (
 	numLists
 )
 
-const none = -1
-
-type list struct{ head, tail int32 }
-
 // Table rebuilds bidirectional flows from decoded packets. It is not safe
 // for concurrent use; Add, Flush and Snapshot must come from one goroutine.
 type Table struct {
@@ -87,15 +85,17 @@ type Table struct {
 	timeout [numLists]int64
 	// attemptDelay is Config.AttemptDelay in nanoseconds.
 	attemptDelay int64
-	m            map[Key]int32
+	idx          index
 	slab         []entry
 	free         []int32
-	lists        [numLists]list
+	queues       [numLists]queue
 
 	nextExpire int64
-	now        int64
 	stats      TableStats
 	nextID     uint64
+
+	prep [batchPrefetch]prepared
+	sink uint64
 
 	names    []string
 	nameIdx  map[string]uint32
@@ -122,14 +122,11 @@ func NewTable(cfg Config) *Table {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultMaxFlows
 	}
-	t := &Table{cfg: cfg, m: make(map[Key]int32), nameIdx: make(map[string]uint32),
-		names: []string{""}}
+	t := &Table{cfg: cfg, nameIdx: make(map[string]uint32), names: []string{""}}
+	t.idx.init(rand.Uint64())
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout),
 		int64(cfg.ICMPTimeout), int64(cfg.OtherTimeout), int64(cfg.DNSTimeout), int64(cfg.CloseDelay)}
 	t.attemptDelay = int64(cfg.AttemptDelay)
-	for i := range t.lists {
-		t.lists[i] = list{none, none}
-	}
 	t.emitter.init()
 	return t
 }
@@ -137,7 +134,7 @@ func NewTable(cfg Config) *Table {
 // Stats returns the table's counters.
 func (t *Table) Stats() TableStats {
 	s := t.stats
-	s.Active = len(t.m)
+	s.Active = t.idx.n
 	return s
 }
 
@@ -153,48 +150,82 @@ func (t *Table) TakeFinished() []Flow {
 // longer than their timeout are finished before p is looked at. Add keeps
 // no reference to p or its payload.
 func (t *Table) Add(p *decode.Packet) {
-	now := p.TS
-	if now > t.now {
-		t.now = now
+	k, fromA, kind := packetKey(p)
+	t.add(p, &k, fromA, kind, t.idx.hash(&k))
+}
+
+// batchPrefetch is how many packets AddBatch looks up ahead.
+const batchPrefetch = 64
+
+type prepared struct {
+	key   Key
+	h     uint32
+	fromA bool
+	kind  icmpKind
+}
+
+// AddBatch is Add for consecutive packets. It first computes every key and
+// touches the index slots and flow entries the packets will need, so their
+// cache misses overlap instead of being paid one after the other; on a
+// table larger than the CPU caches this is most of the per-packet cost.
+func (t *Table) AddBatch(ps []decode.Packet) {
+	for len(ps) > 0 {
+		n := min(len(ps), batchPrefetch)
+		var sink uint64
+		for i := range n {
+			pr := &t.prep[i]
+			pr.key, pr.fromA, pr.kind = packetKey(&ps[i])
+			pr.h = t.idx.hash(&pr.key)
+			sink += t.idx.touch(pr.h, t.slab)
+		}
+		t.sink = sink
+		for i := range n {
+			pr := &t.prep[i]
+			t.add(&ps[i], &pr.key, pr.fromA, pr.kind, pr.h)
+		}
+		ps = ps[n:]
 	}
+}
+
+func (t *Table) add(p *decode.Packet, kp *Key, fromA bool, kind icmpKind, h uint32) {
+	now := p.TS
 	if now >= t.nextExpire {
 		t.expire(now)
 		t.nextExpire = now + int64(time.Second)
 	}
-	k, fromA, kind := packetKey(p)
 	if kind == icmpError && p.HasInner && t.attachICMP(p) {
 		return
 	}
-	idx, ok := t.m[k]
+	k := *kp
+	pos, slot := t.idx.find(&k, h, t.slab)
 	if p.FragOffset != 0 {
 		// A later fragment has no transport header; the first fragment
 		// already counted the datagram.
-		if ok {
-			t.touch(idx, now)
+		if pos >= 0 {
+			t.slab[pos].last = max(t.slab[pos].last, now)
 		}
 		return
 	}
-	if ok && t.ended(&t.slab[idx], fromA, p) {
-		t.finish(idx, false, false)
-		ok = false
+	if pos >= 0 && t.ended(&t.slab[pos], fromA, p) {
+		t.finish(pos, false, false)
+		pos, slot = t.idx.find(&k, h, t.slab)
 	}
-	if !ok {
-		idx = t.create(k, fromA, p)
+	if pos < 0 {
+		pos = t.create(&k, h, slot, fromA, p)
 	}
-	e := &t.slab[idx]
+	e := &t.slab[pos]
 	isOrig := fromA == e.origIsA
-	e.last = now
-	switch p.Proto {
-	case ProtoTCP:
+	if now > e.last {
+		e.last = now
+	}
+	if p.Proto == ProtoTCP {
 		t.tcp(e, isOrig, p)
-	default:
-		t.datagram(e, isOrig, p)
+		if e.closed && e.list != listClosed {
+			t.setList(pos, listClosed)
+		}
+		return
 	}
-	l := e.list
-	if e.closed {
-		l = listClosed
-	}
-	t.moveToTail(idx, l)
+	t.datagram(e, isOrig, p)
 }
 
 // ended reports whether packet p cannot belong to the flow e it maps to
@@ -259,21 +290,24 @@ func (t *Table) sniff(e *entry, payload []byte) {
 
 var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
-// create inserts a new flow for packet p, choosing its originator.
-func (t *Table) create(k Key, fromA bool, p *decode.Packet) int32 {
-	if len(t.m) >= t.cfg.MaxFlows {
+// create inserts a new flow for packet p at index slot, choosing its
+// originator.
+func (t *Table) create(k *Key, h, slot uint32, fromA bool, p *decode.Packet) int32 {
+	if t.idx.n >= t.cfg.MaxFlows {
 		t.evictOldest()
+		_, slot = t.idx.find(k, h, t.slab)
 	}
-	var idx int32
+	var pos int32
 	if n := len(t.free); n > 0 {
-		idx = t.free[n-1]
+		pos = t.free[n-1]
 		t.free = t.free[:n-1]
 	} else {
 		t.slab = append(t.slab, entry{})
-		idx = int32(len(t.slab) - 1)
+		pos = int32(len(t.slab) - 1)
 	}
-	e := &t.slab[idx]
-	*e = entry{key: k, start: p.TS, last: p.TS, prev: none, next: none, list: listFor(p.Proto)}
+	e := &t.slab[pos]
+	gen := e.gen + 1
+	*e = entry{key: *k, start: p.TS, last: p.TS, list: listFor(p.Proto), gen: gen, active: true}
 	if p.Proto == ProtoUDP && (p.SrcPort == 53 || p.DstPort == 53) {
 		e.list = listDNS
 	}
@@ -299,9 +333,17 @@ func (t *Table) create(k Key, fromA bool, p *decode.Packet) int32 {
 		e.hist[0] = '^'
 		e.histLen = 1
 	}
-	t.m[k] = idx
-	t.link(idx, e.list)
-	return idx
+	t.idx.insert(slot, h, pos)
+	t.queues[e.list].push(qent{at: p.TS, pos: pos, gen: gen})
+	return pos
+}
+
+// setList moves a flow to another expiry list; its entry in the old
+// list's queue becomes stale.
+func (t *Table) setList(pos int32, l uint8) {
+	e := &t.slab[pos]
+	e.list = l
+	t.queues[l].push(qent{at: e.last, pos: pos, gen: e.gen})
 }
 
 func listFor(proto uint8) uint8 {
@@ -335,86 +377,113 @@ func tcpFlip(flags uint8, sport, dport uint16) bool {
 // attachICMP attaches an ICMP error to the flow its quoted header names.
 // It reports false when no such flow exists.
 func (t *Table) attachICMP(p *decode.Packet) bool {
-	idx, ok := t.m[innerKey(&p.Inner)]
-	if !ok {
+	k := innerKey(&p.Inner)
+	pos, _ := t.idx.find(&k, t.idx.hash(&k), t.slab)
+	if pos < 0 {
 		return false
 	}
-	e := &t.slab[idx]
+	e := &t.slab[pos]
 	e.hasICMP = true
 	e.icmpErrType, e.icmpErrCode = p.ICMPType, p.ICMPCode
 	e.icmpErrV6 = p.Proto == ProtoICMPv6
 	e.icmpFrom = p.Src.As16()
 	e.icmpFrom4 = p.Src.Is4()
 	e.icmpTS = p.TS
+	if p.TS > e.last {
+		e.last = p.TS
+	}
 	t.stats.ICMPAttached++
-	t.touch(idx, p.TS)
 	return true
 }
 
-// touch marks activity on a flow without other accounting.
-func (t *Table) touch(idx int32, now int64) {
-	e := &t.slab[idx]
-	e.last = now
-	t.moveToTail(idx, e.list)
-}
-
-// expire finishes every flow idle longer than its list's timeout.
+// expire finishes every flow idle longer than its list's timeout. Queue
+// heads queued long enough ago are looked at: idle flows are finished, the
+// others queued again with their latest activity.
 func (t *Table) expire(now int64) {
-	for l := range t.lists {
+	for l := range t.queues {
+		q := &t.queues[l]
 		to := t.timeout[l]
-		for h := t.lists[l].head; h != none; h = t.lists[l].head {
-			if t.slab[h].last+to > now {
-				break
+		for q.n > 0 && q.peek().at+to <= now {
+			qe := q.pop()
+			e := &t.slab[qe.pos]
+			if e.gen != qe.gen || !e.active || e.list != uint8(l) {
+				continue // finished or moved since it was queued
 			}
-			t.finish(h, false, false)
+			if e.last+to <= now {
+				t.finish(qe.pos, false, false)
+			} else {
+				q.push(qent{at: e.last, pos: qe.pos, gen: qe.gen})
+			}
 		}
 	}
 }
 
-// evictOldest finishes the flow idle the longest, across all lists.
+// evictOldest finishes the flow queued longest ago, across all lists: the
+// flow idle the longest, up to the laziness of the queues.
 func (t *Table) evictOldest() {
-	best := int32(none)
-	for l := range t.lists {
-		h := t.lists[l].head
-		if h != none && (best == none || t.slab[h].last < t.slab[best].last) {
-			best = h
+	for {
+		best := -1
+		for l := range t.queues {
+			q := &t.queues[l]
+			if q.n > 0 && (best < 0 || q.peek().at < t.queues[best].peek().at) {
+				best = l
+			}
 		}
-	}
-	if best != none {
+		if best < 0 {
+			return
+		}
+		qe := t.queues[best].pop()
+		e := &t.slab[qe.pos]
+		if e.gen != qe.gen || !e.active || e.list != uint8(best) {
+			continue
+		}
 		t.stats.Evicted++
-		t.finish(best, false, true)
+		t.finish(qe.pos, false, true)
+		return
 	}
 }
 
-// Flush finishes every flow still in the table, marked Open (or not, when
-// the connection had already closed), as at the end of input.
+// Flush finishes every flow still in the table, marked Open (unless the
+// connection had already closed), as at the end of input. Flows are
+// finished in order of their start.
 func (t *Table) Flush() {
-	for l := range t.lists {
-		for h := t.lists[l].head; h != none; h = t.lists[l].head {
-			t.finish(h, l != listClosed, false)
+	order := make([]int32, 0, t.idx.n)
+	for i := range t.slab {
+		if t.slab[i].active {
+			order = append(order, int32(i))
 		}
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(t.slab[a].id, t.slab[b].id) })
+	for _, pos := range order {
+		t.finish(pos, t.slab[pos].list != listClosed, false)
+	}
+	for l := range t.queues {
+		t.queues[l] = queue{}
 	}
 }
 
 // Snapshot calls fn for each active flow, as it would be reported if it
 // finished now. The *Flow is reused between calls.
 func (t *Table) Snapshot(fn func(*Flow)) {
-	for l := range t.lists {
-		for i := t.lists[l].head; i != none; i = t.slab[i].next {
-			t.build(&t.slab[i], l != listClosed, false)
+	for i := range t.slab {
+		e := &t.slab[i]
+		if e.active {
+			t.build(e, e.list != listClosed, false)
 			fn(&t.scratch)
 		}
 	}
 }
 
 // finish removes a flow and hands its record to OnFlow.
-func (t *Table) finish(idx int32, open, evicted bool) {
-	e := &t.slab[idx]
+func (t *Table) finish(pos int32, open, evicted bool) {
+	e := &t.slab[pos]
 	t.build(e, open, evicted)
 	t.stats.MissedBytes += t.scratch.MissedBytes
-	t.unlink(idx, e.list)
-	delete(t.m, e.key)
-	t.free = append(t.free, idx)
+	_, slot := t.idx.find(&e.key, t.idx.hash(&e.key), t.slab)
+	t.idx.remove(slot)
+	e.active = false
+	e.gen++
+	t.free = append(t.free, pos)
 	if t.cfg.OnFlow != nil {
 		t.cfg.OnFlow(&t.scratch)
 	} else {
@@ -442,43 +511,4 @@ func (f *Flow) Clone() *Flow {
 		c.RespNames = nil
 	}
 	return &c
-}
-
-// Doubly linked expiry lists over slab indexes.
-
-func (t *Table) link(idx int32, l uint8) {
-	e := &t.slab[idx]
-	e.list = l
-	e.prev, e.next = t.lists[l].tail, none
-	if t.lists[l].tail != none {
-		t.slab[t.lists[l].tail].next = idx
-	} else {
-		t.lists[l].head = idx
-	}
-	t.lists[l].tail = idx
-}
-
-func (t *Table) unlink(idx int32, l uint8) {
-	e := &t.slab[idx]
-	if e.prev != none {
-		t.slab[e.prev].next = e.next
-	} else {
-		t.lists[l].head = e.next
-	}
-	if e.next != none {
-		t.slab[e.next].prev = e.prev
-	} else {
-		t.lists[l].tail = e.prev
-	}
-	e.prev, e.next = none, none
-}
-
-// moveToTail moves a flow to the tail of list l (its own or another).
-func (t *Table) moveToTail(idx int32, l uint8) {
-	e := &t.slab[idx]
-	if e.list == l && t.lists[l].tail == idx {
-		return
-	}
-	t.unlink(idx, e.list)
-	t.link(idx, l)
 }

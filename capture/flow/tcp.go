@@ -34,16 +34,16 @@ type endpoint struct {
 // entries is never scanned by the garbage collector.
 type entry struct {
 	key     Key
-	id      uint64
-	start   int64
 	last    int64
-	prev    int32
-	next    int32
-	ep      [2]endpoint // orig, resp
 	origIsA bool
 	list    uint8
 	closed  bool
 	sniffed bool
+	active  bool
+	gen     uint32      // bumped when the slot is freed: stale queue entries
+	ep      [2]endpoint // orig, resp
+	id      uint64
+	start   int64
 
 	attempts   uint32
 	serverName uint32

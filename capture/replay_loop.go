@@ -1,0 +1,228 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture/decode"
+)
+
+// The per-packet path runs on two goroutines: a reader that reads and
+// decodes frames (and feeds DNS answers to the resolver), and the Run
+// goroutine that tracks flows. They exchange batches of decoded packets
+// from a fixed pool, so nothing is allocated per packet. Frames are read
+// without copying and their buffer is reused by the next read, so a batch
+// keeps no payload except the few the flow table may sniff for a server
+// name (TLS handshakes, HTTP requests), copied into the batch's arena.
+
+const (
+	batchSize  = 256
+	batchPool  = 8
+	arenaSize  = 64 << 10
+	sniffLimit = 2048 // bytes of payload kept for server-name sniffing
+	// liveFlush bounds how long a packet of a live source waits in a
+	// partly filled batch.
+	liveFlush = 50 * time.Millisecond
+)
+
+type batch struct {
+	pkts  [batchSize]decode.Packet
+	n     int
+	arena []byte
+
+	packets, bytes, drops, undecodable uint64
+	first, last                        int64
+	// end marks the last batch; err is the read error that ended input
+	// (nil at a clean end).
+	end bool
+	err error
+}
+
+func (b *batch) reset() {
+	b.n = 0
+	b.arena = b.arena[:0]
+	b.packets, b.bytes, b.drops, b.undecodable = 0, 0, 0, 0
+	b.first, b.last = 0, 0
+	b.end, b.err = false, nil
+}
+
+// run drives the reader goroutine and tracks flows from its batches until
+// input ends, a read error occurs or ctx is cancelled.
+func (pl *pipeline) run(ctx context.Context, src Source) error {
+	free := make(chan *batch, batchPool)
+	full := make(chan *batch, batchPool)
+	for range batchPool {
+		free <- &batch{arena: make([]byte, 0, arenaSize)}
+	}
+	stop := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		pl.read(src, free, full, stop)
+	}()
+	defer func() {
+		close(stop)
+		<-exited
+	}()
+
+	next := time.Now().Add(pl.opts.ProgressEvery)
+	st := &pl.res.Stats
+	done := ctx.Done()
+	for {
+		var b *batch
+		select {
+		case b = <-full:
+		case <-done:
+			return nil
+		}
+		pl.table.AddBatch(b.pkts[:b.n])
+		if b.packets > 0 {
+			if st.Packets == 0 || b.first < pl.first {
+				pl.first = b.first
+			}
+			if b.last > pl.last {
+				pl.last = b.last
+			}
+		}
+		st.Packets += b.packets
+		st.Bytes += b.bytes
+		st.IfaceDrops += b.drops
+		st.Undecodable += b.undecodable
+		end, err := b.end, b.err
+		b.reset()
+		free <- b
+		if end {
+			return err
+		}
+		pl.progress(&next)
+	}
+}
+
+// read is the reader goroutine: it fills batches until input ends or stop
+// is closed.
+func (pl *pipeline) read(src Source, free <-chan *batch, full chan<- *batch, stop <-chan struct{}) {
+	var (
+		fr      Frame
+		b       *batch
+		started time.Time
+	)
+	get := func() bool {
+		select {
+		case b = <-free:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	send := func() bool {
+		select {
+		case full <- b:
+			b = nil
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	if !get() {
+		return
+	}
+	for {
+		err := src.Next(&fr)
+		if err != nil {
+			if errors.Is(err, ErrTimeout) {
+				// Hand over what there is, so the tracker can report
+				// progress and notice cancellation while the wire is quiet.
+				if !send() || !get() {
+					return
+				}
+				continue
+			}
+			b.end = true
+			if err != io.EOF {
+				b.err = err
+			}
+			send()
+			return
+		}
+		if b.packets == 0 || fr.TS < b.first {
+			b.first = fr.TS
+		}
+		if fr.TS > b.last {
+			b.last = fr.TS
+		}
+		b.packets++
+		b.bytes += uint64(fr.WireLen)
+		b.drops += fr.Dropped
+		p := &b.pkts[b.n]
+		p.TS, p.WireLen = fr.TS, fr.WireLen
+		if err := pl.dec.Decode(fr.Data, fr.LinkType, p); err != nil {
+			if err != decode.ErrNotIP {
+				b.undecodable++
+			}
+		} else {
+			pl.keepPayload(b, p)
+			b.n++
+		}
+		if b.n == batchSize || (pl.live && b.n > 0 && pl.stale(&started)) {
+			if !send() || !get() {
+				return
+			}
+			started = time.Time{}
+		}
+	}
+}
+
+// stale reports whether the current batch of a live source has waited
+// long enough to be handed over; started is set on its first packet.
+func (pl *pipeline) stale(started *time.Time) bool {
+	now := time.Now()
+	if started.IsZero() {
+		*started = now
+		return false
+	}
+	return now.Sub(*started) >= liveFlush
+}
+
+// keepPayload feeds DNS answers to the resolver, then drops the packet's
+// reference to the frame buffer, keeping a copy only of payloads that may
+// name a server.
+func (pl *pipeline) keepPayload(b *batch, p *decode.Packet) {
+	pay := p.Payload
+	p.Payload = nil
+	if len(pay) == 0 || pl.names == nil {
+		return
+	}
+	if p.SrcPort == 53 {
+		p.Payload = pay
+		pl.observeDNS(p)
+		p.Payload = nil
+	}
+	if !maySniff(pay) {
+		return
+	}
+	n := min(len(pay), sniffLimit)
+	if len(b.arena)+n > cap(b.arena) {
+		return
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, pay[:n]...)
+	p.Payload = b.arena[start : start+n : start+n]
+}
+
+// maySniff reports whether a payload can carry a server name: a TLS
+// handshake record or an HTTP/1.x request line.
+func maySniff(p []byte) bool {
+	if len(p) >= 5 && p[0] == 0x16 && p[1] == 3 {
+		return true
+	}
+	if len(p) < 4 {
+		return false
+	}
+	switch string(p[:3]) {
+	case "GET", "POS", "PUT", "HEA", "DEL", "OPT", "PAT", "CON", "TRA", "PRO":
+		return true
+	}
+	return false
+}
