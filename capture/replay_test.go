@@ -1,0 +1,264 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
+
+// sliceSource replays frames from memory; it returns ErrTimeout between
+// frames when timeouts is set, as a quiet live source does.
+type sliceSource struct {
+	frames   []Frame
+	i        int
+	timeouts bool
+	ticked   bool
+	err      error // returned at the end instead of io.EOF
+}
+
+func (s *sliceSource) Next(f *Frame) error {
+	if s.timeouts && !s.ticked {
+		s.ticked = true
+		return ErrTimeout
+	}
+	s.ticked = false
+	if s.i == len(s.frames) {
+		if s.err != nil {
+			return s.err
+		}
+		return io.EOF
+	}
+	*f = s.frames[s.i]
+	s.i++
+	return nil
+}
+
+func (s *sliceSource) Close() error { return nil }
+
+// framesOf reads every frame of a pcap into memory.
+func framesOf(t *testing.T, path string) []Frame {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Frame
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Frame{Data: data, TS: ci.Timestamp.UnixNano(), WireLen: ci.Length, LinkType: r.LinkType()})
+	}
+}
+
+func TestRunCountsAndLiveTimeouts(t *testing.T) {
+	frames := framesOf(t, filepath.Join(flowsDir, "established.pcap"))
+	frames[2].Dropped = 3
+	// A frame that claims IPv4 but is cut inside the IP header.
+	frames = append(frames, Frame{Data: append(slices.Clone(frames[0].Data[:14]), 0x45, 0), TS: frames[len(frames)-1].TS + 1,
+		WireLen: 16, LinkType: layers.LinkTypeEthernet})
+	var calls atomic.Int32
+	src := &sliceSource{frames: frames, timeouts: true}
+	res, err := Run(context.Background(), src, Options{Backend: "afpacket", ProgressEvery: time.Nanosecond,
+		Progress: func(p Progress) {
+			calls.Add(1)
+			if p.Snapshot == nil {
+				t.Error("progress without Snapshot")
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Stats
+	if st.Packets != uint64(len(frames)) || st.IfaceDrops != 3 || st.Undecodable != 1 || st.Flows != 1 || st.Backend != "afpacket" {
+		t.Errorf("stats = %+v", st)
+	}
+	if len(res.Flows) != 1 || res.Flows[0].State != flow.StateSF {
+		t.Errorf("flows = %+v", res.Flows)
+	}
+	if calls.Load() == 0 {
+		t.Error("Progress never called")
+	}
+	if !st.Start.Equal(time.Unix(0, frames[0].TS)) || !st.End.Equal(time.Unix(0, frames[len(frames)-1].TS)) {
+		t.Errorf("start/end = %v %v", st.Start, st.End)
+	}
+}
+
+func TestRunReadErrorKeepsFlows(t *testing.T) {
+	frames := framesOf(t, filepath.Join(flowsDir, "refused-rst.pcap"))
+	boom := errors.New("read capture x.pcap: boom")
+	res, err := Run(context.Background(), &sliceSource{frames: frames, err: boom}, Options{})
+	if !errors.Is(err, boom) {
+		t.Errorf("err = %v", err)
+	}
+	if res == nil || len(res.Flows) != 1 || res.Flows[0].Outcome != flow.Rejected {
+		t.Errorf("result = %+v", res)
+	}
+}
+
+// blockingSource never yields a frame, only timeouts, like an idle wire.
+type blockingSource struct{}
+
+func (blockingSource) Next(*Frame) error { time.Sleep(time.Millisecond); return ErrTimeout }
+func (blockingSource) Close() error      { return nil }
+
+func TestRunCancel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := Run(ctx, blockingSource{}, Options{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancellation")
+	}
+}
+
+func TestReadFilesTruncatedAndUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(flowsDir, "established.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut inside the fourth record: three frames survive.
+	cut := 24 + 3*(16+54) + 20
+	trunc := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(trunc, data[:cut], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReadFiles(context.Background(), []string{trunc}, Options{})
+	if err != nil {
+		t.Fatalf("truncated file is an error: %v", err)
+	}
+	if res.Stats.Packets != 3 || len(res.Flows) != 1 || len(res.Stats.Warnings) != 1 ||
+		!strings.Contains(res.Stats.Warnings[0], "cut.pcap") || !strings.Contains(res.Stats.Warnings[0], "truncated") {
+		t.Errorf("packets=%d flows=%d warnings=%q", res.Stats.Packets, len(res.Flows), res.Stats.Warnings)
+	}
+
+	text := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(text, []byte("not a capture at all\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "missing.pcap"), text} {
+		_, err := ReadFiles(context.Background(), []string{p}, Options{})
+		if err == nil || !strings.Contains(err.Error(), filepath.Base(p)) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ReadFiles(%s) error = %v, want one line naming the file", p, err)
+		}
+	}
+}
+
+// TestReadFilesNaming checks that DNS answers and the HTTP Host header
+// name the flows they concern.
+func TestReadFilesNaming(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "named.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	b := &pcapBuilder{t: t, w: w, ts: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	dns := &layers.DNS{ID: 7, QR: true, RD: true, RA: true, ResponseCode: layers.DNSResponseCodeNoErr,
+		Questions: []layers.DNSQuestion{{Name: []byte("mx.example.net"), Type: layers.DNSTypeA, Class: layers.DNSClassIN}},
+		Answers: []layers.DNSResourceRecord{{Name: []byte("mx.example.net"), Type: layers.DNSTypeA, Class: layers.DNSClassIN,
+			TTL: 300, IP: srvV4}}}
+	buf := gopacket.NewSerializeBuffer()
+	if err := dns.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true}); err != nil {
+		t.Fatal(err)
+	}
+	b.udp(true, gwV4, fwV4, 53000, 53, []byte("q"))
+	b.at(time.Millisecond)
+	b.udp(false, fwV4, gwV4, 53, 53000, buf.Bytes())
+	b.at(time.Second)
+	b.tcp(true, gwV4, srvV4, 40100, 80, true, false, false, false, 1, 0, nil)
+	b.tcp(false, srvV4, gwV4, 80, 40100, true, true, false, false, 9, 2, nil)
+	b.tcp(true, gwV4, srvV4, 40100, 80, false, true, false, false, 2, 10, []byte("GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n"))
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReadFiles(context.Background(), []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var web *flow.Flow
+	for i := range res.Flows {
+		if res.Flows[i].Resp.Port() == 80 {
+			web = &res.Flows[i]
+		}
+	}
+	if web == nil {
+		t.Fatalf("no web flow in %+v", res.Flows)
+	}
+	if web.ServerName != "www.example.org" || !slices.Contains(web.RespNames, "mx.example.net") ||
+		!slices.Contains(web.RespNames, "www.example.org") {
+		t.Errorf("server name %q, resp names %q", web.ServerName, web.RespNames)
+	}
+}
+
+// TestReadFilesMalformedCorpus replays every damaged capture of the shared
+// corpus: none may panic or hang, and each either fails with one line
+// naming the file or returns a result.
+func TestReadFilesMalformedCorpus(t *testing.T) {
+	dir := filepath.Join(sharedDir(t), "corpus", "malformed")
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".txt") && !strings.HasSuffix(p, ".md") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, failed int
+	for _, p := range files {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		res, err := ReadFiles(ctx, []string{p}, Options{})
+		if ctx.Err() != nil {
+			t.Errorf("%s: did not finish in 20s", p)
+		}
+		cancel()
+		switch {
+		case err != nil:
+			failed++
+			if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), filepath.Base(p)) {
+				t.Errorf("%s: error not one line naming the file: %q", p, err)
+			}
+		case res == nil:
+			t.Errorf("%s: nil result without error", p)
+		default:
+			ok++
+		}
+	}
+	t.Logf("%d malformed-corpus files: %d read (some with warnings), %d refused with an error", len(files), ok, failed)
+}
