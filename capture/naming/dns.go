@@ -155,7 +155,7 @@ func (r *Resolver) ObserveDNS(msg []byte, ts int64) error {
 			s.buf = s.buf[:mark]
 			continue
 		}
-		s.recs = append(s.recs, rec)
+		s.recs = append(s.recs, rec) // only records with a printable owner
 	}
 	s.link()
 	r.bindAnswers(ts)
@@ -181,7 +181,7 @@ func (r *Resolver) bindAnswers(ts int64) {
 		chain[n] = alias{a.owner, a.ttl, 0}
 		n++
 		for _, c := range s.recs {
-			if !c.cname || !c.owner.ok {
+			if !c.cname {
 				continue
 			}
 			if ttl, depth, ok := s.follow(c, a); ok {
