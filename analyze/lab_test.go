@@ -43,7 +43,13 @@ type truthFlow struct {
 	Outcome   string `yaml:"outcome"`
 	Reason    string `yaml:"reason"`
 	Captured  bool   `yaml:"captured"`
+	// Expect is "required" or "unexpected": what the lab's author says the
+	// product's list makes of the row (older truth files lack it).
+	Expect string `yaml:"expect"`
 }
+
+// scenarioProducts names the product of scenarios not named after one.
+var scenarioProducts = map[string]string{"example": "mailcleaner"}
 
 // truthReasons maps the lab's reason vocabulary (docs/lab.md) to the
 // report's.
@@ -74,6 +80,12 @@ func labCaptures(t *testing.T) []string {
 			}
 		}
 	}
+	if os.Getenv("FLOWAUDIT_LAB_CAPTURES") == "" {
+		// The bundled example is a lab capture too.
+		if ex := filepath.Join("..", "testdata", "example", "gateway.pcap"); fileExists(truthPath(ex)) {
+			out = append(out, ex)
+		}
+	}
 	slices.Sort(out)
 	if len(out) == 0 {
 		if os.Getenv("CI") == "true" {
@@ -82,6 +94,11 @@ func labCaptures(t *testing.T) []string {
 		t.Skipf("no lab captures with truth files in %s (testdata/lab/lab.sh record makes them)", dir)
 	}
 	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func truthPath(capturePath string) string {
@@ -198,7 +215,7 @@ func TestLabCaptures(t *testing.T) {
 	for _, path := range labCaptures(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			tf := loadTruth(t, path)
-			name := cmp.Or(tf.Product, tf.Scenario)
+			name := cmp.Or(tf.Product, scenarioProducts[tf.Scenario], tf.Scenario)
 			prod, err := cat.Product(name)
 			if err != nil {
 				t.Skipf("truth names product %q: %v", name, err)
@@ -320,6 +337,9 @@ func checkUnexpected(t *testing.T, rep *Report, prod *catalog.Product, tf *truth
 		allowed := slices.ContainsFunc(prod.Requirements, func(r catalog.Requirement) bool {
 			return r.Applies(tf.Features) && truthMatches(&r, row)
 		})
+		if row.Expect != "" && allowed != (row.Expect == "required") {
+			t.Errorf("row %s (%s): the lab expects %s, the catalog allows it: %v", row.Row, row.Label, row.Expect, allowed)
+		}
 		if allowed {
 			continue
 		}

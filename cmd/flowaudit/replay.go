@@ -1,0 +1,184 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+func init() { subcommands = append(subcommands, newReplayCmd) }
+
+// auditFlags are the flags every command that produces a report shares
+// (replay here; capture and report may reuse them).
+type auditFlags struct {
+	products []string
+	hosts    []string
+	site     string
+	with     []string
+	without  []string
+	catalogs []string
+	format   string
+	output   string
+	failOn   string
+}
+
+func (f *auditFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringSliceVarP(&f.products, "product", "p", nil, "product `P` to audit against (repeatable or comma-separated; see `flowaudit catalog list`)")
+	fl.StringSliceVar(&f.hosts, "host", nil, "gateway address `ADDR` (repeatable); default: the site file's hosts, else inferred from the traffic")
+	fl.StringVar(&f.site, "site", "", "site `FILE`: gateway hosts, zone CIDRs, features in use")
+	fl.StringSliceVar(&f.with, "with", nil, "feature `F` in use (repeatable or comma-separated; F=false turns one off)")
+	fl.StringSliceVar(&f.without, "without", nil, "feature `F` not in use (repeatable or comma-separated)")
+	fl.StringArrayVar(&f.catalogs, "catalog", nil, "catalog `FILE` overlaid on the bundled products (repeatable; later files win)")
+	fl.StringVarP(&f.format, "format", "f", defaultReportFormat, "report `FORMAT`: "+reportFormatNames())
+	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
+	fl.StringVar(&f.failOn, "fail-on", "blocked,partial,never-seen,unexpected",
+		"`STATUSES` that make the exit status 1 (comma-separated: blocked, partial, never-seen, ok, not-applicable, unexpected; \"none\" for never)")
+}
+
+func newReplayCmd(a *app) *cobra.Command {
+	var f auditFlags
+	cmd := &cobra.Command{
+		Use:   "replay [flags] FILE...",
+		Short: "Audit captured traffic (pcap/pcapng files) against products' requirements",
+		Long: "replay rebuilds the flows of one or more capture files and checks them against the\n" +
+			"network requirements of the products named with --product: each requirement is ok,\n" +
+			"partial, blocked (with the reason), never-seen or not-applicable, and flows no\n" +
+			"requirement allows are listed as unexpected. docs/report.md explains the report.\n\n" +
+			"Exit status: 0 when every applicable requirement is ok and nothing is unexpected,\n" +
+			"1 when the report has findings (--fail-on), 2 for usage or input errors.",
+		Example: "  flowaudit replay --product mailcleaner --host 192.0.2.10 gateway.pcap\n" +
+			"  flowaudit replay -p spamexperts --site site.yaml --with cluster -f json -o report.json day1.pcapng day2.pcapng",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("replay: no capture file given (flowaudit replay --product P FILE...)")
+			}
+			opts, failOn, err := f.resolve(a)
+			if err != nil {
+				return err
+			}
+			if _, ok := reportFormats[f.format]; !ok {
+				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
+			}
+			res, err := capture.ReadFiles(a.ctx, args, capture.Options{})
+			if err != nil {
+				return err
+			}
+			for _, w := range res.Stats.Warnings {
+				a.log.Warn("capture: " + w)
+			}
+			return a.auditAndWrite(res, opts, failOn, f.format, f.output)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// auditAndWrite runs the audit, writes the report and turns findings into
+// the exit status.
+func (a *app) auditAndWrite(res *capture.Result, opts analyze.Options, failOn []analyze.Status, format, output string) error {
+	rep, err := analyze.Audit(res, opts)
+	if err != nil {
+		return err
+	}
+	rep.Tool = "flowaudit " + version
+	if err := writeReport(a, rep, format, output); err != nil {
+		return err
+	}
+	if n := rep.Findings(failOn); n > 0 {
+		return &findingsError{n: n}
+	}
+	return nil
+}
+
+// resolve turns the flags into audit options: products from the catalog
+// (bundled plus --catalog files), the site file, hosts and features.
+func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) {
+	var opts analyze.Options
+	failOn, err := parseFailOn(f.failOn)
+	if err != nil {
+		return opts, nil, err
+	}
+	cat, err := a.loadCatalog(f.catalogs)
+	if err != nil {
+		return opts, nil, err
+	}
+	if len(f.products) == 0 {
+		return opts, nil, fmt.Errorf("no product given: use --product with one or more of %s", strings.Join(cat.Names(), ", "))
+	}
+	for _, name := range f.products {
+		p, err := cat.Product(strings.TrimSpace(name))
+		if err != nil {
+			return opts, nil, fmt.Errorf("%w (products: %s)", err, strings.Join(cat.Names(), ", "))
+		}
+		opts.Products = append(opts.Products, p)
+	}
+	if f.site != "" {
+		if opts.Site, err = catalog.LoadSite(f.site); err != nil {
+			return opts, nil, err
+		}
+	}
+	for _, h := range f.hosts {
+		addr, err := netip.ParseAddr(strings.TrimSpace(h))
+		if err != nil {
+			return opts, nil, fmt.Errorf("--host %q: not an IP address", h)
+		}
+		opts.Hosts = append(opts.Hosts, addr.Unmap())
+	}
+	if opts.Features, err = parseFeatures(f.with); err != nil {
+		return opts, nil, err
+	}
+	for _, w := range f.without {
+		if w = strings.TrimSpace(w); w != "" {
+			opts.Features[w] = false
+		}
+	}
+	return opts, failOn, nil
+}
+
+// parseFeatures reads --with values: "F" or "F=true|false".
+func parseFeatures(with []string) (map[string]bool, error) {
+	m := map[string]bool{}
+	for _, w := range with {
+		w = strings.TrimSpace(w)
+		if w == "" {
+			continue
+		}
+		name, val, hasVal := strings.Cut(w, "=")
+		on := true
+		if hasVal {
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return nil, fmt.Errorf("--with %q: want FEATURE or FEATURE=true|false", w)
+			}
+			on = b
+		}
+		m[name] = on
+	}
+	return m, nil
+}
+
+// parseFailOn reads --fail-on: comma-separated statuses, or "none".
+func parseFailOn(s string) ([]analyze.Status, error) {
+	var out []analyze.Status
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" || part == "none" {
+			continue
+		}
+		st, ok := analyze.ParseStatus(part)
+		if !ok {
+			return nil, fmt.Errorf("--fail-on %q: unknown status %q (want blocked, partial, never-seen, ok, not-applicable, unexpected or none)", s, part)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
