@@ -86,7 +86,7 @@ func TestZeekAgreement(t *testing.T) {
 		byFile[r.file] = append(byFile[r.file], r)
 	}
 	sort.Strings(files)
-	total, agree := 0, 0
+	total, agree, histAgree := 0, 0, 0
 	for _, file := range files {
 		res, err := ReadFiles(context.Background(), []string{filepath.Join(dir, file)}, Options{NoNames: true})
 		if err != nil {
@@ -115,6 +115,11 @@ func TestZeekAgreement(t *testing.T) {
 			switch {
 			case i < len(got) && string(got[i].State) == r.state:
 				agree++
+				if got[i].History == r.history {
+					histAgree++
+				} else {
+					t.Logf("history %s %s: zeek %s, flowaudit %s", file, r.key, r.history, got[i].History)
+				}
 			case i < len(got):
 				t.Logf("differs %s %s: zeek %s %s, flowaudit %s %s", file, r.key, r.state, r.history, got[i].State, got[i].History)
 			default:
@@ -127,7 +132,7 @@ func TestZeekAgreement(t *testing.T) {
 	}
 	pct := 100 * float64(agree) / float64(total)
 	t.Logf("Zeek agreement: %d of %d TCP/UDP rows outside tunnels have the same conn_state (%.1f%%)", agree, total, pct)
-	fmt.Printf("Zeek agreement: %d/%d = %.1f%%\n", agree, total, pct)
+	fmt.Printf("Zeek agreement: %d/%d = %.1f%% same conn_state; %d/%d same history too\n", agree, total, pct, histAgree, total)
 	if pct < 95 {
 		t.Errorf("agreement %.1f%% is below 95%%", pct)
 	}

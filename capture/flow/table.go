@@ -261,9 +261,10 @@ func (t *Table) datagram(e *entry, isOrig bool, p *decode.Packet) {
 	ep := &e.ep[d]
 	ep.pkts++
 	ep.size += uint64(p.PayloadLen)
-	if p.Proto == ProtoUDP && p.PayloadLen > 0 {
+	if p.Proto == ProtoUDP {
+		// Zeek marks every UDP packet as data, empty ones included.
 		e.addHistory(isOrig, histData, 'D')
-		if isOrig && !e.sniffed {
+		if isOrig && !e.sniffed && p.PayloadLen > 0 {
 			e.sniffed = true
 			t.sniff(e, p.Payload)
 		}
