@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/ebpf"
+	"github.com/flowaudit/flowaudit/capture/session"
+)
+
+func init() { subcommands = append(subcommands, newCaptureCmd) }
+
+// captureFlags are the capture command's own flags; the audit flags are
+// shared with replay and report.
+type captureFlags struct {
+	audit     auditFlags
+	iface     string
+	backend   string
+	duration  time.Duration
+	session   string
+	writePcap string
+	filter    string
+	node      string
+	live      bool
+	maxFlows  int
+}
+
+func newCaptureCmd(a *app) *cobra.Command {
+	var f captureFlags
+	cmd := &cobra.Command{
+		Use:   "capture --iface IF --product P [flags]",
+		Short: "Capture live traffic on the gateway and audit it when stopped",
+		Long: "capture records the gateway's traffic on one interface (AF_PACKET ring; needs\n" +
+			"CAP_NET_RAW or root), shows packets, flows, drops and the requirement verdicts\n" +
+			"while it runs, and stops on --duration, Ctrl-C (SIGINT) or SIGTERM: every flow is\n" +
+			"finished, the session (--session) and the report are written, and the exit status\n" +
+			"follows the report as for replay. A second Ctrl-C aborts at once (exit 130)\n" +
+			"without writing anything. The gateway's addresses default to the interface's\n" +
+			"own. docs/live.md explains the options.",
+		Example: "  flowaudit capture --iface eth0 --product mailcleaner --duration 30m --session gw1.session.json -o report.json\n" +
+			"  flowaudit capture --iface eth0 -p spamexperts --live --write-pcap window.pcapng --filter 'not port 22'",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.runCapture(&f) },
+	}
+	f.audit.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVarP(&f.iface, "iface", "i", "", "capture on interface `IF` (required)")
+	fl.StringVar(&f.backend, "backend", "auto", "capture backend: auto, afpacket or ebpf")
+	fl.DurationVar(&f.duration, "duration", 0, "stop after `D` (e.g. 30m); default: run until Ctrl-C or SIGTERM")
+	fl.StringVar(&f.session, "session", "", "save the session to `FILE` for `flowaudit report` (written atomically)")
+	fl.StringVar(&f.writePcap, "write-pcap", "", "keep the raw packets in pcapng `FILE` (renamed into place when the capture stops)")
+	fl.StringVar(&f.filter, "filter", "", "capture filter `EXPR` (tcpdump syntax, compiled with tcpdump -ddd; or tcpdump -ddd output)")
+	fl.StringVar(&f.node, "node", "", "name of this gateway in the session (default: the host name)")
+	fl.BoolVar(&f.live, "live", false, "redraw the requirement table while capturing (terminal only)")
+	fl.IntVar(&f.maxFlows, "max-flows", 0, "bound the flow table to `N` concurrent flows (0: default)")
+	return cmd
+}
+
+// startLive starts the capture backend --backend names. auto picks eBPF
+// (flows aggregated in the kernel: no per-packet copies, process
+// attribution) when ebpf.Supported says this kernel and process can run it
+// and neither --filter nor --write-pcap (AF_PACKET only) is set; otherwise
+// AF_PACKET. The caller prints live.Backend(), so the choice is visible.
+func startLive(ctx context.Context, backend string, opts capture.LiveOptions) (capture.Live, error) {
+	switch backend {
+	case "auto":
+		if opts.Filter == "" && opts.WritePcap == "" && ebpf.Supported() == nil {
+			return ebpf.Start(ctx, opts)
+		}
+		return capture.StartAFPacket(ctx, opts)
+	case "afpacket":
+		return capture.StartAFPacket(ctx, opts)
+	case "ebpf":
+		return ebpf.Start(ctx, opts)
+	}
+	return nil, fmt.Errorf("--backend %q: want auto, afpacket or ebpf", backend)
+}
+
+func (a *app) runCapture(f *captureFlags) error {
+	if f.iface == "" {
+		return errors.New("capture: no interface given (flowaudit capture --iface IF --product P)")
+	}
+	opts, failOn, err := f.audit.resolve(a)
+	if err != nil {
+		return err
+	}
+	if _, ok := reportFormats[f.audit.format]; !ok {
+		return fmt.Errorf("unknown report format %q (want %s)", f.audit.format, reportFormatNames())
+	}
+	// Fail now, not after an hour of capture, when a file cannot be written.
+	for _, out := range []struct{ flag, path string }{{"--output", f.audit.output}, {"--session", f.session}, {"--write-pcap", f.writePcap}} {
+		if err := checkWritableDir(out.flag, out.path); err != nil {
+			return err
+		}
+	}
+	if _, err := capture.CheckInterface(f.iface); err != nil {
+		return err
+	}
+	if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
+		addrs, err := capture.InterfaceAddrs(f.iface)
+		if err != nil {
+			return err
+		}
+		if len(addrs) > 0 {
+			opts.Hosts, opts.HostsHow = addrs, "interface "+f.iface+" addresses"
+		}
+	}
+	node := f.node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+
+	ctx := a.ctx
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+	stopAbort := a.abortOnSecondSignal()
+	defer stopAbort()
+
+	start := time.Now()
+	live, err := startLive(ctx, f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
+		f.iface, live.Backend(), hostsText(opts))
+	a.watchCapture(ctx, live, opts, f)
+
+	res, stopErr := live.Stop()
+	end := time.Now()
+	if res == nil {
+		return stopErr
+	}
+	if stopErr != nil {
+		// The flows gathered so far are still reported.
+		a.log.Warn("capture ended with an error: " + stopErr.Error())
+		res.Stats.Warnings = append(res.Stats.Warnings, "capture ended early: "+stopErr.Error())
+	}
+	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %d packets, %d flows, %d dropped by the kernel\n",
+		end.Sub(start).Truncate(time.Millisecond), res.Stats.Packets, len(res.Flows), res.Stats.KernelDrops)
+
+	var saveErr error
+	if f.session != "" {
+		s := session.New(res, node, version, start, end)
+		s.Hosts, s.HostsHow = sessionHosts(opts, f.audit.site)
+		saveErr = session.Save(f.session, s)
+	}
+	// The report is written even when the session could not be.
+	err = a.auditAndWrite(res, opts, failOn, f.audit.format, f.audit.output)
+	var fe *findingsError
+	if saveErr != nil && (err == nil || errors.As(err, &fe)) {
+		return saveErr
+	}
+	return errors.Join(err, saveErr)
+}
+
+// watchCapture shows progress until ctx is done or the capture ends by
+// itself (interface gone).
+func (a *app) watchCapture(ctx context.Context, live capture.Live, opts analyze.Options, f *captureFlags) {
+	p := newProgress(a.stderr, f.iface, f.live, time.Now())
+	defer p.finish()
+	var ended <-chan struct{}
+	if d, ok := live.(interface{ Done() <-chan struct{} }); ok {
+		ended = d.Done()
+	}
+	tick := time.NewTicker(p.every())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ended:
+			return
+		case now := <-tick.C:
+			snap := live.Snapshot()
+			rep, err := analyze.Audit(&snap, opts)
+			if err != nil {
+				rep = nil
+			}
+			p.update(&snap, rep, now)
+		}
+	}
+}
+
+// abortOnSecondSignal makes a second SIGINT or SIGTERM (the first one
+// cancels a.ctx and starts the orderly stop) end the process at once with
+// 128+signal, writing nothing more: files being written are temporary
+// files, so nothing half-written is left under a final name.
+func (a *app) abortOnSecondSignal() (stop func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				if n++; n < 2 {
+					continue
+				}
+				fmt.Fprintf(a.stderr, "\nflowaudit: %v again: aborting without writing the report or session\n", sig)
+				code := 130
+				if sig == syscall.SIGTERM {
+					code = 143
+				}
+				os.Exit(code)
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// checkWritableDir fails when path's directory does not exist.
+func checkWritableDir(flag, path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s %s: directory %s: %w", flag, path, dir, errors.Unwrap(err))
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s %s: %s is not a directory", flag, path, dir)
+	}
+	return nil
+}
+
+// sessionHosts is what a session records as the gateway's addresses: the
+// ones given or found on the interface, else the site file's (empty: the
+// report infers them again from the traffic).
+func sessionHosts(opts analyze.Options, siteFile string) ([]netip.Addr, string) {
+	switch {
+	case len(opts.Hosts) > 0 && opts.HostsHow != "":
+		return opts.Hosts, opts.HostsHow
+	case len(opts.Hosts) > 0:
+		return opts.Hosts, "--host"
+	case opts.Site != nil && len(opts.Site.Hosts) > 0:
+		return opts.Site.Hosts, "site file " + siteFile
+	}
+	return nil, ""
+}
+
+// hostsText describes the gateway addresses for the start message.
+func hostsText(opts analyze.Options) string {
+	hosts, how := sessionHosts(opts, "")
+	if len(hosts) == 0 {
+		return "addresses inferred from the traffic"
+	}
+	s := ""
+	for i, h := range hosts {
+		if i > 0 {
+			s += " "
+		}
+		s += h.String()
+	}
+	if how != "" {
+		s += " (" + how + ")"
+	}
+	return s
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowaudit/flowaudit/capture/session"
+)
+
+func init() { subcommands = append(subcommands, newReportCmd) }
+
+func newReportCmd(a *app) *cobra.Command {
+	var f auditFlags
+	cmd := &cobra.Command{
+		Use:   "report [flags] SESSION...",
+		Short: "Rebuild a report offline from saved sessions (several: one merged report)",
+		Long: "report audits the flows saved by `capture --session` or `replay --session` again,\n" +
+			"against any products, site file and features, without the packets. Several\n" +
+			"sessions (the gateways of a cluster, or several runs) are merged into one report\n" +
+			"whose requirements and unexpected flows name the nodes that saw them.\n" +
+			"The gateway addresses come from --host, else the site file, else the sessions.\n" +
+			"docs/session.md describes the session format. Exit status as for replay.",
+		Example: "  flowaudit report --product mailcleaner gw1.session.json\n" +
+			"  flowaudit report -p mailcleaner --with cluster -f json -o cluster.json gw1.session.json gw2.session.json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("report: no session file given (flowaudit report --product P SESSION...)")
+			}
+			opts, failOn, err := f.resolve(a)
+			if err != nil {
+				return err
+			}
+			if _, ok := reportFormats[f.format]; !ok {
+				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
+			}
+			sessions := make([]*session.Session, 0, len(args))
+			for _, path := range args {
+				s, err := session.Load(path)
+				if err != nil {
+					return err
+				}
+				sessions = append(sessions, s)
+			}
+			res := session.Merge(sessions...)
+			for _, w := range res.Stats.Warnings {
+				a.log.Warn("session: " + w)
+			}
+			if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
+				if hosts, how := session.Hosts(sessions...); len(hosts) > 0 {
+					opts.Hosts = hosts
+					opts.HostsHow = "session: " + how
+					if how == "" {
+						opts.HostsHow = "session"
+					}
+				}
+			}
+			return a.auditAndWrite(res, opts, failOn, f.format, f.output)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/session"
+)
+
+var gwAddr = netip.MustParseAddr("192.0.2.10")
+
+// mkFlow is an outbound flow from the gateway.
+func mkFlow(proto uint8, port uint16, out flow.Outcome, at time.Time) flow.Flow {
+	f := flow.Flow{UID: "C" + string(out), Proto: proto,
+		Orig:  netip.AddrPortFrom(gwAddr, 40000),
+		Resp:  netip.AddrPortFrom(netip.MustParseAddr("203.0.113.5"), port),
+		Start: at, End: at.Add(time.Second), Outcome: out, OrigPkts: 1, Attempts: 1}
+	switch out {
+	case flow.Established:
+		f.RespPkts, f.State = 1, flow.StateSF
+	case flow.Unreachable:
+		f.State = flow.StateS0
+		f.ICMP = &flow.ICMPError{Type: 3, Code: 13, Version: 4, From: netip.MustParseAddr("192.0.2.1"), Time: at, Reason: "admin-prohibited"}
+	}
+	return f
+}
+
+func writeSession(t *testing.T, dir, node string, flows ...flow.Flow) string {
+	t.Helper()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	s := session.New(&capture.Result{Flows: flows, Stats: capture.Stats{Backend: "afpacket", Iface: "gw0",
+		Packets: uint64(2 * len(flows)), Flows: uint64(len(flows))}}, node, "test", t0, t0.Add(time.Minute))
+	s.Hosts, s.HostsHow = []netip.Addr{gwAddr}, "interface gw0 addresses"
+	path := filepath.Join(dir, node+".session.json")
+	if err := session.Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type reqView struct {
+	ID     string   `json:"id"`
+	Status string   `json:"status"`
+	Reason string   `json:"reason"`
+	Nodes  []string `json:"nodes"`
+}
+
+type reportView struct {
+	Hosts struct {
+		Addrs []string `json:"addrs"`
+		How   string   `json:"how"`
+	} `json:"hosts"`
+	Requirements []reqView `json:"requirements"`
+	Capture      struct {
+		Nodes []string `json:"nodes"`
+	} `json:"capture"`
+}
+
+func (r *reportView) req(id string) reqView {
+	for _, q := range r.Requirements {
+		if q.ID == id {
+			return q
+		}
+	}
+	return reqView{}
+}
+
+// TestReportMergesSessions merges two gateways' sessions: the SMTP
+// requirement worked on one and was blocked on the other (partial, both
+// nodes named); DNS was seen on gw2 only.
+func TestReportMergesSessions(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	s1 := writeSession(t, dir, "gw1", mkFlow(flow.ProtoTCP, 25, flow.Established, t0))
+	s2 := writeSession(t, dir, "gw2", mkFlow(flow.ProtoTCP, 25, flow.Unreachable, t0.Add(time.Second)),
+		mkFlow(flow.ProtoUDP, 53, flow.Established, t0.Add(2*time.Second)))
+	out := filepath.Join(dir, "report.json")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"report", "-p", "mailcleaner", "-f", "json", "-o", out, s1, s2}, &stdout, &stderr)
+	var fe *findingsError
+	if !asFindings(err, &fe) {
+		t.Fatalf("want findings (never-seen requirements), got %v; stderr %s", err, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep reportView
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	smtp := rep.req("mailcleaner/out-tcp-25-smtp")
+	if smtp.Status != "partial" || smtp.Reason != "admin-prohibited" || strings.Join(smtp.Nodes, ",") != "gw1,gw2" {
+		t.Errorf("out-tcp-25-smtp = %+v, want partial, admin-prohibited, nodes gw1,gw2", smtp)
+	}
+	dns := rep.req("mailcleaner/out-udp-53-dns")
+	if dns.Status != "ok" || strings.Join(dns.Nodes, ",") != "gw2" {
+		t.Errorf("out-udp-53-dns = %+v, want ok seen by gw2", dns)
+	}
+	if strings.Join(rep.Capture.Nodes, ",") != "gw1,gw2" {
+		t.Errorf("capture nodes %v", rep.Capture.Nodes)
+	}
+	if len(rep.Hosts.Addrs) != 1 || rep.Hosts.Addrs[0] != "192.0.2.10" || !strings.HasPrefix(rep.Hosts.How, "session: ") {
+		t.Errorf("hosts %+v, want the sessions' address", rep.Hosts)
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := writeSession(t, dir, "gw1")
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"format":"flowaudit-session","version":9}`), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no session", []string{"report", "-p", "mailcleaner"}, "no session file given"},
+		{"no product", []string{"report", good}, "no product given"},
+		{"newer version", []string{"report", "-p", "mailcleaner", bad}, "load session " + bad + ": unsupported session version 9"},
+		{"missing", []string{"report", "-p", "mailcleaner", filepath.Join(dir, "nope.json")}, "no such file"},
+		{"bad format", []string{"report", "-p", "mailcleaner", "-f", "nope", good}, `unknown report format "nope"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tc.args, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
