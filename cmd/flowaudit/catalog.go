@@ -238,7 +238,25 @@ func showTable(w io.Writer, p *catalog.Product, markdown bool) error {
 		}
 		rows = append(rows, row)
 	}
-	return renderTable(w, markdown, header, rows)
+	if err := renderTable(w, markdown, header, rows); err != nil {
+		return err
+	}
+	feats := p.Features()
+	if len(feats) == 0 {
+		return nil
+	}
+	// The features decide which conditional rows apply: list them with
+	// their defaults so that the reader knows what --with can change.
+	frows := make([][]string, len(feats))
+	for i, f := range feats {
+		def := "off"
+		if f.Default {
+			def = "on"
+		}
+		frows[i] = []string{f.Name, def, f.Description}
+	}
+	fmt.Fprintln(w)
+	return renderTable(w, markdown, []string{"Feature", "Default", "Description"}, frows)
 }
 
 func renderTable(w io.Writer, markdown bool, header []string, rows [][]string) error {
