@@ -133,11 +133,21 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 }
 
 func newCatalogValidateCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var site bool
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a catalog file; print each problem as file:line: field: what is wrong",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if site {
+				s, err := catalog.LoadSite(args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s: ok: site with %d hosts, %d zones, %d features\n",
+					args[0], len(s.Hosts), len(s.Zones), len(s.Features))
+				return nil
+			}
 			c, err := catalog.LoadFile(args[0])
 			if err != nil {
 				return err
@@ -149,6 +159,8 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&site, "site", false, "FILE is a site file (hosts, zones, features)")
+	return cmd
 }
 
 func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {

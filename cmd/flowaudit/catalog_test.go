@@ -193,6 +193,22 @@ func TestCatalogValidate(t *testing.T) {
 	}
 }
 
+func TestCatalogValidateSite(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "site.yaml")
+	writeCatalogFile(t, good, "hosts: [192.0.2.10]\nzones: {dns-servers: [192.0.2.53], clients: [198.51.100.0/24]}\nfeatures: {cluster: true}\n")
+	out, err := runCatalog(t, "catalog", "validate", "--site", good)
+	if err != nil || out != good+": ok: site with 1 hosts, 2 zones, 1 features\n" {
+		t.Errorf("validate --site good: %q, %v", out, err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	writeCatalogFile(t, bad, "hosts: [192.0.2.10]\nzones:\n  clients: [198.51.100.0/33]\n")
+	_, err = runCatalog(t, "catalog", "validate", "--site", bad)
+	if err == nil || err.Error() != bad+`:3: zones.clients[0]: "198.51.100.0/33": not an IP address or CIDR prefix` {
+		t.Errorf("validate --site bad: %v", err)
+	}
+}
+
 // TestCatalogOverlayFlag: --catalog files replace and extend the bundled
 // products for list, show and export alike.
 func TestCatalogOverlayFlag(t *testing.T) {
