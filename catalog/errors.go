@@ -38,7 +38,11 @@ type errList struct {
 }
 
 func (l *errList) add(n *yaml.Node, field, format string, args ...any) {
-	if len(l.errs) >= maxErrors {
+	switch {
+	case len(l.errs) > maxErrors:
+		return
+	case len(l.errs) == maxErrors:
+		l.errs = append(l.errs, &Error{File: l.file, Msg: fmt.Sprintf("more problems not shown: fix these %d first", maxErrors)})
 		return
 	}
 	line := 0

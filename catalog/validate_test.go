@@ -191,3 +191,15 @@ func TestMatchHost(t *testing.T) {
 		}
 	}
 }
+
+func TestParseErrorLimit(t *testing.T) {
+	src := "product: demo\ndocument: d\nrows:\n" + strings.Repeat("  - {name: a, direction: up, protocol: tcp, ports: [1], peers: [any], source: {text: t}}\n", 30)
+	_, err := Parse("many.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != maxErrors+1 || lines[maxErrors] != "many.yaml: more problems not shown: fix these 20 first" {
+		t.Errorf("%d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+}
