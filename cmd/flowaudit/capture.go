@@ -107,13 +107,14 @@ func (a *app) runCapture(f *captureFlags) error {
 	if _, err := capture.CheckInterface(f.iface); err != nil {
 		return err
 	}
+	// Without --host or site hosts, the gateway is the interface's
+	// addresses: all of them seen while capturing, since addresses added
+	// during the window (a second service address) carry its traffic too.
+	var ifHosts *ifaceHosts
 	if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
-		addrs, err := capture.InterfaceAddrs(f.iface)
-		if err != nil {
+		ifHosts = &ifaceHosts{iface: f.iface, seen: map[netip.Addr]bool{}}
+		if err := ifHosts.refresh(&opts); err != nil {
 			return err
-		}
-		if len(addrs) > 0 {
-			opts.Hosts, opts.HostsHow = addrs, "interface "+f.iface+" addresses"
 		}
 	}
 	node := f.node
@@ -137,10 +138,13 @@ func (a *app) runCapture(f *captureFlags) error {
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
 		f.iface, live.Backend(), hostsText(opts))
-	a.watchCapture(ctx, live, opts, f)
+	a.watchCapture(ctx, live, &opts, ifHosts, f)
 
 	res, stopErr := live.Stop()
 	end := time.Now()
+	if ifHosts != nil {
+		_ = ifHosts.refresh(&opts) // the interface may be gone: keep what was seen
+	}
 	if res == nil {
 		return stopErr
 	}
@@ -169,7 +173,7 @@ func (a *app) runCapture(f *captureFlags) error {
 
 // watchCapture shows progress until ctx is done or the capture ends by
 // itself (interface gone).
-func (a *app) watchCapture(ctx context.Context, live capture.Live, opts analyze.Options, f *captureFlags) {
+func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze.Options, ifHosts *ifaceHosts, f *captureFlags) {
 	p := newProgress(a.stderr, f.iface, f.live, time.Now())
 	defer p.finish()
 	var ended <-chan struct{}
@@ -185,8 +189,11 @@ func (a *app) watchCapture(ctx context.Context, live capture.Live, opts analyze.
 		case <-ended:
 			return
 		case now := <-tick.C:
+			if ifHosts != nil {
+				_ = ifHosts.refresh(opts)
+			}
 			snap := live.Snapshot()
-			rep, err := analyze.Audit(&snap, opts)
+			rep, err := analyze.Audit(&snap, *opts)
 			if err != nil {
 				rep = nil
 			}
@@ -273,4 +280,28 @@ func hostsText(opts analyze.Options) string {
 		s += " (" + how + ")"
 	}
 	return s
+}
+
+// ifaceHosts accumulates the capture interface's addresses.
+type ifaceHosts struct {
+	iface string
+	seen  map[netip.Addr]bool
+}
+
+// refresh adds the interface's current addresses to opts.Hosts.
+func (h *ifaceHosts) refresh(opts *analyze.Options) error {
+	addrs, err := capture.InterfaceAddrs(h.iface)
+	if err != nil {
+		return err
+	}
+	for _, ad := range addrs {
+		if !h.seen[ad] {
+			h.seen[ad] = true
+			opts.Hosts = append(opts.Hosts, ad)
+		}
+	}
+	if len(opts.Hosts) > 0 {
+		opts.HostsHow = "interface " + h.iface + " addresses"
+	}
+	return nil
 }
