@@ -62,16 +62,21 @@ func ParsePeer(s string) (Peer, error) {
 	return Peer{}, fmt.Errorf("%q: unknown peer kind %q (want any, zone, host or ip)", s, kind)
 }
 
-// MatchHost reports whether name (a DNS name seen on the wire) matches a
-// host pattern where each "*" label stands for one or more labels.
+// MatchHost reports whether name (a DNS name seen on the wire, any case,
+// with or without the root dot) matches a host pattern as ParsePeer
+// normalises it, where each "*" label stands for one or more labels. The
+// common forms (exact name, leading "*.") allocate nothing: the auditor
+// calls this for every flow and every host peer.
 func MatchHost(pattern, name string) bool {
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	name = strings.TrimSuffix(name, ".")
 	if !strings.Contains(pattern, "*") {
-		return pattern == name
+		return strings.EqualFold(pattern, name)
 	}
-	pl := strings.Split(pattern, ".")
-	nl := strings.Split(name, ".")
-	return matchLabels(pl, nl)
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok && !strings.Contains(rest, "*") {
+		n := len(name) - len(rest)
+		return n >= 2 && name[n-1] == '.' && strings.EqualFold(name[n:], rest)
+	}
+	return matchLabels(strings.Split(pattern, "."), strings.Split(strings.ToLower(name), "."))
 }
 
 func matchLabels(p, n []string) bool {
@@ -101,6 +106,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		if a.Zone() != "" {
 			return netip.Prefix{}, fmt.Errorf("address zones are not allowed")
 		}
+		// An IPv4-mapped IPv6 address is the IPv4 address on the wire.
+		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)

@@ -47,7 +47,7 @@ func ParseSite(name string, data []byte) (*Site, error) {
 					l.add(hv, hp, "%q is not an IP address", str)
 					return
 				}
-				s.Hosts = append(s.Hosts, a)
+				s.Hosts = append(s.Hosts, a.Unmap())
 			})
 		case "zones":
 			l.mapping(v, path, nil, func(k string, zv *yaml.Node, zp string) {

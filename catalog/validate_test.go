@@ -153,6 +153,7 @@ func TestParsePeer(t *testing.T) {
 		{"ip:192.0.2.7", Peer{Kind: PeerIP, Value: "192.0.2.7"}, false},
 		{"ip:2001:db8::/32", Peer{Kind: PeerIP, Value: "2001:db8::/32"}, false},
 		{"ip:192.0.2.7/32", Peer{Kind: PeerIP, Value: "192.0.2.7/32"}, false},
+		{"ip:::ffff:192.0.2.7", Peer{Kind: PeerIP, Value: "192.0.2.7"}, false},
 		{"zone:Vendor", Peer{}, true},
 		{"ip:192.0.2.300", Peer{}, true},
 		{"ip:fe80::1%eth0", Peer{}, true},
@@ -184,11 +185,24 @@ func TestMatchHost(t *testing.T) {
 		{"*.apc.avira.com", "x.apc.avira.com.evil.example", false},
 		{"repo.clearswift.net", "Repo.Clearswift.NET.", true},
 		{"repo.clearswift.net", "rh.repo.clearswift.net", false},
+		{"*.apc.avira.com", ".apc.avira.com", false},
+		{"*.apc.avira.com", "X.APC.Avira.Com.", true},
+		{"*.apc.avira.com", "xapc.avira.com", false},
+		{"resolver*.example.com", "resolver1.example.com", false}, // "*" is a whole label
+		{"a.*.example.com", "a.b.c.example.com", true},
+		{"a.*.example.com", "a.example.com", false},
 	}
 	for _, tc := range cases {
 		if got := MatchHost(tc.pattern, tc.name); got != tc.want {
 			t.Errorf("MatchHost(%q, %q) = %v", tc.pattern, tc.name, got)
 		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		MatchHost("*.apc.avira.com", "Node7.apc.avira.com.")
+		MatchHost("repo.clearswift.net", "REPO.clearswift.net")
+	})
+	if allocs != 0 {
+		t.Errorf("MatchHost allocates %v times per call", allocs)
 	}
 }
 
