@@ -12,6 +12,8 @@ import (
 // conclude, as lab.sh writes it (NAME.truth.yaml next to NAME.pcap).
 type Truth struct {
 	Scenario string `yaml:"scenario"`
+	// Product is the catalog product the Expect fields refer to.
+	Product string `yaml:"product"`
 	// Gateway lists the gateway addresses the scenario used: the --host
 	// values for an audit.
 	Gateway  []string    `yaml:"gateway"`
