@@ -44,6 +44,21 @@ func serve(t *testing.T, p *vethPair) {
 				}
 			}()
 		}
+		sink, err := net.Listen("tcp", "[::]:2600")
+		if err != nil {
+			t.Errorf("listen sink: %v", err)
+			return
+		}
+		t.Cleanup(func() { sink.Close() })
+		go func() {
+			for {
+				c, err := sink.Accept()
+				if err != nil {
+					return
+				}
+				go func() { io.Copy(io.Discard, c); c.Close() }()
+			}
+		}()
 		pc, err := net.ListenPacket("udp", "[::]:53")
 		if err != nil {
 			t.Errorf("listen udp 53: %v", err)
@@ -104,6 +119,14 @@ func clientTraffic(t *testing.T, p *vethPair) {
 		} else {
 			t.Errorf("dial :4443: %v", err)
 		}
+		// A bulk transfer: TSO/GSO hands the veth super-packets, which the
+		// kernel program must count as the segments they stand for.
+		if c, err := net.DialTimeout("tcp", serverV4+":2600", 2*time.Second); err == nil {
+			c.Write(make([]byte, bulkBytes))
+			c.Close()
+		} else {
+			t.Errorf("dial :2600: %v", err)
+		}
 		if c, err := net.ListenPacket("udp4", clientV4+":0"); err == nil {
 			c.WriteTo([]byte("razor"), &net.UDPAddr{IP: net.ParseIP(serverV4), Port: 2703})
 			time.Sleep(200 * time.Millisecond)
@@ -112,6 +135,8 @@ func clientTraffic(t *testing.T, p *vethPair) {
 	})
 	time.Sleep(300 * time.Millisecond) // FINs and the ICMP error
 }
+
+const bulkBytes = 4 << 20
 
 // find returns the flow to resp (proto, "addr:port"), or fails.
 func find(t *testing.T, fs []flow.Flow, proto uint8, resp string) flow.Flow {
@@ -193,6 +218,12 @@ func TestPrivilegedLiveVeth(t *testing.T) {
 	dns := find(t, res.Flows, flow.ProtoUDP, serverV4+":53")
 	if dns.Outcome != flow.Established || dns.Process == nil {
 		t.Errorf("dns: %s process %+v", dns.Outcome, dns.Process)
+	}
+	bulk := find(t, res.Flows, flow.ProtoTCP, serverV4+":2600")
+	// 1448-byte segments at MTU 1500 (timestamps on): at least this many.
+	if minPkts := uint64(bulkBytes / 1448); bulk.OrigBytes != bulkBytes || bulk.OrigPkts < minPkts {
+		t.Errorf("bulk: %d bytes in %d packets, want %d bytes in >= %d packets (GSO segments)",
+			bulk.OrigBytes, bulk.OrigPkts, bulkBytes, minPkts)
 	}
 	razor := find(t, res.Flows, flow.ProtoUDP, serverV4+":2703")
 	if razor.Outcome != flow.Unreachable || razor.ICMP == nil || razor.ICMP.Reason != "port-unreachable" {
