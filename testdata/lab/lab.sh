@@ -230,16 +230,17 @@ start_listeners() {
 			ip netns exec "$(ns "$role")" socat "${spec[@]}" >>"$state/listeners.log" 2>&1 &
 			echo $! >>"$state/listeners.pids"
 		done
-	# Wait until every listener is bound (socat needs a moment to start).
-	local i
-	for i in $(seq 50); do
-		local want have
-		want=$(wc -l <"$state/listeners.pids" 2>/dev/null || echo 0)
+	# Wait until every listener is bound (socat needs a moment to start,
+	# longer on a loaded machine): a flow sent before would meet a closed
+	# port and contradict the truth.
+	local i want have=0
+	want=$(wc -l <"$state/listeners.pids" 2>/dev/null || echo 0)
+	for i in $(seq 200); do
 		have=$( (nsx inet ss -Hlntup; nsx gw ss -Hlntup) | grep -c '"socat"' || true)
 		((have >= want)) && return 0
 		sleep 0.05
 	done
-	log "warning: not all listeners are up after 2.5s"
+	die "only $have of $want listeners came up within 10 s (see $state/listeners.log)"
 }
 
 stop_listeners() {
@@ -405,7 +406,7 @@ cmd_record() {
 	tpid=$!
 	push_cleanup "kill -INT $tpid 2>/dev/null; wait $tpid 2>/dev/null; rm -f '$tmp'"
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 200); do
 		grep -q "listening on" "$state/tcpdump.log" && break
 		sleep 0.05
 	done
