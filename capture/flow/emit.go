@@ -138,8 +138,9 @@ func icmpReason(v6 bool, typ, code uint8) string {
 	return fmt.Sprintf("icmp-%d-%d", typ, code)
 }
 
-// build fills t.scratch with e's record.
-func (t *Table) build(e *entry, open, evicted bool) {
+// build fills t.scratch with the record of the flow at slab position pos.
+func (t *Table) build(pos int32, open, evicted bool) {
+	e := &t.slab[pos]
 	f := &t.scratch
 	*f = Flow{}
 	k := &e.key
@@ -161,7 +162,7 @@ func (t *Table) build(e *entry, open, evicted bool) {
 		f.MissedBytes = o.missed(f.OrigBytes) + r.missed(f.RespBytes)
 		f.State = tcpConnState(o.state, r.state, f.OrigBytes == 0 && f.RespBytes == 0, rstos0History(e))
 	} else {
-		f.OrigBytes, f.RespBytes = o.size, r.size
+		f.OrigBytes, f.RespBytes = uint64(o.covered), uint64(r.covered)
 		if k.Proto == ProtoUDP {
 			f.State = udpConnState(o.pkts > 0, r.pkts > 0)
 		} else {
@@ -171,16 +172,17 @@ func (t *Table) build(e *entry, open, evicted bool) {
 	f.History = t.emitter.history(e)
 	f.Attempts = int(e.attempts)
 	if e.hasICMP {
-		from := netip.AddrFrom16(e.icmpFrom)
-		if e.icmpFrom4 {
+		ic := t.icmpErrs[pos]
+		from := netip.AddrFrom16(ic.from)
+		if ic.from4 {
 			from = from.Unmap()
 		}
 		var ver uint8 = 4
-		if e.icmpErrV6 {
+		if ic.v6 {
 			ver = 6
 		}
-		t.icmp = ICMPError{Type: e.icmpErrType, Code: e.icmpErrCode, Version: ver, From: from,
-			Time: time.Unix(0, e.icmpTS).UTC(), Reason: t.emitter.reason(e.icmpErrV6, e.icmpErrType, e.icmpErrCode)}
+		t.icmp = ICMPError{Type: ic.typ, Code: ic.code, Version: ver, From: from,
+			Time: time.Unix(0, ic.ts).UTC(), Reason: t.emitter.reason(ic.v6, ic.typ, ic.code)}
 		f.ICMP = &t.icmp
 	}
 	f.ServerName = t.names[e.serverName]
@@ -193,7 +195,7 @@ func (t *Table) build(e *entry, open, evicted bool) {
 // single definition.
 func (e *entry) summary() Summary {
 	return Summary{Proto: e.key.Proto, OrigFlags: e.ep[0].flags, RespFlags: e.ep[1].flags,
-		OrigPkts: e.ep[0].pkts, RespPkts: e.ep[1].pkts, OrigBytes: e.ep[0].size, RespBytes: e.ep[1].size,
+		OrigPkts: e.ep[0].pkts, RespPkts: e.ep[1].pkts, OrigBytes: uint64(e.ep[0].covered), RespBytes: uint64(e.ep[1].covered),
 		Attempts: e.attempts, ICMPError: e.hasICMP}
 }
 

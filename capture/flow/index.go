@@ -51,24 +51,11 @@ func (x *index) find(k *Key, h uint32, slab []entry) (int32, uint32) {
 		if s.pos == 0 {
 			return -1, i
 		}
-		if s.tag == h && slab[s.pos-1].key == *k {
+		if s.tag == h && slab[s.pos-1].key.equal(k) {
 			return int32(s.pos - 1), i
 		}
 		i = (i + 1) & x.mask
 	}
-}
-
-// touch loads the home slot of hash h and the start of each cache line of
-// the entry it points to, for AddBatch. The loads are independent of one
-// another, so the CPU overlaps their misses; the sum only keeps them from
-// being optimized away.
-func (x *index) touch(h uint32, slab []entry) uint64 {
-	s := x.slots[h&x.mask]
-	if s.pos == 0 || int(s.pos) > len(slab) {
-		return 0
-	}
-	e := &slab[s.pos-1]
-	return uint64(e.last) + uint64(e.ep[0].pkts) + uint64(e.ep[1].pkts) + uint64(e.ep[1].histRST) + e.id
 }
 
 // insert puts pos at the empty slot i found by find, growing when half

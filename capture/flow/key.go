@@ -1,7 +1,7 @@
 package flow
 
 import (
-	"bytes"
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
@@ -88,8 +88,9 @@ func makeKey(src, dst netip.Addr, sport, dport uint16, proto uint8, id uint16) (
 		k.Fam = 4
 	}
 	s, d := src.As16(), dst.As16()
-	c := bytes.Compare(s[:], d[:])
-	if c < 0 || (c == 0 && sport <= dport) {
+	sh, dh := binary.BigEndian.Uint64(s[:8]), binary.BigEndian.Uint64(d[:8])
+	sl, dl := binary.BigEndian.Uint64(s[8:]), binary.BigEndian.Uint64(d[8:])
+	if sh < dh || (sh == dh && (sl < dl || (sl == dl && sport <= dport))) {
 		k.A, k.B, k.PortA, k.PortB = s, d, sport, dport
 		return k, true
 	}
@@ -119,6 +120,17 @@ func packetKey(p *decode.Packet) (k Key, fromA bool, kind icmpKind) {
 	}
 	k, fromA = makeKey(p.Src, p.Dst, 0, 0, p.Proto, 0)
 	return k, fromA, 0
+}
+
+// equal compares two keys word by word (inlined, unlike ==, which calls
+// the runtime's memequal for a 40-byte struct).
+func (k *Key) equal(o *Key) bool {
+	le := binary.LittleEndian
+	return le.Uint64(k.A[0:8]) == le.Uint64(o.A[0:8]) &&
+		le.Uint64(k.A[8:16]) == le.Uint64(o.A[8:16]) &&
+		le.Uint64(k.B[0:8]) == le.Uint64(o.B[0:8]) &&
+		le.Uint64(k.B[8:16]) == le.Uint64(o.B[8:16]) &&
+		k.PortA == o.PortA && k.PortB == o.PortB && k.Proto == o.Proto && k.Fam == o.Fam && k.ID == o.ID
 }
 
 // innerKey is the key of the flow an ICMP error quotes.

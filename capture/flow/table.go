@@ -97,6 +97,7 @@ type Table struct {
 	prep [batchPrefetch]prepared
 	sink uint64
 
+	icmpErrs map[int32]icmpInfo
 	names    []string
 	nameIdx  map[string]uint32
 	finished []Flow
@@ -122,7 +123,8 @@ func NewTable(cfg Config) *Table {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultMaxFlows
 	}
-	t := &Table{cfg: cfg, nameIdx: make(map[string]uint32), names: []string{""}}
+	t := &Table{cfg: cfg, nameIdx: make(map[string]uint32), names: []string{""},
+		icmpErrs: make(map[int32]icmpInfo)}
 	t.idx.init(rand.Uint64())
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout),
 		int64(cfg.ICMPTimeout), int64(cfg.OtherTimeout), int64(cfg.DNSTimeout), int64(cfg.CloseDelay)}
@@ -160,6 +162,7 @@ const batchPrefetch = 64
 type prepared struct {
 	key   Key
 	h     uint32
+	pos   uint32 // home slot's content, for prefetching only
 	fromA bool
 	kind  icmpKind
 }
@@ -171,12 +174,22 @@ type prepared struct {
 func (t *Table) AddBatch(ps []decode.Packet) {
 	for len(ps) > 0 {
 		n := min(len(ps), batchPrefetch)
-		var sink uint64
+		// Three passes so that each pass's loads are independent and
+		// short enough for the CPU to keep many misses in flight: keys
+		// and hashes (packets are in cache), then index slots, then the
+		// entries the slots point to.
 		for i := range n {
 			pr := &t.prep[i]
 			pr.key, pr.fromA, pr.kind = packetKey(&ps[i])
 			pr.h = t.idx.hash(&pr.key)
-			sink += t.idx.touch(pr.h, t.slab)
+		}
+		var sink uint64
+		for i := range n {
+			pr := &t.prep[i]
+			pr.pos = t.idx.slots[pr.h&t.idx.mask].pos
+		}
+		for i := range n {
+			sink += t.touch(t.prep[i].pos)
 		}
 		t.sink = sink
 		for i := range n {
@@ -185,6 +198,16 @@ func (t *Table) AddBatch(ps []decode.Packet) {
 		}
 		ps = ps[n:]
 	}
+}
+
+// touch loads one word of each cache line of the entry at slot content
+// pos (slab index + 1), so AddBatch's later accesses hit the cache.
+func (t *Table) touch(pos uint32) uint64 {
+	if pos == 0 || int(pos) > len(t.slab) {
+		return 0
+	}
+	e := &t.slab[pos-1]
+	return uint64(e.last) + e.ep[0].pkts + e.ep[1].pkts + e.id
 }
 
 func (t *Table) add(p *decode.Packet, kp *Key, fromA bool, kind icmpKind, h uint32) {
@@ -260,7 +283,7 @@ func (t *Table) datagram(e *entry, isOrig bool, p *decode.Packet) {
 	}
 	ep := &e.ep[d]
 	ep.pkts++
-	ep.size += uint64(p.PayloadLen)
+	ep.covered += int64(p.PayloadLen)
 	if p.Proto == ProtoUDP {
 		// Zeek marks every UDP packet as data, empty ones included.
 		e.addHistory(isOrig, histData, 'D')
@@ -385,11 +408,8 @@ func (t *Table) attachICMP(p *decode.Packet) bool {
 	}
 	e := &t.slab[pos]
 	e.hasICMP = true
-	e.icmpErrType, e.icmpErrCode = p.ICMPType, p.ICMPCode
-	e.icmpErrV6 = p.Proto == ProtoICMPv6
-	e.icmpFrom = p.Src.As16()
-	e.icmpFrom4 = p.Src.Is4()
-	e.icmpTS = p.TS
+	t.icmpErrs[pos] = icmpInfo{typ: p.ICMPType, code: p.ICMPCode, v6: p.Proto == ProtoICMPv6,
+		from: p.Src.As16(), from4: p.Src.Is4(), ts: p.TS}
 	if p.TS > e.last {
 		e.last = p.TS
 	}
@@ -469,7 +489,7 @@ func (t *Table) Snapshot(fn func(*Flow)) {
 	for i := range t.slab {
 		e := &t.slab[i]
 		if e.active {
-			t.build(e, e.list != listClosed, false)
+			t.build(int32(i), e.list != listClosed, false)
 			fn(&t.scratch)
 		}
 	}
@@ -478,12 +498,15 @@ func (t *Table) Snapshot(fn func(*Flow)) {
 // finish removes a flow and hands its record to OnFlow.
 func (t *Table) finish(pos int32, open, evicted bool) {
 	e := &t.slab[pos]
-	t.build(e, open, evicted)
+	t.build(pos, open, evicted)
 	t.stats.MissedBytes += t.scratch.MissedBytes
 	_, slot := t.idx.find(&e.key, t.idx.hash(&e.key), t.slab)
 	t.idx.remove(slot)
 	e.active = false
 	e.gen++
+	if e.hasICMP {
+		delete(t.icmpErrs, pos)
+	}
 	t.free = append(t.free, pos)
 	if t.cfg.OnFlow != nil {
 		t.cfg.OnFlow(&t.scratch)

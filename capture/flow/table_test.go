@@ -351,3 +351,83 @@ func BenchmarkTableAdd(b *testing.B) {
 		tb.Add(&p)
 	}
 }
+
+// interleaved returns n packets of TCP connections, concurrent at a time,
+// picked at random the way a busy gateway interleaves them: each
+// connection is a handshake, data and ACKs, and a close.
+func interleaved(n, concurrent int) []decode.Packet {
+	type conn struct {
+		c          netip.Addr
+		cp         uint16
+		cseq, sseq uint32
+		step       int
+	}
+	rng := uint64(1)
+	rnd := func(k int) int {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		return int(rng % uint64(k))
+	}
+	next := 0
+	newConn := func() *conn {
+		next++
+		return &conn{c: netip.AddrFrom4([4]byte{10, byte(next >> 16), byte(next >> 8), byte(next)}),
+			cp: uint16(1024 + next%60000), cseq: uint32(next) * 7919, sseq: uint32(next) * 104729}
+	}
+	active := make([]*conn, concurrent)
+	for i := range active {
+		active[i] = newConn()
+	}
+	ts := int64(1_700_000_000) * sec
+	out := make([]decode.Packet, 0, n)
+	for len(out) < n {
+		ts += int64(60 * time.Microsecond)
+		i := rnd(len(active))
+		c := active[i]
+		c.step++
+		var p decode.Packet
+		switch {
+		case c.step == 1:
+			p = tcpPkt(ts, c.c, c.cp, srv, 443, S, c.cseq, 0, 0)
+			c.cseq++
+		case c.step == 2:
+			p = tcpPkt(ts, srv, 443, c.c, c.cp, SA, c.sseq, c.cseq, 0)
+			c.sseq++
+		case c.step < 30 && c.step%3 == 0:
+			p = tcpPkt(ts, c.c, c.cp, srv, 443, A, c.cseq, c.sseq, 0)
+		case c.step < 30:
+			p = tcpPkt(ts, srv, 443, c.c, c.cp, PA, c.sseq, c.cseq, 1000)
+			c.sseq += 1000
+		case c.step == 30:
+			p = tcpPkt(ts, c.c, c.cp, srv, 443, FA, c.cseq, c.sseq, 0)
+			c.cseq++
+		case c.step == 31:
+			p = tcpPkt(ts, srv, 443, c.c, c.cp, FA, c.sseq, c.cseq, 0)
+			c.sseq++
+		default:
+			p = tcpPkt(ts, c.c, c.cp, srv, 443, A, c.cseq, c.sseq, 0)
+			active[i] = newConn()
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// BenchmarkTableInterleaved measures AddBatch over 10k concurrent
+// connections, a working set larger than the CPU's fast caches.
+func BenchmarkTableInterleaved(b *testing.B) {
+	pk := interleaved(1<<20, benchConcurrent)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		tb := NewTable(Config{OnFlow: func(*Flow) {}})
+		for j := 0; j < len(pk) && i < b.N; j += 256 {
+			end := min(j+256, len(pk))
+			tb.AddBatch(pk[j:end])
+			i += end - j
+		}
+	}
+}
+
+var benchConcurrent = 10000

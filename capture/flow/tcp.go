@@ -6,63 +6,74 @@ import "github.com/flowaudit/flowaudit/capture/decode"
 // by packet, sequence-range byte counts, and the history string. Only the
 // parts that decide conn_state, history and sizes are kept.
 
-// endpoint is one side of a flow. For TCP, sequence numbers are tracked as
-// 64-bit offsets from the side's initial sequence number so that sizes
-// beyond 4 GiB still come out right.
+// endpoint is one side of a flow, 64 bytes: one cache line. For TCP,
+// sequence numbers are tracked as 64-bit offsets from the side's initial
+// sequence number so that sizes beyond 4 GiB still come out right.
 type endpoint struct {
-	pkts  uint64
-	size  uint64 // UDP/ICMP/other payload bytes
-	flags uint8  // OR of TCP flags sent
-
-	state, prevState tcpEndpointState
-	didClose         bool
-	seqInit          bool
-	finSeen          bool
-	startAbs         uint32 // initial sequence number
-	lastAbs          uint32 // absolute sequence number at lastRel
-	lastRel          int64  // highest relative sequence end sent
-	ackRel           int64  // highest relative sequence the peer acked
-	dataHigh         int64  // highest relative data byte end seen
-	covered          int64  // payload bytes seen in sequence space
-	histSYN          int64
-	histFIN          int64
-	histRST          int64
-	rxmit            uint32
+	pkts     uint64
+	lastRel  int64 // highest relative sequence end sent
+	ackRel   int64 // highest relative sequence the peer acked
+	dataHigh int64 // highest relative data byte end seen
+	// covered is, for TCP, the payload bytes seen in sequence space; for
+	// other protocols the payload bytes sent.
+	covered  int64
+	startAbs uint32 // initial sequence number
+	lastAbs  uint32 // absolute sequence number at lastRel
+	// Relative sequence numbers (low 32 bits) of the last SYN, FIN and RST,
+	// for Zeek's repeated history letters.
+	histSYN, histFIN, histRST uint32
+	flags                     uint8 // OR of TCP flags sent
+	state, prevState          tcpEndpointState
+	bits                      uint8 // epSeqInit, epDidClose
 }
 
-// entry is a flow in the table. It holds no pointers, so the slab of
+const (
+	epSeqInit uint8 = 1 << iota
+	epDidClose
+)
+
+func (ep *endpoint) seqInit() bool  { return ep.bits&epSeqInit != 0 }
+func (ep *endpoint) didClose() bool { return ep.bits&epDidClose != 0 }
+
+// entry is a flow in the table: four cache lines (the key and hot flags,
+// one endpoint each, then the rest). It holds no pointers, so the slab of
 // entries is never scanned by the garbage collector.
 type entry struct {
-	key     Key
-	last    int64
-	origIsA bool
-	list    uint8
-	closed  bool
-	sniffed bool
-	active  bool
-	gen     uint32      // bumped when the slot is freed: stale queue entries
-	ep      [2]endpoint // orig, resp
-	id      uint64
-	start   int64
-
-	attempts   uint32
-	serverName uint32
-
-	icmpType, icmpCode uint8 // first ICMP message of an ICMP flow
-
-	hasICMP                  bool
-	icmpErrType, icmpErrCode uint8
-	icmpErrV6                bool
-	icmpFrom4                bool
-	icmpFrom                 [16]byte
-	icmpTS                   int64
-
-	histSeen uint32
+	key      Key
+	last     int64
+	gen      uint32 // bumped when the slot is freed: stale queue entries
+	origIsA  bool
+	list     uint8
+	closed   bool
+	sniffed  bool
+	active   bool
 	histLen  uint8
-	hist     [histCap]byte
+	hasICMP  bool // details in Table.icmpErrs
+	_        uint8
+	attempts uint32
+
+	ep [2]endpoint // orig, resp
+
+	id         uint64
+	start      int64
+	histSeen   uint32
+	serverName uint32
+	rxmit      [2]uint16
+	// icmpType and icmpCode are the first message of an ICMP flow.
+	icmpType, icmpCode uint8
+	hist               [histCap]byte
 }
 
-const histCap = 23
+// icmpInfo is the ICMP error attached to a flow; errors are rare, so they
+// live in a side map instead of every entry.
+type icmpInfo struct {
+	typ, code uint8
+	v6, from4 bool
+	from      [16]byte
+	ts        int64
+}
+
+const histCap = 34
 
 // History bits, one per letter kind per side (orig in the low half).
 const (
@@ -158,7 +169,7 @@ func (t *Table) tcp(e *entry, isOrig bool, p *decode.Packet) {
 		if peer.state == tcpInactive {
 			// Number the peer as though its SYN had been seen.
 			peer.initSeq(p.Ack-1, true)
-		} else if peer.seqInit && !rst {
+		} else if peer.seqInit() && !rst {
 			rel := peer.lastRel + int64(int32(p.Ack-peer.lastAbs))
 			if rel > peer.ackRel && !(p.Ack == 0 && rel-peer.ackRel > tooLargeSeqDelta) {
 				peer.ackRel = rel
@@ -177,8 +188,11 @@ func (t *Table) tcp(e *entry, isOrig bool, p *decode.Packet) {
 	case delta > 0:
 		ep.setLast(relEnd, p.Seq+uint32(segLen))
 	case length > 0:
-		ep.rxmit++
-		if ep.rxmit == 1 || ep.rxmit == 10 || ep.rxmit == 100 || ep.rxmit == 1000 {
+		r := &e.rxmit[d]
+		if *r < 0xffff {
+			*r++
+		}
+		if *r == 1 || *r == 10 || *r == 100 || *r == 1000 {
 			e.appendHistory(historyCode(isOrig, 'T'))
 		}
 	}
@@ -202,9 +216,6 @@ func (t *Table) tcp(e *entry, isOrig bool, p *decode.Packet) {
 			t.sniff(e, p.Payload)
 		}
 	}
-	if fin {
-		ep.finSeen = true
-	}
 
 	t.tcpState(e, isOrig, ep, peer, syn, fin, rst, ack, length, p.Seq)
 }
@@ -212,9 +223,9 @@ func (t *Table) tcp(e *entry, isOrig bool, p *decode.Packet) {
 // initSeq starts an endpoint's sequence numbering at a SYN (seq is the
 // initial sequence number) or, for a partial start, just before seq.
 func (ep *endpoint) initSeq(seq uint32, syn bool) {
-	ep.seqInit = true
+	ep.bits |= epSeqInit
 	ep.ackRel, ep.dataHigh, ep.covered = 0, 1, 0
-	ep.histSYN, ep.histFIN, ep.histRST = -1, -1, -1
+	ep.histSYN, ep.histFIN, ep.histRST = 0xffffffff, 0xffffffff, 0xffffffff
 	if syn {
 		ep.startAbs, ep.lastAbs, ep.lastRel = seq, seq, 0
 		return
@@ -253,21 +264,21 @@ func (t *Table) tcpHistory(e *entry, isOrig bool, ep *endpoint, flags uint8, rel
 		if flags&decode.ACK != 0 {
 			bit, code = histSYNACK, 'H'
 		}
-		if e.addHistory(isOrig, bit, code) && relSeq != ep.histSYN {
+		if e.addHistory(isOrig, bit, code) && uint32(relSeq) != ep.histSYN {
 			e.appendHistory(historyCode(isOrig, code))
 		}
-		ep.histSYN = relSeq
+		ep.histSYN = uint32(relSeq)
 	case fin:
 		end := relSeq + int64(length)
-		if e.addHistory(isOrig, histFIN, 'F') && end != ep.histFIN {
+		if e.addHistory(isOrig, histFIN, 'F') && uint32(end) != ep.histFIN {
 			e.appendHistory(historyCode(isOrig, 'F'))
 		}
-		ep.histFIN = end
+		ep.histFIN = uint32(end)
 	case rst:
-		if e.addHistory(isOrig, histRST, 'R') && relSeq != ep.histRST {
+		if e.addHistory(isOrig, histRST, 'R') && uint32(relSeq) != ep.histRST {
 			e.appendHistory(historyCode(isOrig, 'R'))
 		}
-		ep.histRST = relSeq
+		ep.histRST = uint32(relSeq)
 	case length > 0:
 		e.addHistory(isOrig, histData, 'D')
 	case flags&decode.ACK != 0:
@@ -354,14 +365,14 @@ func (t *Table) tcpState(e *entry, isOrig bool, ep, peer *endpoint, syn, fin, rs
 	case tcpClosed:
 		if rst && peer.state != tcpClosed {
 			ep.setState(tcpReset)
-			if !ep.didClose {
+			if !ep.didClose() {
 				doClose = true
 			}
 		}
 	}
-	if doClose && !ep.didClose {
-		ep.didClose = true
-		if ep.state == tcpReset || peer.didClose || peer.state == tcpInactive {
+	if doClose && !ep.didClose() {
+		ep.bits |= epDidClose
+		if ep.state == tcpReset || peer.didClose() || peer.state == tcpInactive {
 			e.closed = true
 		}
 	}
@@ -389,7 +400,7 @@ func (t *Table) flipRoles(e *entry) {
 // size is Zeek's TCP_Endpoint::Size: the sequence range sent (or acked by
 // the peer, whichever is further), without the SYN and FIN octets.
 func (ep *endpoint) tcpSize(peer *endpoint) uint64 {
-	if !ep.seqInit {
+	if !ep.seqInit() {
 		return 0
 	}
 	if ep.prevState == tcpSynSent && ep.state == tcpReset && peer.state == tcpInactive {
@@ -402,7 +413,7 @@ func (ep *endpoint) tcpSize(peer *endpoint) uint64 {
 	if s > 0 {
 		s--
 	}
-	if ep.finSeen && s > 0 {
+	if ep.flags&flagFIN != 0 && s > 0 {
 		s--
 	}
 	if s < 0 {
