@@ -37,6 +37,7 @@ const (
 	linkIEEE80211 = 105
 	linkPFLog     = 117
 	linkRadiotap  = 127
+	linkUser2     = 149 // LINKTYPE_USER2: what macOS writes for PKTAP
 	linkLoop      = 108
 	linkLinuxSLL  = 113
 	linkPPPDir    = 204 // PPP with a one-byte direction prefix
@@ -96,10 +97,10 @@ func (d *Decoder) link(data []byte, link layers.LinkType, p *Packet) error {
 		return d.ethernet(data, p)
 	case linkRaw, linkRawBSD12, linkRawBSD14:
 		return d.rawIP(data, p)
-	case linkIPv4:
-		return d.ipv4(data, p)
-	case linkIPv6:
-		return d.ipv6(data, p)
+	case linkIPv4, linkIPv6:
+		// The version nibble decides: a packet of the other version
+		// under these link types is still a packet worth counting.
+		return d.rawIP(data, p)
 	case linkLinuxSLL:
 		if len(data) < 16 {
 			return ErrTruncated
@@ -146,7 +147,7 @@ func (d *Decoder) link(data []byte, link layers.LinkType, p *Packet) error {
 			return ErrTruncated
 		}
 		return d.rawIP(data[n:], p)
-	case linkPKTAP:
+	case linkPKTAP, linkUser2:
 		// Apple PKTAP: header length and the inner link type, both
 		// little-endian, then the frame.
 		if len(data) < 8 {
@@ -157,7 +158,7 @@ func (d *Decoder) link(data []byte, link layers.LinkType, p *Packet) error {
 		if n < 8 || uint64(n) > uint64(len(data)) {
 			return ErrTruncated
 		}
-		if inner == linkPKTAP || inner > 0xffff {
+		if inner == linkPKTAP || inner == linkUser2 || inner > 0xffff {
 			return ErrUnsupported
 		}
 		return d.link(data[n:], layers.LinkType(inner), p)
@@ -293,6 +294,8 @@ func (d *Decoder) ppp(data []byte, p *Packet) error {
 		return d.ipv4(data, p)
 	case 0x0057:
 		return d.ipv6(data, p)
+	case 0x0281, 0x0283: // MPLS unicast, multicast
+		return d.mpls(data, p)
 	}
 	return ErrNotIP
 }
