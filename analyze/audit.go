@@ -30,10 +30,11 @@ type Options struct {
 	Features map[string]bool
 }
 
-// unexpectedKey groups unexpected flows.
+// unexpectedKey groups unexpected flows. Comparable without strings: it
+// is hashed once per unexpected flow.
 type unexpectedKey struct {
-	dir   catalog.Direction
-	proto string
+	out   bool
+	proto uint8 // ICMPv6 folded into ICMP, as the catalog names both "icmp"
 	port  uint16
 }
 
@@ -91,6 +92,7 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 	for i := range rules {
 		evs[i] = newEvidence(true)
 	}
+	idx := ruleIndex{rules: rules, hits: map[ruleKey][]ruleHit{}}
 	hk := map[string]*Housekeeping{}
 	unexp := map[unexpectedKey]*unexpectedAcc{}
 	rep.Summary.Flows = len(res.Flows)
@@ -107,20 +109,17 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 			h.Packets += f.OrigPkts + f.RespPkts
 			continue
 		}
-		vs := hs.views(f)
-		if len(vs) == 0 {
+		vs, nv := hs.views(f)
+		if nv == 0 {
 			rep.Summary.Transit++
 			continue
 		}
 		allowed := false
 		var peerNo, notApp []string
-		for _, v := range vs {
-			for ri := range rules {
+		for _, v := range vs[:nv] {
+			for _, hit := range idx.lookup(f, v) {
+				ri, counts := hit.rule, hit.counts
 				r := &rules[ri]
-				match, counts := r.matchesFlow(f, v)
-				if !match {
-					continue
-				}
 				if !r.peerOK(v.peer, v.names) {
 					otherPeer[ri]++
 					peerNo = append(peerNo, r.id)
@@ -141,7 +140,11 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 			continue
 		}
 		v := vs[0]
-		key := unexpectedKey{dir: v.dir, proto: protoName(f.Proto), port: v.port}
+		proto := f.Proto
+		if proto == flow.ProtoICMPv6 {
+			proto = flow.ProtoICMP
+		}
+		key := unexpectedKey{out: v.dir == catalog.Out, proto: proto, port: v.port}
 		u := unexp[key]
 		if u == nil {
 			u = &unexpectedAcc{ev: newEvidence(false), peerNotAllowed: map[string]bool{}, notApplicable: map[string]bool{}}
@@ -178,6 +181,10 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 	if rep.Capture.LossSeen {
 		rep.Warnings = append(rep.Warnings, lossWarning(&res.Stats))
 	}
+	if rep.Summary.Transit > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) had no gateway address on either side (transit, not audited): are the gateway addresses (%s) complete?",
+			rep.Summary.Transit, addrList(rep.Hosts.Addrs)))
+	}
 	if len(res.Flows) == 0 {
 		rep.Warnings = append(rep.Warnings, "the capture holds no flows: every applicable requirement is never-seen")
 	}
@@ -187,6 +194,41 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// ruleKey is what decides which rules a flow can match, peers aside.
+type ruleKey struct {
+	out   bool
+	proto uint8
+	port  uint16 // server port; ICMP: the message type
+}
+
+type ruleHit struct {
+	rule   int
+	counts bool // evidence for the status (see rule.matchesFlow)
+}
+
+// ruleIndex remembers, per ruleKey, the rules a flow with that key
+// matches, so each flow costs one map lookup rather than a scan of every
+// requirement.
+type ruleIndex struct {
+	rules []rule
+	hits  map[ruleKey][]ruleHit
+}
+
+func (x *ruleIndex) lookup(f *flow.Flow, v view) []ruleHit {
+	k := ruleKey{out: v.dir == catalog.Out, proto: f.Proto, port: v.port}
+	if hits, ok := x.hits[k]; ok {
+		return hits
+	}
+	var hits []ruleHit
+	for ri := range x.rules {
+		if match, counts := x.rules[ri].matchesFlow(f, v); match {
+			hits = append(hits, ruleHit{rule: ri, counts: counts})
+		}
+	}
+	x.hits[k] = hits
+	return hits
 }
 
 // compileRules fills rep.Requirements (catalog order, products in the
@@ -245,7 +287,7 @@ func chooseHosts(flows []flow.Flow, opts Options) ([]netip.Addr, string, bool) {
 func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, site *catalog.Site) {
 	ev.trimTimeline()
 	req.Counts = ev.counts
-	req.Peers = ev.peerList(site)
+	req.Peers, req.PeersOmitted = ev.peerList(site)
 	req.Nodes = sortedKeys(ev.nodes)
 	req.FirstSeen, req.LastSeen = utcPtr(ev.first), utcPtr(ev.last)
 	req.Timeline, req.TimelineOmitted = ev.timeline, ev.omitted
@@ -278,10 +320,11 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 func finishUnexpected(m map[unexpectedKey]*unexpectedAcc, site *catalog.Site) []UnexpectedFlow {
 	out := make([]UnexpectedFlow, 0, len(m))
 	for k, u := range m {
+		peers, omitted := u.ev.peerList(site)
 		out = append(out, UnexpectedFlow{
-			Direction: k.dir, Protocol: k.proto, Port: k.port,
+			Direction: dirOf(k.out), Protocol: protoName(k.proto), Port: k.port,
 			Counts: u.ev.counts, Outcomes: outcomeList(u.ev.counts), Reasons: u.ev.reasonList(),
-			Peers: u.ev.peerList(site), Nodes: sortedKeys(u.ev.nodes),
+			Peers: peers, PeersOmitted: omitted, Nodes: sortedKeys(u.ev.nodes),
 			FirstSeen: u.ev.first.UTC(), LastSeen: u.ev.last.UTC(),
 			PeerNotAllowed: sortedKeys(u.peerNotAllowed), NotApplicable: sortedKeys(u.notApplicable),
 		})
@@ -290,6 +333,13 @@ func finishUnexpected(m map[unexpectedKey]*unexpectedAcc, site *catalog.Site) []
 		return cmp.Or(cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
 	})
 	return out
+}
+
+func dirOf(out bool) catalog.Direction {
+	if out {
+		return catalog.Out
+	}
+	return catalog.In
 }
 
 func (s *Summary) count(st Status) {

@@ -211,7 +211,8 @@ func TestUnexpectedGrouping(t *testing.T) {
 	if !slices.Equal(irc.Outcomes, []string{"established", "rejected", "unanswered"}) {
 		t.Errorf("outcomes %v", irc.Outcomes)
 	}
-	if len(irc.Peers) != 2 || irc.Peers[0].Addr.String() != "203.0.113.8" || !slices.Equal(irc.Peers[1].Names, []string{"irc.example.net"}) || irc.Peers[1].Counts.Flows != 2 {
+	// Worst first: .9 and .8 both failed once; .9 has more flows.
+	if len(irc.Peers) != 2 || irc.Peers[1].Addr.String() != "203.0.113.8" || !slices.Equal(irc.Peers[0].Names, []string{"irc.example.net"}) || irc.Peers[0].Counts.Flows != 2 {
 		t.Errorf("peers %+v", irc.Peers)
 	}
 	if !irc.FirstSeen.Equal(t0.Add(1e9)) || !irc.LastSeen.Equal(t0.Add(10e9)) {
@@ -271,7 +272,7 @@ func TestInferHosts(t *testing.T) {
 	if !rep.Hosts.Inferred || !strings.Contains(rep.Hosts.How, "192.0.2.10 in 3 of 4 IPv4 flows") || !hasWarning(rep, "inferred") {
 		t.Errorf("how %q warnings %v", rep.Hosts.How, rep.Warnings)
 	}
-	if rep.Summary.Transit != 1 {
+	if rep.Summary.Transit != 1 || !hasWarning(rep, "1 flow(s) had no gateway address") {
 		t.Errorf("transit %d", rep.Summary.Transit)
 	}
 	if c := findReq(t, rep, "x").Counts.Established; c != 3 {
@@ -294,7 +295,8 @@ func TestEvidenceDetails(t *testing.T) {
 	if r.FirstSeen == nil || !r.FirstSeen.Equal(t0.Add(10e9)) || !r.LastSeen.Equal(t0.Add(31e9)) {
 		t.Errorf("first %v last %v", r.FirstSeen, r.LastSeen)
 	}
-	if len(r.Peers) != 2 || !slices.Equal(r.Peers[0].Names, []string{"mx.example.org"}) || r.Peers[0].Counts.Established != 2 {
+	// Worst first: .6 failed, .5 worked twice.
+	if len(r.Peers) != 2 || r.Peers[0].Addr.String() != "203.0.113.6" || !slices.Equal(r.Peers[1].Names, []string{"mx.example.org"}) || r.Peers[1].Counts.Established != 2 {
 		t.Errorf("peers %+v", r.Peers)
 	}
 	if len(r.Timeline) != 3 || r.Timeline[0].Time != t0.Add(10e9) || r.Timeline[2].Reason != ReasonUnanswered {
@@ -360,5 +362,24 @@ func TestAuditErrors(t *testing.T) {
 	}
 	if _, err := Audit(&captureResult, Options{}); err == nil {
 		t.Error("no products accepted")
+	}
+}
+
+func TestPeersBounded(t *testing.T) {
+	p := product("p", req("smtp-out", catalog.Out, catalog.TCP, port(25)))
+	var flows []flow.Flow
+	for i := range MaxPeers + 20 {
+		out := flow.Established
+		if i == MaxPeers+10 {
+			out = flow.Unanswered // the one failure must be listed first
+		}
+		flows = append(flows, fl(tcp, gw4+":40000", netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 25).String(), out))
+	}
+	r := findReq(t, audit(t, flows, Options{Products: []*catalog.Product{p}}), "smtp-out")
+	if len(r.Peers) != MaxPeers || r.PeersOmitted != 20 {
+		t.Fatalf("%d peers listed, %d omitted", len(r.Peers), r.PeersOmitted)
+	}
+	if r.Peers[0].Addr.String() != "203.0.113.110" || r.Peers[1].Addr.String() != "203.0.113.0" {
+		t.Errorf("order: %v, %v first", r.Peers[0].Addr, r.Peers[1].Addr)
 	}
 }

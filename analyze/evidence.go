@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"container/heap"
 	"net/netip"
 	"slices"
 	"time"
@@ -51,25 +52,27 @@ func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 
 // peerAcc gathers what was seen of one peer.
 type peerAcc struct {
-	names  map[string]bool
+	addr   netip.Addr
+	names  []string // few per peer: a slice beats a map
 	counts Counts
 }
 
 // evidence gathers the flows behind one requirement or unexpected group.
 type evidence struct {
 	counts      Counts
-	peers       map[netip.Addr]*peerAcc
+	peers       map[[16]byte]*peerAcc // keyed by As16: cheaper to hash than netip.Addr
 	nodes       map[string]bool
 	reasons     map[Reason]int
 	details     map[Reason]map[string]bool
 	first, last time.Time
 	timeline    []Attempt
 	omitted     int
+	maxKept     time.Time // latest start in timeline
 	keepTimes   bool
 }
 
 func newEvidence(timeline bool) *evidence {
-	return &evidence{peers: map[netip.Addr]*peerAcc{}, nodes: map[string]bool{},
+	return &evidence{peers: map[[16]byte]*peerAcc{}, nodes: map[string]bool{},
 		reasons: map[Reason]int{}, details: map[Reason]map[string]bool{}, keepTimes: timeline}
 }
 
@@ -95,14 +98,17 @@ func countOutcome(c *Counts, o flow.Outcome) {
 // add records one flow seen as v.
 func (e *evidence) add(f *flow.Flow, v view) {
 	countOutcome(&e.counts, f.Outcome)
-	p := e.peers[v.peer]
+	key := v.peer.As16() // addresses are unmapped: IPv4 and IPv6 cannot collide
+	p := e.peers[key]
 	if p == nil {
-		p = &peerAcc{names: map[string]bool{}}
-		e.peers[v.peer] = p
+		p = &peerAcc{addr: v.peer}
+		e.peers[key] = p
 	}
 	countOutcome(&p.counts, f.Outcome)
 	for _, n := range v.names {
-		p.names[normName(n)] = true
+		if n = normName(n); !slices.Contains(p.names, n) {
+			p.names = append(p.names, n)
+		}
 	}
 	if f.Node != "" {
 		e.nodes[f.Node] = true
@@ -131,6 +137,15 @@ func (e *evidence) add(f *flow.Flow, v view) {
 		}
 	}
 	if e.keepTimes {
+		// Flows come roughly in time order: once the timeline is full, a
+		// flow later than everything kept is left out at once.
+		if len(e.timeline) >= MaxTimeline && f.Start.After(e.maxKept) {
+			e.omitted++
+			return
+		}
+		if f.Start.After(e.maxKept) {
+			e.maxKept = f.Start
+		}
 		e.timeline = append(e.timeline, Attempt{Time: f.Start.UTC(), Peer: v.peer, Port: v.port,
 			Outcome: string(f.Outcome), Reason: r, Node: f.Node, UID: f.UID})
 		if len(e.timeline) >= 2*MaxTimeline {
@@ -145,6 +160,7 @@ func (e *evidence) trimTimeline() {
 	if len(e.timeline) > MaxTimeline {
 		e.omitted += len(e.timeline) - MaxTimeline
 		e.timeline = e.timeline[:MaxTimeline]
+		e.maxKept = e.timeline[MaxTimeline-1].Time
 	}
 }
 
@@ -173,16 +189,54 @@ func (e *evidence) reasonList() []ReasonCount {
 	return out
 }
 
-// peerList returns the peers in address order, with their names and the
-// site zones they belong to.
-func (e *evidence) peerList(site *catalog.Site) []PeerSeen {
-	out := make([]PeerSeen, 0, len(e.peers))
-	for a, p := range e.peers {
-		ps := PeerSeen{Addr: a, Names: sortedKeys(p.names), Counts: p.counts, Zones: zonesOf(a, site)}
-		out = append(out, ps)
+// MaxPeers bounds the peers listed per requirement or unexpected group;
+// PeersOmitted counts the others.
+const MaxPeers = 100
+
+// peerList returns the peers worst first: most failed attempts, then most
+// flows, then address order; at most MaxPeers, and how many were left out.
+func (e *evidence) peerList(site *catalog.Site) ([]PeerSeen, int) {
+	// Keep the MaxPeers best-ranked in a heap whose root is the worst kept:
+	// O(n log MaxPeers) rather than sorting every peer of a busy service.
+	kept := peerHeap{}
+	for _, p := range e.peers {
+		if len(kept) < MaxPeers {
+			heap.Push(&kept, p)
+		} else if comparePeers(p, kept[0]) < 0 {
+			kept[0] = p
+			heap.Fix(&kept, 0)
+		}
 	}
-	slices.SortFunc(out, func(a, b PeerSeen) int { return a.Addr.Compare(b.Addr) })
-	return out
+	slices.SortFunc(kept, comparePeers)
+	out := make([]PeerSeen, len(kept))
+	for i, p := range kept {
+		names := slices.Clone(p.names)
+		if names == nil {
+			names = []string{}
+		}
+		slices.Sort(names)
+		out[i] = PeerSeen{Addr: p.addr, Names: names, Counts: p.counts, Zones: zonesOf(p.addr, site)}
+	}
+	return out, len(e.peers) - len(kept)
+}
+
+// comparePeers ranks peers: most failed attempts, most flows, address.
+func comparePeers(a, b *peerAcc) int {
+	return cmp.Or(cmp.Compare(b.counts.Failed(), a.counts.Failed()), cmp.Compare(b.counts.Flows, a.counts.Flows), a.addr.Compare(b.addr))
+}
+
+// peerHeap has the worst-ranked peer at its root.
+type peerHeap []*peerAcc
+
+func (h peerHeap) Len() int           { return len(h) }
+func (h peerHeap) Less(i, j int) bool { return comparePeers(h[i], h[j]) > 0 }
+func (h peerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *peerHeap) Push(x any)        { *h = append(*h, x.(*peerAcc)) }
+func (h *peerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // zonesOf lists the site zones containing a, sorted.

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -33,18 +34,20 @@ func (s hostSet) sorted() []netip.Addr {
 
 // views returns the flow as seen from the gateway: one view when one side
 // is a gateway address, two (out, then in) when both are (traffic between
-// cluster nodes given as hosts), none for transit.
-func (s hostSet) views(f *flow.Flow) []view {
+// cluster nodes given as hosts), none for transit. No allocation: this runs
+// once per flow.
+func (s hostSet) views(f *flow.Flow) (vs [2]view, n int) {
 	o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 	port := serverPort(f)
-	var vs []view
 	if s[o] {
-		vs = append(vs, view{dir: catalog.Out, peer: r, names: f.RespNames, port: port})
+		vs[n] = view{dir: catalog.Out, peer: r, names: f.RespNames, port: port}
+		n++
 	}
 	if s[r] {
-		vs = append(vs, view{dir: catalog.In, peer: o, names: f.OrigNames, port: port})
+		vs[n] = view{dir: catalog.In, peer: o, names: f.OrigNames, port: port}
+		n++
 	}
-	return vs
+	return vs, n
 }
 
 // inferHosts guesses the gateway's addresses: per IP family, the unicast
@@ -53,24 +56,11 @@ func (s hostSet) views(f *flow.Flow) []view {
 // family's flows. Housekeeping flows are left out. It returns the
 // addresses and a sentence saying how they were chosen.
 func inferHosts(flows []flow.Flow) ([]netip.Addr, string) {
-	type tally struct {
-		flows int
-		peers map[netip.Addr]bool
-	}
-	counts := map[netip.Addr]*tally{}
+	// Pass 1: per family, a Misra-Gries summary finds the few addresses
+	// that can take part in a large share of flows without a map entry for
+	// every address seen. Pass 2 counts those candidates exactly.
+	var summaries [2]heavyHitters
 	familyFlows := [2]int{} // [0] IPv4, [1] IPv6
-	add := func(a, peer netip.Addr) {
-		if !candidate(a) {
-			return
-		}
-		t := counts[a]
-		if t == nil {
-			t = &tally{peers: map[netip.Addr]bool{}}
-			counts[a] = t
-		}
-		t.flows++
-		t.peers[peer] = true
-	}
 	for i := range flows {
 		f := &flows[i]
 		if housekeepingKind(f) != "" {
@@ -78,46 +68,79 @@ func inferHosts(flows []flow.Flow) ([]netip.Addr, string) {
 		}
 		o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 		familyFlows[family(o)]++
-		add(o, r)
-		add(r, o)
+		if candidate(o) {
+			summaries[family(o)].add(o)
+		}
+		if candidate(r) {
+			summaries[family(r)].add(r)
+		}
+	}
+	var cands []netip.Addr
+	for _, h := range summaries {
+		for i, a := range h.addr {
+			if h.n[i] > 0 {
+				cands = append(cands, a)
+			}
+		}
+	}
+	exact := make([]int, len(cands)) // a linear scan of a few beats a map
+	for i := range flows {
+		f := &flows[i]
+		o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
+		io, ir := slices.Index(cands, o), slices.Index(cands, r)
+		if (io >= 0 || ir >= 0) && housekeepingKind(f) == "" {
+			if io >= 0 {
+				exact[io]++
+			}
+			if ir >= 0 {
+				exact[ir]++
+			}
+		}
+	}
+	counts := make(map[netip.Addr]int, len(cands))
+	for i, a := range cands {
+		counts[a] = exact[i]
+	}
+	// Per family, the addresses with the most flows; ties are rare, so
+	// distinct peers are counted in a second pass only for them.
+	var tied [2][]netip.Addr
+	var top [2]int
+	for a, n := range counts {
+		fam := family(a)
+		switch {
+		case n > top[fam]:
+			top[fam] = n
+			tied[fam] = append(tied[fam][:0], a)
+		case n == top[fam]:
+			tied[fam] = append(tied[fam], a)
+		}
 	}
 	var best [2]netip.Addr
-	for a, t := range counts {
-		fam := family(a)
-		b := best[fam]
-		if !b.IsValid() {
-			best[fam] = a
+	for fam, cands := range tied {
+		if len(cands) == 0 {
 			continue
 		}
-		bt := counts[b]
-		switch {
-		case t.flows != bt.flows:
-			if t.flows > bt.flows {
-				best[fam] = a
-			}
-		case len(t.peers) != len(bt.peers):
-			if len(t.peers) > len(bt.peers) {
-				best[fam] = a
-			}
-		case a.Less(b):
-			best[fam] = a
-		}
+		peers := distinctPeers(flows, cands)
+		slices.SortFunc(cands, func(a, b netip.Addr) int {
+			return cmp.Or(cmp.Compare(peers[b], peers[a]), a.Compare(b))
+		})
+		best[fam] = cands[0]
 	}
 	var addrs []netip.Addr
 	var parts []string
 	names := [2]string{"IPv4", "IPv6"}
 	for fam, a := range best {
-		if !a.IsValid() || counts[a].flows*2 < familyFlows[fam] {
+		if !a.IsValid() || counts[a]*2 < familyFlows[fam] {
 			continue
 		}
 		addrs = append(addrs, a)
-		parts = append(parts, fmt.Sprintf("%s in %d of %d %s flows", a, counts[a].flows, familyFlows[fam], names[fam]))
+		parts = append(parts, fmt.Sprintf("%s in %d of %d %s flows", a, counts[a], familyFlows[fam], names[fam]))
 	}
 	if len(addrs) == 0 {
 		// No address dominates either family: take the busiest overall.
 		var top netip.Addr
 		for _, a := range best {
-			if a.IsValid() && (!top.IsValid() || counts[a].flows > counts[top].flows) {
+			if a.IsValid() && (!top.IsValid() || counts[a] > counts[top]) {
 				top = a
 			}
 		}
@@ -125,9 +148,60 @@ func inferHosts(flows []flow.Flow) ([]netip.Addr, string) {
 			return nil, "inferred from the traffic: no candidate address"
 		}
 		addrs = append(addrs, top)
-		parts = append(parts, fmt.Sprintf("%s in %d flows (no address takes part in half the flows)", top, counts[top].flows))
+		parts = append(parts, fmt.Sprintf("%s in %d flows (no address takes part in half the flows)", top, counts[top]))
 	}
 	return addrs, "inferred from the traffic (the address taking part in most flows): " + strings.Join(parts, "; ")
+}
+
+// heavyHitters is a Misra-Gries summary with heavyCounters counters: every
+// address making up more than 1/(heavyCounters+1) of the stream keeps one.
+// A small array scanned linearly: far cheaper than a map here.
+type heavyHitters struct {
+	addr [heavyCounters]netip.Addr
+	n    [heavyCounters]int
+}
+
+const heavyCounters = 8
+
+func (h *heavyHitters) add(a netip.Addr) {
+	free := -1
+	for i := range h.addr {
+		if h.n[i] > 0 && h.addr[i] == a {
+			h.n[i]++
+			return
+		}
+		if h.n[i] == 0 && free < 0 {
+			free = i
+		}
+	}
+	if free >= 0 {
+		h.addr[free], h.n[free] = a, 1
+		return
+	}
+	for i := range h.n {
+		h.n[i]--
+	}
+}
+
+// distinctPeers counts, for each address in cands, the distinct addresses
+// it exchanged flows with.
+func distinctPeers(flows []flow.Flow, cands []netip.Addr) map[netip.Addr]int {
+	out := map[netip.Addr]int{}
+	if len(cands) == 1 {
+		return out
+	}
+	seen := map[[2]netip.Addr]bool{}
+	for i := range flows {
+		f := &flows[i]
+		o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
+		for _, pair := range [][2]netip.Addr{{o, r}, {r, o}} {
+			if slices.Contains(cands, pair[0]) && !seen[pair] && housekeepingKind(f) == "" {
+				seen[pair] = true
+				out[pair[0]]++
+			}
+		}
+	}
+	return out
 }
 
 // candidate reports whether an address can be a gateway's own address.

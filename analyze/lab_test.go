@@ -316,7 +316,7 @@ func checkPeers(t *testing.T, id string, got []PeerSeen, want map[netip.Addr][]s
 	for a := range want {
 		wa = append(wa, a)
 	}
-	if !slices.Equal(ga, sortedAddrs(wa)) {
+	if !slices.Equal(sortedAddrs(ga), sortedAddrs(wa)) {
 		t.Errorf("%s: peers %v, truth %v", id, ga, sortedAddrs(wa))
 	}
 }

@@ -9,7 +9,9 @@
 package analyze
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/flowaudit/flowaudit/catalog"
@@ -189,6 +191,30 @@ func (s Summary) Count(st Status) int {
 	return 0
 }
 
+// Line is the one-line summary reports start with, e.g. "38
+// requirements: 21 ok, 4 blocked, 11 never seen, 2 not applicable; 3
+// unexpected". Statuses with no requirement are left out.
+func (s Summary) Line() string {
+	var parts []string
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{s.OK, "ok"}, {s.Partial, "partial"}, {s.Blocked, "blocked"}, {s.NeverSeen, "never seen"}, {s.NotApplicable, "not applicable"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	noun := "requirements"
+	if s.Requirements == 1 {
+		noun = "requirement"
+	}
+	line := fmt.Sprintf("%d %s", s.Requirements, noun)
+	if len(parts) > 0 {
+		line += ": " + strings.Join(parts, ", ")
+	}
+	return line + fmt.Sprintf("; %d unexpected", s.Unexpected)
+}
+
 // ProductSummary names one audited product.
 type ProductSummary struct {
 	Name         string `json:"name"`
@@ -276,8 +302,11 @@ type Requirement struct {
 	ReasonText string        `json:"reason_text"`
 	Reasons    []ReasonCount `json:"reasons"`
 
-	Counts Counts     `json:"counts"`
-	Peers  []PeerSeen `json:"peers"`
+	Counts Counts `json:"counts"`
+	// Peers are worst first (most failed attempts, most flows, address),
+	// at most MaxPeers; PeersOmitted counts the rest.
+	Peers        []PeerSeen `json:"peers"`
+	PeersOmitted int        `json:"peers_omitted"`
 	// Nodes are the gateways that saw matching flows (merged sessions).
 	Nodes     []string   `json:"nodes"`
 	FirstSeen *time.Time `json:"first_seen"`
@@ -303,12 +332,14 @@ type UnexpectedFlow struct {
 	Port     uint16 `json:"port"`
 	Counts   Counts `json:"counts"`
 	// Outcomes lists the outcomes seen, in a fixed order.
-	Outcomes  []string      `json:"outcomes"`
-	Reasons   []ReasonCount `json:"reasons"`
-	Peers     []PeerSeen    `json:"peers"`
-	Nodes     []string      `json:"nodes"`
-	FirstSeen time.Time     `json:"first_seen"`
-	LastSeen  time.Time     `json:"last_seen"`
+	Outcomes []string      `json:"outcomes"`
+	Reasons  []ReasonCount `json:"reasons"`
+	// Peers as in Requirement: worst first, at most MaxPeers.
+	Peers        []PeerSeen `json:"peers"`
+	PeersOmitted int        `json:"peers_omitted"`
+	Nodes        []string   `json:"nodes"`
+	FirstSeen    time.Time  `json:"first_seen"`
+	LastSeen     time.Time  `json:"last_seen"`
 	// PeerNotAllowed lists requirements with the same direction, protocol
 	// and port whose peer constraint these flows fail; NotApplicable those
 	// that would allow them but whose condition is off.

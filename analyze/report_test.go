@@ -71,3 +71,19 @@ func TestParseStatus(t *testing.T) {
 		t.Error("ParseStatus accepted green")
 	}
 }
+
+func TestSummaryLine(t *testing.T) {
+	tests := []struct {
+		s    Summary
+		want string
+	}{
+		{Summary{Requirements: 38, OK: 21, Blocked: 4, NeverSeen: 11, NotApplicable: 2, Unexpected: 3}, "38 requirements: 21 ok, 4 blocked, 11 never seen, 2 not applicable; 3 unexpected"},
+		{Summary{Requirements: 1, Partial: 1}, "1 requirement: 1 partial; 0 unexpected"},
+		{Summary{}, "0 requirements; 0 unexpected"},
+	}
+	for _, tc := range tests {
+		if got := tc.s.Line(); got != tc.want {
+			t.Errorf("Line() = %q, want %q", got, tc.want)
+		}
+	}
+}
