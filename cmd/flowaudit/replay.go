@@ -46,6 +46,7 @@ func (f *auditFlags) register(cmd *cobra.Command) {
 
 func newReplayCmd(a *app) *cobra.Command {
 	var f auditFlags
+	var sf sessionFlags
 	cmd := &cobra.Command{
 		Use:   "replay [flags] FILE...",
 		Short: "Audit captured traffic (pcap/pcapng files) against products' requirements",
@@ -75,10 +76,14 @@ func newReplayCmd(a *app) *cobra.Command {
 			for _, w := range res.Stats.Warnings {
 				a.log.Warn("capture: " + w)
 			}
+			if err := sf.save(res, opts, f.site); err != nil {
+				return err
+			}
 			return a.auditAndWrite(res, opts, failOn, f.format, f.output)
 		},
 	}
 	f.register(cmd)
+	sf.register(cmd)
 	return cmd
 }
 

@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/session"
 )
 
@@ -61,4 +64,30 @@ func newReportCmd(a *app) *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// sessionFlags are --session and --node for commands that can save what
+// they read (replay; capture has its own).
+type sessionFlags struct {
+	path, node string
+}
+
+func (s *sessionFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&s.path, "session", "", "also save the flows as a session `FILE` for `flowaudit report` (written atomically)")
+	cmd.Flags().StringVar(&s.node, "node", "", "gateway name recorded in the session (default: the host name)")
+}
+
+// save writes res as a session when --session was given. Its span is the
+// capture's first to last packet.
+func (s *sessionFlags) save(res *capture.Result, opts analyze.Options, siteFile string) error {
+	if s.path == "" {
+		return nil
+	}
+	node := s.node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	sess := session.New(res, node, version, res.Stats.Start, res.Stats.End)
+	sess.Hosts, sess.HostsHow = sessionHosts(opts, siteFile)
+	return session.Save(s.path, sess)
 }

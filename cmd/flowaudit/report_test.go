@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,51 @@ func TestReportErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReplaySessionThenReport: a session saved by replay rebuilds the
+// same report offline.
+func TestReplaySessionThenReport(t *testing.T) {
+	pcap := filepath.Join("..", "..", "testdata", "lab", "captures", "mailcleaner.pcap")
+	if _, err := os.Stat(pcap); err != nil {
+		t.Skipf("lab capture missing: %v", err)
+	}
+	dir := t.TempDir()
+	sess := filepath.Join(dir, "m.session.json")
+	r1, r2 := filepath.Join(dir, "replay.json"), filepath.Join(dir, "report.json")
+	common := []string{"-p", "mailcleaner", "--host", "192.0.2.10", "--host", "2001:db8:a::10", "--fail-on", "none"}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), append([]string{"replay", "--session", sess, "--node", "lab", "-o", r1, pcap}, common...), &stdout, &stderr); err != nil {
+		t.Fatalf("replay: %v %s", err, stderr.String())
+	}
+	s, err := session.Load(sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Node != "lab" || s.Backend != "file" || len(s.Flows) == 0 || s.HostsHow != "--host" || len(s.Hosts) != 2 {
+		t.Errorf("session: node %q backend %q %d flows hosts %v (%s)", s.Node, s.Backend, len(s.Flows), s.Hosts, s.HostsHow)
+	}
+	// report takes the hosts from the session.
+	if err := run(context.Background(), []string{"report", "-p", "mailcleaner", "--fail-on", "none", "-o", r2, sess}, &stdout, &stderr); err != nil {
+		t.Fatalf("report: %v %s", err, stderr.String())
+	}
+	var a, b struct {
+		Requirements []struct{ ID, Status, Reason string } `json:"requirements"`
+		Unexpected   []struct {
+			Port uint16 `json:"port"`
+		} `json:"unexpected"`
+	}
+	for p, v := range map[string]any{r1: &a, r2: &b} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(a.Requirements) == 0 || !reflect.DeepEqual(a, b) {
+		t.Errorf("report from the session differs from replay's:\n%+v\n%+v", a, b)
 	}
 }
