@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // The per-packet path runs on two goroutines: a reader that reads and
@@ -18,8 +19,8 @@ import (
 // name (TLS handshakes, HTTP requests), copied into the batch's arena.
 
 const (
-	batchSize  = 256
-	batchPool  = 8
+	batchSize  = 1024
+	batchPool  = 4
 	arenaSize  = 64 << 10
 	sniffLimit = 2048 // bytes of payload kept for server-name sniffing
 	// liveFlush bounds how long a packet of a live source waits in a
@@ -29,6 +30,7 @@ const (
 
 type batch struct {
 	pkts  [batchSize]decode.Packet
+	prep  [batchSize]flow.Prepared
 	n     int
 	arena []byte
 
@@ -77,7 +79,7 @@ func (pl *pipeline) run(ctx context.Context, src Source) error {
 		case <-done:
 			return nil
 		}
-		pl.table.AddBatch(b.pkts[:b.n])
+		pl.table.AddPrepared(b.pkts[:b.n], b.prep[:b.n])
 		if b.packets > 0 {
 			if st.Packets == 0 || b.first < pl.first {
 				pl.first = b.first
@@ -163,6 +165,7 @@ func (pl *pipeline) read(src Source, free <-chan *batch, full chan<- *batch, sto
 			}
 		} else {
 			pl.keepPayload(b, p)
+			pl.table.Prepare(p, &b.prep[b.n])
 			b.n++
 		}
 		if b.n == batchSize || (pl.live && b.n > 0 && pl.stale(&started)) {

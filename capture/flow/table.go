@@ -94,7 +94,7 @@ type Table struct {
 	stats      TableStats
 	nextID     uint64
 
-	prep [batchPrefetch]prepared
+	prep [batchPrefetch]Prepared
 	sink uint64
 
 	icmpErrs map[int32]icmpInfo
@@ -159,7 +159,10 @@ func (t *Table) Add(p *decode.Packet) {
 // batchPrefetch is how many packets AddBatch looks up ahead.
 const batchPrefetch = 64
 
-type prepared struct {
+// Prepared is the part of accounting a packet that needs no table state:
+// its flow key and hash. A reader goroutine can compute it with Prepare
+// while the table's goroutine runs AddPrepared on earlier packets.
+type Prepared struct {
 	key   Key
 	h     uint32
 	pos   uint32 // home slot's content, for prefetching only
@@ -167,47 +170,59 @@ type prepared struct {
 	kind  icmpKind
 }
 
-// AddBatch is Add for consecutive packets. It first computes every key and
-// touches the index slots and flow entries the packets will need, so their
-// cache misses overlap instead of being paid one after the other; on a
-// table larger than the CPU caches this is most of the per-packet cost.
+// Prepare computes p's key and hash into pr. It reads only what NewTable
+// fixed, so it is safe to call from another goroutine than Add's.
+func (t *Table) Prepare(p *decode.Packet, pr *Prepared) {
+	pr.key, pr.fromA, pr.kind = packetKey(p)
+	pr.h = t.idx.hash(&pr.key)
+}
+
+// AddBatch is Add for consecutive packets, with the cache-friendly lookups
+// of AddPrepared.
 func (t *Table) AddBatch(ps []decode.Packet) {
 	for len(ps) > 0 {
 		n := min(len(ps), batchPrefetch)
-		// Three passes so that each pass's loads are independent and
-		// short enough for the CPU to keep many misses in flight: keys
-		// and hashes (packets are in cache), then index slots, then the
-		// entries the slots point to.
 		for i := range n {
-			pr := &t.prep[i]
-			pr.key, pr.fromA, pr.kind = packetKey(&ps[i])
-			pr.h = t.idx.hash(&pr.key)
+			t.Prepare(&ps[i], &t.prep[i])
 		}
-		var sink uint64
-		for i := range n {
-			pr := &t.prep[i]
-			pr.pos = t.idx.slots[pr.h&t.idx.mask].pos
-		}
-		for i := range n {
-			sink += t.touch(t.prep[i].pos)
-		}
-		t.sink = sink
-		for i := range n {
-			pr := &t.prep[i]
-			t.add(&ps[i], &pr.key, pr.fromA, pr.kind, pr.h)
-		}
+		t.AddPrepared(ps[:n], t.prep[:n])
 		ps = ps[n:]
 	}
 }
 
-// touch loads one word of each cache line of the entry at slot content
-// pos (slab index + 1), so AddBatch's later accesses hit the cache.
+// AddPrepared accounts packets whose Prepare results are in prs (same
+// length and order). It first touches the index slots and flow entries the
+// packets will need, in passes of independent loads, so their cache misses
+// overlap instead of being paid one after the other: on a table larger than
+// the CPU caches this is most of the per-packet cost.
+func (t *Table) AddPrepared(ps []decode.Packet, prs []Prepared) {
+	for len(ps) > 0 {
+		n := min(len(ps), batchPrefetch)
+		for i := range n {
+			prs[i].pos = t.idx.slots[prs[i].h&t.idx.mask].pos
+		}
+		var sink uint64
+		for i := range n {
+			sink += t.touch(prs[i].pos)
+		}
+		t.sink = sink
+		for i := range n {
+			pr := &prs[i]
+			t.add(&ps[i], &pr.key, pr.fromA, pr.kind, pr.h)
+		}
+		ps, prs = ps[n:], prs[n:]
+	}
+}
+
+// touch loads one word of each of the three cache lines a packet uses in
+// the entry at slot content pos (slab index + 1), so AddPrepared's later
+// accesses hit the cache.
 func (t *Table) touch(pos uint32) uint64 {
 	if pos == 0 || int(pos) > len(t.slab) {
 		return 0
 	}
 	e := &t.slab[pos-1]
-	return uint64(e.last) + e.ep[0].pkts + e.ep[1].pkts + e.id
+	return uint64(e.last) + e.ep[0].pkts + e.ep[1].pkts
 }
 
 func (t *Table) add(p *decode.Packet, kp *Key, fromA bool, kind icmpKind, h uint32) {

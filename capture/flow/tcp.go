@@ -35,8 +35,8 @@ const (
 func (ep *endpoint) seqInit() bool  { return ep.bits&epSeqInit != 0 }
 func (ep *endpoint) didClose() bool { return ep.bits&epDidClose != 0 }
 
-// entry is a flow in the table: four cache lines (the key and hot flags,
-// one endpoint each, then the rest). It holds no pointers, so the slab of
+// entry is a flow in the table: four cache lines (the key, hot flags and
+// history bits; one endpoint each; then the rest). It holds no pointers, so the slab of
 // entries is never scanned by the garbage collector.
 type entry struct {
 	key      Key
@@ -50,13 +50,15 @@ type entry struct {
 	histLen  uint8
 	hasICMP  bool // details in Table.icmpErrs
 	_        uint8
-	attempts uint32
+	histSeen uint32
 
 	ep [2]endpoint // orig, resp
 
+	// The last line is touched only when a flow starts, when a history
+	// letter is added and when the flow finishes.
 	id         uint64
 	start      int64
-	histSeen   uint32
+	attempts   uint32
 	serverName uint32
 	rxmit      [2]uint16
 	// icmpType and icmpCode are the first message of an ICMP flow.
