@@ -1,0 +1,264 @@
+package render
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+// fixture is a report to render, built the way flowaudit builds it.
+type fixture struct {
+	name string
+	rep  *analyze.Report
+}
+
+// goldenFixtures are the reports behind the golden files: the bundled
+// example capture audited against mailcleaner as `flowaudit replay` does,
+// and a synthetic audit that reaches what the lab captures do not
+// (partial, loss, several products and nodes, zones, text needing escapes).
+// Each is frozen as testdata/NAME.report.json, rebuilt with -update, so
+// the golden files change when the renderers change, not whenever a lab
+// capture is recorded again.
+func goldenFixtures(t *testing.T) []fixture {
+	t.Helper()
+	build := map[string]func(*testing.T) *analyze.Report{
+		"gateway":   func(t *testing.T) *analyze.Report { return auditCapture(t, exampleCapture) },
+		"synthetic": syntheticReport,
+	}
+	var out []fixture
+	for _, name := range []string{"gateway", "synthetic"} {
+		path := filepath.Join("testdata", name+".report.json")
+		if *update {
+			rep := build[name](t)
+			b, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (go test ./analyze/render -update creates it)", err)
+		}
+		var rep analyze.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, fixture{name: name, rep: &rep})
+	}
+	return out
+}
+
+var exampleCapture = filepath.Join("..", "..", "testdata", "example", "gateway.pcap")
+
+// liveFixtures audits the bundled example and every lab capture now, for
+// the structural tests, plus the synthetic report.
+func liveFixtures(t *testing.T) []fixture {
+	t.Helper()
+	captures := []string{exampleCapture}
+	lab, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "lab", "captures", "*.pcap"))
+	var out []fixture
+	for _, path := range append(captures, lab...) {
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		out = append(out, fixture{name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), rep: auditCapture(t, path)})
+	}
+	if len(out) == 0 {
+		t.Fatal("no capture found (testdata/example/gateway.pcap is committed)")
+	}
+	return append(out, fixture{name: "synthetic", rep: syntheticReport(t)})
+}
+
+// auditCapture audits a capture against its product (the file's name; the
+// example is a mailcleaner gateway) with inferred hosts, as `flowaudit
+// replay --product P FILE` does.
+func auditCapture(t *testing.T, path string) *analyze.Report {
+	t.Helper()
+	cat, err := catalog.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	product := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if product == "gateway" {
+		product = "mailcleaner"
+	}
+	p, err := cat.Product(product)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	// The path as a user in the repository root gives it.
+	for i, f := range res.Stats.Files {
+		res.Stats.Files[i] = filepath.ToSlash(strings.TrimPrefix(f, filepath.Join("..", "..")+string(filepath.Separator)))
+	}
+	rep, err := analyze.Audit(res, analyze.Options{Products: []*catalog.Product{p}})
+	if err != nil {
+		t.Fatalf("audit %s: %v", path, err)
+	}
+	rep.Tool = "flowaudit test"
+	return rep
+}
+
+// syntheticCatalog is a small product whose texts need escaping in every
+// format: HTML specials, Markdown pipes and backticks.
+const syntheticCatalog = `product: acme
+title: Acme <Mail> & "Filter"
+document: acme-ports.txt
+features:
+  - name: cluster
+    default: false
+    description: cluster peers
+rows:
+  - name: smtp
+    direction: out
+    protocol: tcp
+    ports: [25, 587]
+    peers: [any]
+    service: SMTP | submission
+    purpose: deliver mail
+    source:
+      text: "TCP/25 & TCP/587 <outbound> to ANY | relay ` + "`smarthost`" + `"
+  - name: ntp
+    direction: out
+    protocol: udp
+    ports: [123]
+    peers: [any]
+    service: NTP
+    purpose: time
+    source:
+      text: "UDP/123 to your NTP servers"
+  - name: support
+    direction: in
+    protocol: tcp
+    ports: [22]
+    peers: [zone:vendor-support]
+    service: SSH
+    purpose: vendor support
+    source:
+      text: "TCP/22 from the Acme support network <script>alert(1)</script>"
+  - name: ping
+    direction: out
+    protocol: icmp
+    peers: [any]
+    service: ICMP echo
+    purpose: diagnostics
+    source:
+      text: "ICMP should be allowed"
+  - name: cluster-db
+    direction: in
+    protocol: tcp
+    ports: [3306-3307]
+    peers: [zone:cluster-peers]
+    service: MySQL
+    purpose: cluster replication
+    condition: cluster
+    source:
+      text: "TCP/3306-3307 between cluster nodes"
+`
+
+// betaCatalog is a second product audited with acme: ids keep their
+// product prefix when a report covers several.
+const betaCatalog = `product: beta
+title: Beta antivirus
+document: beta.txt
+rows:
+  - name: updates
+    direction: out
+    protocol: tcp
+    ports: [443]
+    peers: [host:*.updates.beta.test]
+    service: HTTPS
+    purpose: signature updates
+    source:
+      text: "TCP/443 to *.updates.beta.test"
+`
+
+var t0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+
+// syntheticReport audits flows built in code: a partial requirement with
+// several reasons and many peers, a blocked one, an ok one, a never-seen
+// one, a not-applicable one with evidence, unexpected groups (one whose
+// peer is outside the allowed zone), housekeeping, two nodes and loss.
+func syntheticReport(t *testing.T) *analyze.Report {
+	t.Helper()
+	acme, err := catalog.Parse("acme.yaml", []byte(syntheticCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := "192.0.2.10"
+	var flows []flow.Flow
+	add := func(sec float64, proto uint8, orig, resp string, out flow.Outcome, node string, mods ...func(*flow.Flow)) {
+		start := t0.Add(time.Duration(sec * float64(time.Second)))
+		f := flow.Flow{UID: "C" + strings.ReplaceAll(orig+resp, ":", ""), Proto: proto,
+			Orig: netip.MustParseAddrPort(orig), Resp: netip.MustParseAddrPort(resp),
+			Start: start, End: start.Add(300 * time.Millisecond), Outcome: out, OrigPkts: 2, Node: node}
+		if out == flow.Established || out == flow.Rejected {
+			f.RespPkts = 1
+		}
+		for _, m := range mods {
+			m(&f)
+		}
+		flows = append(flows, f)
+	}
+	names := func(ns ...string) func(*flow.Flow) { return func(f *flow.Flow) { f.RespNames = ns } }
+	icmpErr := func(reason, from string) func(*flow.Flow) {
+		return func(f *flow.Flow) {
+			f.ICMP = &flow.ICMPError{Type: 3, Code: 13, Version: 4, From: netip.MustParseAddr(from), Reason: reason}
+		}
+	}
+	// SMTP out: partial, over both nodes and five peers.
+	add(1, flow.ProtoTCP, gw+":40001", "203.0.113.25:25", flow.Established, "gw1", names("mx1.example.net"))
+	add(4, flow.ProtoTCP, gw+":40002", "203.0.113.26:25", flow.Established, "gw2", names("mx2.example.net", "mail.example.net"))
+	add(9, flow.ProtoTCP, gw+":40003", "203.0.113.27:587", flow.Unanswered, "gw1")
+	add(15, flow.ProtoTCP, gw+":40004", "203.0.113.27:587", flow.Unanswered, "gw1")
+	add(22, flow.ProtoTCP, gw+":40005", "203.0.113.28:25", flow.Rejected, "gw2")
+	add(30, flow.ProtoTCP, gw+":40006", "203.0.113.29:25", flow.Unreachable, "gw2", icmpErr("admin-prohibited", "198.51.100.1"))
+	// NTP: blocked, no reply.
+	add(3, flow.ProtoUDP, gw+":123", "198.51.100.123:123", flow.Unanswered, "gw1", names("ntp.example.org"))
+	add(33, flow.ProtoUDP, gw+":123", "198.51.100.123:123", flow.Unanswered, "gw1", names("ntp.example.org"))
+	// Ping: ok.
+	add(5, flow.ProtoICMP, gw+":8", "198.51.100.1:0", flow.Established, "gw1")
+	// SSH from the support zone is never seen; SSH from elsewhere is
+	// unexpected (peer not allowed).
+	add(12, flow.ProtoTCP, "203.0.113.200:51000", gw+":22", flow.Established, "gw1")
+	// Cluster DB (feature off) with evidence: not applicable, unexpected.
+	add(18, flow.ProtoTCP, "10.0.0.2:41000", gw+":3306", flow.Established, "gw2")
+	// Beta updates: ok by name.
+	add(7, flow.ProtoTCP, gw+":40200", "203.0.113.80:443", flow.Established, "gw2", names("eu.updates.beta.test"))
+	// IRC out: unexpected, established, with a name.
+	add(25, flow.ProtoTCP, gw+":40100", "203.0.113.66:6667", flow.Established, "gw1", names("irc.example-chat.test"))
+	// IPv6 neighbour discovery: housekeeping.
+	add(2, flow.ProtoICMPv6, "[fe80::1]:135", "[ff02::1:ff00:10]:0", flow.Unanswered, "gw1")
+	res := &capture.Result{Flows: flows, Stats: capture.Stats{Backend: "file",
+		Files: []string{"gw1.pcapng", "gw2.pcapng"}, Start: t0, End: t0.Add(40 * time.Second),
+		Packets: 4210, Bytes: 1_234_567, Flows: uint64(len(flows)), KernelDrops: 12, Evicted: 3}}
+	site := &catalog.Site{Zones: map[string][]netip.Prefix{"vendor-support": {netip.MustParsePrefix("198.51.100.0/26")}}}
+	beta, err := catalog.Parse("beta.yaml", []byte(betaCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := analyze.Audit(res, analyze.Options{Products: []*catalog.Product{acme, beta}, Site: site,
+		Hosts: []netip.Addr{netip.MustParseAddr(gw)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Tool = "flowaudit test"
+	rep.Generated = time.Date(2026, 11, 22, 9, 5, 0, 0, time.UTC)
+	return rep
+}

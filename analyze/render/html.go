@@ -1,0 +1,279 @@
+package render
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/flowaudit/flowaudit/analyze"
+)
+
+//go:embed html.tmpl
+var htmlSource string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"stamp":    stamp,
+	"stampPtr": stampPtr,
+	"port":     reqPort,
+	"uport":    unexpectedPort,
+	"outcomes": outcomesText,
+	"counts":   countsText,
+	"allowed":  allowedText,
+	"join":     strings.Join,
+	"short":    shortID,
+	"dir":      dirText,
+	"title":    func(s analyze.Status) string { return statusTitle[s] },
+}).Parse(htmlSource))
+
+// HTML writes the report as one self-contained page: inline CSS and SVG,
+// no external assets, readable without JavaScript (a few lines of inline
+// script only filter by status). Every value is escaped by html/template.
+func HTML(w io.Writer, rep *analyze.Report) error {
+	v := newHTMLView(rep)
+	if err := htmlTemplate.Execute(w, v); err != nil {
+		return fmt.Errorf("render html report: %w", err)
+	}
+	return nil
+}
+
+// htmlView is what the template reads: the report plus what is easier to
+// compute in Go (groups, the summary cards, the timeline geometry).
+type htmlView struct {
+	Rep      *analyze.Report
+	Title    string
+	Summary  string
+	Cards    []htmlCard
+	Groups   []htmlGroup
+	Coverage string
+	Loss     string
+	Warnings []string
+	Hosts    string
+	Products string
+	House    string
+	Timeline *timeline
+}
+
+type htmlCard struct {
+	Status analyze.Status
+	Label  string
+	Count  int
+}
+
+type htmlGroup struct {
+	Status analyze.Status
+	Title  string
+	Reqs   []htmlReq
+}
+
+type htmlReq struct {
+	analyze.Requirement
+	Short     string
+	Port      string
+	Reasons   []string
+	Condition string
+	Hint      string
+	Outcomes  []outcomeBar
+	// Open shows the evidence unfolded: for the statuses that need action
+	// (ok and not-applicable fold it away; <details> needs no script).
+	Open bool
+	// Brief is the one line folded requirements show: flows and peers, or
+	// the condition that is off.
+	Brief string
+}
+
+// outcomeBar is one segment of a requirement's outcome bar.
+type outcomeBar struct {
+	Outcome string
+	Count   int
+	Percent string
+}
+
+func newHTMLView(rep *analyze.Report) *htmlView {
+	v := &htmlView{Rep: rep, Summary: SummaryLine(rep), Coverage: coverageText(rep.Capture),
+		Loss: lossText(rep.Capture), Warnings: warnings(rep), Hosts: hostsText(rep.Hosts),
+		Products: productsText(rep.Products), House: housekeepingText(rep.Housekeeping),
+		Title: "flowaudit report: " + productNames(rep.Products)}
+	for _, st := range analyze.Statuses {
+		v.Cards = append(v.Cards, htmlCard{Status: st, Label: strings.ToLower(statusTitle[st]), Count: rep.Summary.Count(st)})
+		reqs := byStatus(rep, st)
+		if len(reqs) == 0 {
+			continue
+		}
+		g := htmlGroup{Status: st, Title: statusTitle[st]}
+		for _, r := range reqs {
+			hr := htmlReq{Requirement: r, Short: shortID(rep, r.ID), Port: reqPort(r.Protocol, r.Ports),
+				Condition: conditionText(r.Condition, rep.Features), Open: st != analyze.OK && st != analyze.NotApplicable}
+			if st == analyze.Blocked || st == analyze.Partial {
+				hr.Reasons = reasonsText(r)
+				hr.Hint = reasonHint(r.Reason)
+			}
+			hr.Outcomes = outcomeBars(r.Counts)
+			if !hr.Open {
+				hr.Brief = plural(r.Counts.Flows, "flow", "flows")
+				if len(r.Peers) > 0 {
+					hr.Brief += " · " + strings.Join(peersList(r.Peers), ", ")
+				}
+				if st == analyze.NotApplicable {
+					hr.Brief = hr.Condition + " · " + hr.Brief
+				}
+			}
+			g.Reqs = append(g.Reqs, hr)
+		}
+		v.Groups = append(v.Groups, g)
+	}
+	v.Cards = append(v.Cards, htmlCard{Status: analyze.Unexpected, Label: "unexpected", Count: rep.Summary.Unexpected})
+	v.Timeline = newTimeline(rep)
+	return v
+}
+
+// outcomeBars splits a requirement's flows by outcome for a stacked bar.
+func outcomeBars(c analyze.Counts) []outcomeBar {
+	var out []outcomeBar
+	if c.Flows == 0 {
+		return nil
+	}
+	for _, x := range []struct {
+		o string
+		n int
+	}{{"established", c.Established}, {"rejected", c.Rejected}, {"unreachable", c.Unreachable},
+		{"unanswered", c.Unanswered}, {"unknown", c.Unknown}} {
+		if x.n > 0 {
+			out = append(out, outcomeBar{Outcome: x.o, Count: x.n, Percent: fmt.Sprintf("%.2f", 100*float64(x.n)/float64(c.Flows))})
+		}
+	}
+	return out
+}
+
+// timeline is the SVG of attempts over capture time: one row per
+// requirement with attempts, one per unexpected group (a span from first
+// to last seen, since groups keep no per-flow times), dots coloured by
+// outcome.
+type timeline struct {
+	Width, Height int
+	Left, Right   int // x of the time axis ends
+	LaneW         int
+	Rows          []timelineRow
+	Ticks         []timelineTick
+	AxisY         int
+	Start, End    string
+	Omitted       int
+}
+
+type timelineRow struct {
+	Y      int
+	Label  string
+	Status string // CSS class suffix: a status or "unexpected"
+	Dots   []timelineDot
+	Span   *timelineSpan
+}
+
+type timelineDot struct {
+	X       string
+	Y       int
+	Outcome string
+	Tip     string
+}
+
+type timelineSpan struct {
+	X, W string
+	Y    int
+	Tip  string
+}
+
+type timelineTick struct {
+	X     string
+	Label string
+}
+
+const (
+	tlWidth  = 1140
+	tlLeft   = 330
+	tlRight  = 1080
+	tlRowH   = 22
+	tlTop    = 10
+	tlBottom = 34
+)
+
+func newTimeline(rep *analyze.Report) *timeline {
+	start, end := rep.Capture.Start, rep.Capture.End
+	// Reports built without capture times still get an axis from the
+	// evidence itself.
+	for _, r := range rep.Requirements {
+		for _, a := range r.Timeline {
+			if start.IsZero() || a.Time.Before(start) {
+				start = a.Time
+			}
+			if a.Time.After(end) {
+				end = a.Time
+			}
+		}
+	}
+	tl := &timeline{Width: tlWidth, Left: tlLeft, Right: tlRight, LaneW: tlRight - tlLeft}
+	span := end.Sub(start)
+	if span <= 0 {
+		span = time.Second
+	}
+	x := func(t time.Time) float64 {
+		return tlLeft + float64(tlRight-tlLeft)*float64(t.Sub(start))/float64(span)
+	}
+	y := tlTop
+	for _, st := range analyze.Statuses {
+		for _, r := range byStatus(rep, st) {
+			if len(r.Timeline) == 0 {
+				continue
+			}
+			row := timelineRow{Y: y, Label: shortID(rep, r.ID) + " " + reqPort(r.Protocol, r.Ports), Status: string(st)}
+			for _, a := range r.Timeline {
+				tip := fmt.Sprintf("%s %s %s", stamp(a.Time), a.Peer, a.Outcome)
+				if a.Reason != "" {
+					tip += " (" + a.Reason.Text() + ")"
+				}
+				if a.Node != "" {
+					tip += " on " + a.Node
+				}
+				row.Dots = append(row.Dots, timelineDot{X: fmt.Sprintf("%.1f", x(a.Time)), Y: y + 9, Outcome: a.Outcome, Tip: tip})
+			}
+			tl.Omitted += r.TimelineOmitted
+			tl.Rows = append(tl.Rows, row)
+			y += tlRowH
+		}
+	}
+	for _, u := range rep.Unexpected {
+		x0, x1 := x(u.FirstSeen), x(u.LastSeen)
+		if x1-x0 < 4 { // keep short spans visible, inside the axis
+			x1 = min(x0+4, tlRight)
+			x0 = x1 - 4
+		}
+		row := timelineRow{Y: y, Label: "unexpected " + string(u.Direction) + " " + unexpectedPort(u), Status: string(analyze.Unexpected),
+			Span: &timelineSpan{X: fmt.Sprintf("%.1f", x0), W: fmt.Sprintf("%.1f", x1-x0), Y: y + 4,
+				Tip: fmt.Sprintf("%s to %s: %s", stamp(u.FirstSeen), stamp(u.LastSeen), outcomesText(u.Counts, u.Reasons))}}
+		tl.Rows = append(tl.Rows, row)
+		y += tlRowH
+	}
+	if len(tl.Rows) == 0 {
+		return nil
+	}
+	tl.AxisY = y + 4
+	tl.Height = y + tlBottom
+	tl.Start, tl.End = stamp(start), stamp(end)
+	for i := 0; i <= 4; i++ {
+		t := start.Add(span * time.Duration(i) / 4)
+		tl.Ticks = append(tl.Ticks, timelineTick{X: fmt.Sprintf("%.1f", x(t)), Label: tickLabel(t, span)})
+	}
+	return tl
+}
+
+// tickLabel shows as much of the time as the span needs.
+func tickLabel(t time.Time, span time.Duration) string {
+	t = t.UTC()
+	switch {
+	case span < time.Minute:
+		return t.Format("15:04:05.000")
+	case span < 24*time.Hour:
+		return t.Format("15:04:05")
+	}
+	return t.Format("01-02 15:04")
+}

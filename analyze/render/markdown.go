@@ -1,0 +1,239 @@
+package render
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+// Markdown writes the report for a ticket or a change request: the
+// summary, a "needs a firewall change" list with one actionable line per
+// blocked or partial requirement (direction, protocol/port, peers, reason,
+// the vendor's words), a table per status, the unexpected flows and the
+// evidence coverage. Text from the report is escaped so that names and
+// vendor quotes cannot break the layout.
+func Markdown(w io.Writer, rep *analyze.Report) error {
+	b := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+
+	p("# flowaudit report: %s", mdText(productNames(rep.Products)))
+	p("")
+	p("**%s**", mdText(SummaryLine(rep)))
+	p("")
+	p("- Products: %s", mdText(productsText(rep.Products)))
+	p("- Gateway: %s", mdText(hostsText(rep.Hosts)))
+	p("- Capture: %s", mdText(coverageText(rep.Capture)))
+	if !rep.Generated.IsZero() {
+		p("- Generated: %s", stamp(rep.Generated))
+	}
+	if rep.Tool != "" {
+		p("- Tool: %s", mdText(rep.Tool))
+	}
+	if l := lossText(rep.Capture); l != "" {
+		p("")
+		p("> **Warning: capture loss.** %s", mdText(l))
+	}
+	if ws := warnings(rep); len(ws) > 0 {
+		p("")
+		for i, warn := range ws {
+			if i > 0 {
+				p("")
+			}
+			p("> Warning: %s", mdText(warn))
+		}
+	}
+
+	p("")
+	p("## Needs a firewall change")
+	p("")
+	actions := 0
+	for _, st := range []analyze.Status{analyze.Blocked, analyze.Partial} {
+		for _, r := range byStatus(rep, st) {
+			actions++
+			p("%d. %s", actions, mdText(actionLine(rep, r)))
+			if hint := reasonHint(r.Reason); hint != "" {
+				p("   - Note: %s", mdText(hint))
+			}
+			if len(r.Peers) > 0 {
+				p("   - Seen: %s", mdText(peersSeenText(r.Peers)))
+			}
+			if r.Source.Text != "" {
+				p("   - Vendor (%s): %s", mdText(r.Source.Document), mdText("\""+r.Source.Text+"\""))
+			}
+		}
+	}
+	if actions == 0 {
+		p("Nothing: no requirement is blocked or partial.")
+	}
+
+	for _, st := range analyze.Statuses {
+		reqs := byStatus(rep, st)
+		if len(reqs) == 0 {
+			continue
+		}
+		p("")
+		p("## %s (%d)", statusTitle[st], len(reqs))
+		p("")
+		mdRequirements(b, rep, st, reqs)
+	}
+
+	p("")
+	p("## Unexpected (%d)", len(rep.Unexpected))
+	p("")
+	if len(rep.Unexpected) == 0 {
+		p("Nothing unexpected: every flow to or from the gateway is allowed by an applicable requirement.")
+	} else {
+		mdTable(b, []string{"Direction", "Port", "Flows", "Outcomes", "Peers", "First seen", "Last seen", "Note"}, []int{2})
+		for _, u := range rep.Unexpected {
+			mdRow(b, string(u.Direction), unexpectedPort(u), fmt.Sprint(u.Counts.Flows), outcomesText(u.Counts, u.Reasons),
+				strings.Join(peersList(u.Peers), ", "), stamp(u.FirstSeen), stamp(u.LastSeen), unexpectedNote(u))
+		}
+	}
+
+	p("")
+	p("## Coverage")
+	p("")
+	c := rep.Capture
+	p("- Evidence: %s", mdText(coverageText(c)))
+	p("- Loss signals: %d dropped by the kernel, %d dropped by the interface, %d bytes never captured, %d flows evicted",
+		c.KernelDrops, c.IfaceDrops, c.MissedBytes, c.Evicted)
+	p("- Flows: %d read, %d matched a requirement, %d transit, %d housekeeping",
+		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping)
+	p("- Housekeeping (link-local, not audited): %s", mdText(housekeepingText(rep.Housekeeping)))
+	return b.Flush()
+}
+
+func productNames(ps []analyze.ProductSummary) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Name
+	}
+	return strings.Join(s, ", ")
+}
+
+// actionLine says what to open, for whom, and why: "Allow outbound tcp/22
+// from the gateway (192.0.2.10) to zone:vendor-support for
+// mailcleaner/out-tcp-22-updates (SSH): blocked, unanswered: dropped
+// silently, 1 of 1 attempts failed: unanswered: dropped silently (1)".
+func actionLine(rep *analyze.Report, r analyze.Requirement) string {
+	gw := "the gateway"
+	if a := addrsText(rep.Hosts.Addrs); a != "" {
+		gw += " (" + a + ")"
+	}
+	from, to := gw, allowedText(r.Allowed)
+	if r.Direction == catalog.In {
+		from, to = to, gw
+	}
+	return fmt.Sprintf("Allow %s %s from %s to %s for %s%s: %s, %d of %d attempts failed: %s",
+		dirText(r.Direction), reqPort(r.Protocol, r.Ports), from, to, r.ID, nonEmpty(r.Service), r.Status,
+		r.Counts.Failed(), r.Counts.Attempts, strings.Join(reasonsText(r), "; "))
+}
+
+func nonEmpty(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+// reasonHint points at the right fix when the firewall is not the culprit.
+func reasonHint(r analyze.Reason) string {
+	switch r {
+	case analyze.ReasonRefusedByGateway:
+		return "the gateway itself refused: start or fix the service on the gateway; a firewall rule will not help"
+	case analyze.ReasonPortUnreachable:
+		return "ICMP port unreachable: the service on the receiving host is not listening"
+	case analyze.ReasonNoReply:
+		return "UDP without a reply: a filter and a silent service look the same; check both"
+	case analyze.ReasonHostUnreachable, analyze.ReasonNetUnreachable:
+		return "a router found no route: check routing as well as filtering"
+	}
+	return ""
+}
+
+// peersSeenText lists every peer with its counts for the action list.
+func peersSeenText(ps []analyze.PeerSeen) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = fmt.Sprintf("%s: %s", peerText(p), countsText(p.Counts))
+	}
+	return strings.Join(s, "; ")
+}
+
+func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, reqs []analyze.Requirement) {
+	switch st {
+	case analyze.Blocked, analyze.Partial:
+		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Reason", "Worked", "Failed", "Peers", "First seen", "Last seen"}, []int{5, 6})
+		for _, r := range reqs {
+			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, strings.Join(reasonsText(r), "; "),
+				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersList(r.Peers), ", "),
+				stampPtr(r.FirstSeen), stampPtr(r.LastSeen))
+		}
+	case analyze.NeverSeen:
+		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Allowed peers", "Purpose"}, nil)
+		for _, r := range reqs {
+			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed), r.Purpose)
+		}
+	case analyze.OK:
+		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Flows", "Peers"}, []int{4})
+		for _, r := range reqs {
+			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, fmt.Sprint(r.Counts.Flows),
+				strings.Join(peersList(r.Peers), ", "))
+		}
+	case analyze.NotApplicable:
+		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Condition", "Flows"}, []int{5})
+		for _, r := range reqs {
+			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, conditionText(r.Condition, rep.Features),
+				fmt.Sprint(r.Counts.Flows))
+		}
+	}
+}
+
+// mdTable writes a header row and the alignment row; right lists the
+// columns holding numbers.
+func mdTable(b *bufio.Writer, header []string, right []int) {
+	mdRow(b, header...)
+	b.WriteString("|")
+	for i := range header {
+		sep := "---|"
+		for _, r := range right {
+			if r == i {
+				sep = "--:|"
+			}
+		}
+		b.WriteString(sep)
+	}
+	b.WriteString("\n")
+}
+
+func mdRow(b *bufio.Writer, cells ...string) {
+	b.WriteString("|")
+	for _, c := range cells {
+		b.WriteString(" " + mdCell(c) + " |")
+	}
+	b.WriteString("\n")
+}
+
+// mdEscaper escapes what Markdown would read as markup: emphasis, code,
+// links, HTML. Text from captures (peer names) and catalogs must stay text.
+var mdEscaper = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
+	"<", "&lt;", ">", "&gt;", "&", "&amp;", "#", `\#`, "|", `\|`,
+)
+
+func mdText(s string) string {
+	return mdEscaper.Replace(strings.ReplaceAll(s, "\n", " "))
+}
+
+// mdCell escapes a table cell; line breaks become spaces, pipes are
+// escaped.
+func mdCell(s string) string {
+	if s == "" {
+		return ""
+	}
+	return mdText(s)
+}

@@ -1,0 +1,401 @@
+// Package render turns an audit report (*analyze.Report) into documents
+// for people: a terminal table, Markdown for tickets and change requests,
+// and a self-contained HTML page. JSON is not here: it is the report's own
+// encoding (docs/report.md).
+//
+// Every renderer is deterministic: the same report gives the same bytes.
+// Times come from the report only (its capture and evidence times, and
+// Report.Generated when the caller set it), never from the clock.
+package render
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+// Options tune the terminal table.
+type Options struct {
+	// Color adds ANSI colours. The caller sets it only when the writer is a
+	// terminal (golang.org/x/term.IsTerminal): files and pipes never get
+	// escape codes.
+	Color bool
+}
+
+// maxPeers bounds the peers listed in one table or Markdown cell; the rest
+// are counted ("+3 more"). The HTML page lists every peer.
+const maxPeers = 3
+
+// statusTitle names each status in headings.
+var statusTitle = map[analyze.Status]string{
+	analyze.Blocked:       "Blocked",
+	analyze.Partial:       "Partial",
+	analyze.NeverSeen:     "Never seen",
+	analyze.OK:            "OK",
+	analyze.NotApplicable: "Not applicable",
+}
+
+// SummaryLine is the one-line verdict every format starts with, e.g.
+// "38 requirements: 21 ok, 4 blocked, 11 never seen, 2 not applicable; 3
+// unexpected". Statuses with no requirement are left out.
+func SummaryLine(rep *analyze.Report) string {
+	s := rep.Summary
+	var parts []string
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{s.OK, "ok"}, {s.Partial, "partial"}, {s.Blocked, "blocked"}, {s.NeverSeen, "never seen"}, {s.NotApplicable, "not applicable"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	line := plural(s.Requirements, "requirement", "requirements")
+	if len(parts) > 0 {
+		line += ": " + strings.Join(parts, ", ")
+	}
+	line += fmt.Sprintf("; %d unexpected", s.Unexpected)
+	if s.UnexpectedFlows != s.Unexpected {
+		line += fmt.Sprintf(" (%s)", plural(s.UnexpectedFlows, "flow", "flows"))
+	}
+	return line
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// byStatus returns the report's requirements with status st, in report
+// order.
+func byStatus(rep *analyze.Report, st analyze.Status) []analyze.Requirement {
+	var out []analyze.Requirement
+	for _, r := range rep.Requirements {
+		if r.Status == st {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// shortID drops the "product/" prefix when the report covers one product:
+// the heading already names it, and the table gets narrower.
+func shortID(rep *analyze.Report, id string) string {
+	if len(rep.Products) == 1 {
+		return strings.TrimPrefix(id, rep.Products[0].Name+"/")
+	}
+	return id
+}
+
+// reqPort renders "tcp/22", "udp/6277", "tcp/3306-3307", "tcp/80,443" or
+// "icmp".
+func reqPort(proto catalog.Protocol, ports []catalog.PortRange) string {
+	if proto == catalog.ICMP || len(ports) == 0 {
+		return string(proto)
+	}
+	ps := make([]string, len(ports))
+	for i, p := range ports {
+		ps[i] = p.String()
+	}
+	return string(proto) + "/" + strings.Join(ps, ",")
+}
+
+// unexpectedPort renders an unexpected group's protocol and port; for ICMP
+// the port is the message type.
+func unexpectedPort(u analyze.UnexpectedFlow) string {
+	switch {
+	case u.Protocol == "icmp":
+		return fmt.Sprintf("icmp type %d", u.Port)
+	case u.Protocol == "tcp" || u.Protocol == "udp":
+		return fmt.Sprintf("%s/%d", u.Protocol, u.Port)
+	}
+	return u.Protocol
+}
+
+// dirText says the direction for people.
+func dirText(d catalog.Direction) string {
+	switch d {
+	case catalog.In:
+		return "inbound"
+	case catalog.Out:
+		return "outbound"
+	}
+	return string(d)
+}
+
+// peerText renders "203.0.113.22 (update.example.test)"; more names than
+// one are counted.
+func peerText(p analyze.PeerSeen) string {
+	s := p.Addr.String()
+	switch len(p.Names) {
+	case 0:
+	case 1:
+		s += " (" + p.Names[0] + ")"
+	default:
+		s += fmt.Sprintf(" (%s +%d)", p.Names[0], len(p.Names)-1)
+	}
+	return s
+}
+
+// peersList renders up to maxPeers peers and counts the rest.
+func peersList(ps []analyze.PeerSeen) []string {
+	var out []string
+	for i, p := range ps {
+		if i == maxPeers {
+			out = append(out, fmt.Sprintf("+%d more", len(ps)-maxPeers))
+			break
+		}
+		out = append(out, peerText(p))
+	}
+	return out
+}
+
+// allowedText renders a requirement's peer constraint: "zone:vendor-support,
+// host:*.example.com".
+func allowedText(ps []catalog.Peer) string {
+	if len(ps) == 0 {
+		return "any"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// outcomesText breaks flows down by outcome, failures by reason: "2
+// established, 1 unanswered, 1 admin-prohibited".
+func outcomesText(c analyze.Counts, reasons []analyze.ReasonCount) string {
+	var parts []string
+	if c.Established > 0 {
+		parts = append(parts, fmt.Sprintf("%d established", c.Established))
+	}
+	listed := 0
+	for _, r := range reasons {
+		parts = append(parts, fmt.Sprintf("%d %s", r.Flows, r.Reason))
+		listed += r.Flows
+	}
+	// Failures the reasons do not explain (none today) still show up.
+	if rest := c.Failed() - listed; rest > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", rest))
+	}
+	if c.Unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d unknown", c.Unknown))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// countsText breaks flows down by outcome only (peers carry no reasons):
+// "1 established, 2 unanswered".
+func countsText(c analyze.Counts) string {
+	var parts []string
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{c.Established, "established"}, {c.Rejected, "rejected"}, {c.Unreachable, "unreachable"},
+		{c.Unanswered, "unanswered"}, {c.Unknown, "unknown"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// reasonsText lists the failure reasons for people with their flow counts,
+// in the report's order (most frequent first): "unanswered: dropped silently
+// (2)", "rejected by RST (1)".
+func reasonsText(r analyze.Requirement) []string {
+	if len(r.Reasons) == 0 {
+		if r.ReasonText != "" {
+			return []string{r.ReasonText}
+		}
+		return []string{r.Reason.Text()}
+	}
+	parts := make([]string, len(r.Reasons))
+	for i, rc := range r.Reasons {
+		t := rc.Text
+		if t == "" {
+			t = rc.Reason.Text()
+		}
+		if len(rc.Detail) > 0 {
+			t += " [" + strings.Join(rc.Detail, ", ") + "]"
+		}
+		parts[i] = fmt.Sprintf("%s (%d)", t, rc.Flows)
+	}
+	return parts
+}
+
+// conditionText says why a requirement does not apply (or when it does).
+func conditionText(c *catalog.Condition, features map[string]bool) string {
+	if c == nil {
+		return ""
+	}
+	on, set := features[c.Feature]
+	if !set {
+		on = c.Default
+	}
+	if on {
+		return "feature " + c.Feature + " in use"
+	}
+	return "feature " + c.Feature + " not in use (--with " + c.Feature + ")"
+}
+
+// unexpectedNote says which requirements nearly allowed an unexpected group.
+func unexpectedNote(u analyze.UnexpectedFlow) string {
+	var parts []string
+	if len(u.PeerNotAllowed) > 0 {
+		parts = append(parts, "peer not allowed by "+strings.Join(u.PeerNotAllowed, ", "))
+	}
+	if len(u.NotApplicable) > 0 {
+		parts = append(parts, "allowed only by not-applicable "+strings.Join(u.NotApplicable, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Time layouts: stamps are UTC with milliseconds; clock is for cells where
+// the date is given once elsewhere.
+const (
+	stampLayout = "2006-01-02 15:04:05.000Z"
+	clockLayout = "15:04:05.000"
+)
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(stampLayout)
+}
+
+func stampPtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return stamp(*t)
+}
+
+// hostsText renders the gateway addresses and how they were chosen.
+func hostsText(h analyze.Hosts) string {
+	addrs := addrsText(h.Addrs)
+	if addrs == "" {
+		addrs = "none"
+	}
+	if h.How != "" {
+		return addrs + "; " + h.How
+	}
+	return addrs
+}
+
+func addrsText(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// productsText renders "mailcleaner (MailCleaner, 27 requirements)".
+func productsText(ps []analyze.ProductSummary) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		title := p.Title
+		if title == "" {
+			title = p.Name
+		}
+		s[i] = fmt.Sprintf("%s (%s, %s)", p.Name, title, plural(p.Requirements, "requirement", "requirements"))
+	}
+	return strings.Join(s, "; ")
+}
+
+// coverageText is the evidence line: what was read, when, how much, and
+// whether anything was lost.
+func coverageText(c analyze.CaptureSummary) string {
+	var b strings.Builder
+	switch {
+	case len(c.Files) == 1:
+		b.WriteString(c.Files[0])
+	case len(c.Files) > 1:
+		fmt.Fprintf(&b, "%d files (%s)", len(c.Files), strings.Join(c.Files, ", "))
+	case c.Iface != "":
+		b.WriteString("interface " + c.Iface)
+	default:
+		b.WriteString(c.Backend)
+	}
+	if !c.Start.IsZero() {
+		fmt.Fprintf(&b, ", %s to %s (%s)", stamp(c.Start), stamp(c.End), seconds(c.Seconds))
+	}
+	fmt.Fprintf(&b, ", %d packets, %d flows", c.Packets, c.Flows)
+	if c.Undecodable > 0 {
+		fmt.Fprintf(&b, ", %d undecodable", c.Undecodable)
+	}
+	if len(c.Nodes) > 0 {
+		fmt.Fprintf(&b, ", nodes %s", strings.Join(c.Nodes, ", "))
+	}
+	if c.LossSeen {
+		b.WriteString("; LOSS SEEN")
+	} else {
+		b.WriteString("; no loss seen")
+	}
+	return b.String()
+}
+
+func seconds(s float64) string {
+	if s < 10 {
+		return fmt.Sprintf("%.1f s", s)
+	}
+	return (time.Duration(s) * time.Second).String()
+}
+
+// lossText lists the loss signals and the consequence, or "" when none was
+// seen.
+func lossText(c analyze.CaptureSummary) string {
+	if !c.LossSeen {
+		return ""
+	}
+	var parts []string
+	for _, x := range []struct {
+		n    uint64
+		what string
+	}{{c.KernelDrops, "dropped by the kernel"}, {c.IfaceDrops, "dropped by the interface"},
+		{c.MissedBytes, "bytes never captured"}, {c.Evicted, "flows evicted"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	return strings.Join(parts, ", ") + ": never-seen verdicts may be wrong"
+}
+
+// warnings returns the report's warnings, leaving out the loss warning when
+// the coverage line already says it.
+func warnings(rep *analyze.Report) []string {
+	var out []string
+	for _, w := range rep.Warnings {
+		if rep.Capture.LossSeen && strings.HasPrefix(w, "capture loss seen") {
+			continue
+		}
+		out = append(out, w)
+	}
+	return append(out, rep.Capture.Warnings...)
+}
+
+// housekeepingText summarises link-local chatter in one line.
+func housekeepingText(hs []analyze.Housekeeping) string {
+	if len(hs) == 0 {
+		return "none"
+	}
+	s := make([]string, len(hs))
+	for i, h := range hs {
+		s[i] = fmt.Sprintf("%s %s (%s)", h.Kind, plural(h.Flows, "flow", "flows"), plural(int(h.Packets), "packet", "packets"))
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,216 @@
+package render
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/flowaudit/flowaudit/analyze"
+)
+
+// ANSI colours per status (and for warnings).
+const (
+	ansiReset   = "\x1b[0m"
+	ansiRed     = "\x1b[1;31m"
+	ansiYellow  = "\x1b[1;33m"
+	ansiMagenta = "\x1b[1;35m"
+	ansiGreen   = "\x1b[1;32m"
+	ansiDim     = "\x1b[2m"
+	ansiBold    = "\x1b[1m"
+)
+
+var statusColor = map[analyze.Status]string{
+	analyze.Blocked:       ansiRed,
+	analyze.Partial:       ansiYellow,
+	analyze.NeverSeen:     ansiMagenta,
+	analyze.OK:            ansiGreen,
+	analyze.NotApplicable: ansiDim,
+	analyze.Unexpected:    ansiYellow,
+}
+
+// tableWriter carries the output and the colour choice through the
+// sections, and keeps the first write error.
+type tableWriter struct {
+	w     *bufio.Writer
+	color bool
+}
+
+func (t *tableWriter) paint(code, s string) string {
+	if !t.color || s == "" {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+// colored writes one sanitized line in colour (when colour is on).
+func (t *tableWriter) colored(code, s string) {
+	fmt.Fprintln(t.w, t.paint(code, sanitize(s)))
+}
+
+// line writes one line of text from the report, without control
+// characters: names learned from the traffic must not drive the terminal.
+func (t *tableWriter) line(format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = sanitize(s)
+		}
+	}
+	fmt.Fprintf(t.w, format+"\n", args...)
+}
+
+// sanitize replaces control characters (C0 but newline, DEL, C1) with
+// "?". Our own colour codes are added after it.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r == '\t':
+			return ' '
+		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// Table writes the report for a terminal: the summary line, hosts,
+// capture coverage and warnings, then the requirements grouped by status
+// (blocked first), the unexpected flows and the housekeeping summary.
+func Table(w io.Writer, rep *analyze.Report, opts Options) error {
+	t := &tableWriter{w: bufio.NewWriter(w), color: opts.Color}
+	t.colored(ansiBold, SummaryLine(rep))
+	t.line("")
+	t.line("Products:     %s", productsText(rep.Products))
+	t.line("Gateway:      %s", hostsText(rep.Hosts))
+	t.line("Capture:      %s", coverageText(rep.Capture))
+	if l := lossText(rep.Capture); l != "" {
+		t.colored(ansiRed, "WARNING: capture loss: "+l)
+	}
+	for _, warn := range warnings(rep) {
+		t.colored(ansiYellow, "Warning: "+warn)
+	}
+	for _, st := range analyze.Statuses {
+		reqs := byStatus(rep, st)
+		if len(reqs) == 0 {
+			continue
+		}
+		t.line("")
+		t.colored(statusColor[st], fmt.Sprintf("%s (%d)", strings.ToUpper(statusTitle[st]), len(reqs)))
+		if err := t.requirements(rep, st, reqs); err != nil {
+			return err
+		}
+	}
+	t.line("")
+	if len(rep.Unexpected) == 0 {
+		t.line("UNEXPECTED: none")
+	} else {
+		t.colored(statusColor[analyze.Unexpected],
+			fmt.Sprintf("UNEXPECTED (%d groups, %s)", len(rep.Unexpected), plural(rep.Summary.UnexpectedFlows, "flow", "flows")))
+		if err := t.unexpected(rep.Unexpected); err != nil {
+			return err
+		}
+	}
+	t.line("")
+	t.line("Housekeeping (link-local, not audited): %s", housekeepingText(rep.Housekeeping))
+	t.line("Flows: %d read, %d matched a requirement, %d transit, %d housekeeping",
+		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping)
+	return t.w.Flush()
+}
+
+// requirements writes one status's table; the columns depend on what the
+// status has to say.
+func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs []analyze.Requirement) error {
+	var header []string
+	var rows [][]string
+	var right []int          // columns holding numbers
+	var paint map[int]string // columns to colour, by index
+	switch st {
+	case analyze.Blocked, analyze.Partial:
+		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "REASON (FLOWS)", "OK", "FAILED", "PEERS"}
+		right = []int{5, 6}
+		for _, r := range reqs {
+			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
+				strings.Join(reasonsText(r), "\n"), strconv.Itoa(r.Counts.Established), strconv.Itoa(r.Counts.Failed()),
+				strings.Join(peersList(r.Peers), "\n")})
+		}
+		paint = map[int]string{4: statusColor[st]}
+	case analyze.NeverSeen:
+		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "ALLOWED PEERS"}
+		for _, r := range reqs {
+			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed)})
+		}
+	case analyze.OK:
+		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "FLOWS", "PEERS"}
+		right = []int{4}
+		for _, r := range reqs {
+			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
+				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers), "\n")})
+		}
+	case analyze.NotApplicable:
+		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "CONDITION", "FLOWS"}
+		right = []int{5}
+		for _, r := range reqs {
+			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
+				conditionText(r.Condition, rep.Features), strconv.Itoa(r.Counts.Flows)})
+		}
+	}
+	return t.table(header, rows, right, paint)
+}
+
+func (t *tableWriter) unexpected(us []analyze.UnexpectedFlow) error {
+	header := []string{"DIR", "PORT", "FLOWS", "OUTCOMES", "PEERS", "NOTE"}
+	var rows [][]string
+	for _, u := range us {
+		rows = append(rows, []string{string(u.Direction), unexpectedPort(u), strconv.Itoa(u.Counts.Flows),
+			outcomesText(u.Counts, u.Reasons), strings.Join(peersList(u.Peers), "\n"), unexpectedNote(u)})
+	}
+	return t.table(header, rows, []int{2}, nil)
+}
+
+// table renders one tablewriter table: headers as written, no wrapping
+// (cells hold their own line breaks), numbers right-aligned, cells
+// sanitized, then the paint columns coloured line by line.
+func (t *tableWriter) table(header []string, rows [][]string, right []int, paint map[int]string) error {
+	for _, row := range rows {
+		for i, c := range row {
+			c = sanitize(c)
+			if code, ok := paint[i]; ok && t.color {
+				lines := strings.Split(c, "\n")
+				for j := range lines {
+					lines[j] = t.paint(code, lines[j])
+				}
+				c = strings.Join(lines, "\n")
+			}
+			row[i] = c
+		}
+	}
+	align := make([]tw.Align, len(header))
+	for i := range align {
+		align[i] = tw.AlignLeft
+	}
+	for _, i := range right {
+		align[i] = tw.AlignRight
+	}
+	tbl := tablewriter.NewTable(t.w,
+		tablewriter.WithRenderer(renderer.NewBlueprint()),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{Global: tw.AlignLeft, PerColumn: align}),
+	)
+	tbl.Header(header)
+	if err := tbl.Bulk(rows); err != nil {
+		return fmt.Errorf("render table: %w", err)
+	}
+	if err := tbl.Render(); err != nil {
+		return fmt.Errorf("render table: %w", err)
+	}
+	return nil
+}
