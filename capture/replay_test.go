@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -261,4 +262,38 @@ func TestReadFilesMalformedCorpus(t *testing.T) {
 		}
 	}
 	t.Logf("%d malformed-corpus files: %d read (some with warnings), %d refused with an error", len(files), ok, failed)
+}
+
+// TestRunAllocations replays 80,000 frames (10,000 short connections) and
+// checks that the pipeline's allocations do not grow with the packets: the
+// fixed set-up (batches, table, resolver) and a few per thousand flows
+// (UID chunks) only.
+func TestRunAllocations(t *testing.T) {
+	base := framesOf(t, filepath.Join(flowsDir, "established.pcap"))
+	span := base[len(base)-1].TS - base[0].TS + int64(10*time.Second)
+	var frames []Frame
+	for i := range 10000 {
+		for _, f := range base {
+			f.TS += int64(i) * span
+			frames = append(frames, f)
+		}
+	}
+	run := func() uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		flows := 0
+		_, err := Run(context.Background(), &sliceSource{frames: frames}, Options{OnFlow: func(*flow.Flow) { flows++ }})
+		runtime.ReadMemStats(&after)
+		if err != nil || flows != 10000 {
+			t.Fatalf("flows=%d err=%v", flows, err)
+		}
+		return after.Mallocs - before.Mallocs
+	}
+	run() // warm up lazily initialised runtime and package state
+	if n := run(); n > 2000 {
+		t.Errorf("replaying %d frames made %d allocations; want a fixed set-up cost", len(frames), n)
+	} else {
+		t.Logf("%d frames, %d allocations", len(frames), n)
+	}
 }
