@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,6 +170,21 @@ func FuzzOpenFile(f *testing.F) {
 	writePcapng(f, le, links, frames)
 	f.Add(readAll(f, le))
 	f.Add([]byte{})
+	// The damaged files of the shared corpus, when present, are good
+	// starting points: real-world oddities the builders do not make.
+	if dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "corpus", "malformed")); err == nil {
+		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if err != nil || e.IsDir() || !isCaptureName(p) {
+				return nil
+			}
+			if info, err := e.Info(); err == nil && info.Size() <= 16<<10 {
+				if b, err := os.ReadFile(p); err == nil {
+					f.Add(b)
+				}
+			}
+			return nil
+		})
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src, err := newFileSource("fuzz.pcap", bytes.NewReader(data))
 		if err != nil {
