@@ -13,7 +13,8 @@ import (
 // A damaged file does not stop the others: its good frames are merged, and
 // its error (naming the file, wrapping io.ErrUnexpectedEOF when truncated)
 // is returned by Next once every file is exhausted, instead of io.EOF.
-// Several such errors are joined (errors.Join).
+// Several such errors are joined on one line, separated by "; ", and
+// errors.Is sees through to each of them.
 func OpenFiles(paths []string) (Source, error) {
 	switch len(paths) {
 	case 0:
@@ -69,7 +70,7 @@ func (m *mergeSource) Next(f *Frame) error {
 	}
 	if len(m.heap) == 0 {
 		if len(m.errs) > 0 {
-			return errors.Join(m.errs...)
+			return joinLine(m.errs)
 		}
 		return io.EOF
 	}
@@ -98,10 +99,20 @@ func (m *mergeSource) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("close captures: %w", err)
+	if len(errs) > 0 {
+		return fmt.Errorf("close captures: %w", joinLine(errs))
 	}
 	return nil
+}
+
+// joinLine joins errors like errors.Join, but on one line: each error
+// already names its file, and warnings are shown one line each.
+func joinLine(errs []error) error {
+	err := errs[0]
+	for _, e := range errs[1:] {
+		err = fmt.Errorf("%w; %w", err, e)
+	}
+	return err
 }
 
 func (m *mergeSource) less(a, b int) bool {

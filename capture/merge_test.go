@@ -212,3 +212,32 @@ func FuzzOpenFile(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenFilesSeveralDamaged: two truncated files give one error line
+// naming both, and it still wraps io.ErrUnexpectedEOF.
+func TestOpenFilesSeveralDamaged(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i, name := range []string{"a.pcap", "b.pcap", "c.pcap"} {
+		p := filepath.Join(dir, name)
+		writePcap(t, p, layers.LinkTypeEthernet, false, []testFrame{{TS: int64(i), Data: marked(uint16(i))}, {TS: 10, Data: marked(9)}})
+		if i > 0 {
+			full := readAll(t, p)
+			writeFile(t, p, full[:len(full)-3])
+		}
+		paths = append(paths, p)
+	}
+	src, err := OpenFiles(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	got, err := readFrames(t, src)
+	if len(got) != 4 {
+		t.Errorf("got %d frames, want 4", len(got))
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "\n") ||
+		!strings.Contains(err.Error(), paths[1]) || !strings.Contains(err.Error(), paths[2]) {
+		t.Errorf("error %q: want one line naming %s and %s", err, paths[1], paths[2])
+	}
+}
