@@ -75,12 +75,21 @@ func LoadTruth(path string) (*Truth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read truth: %w", err)
 	}
-	var tr Truth
-	if err := yaml.Unmarshal(b, &tr); err != nil {
+	tr, err := ParseTruth(b)
+	if err != nil {
 		return nil, fmt.Errorf("read truth %s: %w", path, err)
 	}
+	return tr, nil
+}
+
+// ParseTruth decodes and checks the YAML of a truth file.
+func ParseTruth(b []byte) (*Truth, error) {
+	var tr Truth
+	if err := yaml.Unmarshal(b, &tr); err != nil {
+		return nil, err
+	}
 	if err := tr.validate(); err != nil {
-		return nil, fmt.Errorf("read truth %s: %w", path, err)
+		return nil, err
 	}
 	return &tr, nil
 }
