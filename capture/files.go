@@ -81,7 +81,7 @@ func newFileSource(name string, r io.Reader) (*fileSource, error) {
 	magic, err := br.Peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		if s.gz, err = gzip.NewReader(br); err != nil {
-			return nil, fmt.Errorf("open capture %s: gzip: %w", name, err)
+			return nil, fmt.Errorf("open capture %s: read gzip header: %w", name, err)
 		}
 		br = bufio.NewReaderSize(s.gz, readBufSize)
 		magic, err = br.Peek(4)

@@ -217,7 +217,7 @@ func TestOpenFileErrors(t *testing.T) {
 		{name: "text", content: "hello, this is not a capture\n", want: "not a pcap or pcapng file", wrap: ErrNotCapture},
 		{name: "tiny", content: "ab", want: "not a pcap or pcapng file", wrap: ErrNotCapture},
 		{name: "gzip-of-text", content: string(gz(t, []byte("plain text inside gzip"))), want: "not a pcap or pcapng file", wrap: ErrNotCapture},
-		{name: "bad-gzip", content: "\x1f\x8bxxxxxxxxxxxxxxxxxxx", want: "gzip: "},
+		{name: "bad-gzip", content: "\x1f\x8bxxxxxxxxxxxxxxxxxxx", want: "read gzip header: gzip: invalid header"},
 		{name: "pcap-header-cut", content: string(header[:10]), want: "pcap header: unexpected EOF", wrap: io.ErrUnexpectedEOF},
 		{name: "kuznetzov", content: string(kuz), want: "modified (Kuznetzov) pcap", wrap: ErrNotCapture},
 		{name: "pcapng-bad-byte-order", content: "\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x01\x02\x03\x04" + strings.Repeat("\x00", 16), want: "pcapng header: "},

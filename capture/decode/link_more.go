@@ -1,0 +1,73 @@
+package decode
+
+import "encoding/binary"
+
+// Less common link layers: wireless captures and firewall logs.
+
+// ieee80211 decodes an 802.11 data frame carrying LLC/SNAP. Management,
+// control, null-data and protected (encrypted) frames carry no readable IP.
+func (d *Decoder) ieee80211(data []byte, p *Packet) error {
+	if len(data) < 24 {
+		return ErrTruncated
+	}
+	fc0, fc1 := data[0], data[1]
+	if (fc0>>2)&3 != 2 || fc0&0x40 != 0 || fc1&0x40 != 0 {
+		return ErrNotIP // not data, null data, or protected
+	}
+	hl := 24
+	if fc1&3 == 3 {
+		hl += 6 // four-address (WDS) frame
+	}
+	if fc0&0x80 != 0 { // QoS data
+		if len(data) < hl+2 {
+			return ErrTruncated
+		}
+		if data[hl]&0x80 != 0 {
+			return ErrNotIP // A-MSDU aggregate
+		}
+		hl += 2
+		if fc1&0x80 != 0 {
+			hl += 4 // HT control, present when the Order bit is set
+		}
+	}
+	if len(data) < hl+8 {
+		return ErrTruncated
+	}
+	llc := data[hl:]
+	if llc[0] != 0xaa || llc[1] != 0xaa || llc[2] != 0x03 {
+		return ErrNotIP
+	}
+	return d.etherType(binary.BigEndian.Uint16(llc[6:8]), llc[8:], p)
+}
+
+// nflog decodes Linux NFLOG (iptables/nftables "log group" captures): a
+// 4-byte header with the address family, then TLVs whose length and type
+// are in the capturing host's byte order (little-endian on every platform
+// a gateway runs); the packet is in the NFULA_PAYLOAD (9) TLV.
+func (d *Decoder) nflog(data []byte, p *Packet) error {
+	if len(data) < 4 {
+		return ErrTruncated
+	}
+	family := data[0]
+	for off := 4; ; {
+		if len(data)-off < 4 {
+			return ErrNotIP // no payload TLV
+		}
+		n := int(binary.LittleEndian.Uint16(data[off : off+2]))
+		typ := binary.LittleEndian.Uint16(data[off+2:off+4]) & 0x7fff
+		if n < 4 {
+			return ErrMalformed
+		}
+		if typ == 9 {
+			v := data[off+4 : min(off+n, len(data))]
+			switch family {
+			case 2:
+				return d.ipv4(v, p)
+			case 10:
+				return d.ipv6(v, p)
+			}
+			return d.rawIP(v, p)
+		}
+		off += (n + 3) &^ 3
+	}
+}
