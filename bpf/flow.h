@@ -96,6 +96,7 @@ enum counter {
 	CNT_TRUNCATED,      /* headers shorter than they claim */
 	CNT_FRAGMENTS,      /* non-first fragments (no ports: not accounted) */
 	CNT_ICMP_ATTACHED,  /* ICMP errors attached to the flow they quote */
+	CNT_FLOWS_RESTARTED, /* entries reused for a new flow after a timeout or close */
 	CNT_MAX,
 };
 

@@ -104,6 +104,28 @@ func toFlow(k *flowFlowKey, v *flowFlowVal, c clock) flow.Flow {
 	return f
 }
 
+// timeout is how long a flow may stay idle before the Table finishes it:
+// the same rule the kernel applies (bpf/flow.c flow_timeout) with the
+// values loadTC gives the kernel (timeouts).
+func timeout(k *flowFlowKey, v *flowFlowVal) uint64 {
+	name := "timeout_other"
+	switch k.Proto {
+	case flow.ProtoTCP:
+		name = "timeout_tcp"
+		if closed(k.Proto, summary(k, v, dirLo)) {
+			name = "close_delay"
+		}
+	case flow.ProtoUDP:
+		name = "timeout_udp"
+		if k.PortLo == 53 || k.PortHi == 53 {
+			name = "timeout_dns"
+		}
+	case flow.ProtoICMP, flow.ProtoICMPv6:
+		name = "timeout_icmp"
+	}
+	return uint64(timeouts[name])
+}
+
 // closed says whether a flow had ended when the capture stopped: a TCP
 // connection reset by either side or closed by both. Flows without such an
 // end are reported Open, as the Table reports them at end of input.

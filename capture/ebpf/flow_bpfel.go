@@ -16,16 +16,17 @@ import (
 type flowCounter uint32
 
 const (
-	flowCounterCNT_PACKETS       flowCounter = 0
-	flowCounterCNT_BYTES         flowCounter = 1
-	flowCounterCNT_INSERT_FAIL   flowCounter = 2
-	flowCounterCNT_RINGBUF_DROP  flowCounter = 3
-	flowCounterCNT_FLOWS_CREATED flowCounter = 4
-	flowCounterCNT_NOT_IP        flowCounter = 5
-	flowCounterCNT_TRUNCATED     flowCounter = 6
-	flowCounterCNT_FRAGMENTS     flowCounter = 7
-	flowCounterCNT_ICMP_ATTACHED flowCounter = 8
-	flowCounterCNT_MAX           flowCounter = 9
+	flowCounterCNT_PACKETS         flowCounter = 0
+	flowCounterCNT_BYTES           flowCounter = 1
+	flowCounterCNT_INSERT_FAIL     flowCounter = 2
+	flowCounterCNT_RINGBUF_DROP    flowCounter = 3
+	flowCounterCNT_FLOWS_CREATED   flowCounter = 4
+	flowCounterCNT_NOT_IP          flowCounter = 5
+	flowCounterCNT_TRUNCATED       flowCounter = 6
+	flowCounterCNT_FRAGMENTS       flowCounter = 7
+	flowCounterCNT_ICMP_ATTACHED   flowCounter = 8
+	flowCounterCNT_FLOWS_RESTARTED flowCounter = 9
+	flowCounterCNT_MAX             flowCounter = 10
 )
 
 type flowFlowKey struct {
@@ -96,6 +97,12 @@ const (
 	flowProgProcConnect6      = "proc_connect6"
 	flowProgProcSendmsg4      = "proc_sendmsg4"
 	flowProgProcSendmsg6      = "proc_sendmsg6"
+	flowVarCloseDelay         = "close_delay"
+	flowVarTimeoutDns         = "timeout_dns"
+	flowVarTimeoutIcmp        = "timeout_icmp"
+	flowVarTimeoutOther       = "timeout_other"
+	flowVarTimeoutTcp         = "timeout_tcp"
+	flowVarTimeoutUdp         = "timeout_udp"
 	flowVarUnusedCounter      = "unused_counter"
 	flowVarUnusedPayloadEvent = "unused_payload_event"
 )
@@ -164,6 +171,12 @@ type flowMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type flowVariableSpecs struct {
+	CloseDelay         *ebpf.VariableSpec `ebpf:"close_delay"`
+	TimeoutDns         *ebpf.VariableSpec `ebpf:"timeout_dns"`
+	TimeoutIcmp        *ebpf.VariableSpec `ebpf:"timeout_icmp"`
+	TimeoutOther       *ebpf.VariableSpec `ebpf:"timeout_other"`
+	TimeoutTcp         *ebpf.VariableSpec `ebpf:"timeout_tcp"`
+	TimeoutUdp         *ebpf.VariableSpec `ebpf:"timeout_udp"`
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedPayloadEvent *ebpf.VariableSpec `ebpf:"unused_payload_event"`
 }
@@ -207,6 +220,12 @@ func (m *flowMaps) Close() error {
 //
 // It can be passed to loadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type flowVariables struct {
+	CloseDelay         *ebpf.Variable `ebpf:"close_delay"`
+	TimeoutDns         *ebpf.Variable `ebpf:"timeout_dns"`
+	TimeoutIcmp        *ebpf.Variable `ebpf:"timeout_icmp"`
+	TimeoutOther       *ebpf.Variable `ebpf:"timeout_other"`
+	TimeoutTcp         *ebpf.Variable `ebpf:"timeout_tcp"`
+	TimeoutUdp         *ebpf.Variable `ebpf:"timeout_udp"`
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedPayloadEvent *ebpf.Variable `ebpf:"unused_payload_event"`
 }

@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // tcObjects are what the flow backend needs: the TC programs and the maps
@@ -56,6 +59,17 @@ func (o *attrObjects) Close() {
 // is evicted (see docs/ebpf.md for how evictions are counted).
 const DefaultMaxFlows = 1 << 16
 
+// timeouts are the kernel's flow timeouts, from capture/flow's defaults so
+// that both capture paths split flows alike.
+var timeouts = map[string]time.Duration{
+	"timeout_tcp":   flow.DefaultTCPTimeout,
+	"timeout_udp":   flow.DefaultUDPTimeout,
+	"timeout_dns":   flow.DefaultDNSTimeout,
+	"timeout_icmp":  flow.DefaultICMPTimeout,
+	"timeout_other": flow.DefaultOtherTimeout,
+	"close_delay":   flow.DefaultCloseDelay,
+}
+
 // loadTC loads the TC programs and maps, the flow map sized to maxFlows.
 func loadTC(maxFlows int) (*tcObjects, error) {
 	spec, err := loadFlow()
@@ -66,6 +80,15 @@ func loadTC(maxFlows int) (*tcObjects, error) {
 		maxFlows = DefaultMaxFlows
 	}
 	spec.Maps["flows"].MaxEntries = uint32(maxFlows)
+	for name, d := range timeouts {
+		v, ok := spec.Variables[name]
+		if !ok {
+			return nil, fmt.Errorf("load bpf object: no variable %s", name)
+		}
+		if err := v.Set(uint64(d)); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
 	var o tcObjects
 	if err := spec.LoadAndAssign(&o, nil); err != nil {
 		return nil, fmt.Errorf("load tc programs: %w", verifierDetail(err))

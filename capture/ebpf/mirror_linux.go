@@ -26,6 +26,9 @@ type entry struct {
 	// evicted: the flow vanished from the LRU map (or was replaced by a
 	// newer flow on the same key) before the capture stopped.
 	evicted bool
+	// finished: the kernel restarted the entry for a new flow after this
+	// one timed out or closed, as the Table finishes flows.
+	finished bool
 }
 
 // table mirrors the kernel flow map in user space, so flows the LRU map
@@ -76,8 +79,13 @@ func (t *table) refresh(m *ebpf.Map) error {
 func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 	e := t.m[*k]
 	if e != nil && e.val.FirstNs != v.FirstNs {
-		// The LRU map dropped the earlier flow and the key came back.
-		e.evicted = true
+		// The kernel restarted the entry after the earlier flow timed out
+		// or closed, or the LRU map dropped it and the key came back.
+		if e.val.LastNs+timeout(&e.key, &e.val) <= v.FirstNs || closed(e.key.Proto, summary(&e.key, &e.val, dirLo)) {
+			e.finished, e.evicted = true, false
+		} else {
+			e.evicted = true
+		}
 		t.old = append(t.old, e)
 		delete(t.names, *k)
 		e = nil
@@ -94,7 +102,12 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 
 // evictedCount is the number of flows known to have left the kernel map.
 func (t *table) evictedCount() uint64 {
-	n := uint64(len(t.old))
+	var n uint64
+	for _, e := range t.old {
+		if e.evicted {
+			n++
+		}
+	}
 	for _, e := range t.m {
 		if e.evicted {
 			n++
@@ -108,11 +121,20 @@ func (l *Live) build() capture.Result {
 	t := l.tbl
 	st := capture.Stats{Backend: "ebpf", Iface: l.iface, Attribution: l.attribution}
 	flows := make([]flow.Flow, 0, len(t.m)+len(t.old))
+	// Flows idle past their timeout at the time of the last packet are
+	// finished, as the Table expires them by packet time.
+	var now uint64
+	for _, e := range t.m {
+		now = max(now, e.val.LastNs)
+	}
 	add := func(e *entry) {
 		f := toFlow(&e.key, &e.val, l.clock)
 		f.UID = e.uid
-		if e.evicted {
+		switch {
+		case e.evicted:
 			f.Evicted, f.Open = true, false
+		case e.finished || e.val.LastNs+timeout(&e.key, &e.val) <= now:
+			f.Open = false
 		}
 		ts := f.Start.UnixNano()
 		f.OrigNames = l.res.Names(f.Orig.Addr(), ts)

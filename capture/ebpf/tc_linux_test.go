@@ -262,3 +262,39 @@ func TestPrivilegedTCParity(t *testing.T) {
 		})
 	}
 }
+
+// TestPrivilegedTimeoutRestart checks that a packet after the flow's idle
+// timeout starts a new flow on the same entry, and that the mirror keeps
+// the earlier flow as finished (not evicted), as the Table splits flows.
+func TestPrivilegedTimeoutRestart(t *testing.T) {
+	requireRoot(t)
+	saved := timeouts["timeout_udp"]
+	timeouts["timeout_udp"] = 1 // nanosecond: every packet after the first restarts
+	t.Cleanup(func() { timeouts["timeout_udp"] = saved })
+	o := loadForTest(t)
+	tbl := newTable()
+	for i, f := range [][]byte{
+		udp(t, "192.0.2.10:41000", "198.51.100.9:2703", []byte("a")),
+		udp(t, "192.0.2.10:41000", "198.51.100.9:2703", []byte("b")),
+	} {
+		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if err := tbl.refresh(o.Flows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tbl.old) != 1 || len(tbl.m) != 1 {
+		t.Fatalf("%d earlier and %d current flows, want 1 and 1", len(tbl.old), len(tbl.m))
+	}
+	if !tbl.old[0].finished || tbl.old[0].evicted || tbl.old[0].val.Pkts[dirLo] != 1 {
+		t.Errorf("earlier flow: finished %v evicted %v pkts %v", tbl.old[0].finished, tbl.old[0].evicted, tbl.old[0].val.Pkts)
+	}
+	c, err := readCounters(o.Counters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c[flowCounterCNT_FLOWS_RESTARTED] != 1 || c[flowCounterCNT_FLOWS_CREATED] != 1 {
+		t.Errorf("restarted %d created %d, want 1 and 1", c[flowCounterCNT_FLOWS_RESTARTED], c[flowCounterCNT_FLOWS_CREATED])
+	}
+}
