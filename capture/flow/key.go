@@ -78,9 +78,10 @@ func classifyICMP(v6 bool, typ uint8) (icmpKind, uint8) {
 	return icmpOther, typ
 }
 
-// makeKey builds the canonical key of a packet. fromA reports whether the
-// packet's source is the key's A side.
-func makeKey(src, dst netip.Addr, sport, dport uint16, proto uint8, id uint16) (k Key, fromA bool) {
+// makeKey fills k with the canonical key of a packet and reports whether
+// the packet's source is the key's A side. It writes through k rather than
+// returning a Key so the 40 bytes are not copied about on the stack.
+func makeKey(k *Key, src, dst netip.Addr, sport, dport uint16, proto uint8, id uint16) (fromA bool) {
 	k.Proto = proto
 	k.ID = id
 	k.Fam = 6
@@ -92,34 +93,32 @@ func makeKey(src, dst netip.Addr, sport, dport uint16, proto uint8, id uint16) (
 	sl, dl := binary.BigEndian.Uint64(s[8:]), binary.BigEndian.Uint64(d[8:])
 	if sh < dh || (sh == dh && (sl < dl || (sl == dl && sport <= dport))) {
 		k.A, k.B, k.PortA, k.PortB = s, d, sport, dport
-		return k, true
+		return true
 	}
 	k.A, k.B, k.PortA, k.PortB = d, s, dport, sport
-	return k, false
+	return false
 }
 
 // packetKey is makeKey for a decoded packet, applying the ICMP keying
-// rules. It reports the ICMP kind so the caller can route errors.
-func packetKey(p *decode.Packet) (k Key, fromA bool, kind icmpKind) {
+// rules. It returns the ICMP kind so the caller can route errors.
+func packetKey(k *Key, p *decode.Packet) (fromA bool, kind icmpKind) {
 	switch p.Proto {
+	case ProtoTCP, ProtoUDP:
+		return makeKey(k, p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto, 0), 0
 	case ProtoICMP, ProtoICMPv6:
 		var counter uint8
 		kind, counter = classifyICMP(p.Proto == ProtoICMPv6, p.ICMPType)
 		switch kind {
 		case icmpEcho:
-			k, fromA = makeKey(p.Src, p.Dst, 0, 0, p.Proto, p.ICMPID)
+			fromA = makeKey(k, p.Src, p.Dst, 0, 0, p.Proto, p.ICMPID)
 		case icmpError:
-			k, fromA = makeKey(p.Src, p.Dst, uint16(p.ICMPType), uint16(p.ICMPCode), p.Proto, 0)
+			fromA = makeKey(k, p.Src, p.Dst, uint16(p.ICMPType), uint16(p.ICMPCode), p.Proto, 0)
 		default:
-			k, fromA = makeKey(p.Src, p.Dst, uint16(p.ICMPType), uint16(counter), p.Proto, 0)
+			fromA = makeKey(k, p.Src, p.Dst, uint16(p.ICMPType), uint16(counter), p.Proto, 0)
 		}
-		return k, fromA, kind
-	case ProtoTCP, ProtoUDP:
-		k, fromA = makeKey(p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto, 0)
-		return k, fromA, 0
+		return fromA, kind
 	}
-	k, fromA = makeKey(p.Src, p.Dst, 0, 0, p.Proto, 0)
-	return k, fromA, 0
+	return makeKey(k, p.Src, p.Dst, 0, 0, p.Proto, 0), 0
 }
 
 // equal compares two keys word by word (inlined, unlike ==, which calls
@@ -138,11 +137,11 @@ func innerKey(in *decode.Inner) Key {
 	var k Key
 	switch in.Proto {
 	case ProtoTCP, ProtoUDP:
-		k, _ = makeKey(in.Src, in.Dst, in.SrcPort, in.DstPort, in.Proto, 0)
+		makeKey(&k, in.Src, in.Dst, in.SrcPort, in.DstPort, in.Proto, 0)
 	case ProtoICMP, ProtoICMPv6:
-		k, _ = makeKey(in.Src, in.Dst, 0, 0, in.Proto, in.ICMPID)
+		makeKey(&k, in.Src, in.Dst, 0, 0, in.Proto, in.ICMPID)
 	default:
-		k, _ = makeKey(in.Src, in.Dst, 0, 0, in.Proto, 0)
+		makeKey(&k, in.Src, in.Dst, 0, 0, in.Proto, 0)
 	}
 	return k
 }

@@ -152,7 +152,8 @@ func (t *Table) TakeFinished() []Flow {
 // longer than their timeout are finished before p is looked at. Add keeps
 // no reference to p or its payload.
 func (t *Table) Add(p *decode.Packet) {
-	k, fromA, kind := packetKey(p)
+	var k Key
+	fromA, kind := packetKey(&k, p)
 	t.add(p, &k, fromA, kind, t.idx.hash(&k))
 }
 
@@ -173,7 +174,7 @@ type Prepared struct {
 // Prepare computes p's key and hash into pr. It reads only what NewTable
 // fixed, so it is safe to call from another goroutine than Add's.
 func (t *Table) Prepare(p *decode.Packet, pr *Prepared) {
-	pr.key, pr.fromA, pr.kind = packetKey(p)
+	pr.fromA, pr.kind = packetKey(&pr.key, p)
 	pr.h = t.idx.hash(&pr.key)
 }
 
@@ -225,7 +226,7 @@ func (t *Table) touch(pos uint32) uint64 {
 	return uint64(e.last) + e.ep[0].pkts + e.ep[1].pkts
 }
 
-func (t *Table) add(p *decode.Packet, kp *Key, fromA bool, kind icmpKind, h uint32) {
+func (t *Table) add(p *decode.Packet, k *Key, fromA bool, kind icmpKind, h uint32) {
 	now := p.TS
 	if now >= t.nextExpire {
 		t.expire(now)
@@ -234,8 +235,7 @@ func (t *Table) add(p *decode.Packet, kp *Key, fromA bool, kind icmpKind, h uint
 	if kind == icmpError && p.HasInner && t.attachICMP(p) {
 		return
 	}
-	k := *kp
-	pos, slot := t.idx.find(&k, h, t.slab)
+	pos, slot := t.idx.find(k, h, t.slab)
 	if p.FragOffset != 0 {
 		// A later fragment has no transport header; the first fragment
 		// already counted the datagram.
@@ -246,10 +246,10 @@ func (t *Table) add(p *decode.Packet, kp *Key, fromA bool, kind icmpKind, h uint
 	}
 	if pos >= 0 && t.ended(&t.slab[pos], fromA, p) {
 		t.finish(pos, false, false)
-		pos, slot = t.idx.find(&k, h, t.slab)
+		pos, slot = t.idx.find(k, h, t.slab)
 	}
 	if pos < 0 {
-		pos = t.create(&k, h, slot, fromA, p)
+		pos = t.create(k, h, slot, fromA, p)
 	}
 	e := &t.slab[pos]
 	isOrig := fromA == e.origIsA
