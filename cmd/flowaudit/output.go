@@ -5,21 +5,56 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render"
 	"github.com/flowaudit/flowaudit/capture"
 )
 
 // reportFormats maps each --format name to its renderer. Renderers write
 // the whole report to w and return the first write error.
 var reportFormats = map[string]func(w io.Writer, rep *analyze.Report) error{
-	"json": writeReportJSON,
+	"json":     writeReportJSON,
+	"table":    writeReportTable,
+	"markdown": render.Markdown,
+	"html":     render.HTML,
+	"auto":     writeReportAuto,
 }
 
-// defaultReportFormat is used when --format is not given.
-var defaultReportFormat = "json"
+// defaultReportFormat is used when --format is not given: "auto" is the
+// table on a terminal, else chosen by the --output extension, else JSON.
+var defaultReportFormat = "auto"
+
+// autoFormats maps --output extensions to formats for --format auto.
+var autoFormats = map[string]string{
+	".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "table", ".json": "json",
+}
+
+// isTerminal reports whether w is a terminal (and so may get colours and
+// the table by default).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// writeReportTable writes the terminal table, coloured only when w is a
+// terminal and NO_COLOR is unset: files and pipes never get escape codes.
+func writeReportTable(w io.Writer, rep *analyze.Report) error {
+	return render.Table(w, rep, render.Options{Color: isTerminal(w) && os.Getenv("NO_COLOR") == ""})
+}
+
+// writeReportAuto writes the table to a terminal and JSON elsewhere.
+func writeReportAuto(w io.Writer, rep *analyze.Report) error {
+	if isTerminal(w) {
+		return writeReportTable(w, rep)
+	}
+	return writeReportJSON(w, rep)
+}
 
 // reportFormatNames lists the formats for help texts and errors.
 func reportFormatNames() string {
@@ -35,6 +70,11 @@ func reportFormatNames() string {
 // "-", otherwise a file written atomically (temporary file, then rename),
 // so a crash never leaves half a report.
 func writeReport(a *app, rep *analyze.Report, format, output string) error {
+	if format == "auto" && output != "" && output != "-" {
+		if f, ok := autoFormats[strings.ToLower(filepath.Ext(output))]; ok {
+			format = f
+		}
+	}
 	render, ok := reportFormats[format]
 	if !ok {
 		return fmt.Errorf("unknown report format %q (want %s)", format, reportFormatNames())
