@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,5 +87,64 @@ func TestSummaryLine(t *testing.T) {
 		if got := tc.s.Line(); got != tc.want {
 			t.Errorf("Line() = %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// TestAuditorStreaming: flows added one at a time through a reused Flow
+// (as capture.Options.OnFlow passes them) give the same report as Audit,
+// with hosts given and inferred; a report taken early is a snapshot that
+// later flows do not change.
+func TestAuditorStreaming(t *testing.T) {
+	p := product("p",
+		req("smtp-out", catalog.Out, catalog.TCP, port(25)),
+		req("dns", catalog.Out, catalog.UDP, port(53)))
+	var flows []flow.Flow
+	for i := range 40 {
+		out := []flow.Outcome{flow.Established, flow.Unanswered, flow.Rejected}[i%3]
+		flows = append(flows,
+			fl(tcp, gw4+":40000", "203.0.113."+strconv.Itoa(i%7)+":25", out, at(i), node("n"+strconv.Itoa(i%2)), respNames("mx"+strconv.Itoa(i%3)+".example")),
+			fl(udp, gw4+":40000", "203.0.113."+strconv.Itoa(i%5)+":"+strconv.Itoa(50+i%6), out, at(i)))
+	}
+	stats := capture.Stats{Backend: "file", Packets: 99}
+	for _, hosts := range [][]netip.Addr{{netip.MustParseAddr(gw4)}, nil} {
+		opts := Options{Products: []*catalog.Product{p}, Hosts: hosts}
+		want, err := Audit(&capture.Result{Flows: flows, Stats: stats}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := NewAuditor(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var scratch flow.Flow
+		var early []byte
+		for i := range flows {
+			scratch = flows[i]
+			scratch.RespNames = append([]string(nil), flows[i].RespNames...)
+			a.Add(&scratch)
+			scratch.Resp = netip.MustParseAddrPort("198.51.100.1:1") // reused by the caller
+			for j := range scratch.RespNames {
+				scratch.RespNames[j] = "reused.invalid"
+			}
+			if i == 10 {
+				early, _ = json.Marshal(a.Report(stats))
+			}
+		}
+		got := a.Report(stats)
+		gb, _ := json.Marshal(got)
+		wb, _ := json.Marshal(want)
+		if !bytes.Equal(gb, wb) {
+			t.Errorf("hosts %v: streamed report differs from Audit's", hosts)
+		}
+		var snap Report
+		if err := json.Unmarshal(early, &snap); err != nil || snap.Summary.Flows != 11 {
+			t.Errorf("early report: %v, %d flows", err, snap.Summary.Flows)
+		}
+		if got.Capture.Packets != 99 || !slices.Equal(got.Capture.Nodes, []string{"n0", "n1"}) {
+			t.Errorf("capture %+v", got.Capture)
+		}
+	}
+	if _, err := NewAuditor(Options{}); err == nil {
+		t.Error("NewAuditor without products accepted")
 	}
 }

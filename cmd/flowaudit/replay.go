@@ -69,13 +69,25 @@ func newReplayCmd(a *app) *cobra.Command {
 			if _, ok := reportFormats[f.format]; !ok {
 				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
 			}
+			if sf.path == "" {
+				// No session to save: stream flows into the audit rather
+				// than holding the whole capture's flows in memory.
+				aud, err := analyze.NewAuditor(opts)
+				if err != nil {
+					return err
+				}
+				res, err := capture.ReadFiles(a.ctx, args, capture.Options{OnFlow: aud.Add})
+				if err != nil {
+					return err
+				}
+				a.logCaptureWarnings(&res.Stats)
+				return a.writeFindings(aud.Report(res.Stats), failOn, f.format, f.output)
+			}
 			res, err := capture.ReadFiles(a.ctx, args, capture.Options{})
 			if err != nil {
 				return err
 			}
-			for _, w := range res.Stats.Warnings {
-				a.log.Warn("capture: " + w)
-			}
+			a.logCaptureWarnings(&res.Stats)
 			if err := sf.save(res, opts, f.site); err != nil {
 				return err
 			}
@@ -94,6 +106,19 @@ func (a *app) auditAndWrite(res *capture.Result, opts analyze.Options, failOn []
 	if err != nil {
 		return err
 	}
+	return a.writeFindings(rep, failOn, format, output)
+}
+
+// logCaptureWarnings repeats the capture's warnings (truncated file...) on
+// stderr; the report carries them too.
+func (a *app) logCaptureWarnings(st *capture.Stats) {
+	for _, w := range st.Warnings {
+		a.log.Warn("capture: " + w)
+	}
+}
+
+// writeFindings writes the report and turns findings into the exit status.
+func (a *app) writeFindings(rep *analyze.Report, failOn []analyze.Status, format, output string) error {
 	rep.Tool = "flowaudit " + version
 	if err := writeReport(a, rep, format, output); err != nil {
 		return err

@@ -1,0 +1,152 @@
+package analyze
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+// finishRequirement turns evidence into the requirement's verdict.
+func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, site *catalog.Site) {
+	ev.trimTimeline()
+	req.Counts = ev.counts
+	req.Peers, req.PeersOmitted = ev.peerList(site)
+	req.Nodes = sortedKeys(ev.nodes)
+	req.FirstSeen, req.LastSeen = utcPtr(ev.first), utcPtr(ev.last)
+	req.Timeline, req.TimelineOmitted = nonNil(slices.Clone(ev.timeline)), ev.omitted
+	req.OtherPeerFlows = otherPeer
+	req.Reasons = ev.reasonList()
+	c := ev.counts
+	switch {
+	case !r.applies:
+		req.Status = NotApplicable
+	case c.Attempts == 0:
+		req.Status = NeverSeen
+	case c.Established == c.Attempts:
+		req.Status = OK
+	case c.Established > 0:
+		req.Status = Partial
+	default:
+		req.Status = Blocked
+	}
+	if (req.Status == Blocked || req.Status == Partial) && len(req.Reasons) > 0 {
+		req.Reason = req.Reasons[0].Reason
+		req.ReasonText = req.Reason.Text()
+	}
+}
+
+// finishUnexpected orders the unexpected groups by direction (in first),
+// protocol and port.
+func finishUnexpected(m map[unexpectedKey]*unexpectedAcc, site *catalog.Site) []UnexpectedFlow {
+	out := make([]UnexpectedFlow, 0, len(m))
+	for k, u := range m {
+		peers, omitted := u.ev.peerList(site)
+		out = append(out, UnexpectedFlow{
+			Direction: dirOf(k.out), Protocol: protoName(k.proto), Port: k.port,
+			Counts: u.ev.counts, Outcomes: outcomeList(u.ev.counts), Reasons: u.ev.reasonList(),
+			Peers: peers, PeersOmitted: omitted, Nodes: sortedKeys(u.ev.nodes),
+			FirstSeen: u.ev.first.UTC(), LastSeen: u.ev.last.UTC(),
+			PeerNotAllowed: sortedKeys(u.peerNotAllowed), NotApplicable: sortedKeys(u.notApplicable),
+		})
+	}
+	slices.SortFunc(out, func(a, b UnexpectedFlow) int {
+		return cmp.Or(cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+	})
+	return out
+}
+
+func dirOf(out bool) catalog.Direction {
+	if out {
+		return catalog.Out
+	}
+	return catalog.In
+}
+
+func (s *Summary) count(st Status) {
+	switch st {
+	case OK:
+		s.OK++
+	case Partial:
+		s.Partial++
+	case Blocked:
+		s.Blocked++
+	case NeverSeen:
+		s.NeverSeen++
+	case NotApplicable:
+		s.NotApplicable++
+	}
+}
+
+// captureSummary copies the evidence statistics.
+func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
+	cs := CaptureSummary{Backend: st.Backend, Files: nonNil(st.Files), Iface: st.Iface,
+		Start: st.Start.UTC(), End: st.End.UTC(), Packets: st.Packets, Bytes: st.Bytes, Flows: st.Flows,
+		Undecodable: st.Undecodable, IfaceDrops: st.IfaceDrops, KernelDrops: st.KernelDrops,
+		MissedBytes: st.MissedBytes, Evicted: st.Evicted, LossSeen: st.LossSeen(),
+		Warnings: nonNil(st.Warnings), Nodes: nodes}
+	if !st.Start.IsZero() && st.End.After(st.Start) {
+		cs.Seconds = st.End.Sub(st.Start).Seconds()
+	}
+	return cs
+}
+
+// lossWarning says which loss signals were seen.
+func lossWarning(st *capture.Stats) string {
+	var parts []string
+	for _, x := range []struct {
+		n    uint64
+		what string
+	}{{st.KernelDrops, "packets dropped by the kernel"}, {st.IfaceDrops, "packets dropped by the interface"},
+		{st.MissedBytes, "bytes acknowledged but never captured"}, {st.Evicted, "flows evicted from a full table"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	return "capture loss seen (" + strings.Join(parts, ", ") + "): never-seen verdicts may be wrong"
+}
+
+// zoneWarnings lists each zone the site does not define, with the
+// requirements that therefore matched any peer.
+func zoneWarnings(rules []rule) []string {
+	byZone := map[string][]string{}
+	for _, r := range rules {
+		for _, z := range r.unconfZone {
+			byZone[z] = append(byZone[z], r.id)
+		}
+	}
+	var out []string
+	for _, z := range sortedKeys(toSet(byZone)) {
+		ids := byZone[z]
+		out = append(out, fmt.Sprintf("zone %q is not configured in a site file: %d requirement(s) naming it matched any peer (%s)",
+			z, len(ids), strings.Join(ids, ", ")))
+	}
+	return out
+}
+
+func toSet[V any](m map[string]V) map[string]bool {
+	s := make(map[string]bool, len(m))
+	for k := range m {
+		s[k] = true
+	}
+	return s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func addrList(as []netip.Addr) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.String()
+	}
+	return strings.Join(parts, ", ")
+}
