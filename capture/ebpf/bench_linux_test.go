@@ -27,15 +27,23 @@ import (
 
 const genEnv = "FLOWAUDIT_EBPF_GEN" // "netns/iface/seconds" for the generator process
 
-// Generator traffic: UDP from 256 source ports of 203.0.113.7 to
+// Generator traffic: UDP from genFlows() source ports of 203.0.113.x to
 // 198.51.100.1:9, sent to a unicast MAC the receiver does not own, so the
 // receiving stack drops each frame right after TC ingress (PACKET_OTHERHOST)
 // and no reply traffic disturbs the count.
 const (
-	genSrc   = "203.0.113.7"
 	genDst   = "198.51.100.1"
-	genFlows = 256
 )
+
+// genFlows is the number of distinct flows the generator cycles through:
+// FLOWAUDIT_BENCH_FLOWS, default 256 (up to 65536 per source address; the
+// source address changes every 50000 flows).
+func genFlows() int {
+	if n, _ := strconv.Atoi(os.Getenv("FLOWAUDIT_BENCH_FLOWS")); n > 0 {
+		return n
+	}
+	return 256
+}
 
 // TestHelperGenerator is not a test: run by TestBenchRate in a child
 // process, it writes frames on AF_PACKET sockets (qdisc bypassed,
@@ -48,9 +56,10 @@ func TestHelperGenerator(t *testing.T) {
 	}
 	parts := strings.Split(spec, "/")
 	secs, _ := strconv.Atoi(parts[2])
-	frames := make([][]byte, genFlows)
+	frames := make([][]byte, genFlows())
 	for i := range frames {
-		frames[i] = udp(t, fmt.Sprintf("%s:%d", genSrc, 20000+i), genDst+":9", make([]byte, 18)) // 64-byte frames
+		src := fmt.Sprintf("203.0.113.%d:%d", 7+i/50000, 10000+i%50000)
+		frames[i] = udp(t, src, genDst+":9", make([]byte, 18)) // 64-byte frames
 		copy(frames[i][0:6], []byte{0x02, 0, 0, 0, 0xee, 0xee})
 	}
 	workers := 2
@@ -90,14 +99,19 @@ func TestHelperGenerator(t *testing.T) {
 			iovs := make([]unix.Iovec, batchLen)
 			msgs := make([]mmsghdr, batchLen)
 			for j := range msgs {
-				iovs[j].Base = &frames[j%genFlows][0]
-				iovs[j].SetLen(len(frames[j%genFlows]))
+				iovs[j].Base = &frames[j%len(frames)][0]
+				iovs[j].SetLen(len(frames[j%len(frames)]))
 				msgs[j].hdr.Iov = &iovs[j]
 				msgs[j].hdr.Iovlen = 1
 			}
 			var n, fails uint64
 			var last error
-			for time.Now().Before(stop) {
+			for off := 0; time.Now().Before(stop); off += batchLen {
+				if len(frames) > batchLen {
+					for j := range iovs {
+						iovs[j].Base = &frames[(off+j)%len(frames)][0]
+					}
+				}
 				r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), batchLen, 0, 0, 0)
 				if errno != 0 {
 					fails++
