@@ -241,6 +241,9 @@ func TestLabCaptures(t *testing.T) {
 					if !slices.Equal(rep.Hosts.Addrs, sortedAddrs(gw)) {
 						t.Errorf("hosts %v (%s), truth %v", rep.Hosts.Addrs, rep.Hosts.How, gw)
 					}
+					if s := rep.Summary; s.Flows != len(res.Flows) || s.Flows != s.Housekeeping+s.Transit+s.Matched+s.UnexpectedFlows || s.Transit != 0 {
+						t.Errorf("flows not placed exactly once, or transit: %+v", s)
+					}
 					checkRequirements(t, rep, prod, tf)
 					checkUnexpected(t, rep, prod, tf)
 				})

@@ -1,0 +1,70 @@
+package analyze
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/catalog"
+)
+
+// FuzzAudit feeds arbitrary flows (every 8 bytes make one) to Audit, with
+// and without gateway addresses: it must not panic, and every flow must be
+// placed exactly once (housekeeping, transit, matched or unexpected).
+func FuzzAudit(f *testing.F) {
+	f.Add([]byte{6, 0, 1, 0, 25, 0, 0, 0, 17, 1, 0, 0, 53, 3, 1, 0})
+	f.Add([]byte{58, 4, 5, 135, 0, 2, 0, 0, 1, 0, 1, 8, 0, 1, 0, 0, 2, 0, 6, 0, 0, 0, 0, 0})
+	addrs := []netip.Addr{
+		netip.MustParseAddr(gw4), netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("198.51.100.7"),
+		netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("ff02::1"),
+		netip.MustParseAddr("255.255.255.255"), {}, netip.MustParseAddr("::ffff:192.0.2.10"),
+	}
+	outcomes := []flow.Outcome{flow.Established, flow.Rejected, flow.Unreachable, flow.Unanswered, flow.Unknown, ""}
+	icmpReasons := []string{"admin-prohibited", "port-unreachable", "host-unreachable", "net-unreachable", "ttl-exceeded", ""}
+	site := &catalog.Site{Zones: map[string][]netip.Prefix{"support": {netip.MustParsePrefix("198.51.100.0/24")}}}
+	prods := []*catalog.Product{product("p",
+		req("smtp", catalog.Out, catalog.TCP, port(25)),
+		req("dns", catalog.Out, catalog.UDP, port(53)),
+		req("ssh", catalog.In, catalog.TCP, port(22), catalog.Peer{Kind: catalog.PeerZone, Value: "support"}),
+		req("upd", catalog.Out, catalog.TCP, []catalog.PortRange{{80, 443}}, catalog.Peer{Kind: catalog.PeerHost, Value: "*.example.com"}),
+		req("ping", catalog.In, catalog.ICMP, nil),
+		req("cl", catalog.Out, catalog.UDP, port(161), catalog.Peer{Kind: catalog.PeerZone, Value: "cluster"}))}
+	prods[0].Requirements[5].Condition = &catalog.Condition{Feature: "cluster"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var flows []flow.Flow
+		for len(data) >= 8 {
+			b := data[:8]
+			data = data[8:]
+			fl := flow.Flow{Proto: b[0],
+				Orig:    netip.AddrPortFrom(addrs[int(b[1])%len(addrs)], uint16(b[3])),
+				Resp:    netip.AddrPortFrom(addrs[int(b[2])%len(addrs)], uint16(b[4])<<8|uint16(b[5])),
+				Start:   t0.Add(-time.Duration(b[6]%7) * time.Second),
+				End:     t0.Add(time.Duration(b[7]%7) * time.Second),
+				Outcome: outcomes[int(b[6])%len(outcomes)],
+				Node:    string(rune('a' + b[7]%3)),
+			}
+			if b[7]&8 != 0 {
+				fl.ICMP = &flow.ICMPError{Reason: icmpReasons[int(b[7])%len(icmpReasons)], From: addrs[int(b[3])%len(addrs)]}
+			}
+			if b[7]&16 != 0 {
+				fl.RespNames = []string{"a.example.com", ""}
+			}
+			flows = append(flows, fl)
+		}
+		for _, opts := range []Options{
+			{Products: prods, Site: site},
+			{Products: prods, Hosts: []netip.Addr{addrs[0], addrs[3]}, Features: map[string]bool{"cluster": true}},
+		} {
+			rep, err := Audit(&capture.Result{Flows: flows}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := rep.Summary
+			if s.Flows != s.Housekeeping+s.Transit+s.Matched+s.UnexpectedFlows {
+				t.Fatalf("flows not placed exactly once: %+v", s)
+			}
+		}
+	})
+}
