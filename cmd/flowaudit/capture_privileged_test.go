@@ -84,8 +84,14 @@ func startCapture(t *testing.T, l *lab.Lab, args ...string) *liveCapture {
 	return c
 }
 
-// stop sends sig and returns the exit status.
+// stop sends sigs and returns the exit status.
 func (c *liveCapture) stop(t *testing.T, sigs ...os.Signal) int {
+	t.Helper()
+	return c.stopWithin(t, 15*time.Second, sigs...)
+}
+
+// stopWithin sends sigs and waits at most limit for the exit status.
+func (c *liveCapture) stopWithin(t *testing.T, limit time.Duration, sigs ...os.Signal) int {
 	t.Helper()
 	for _, s := range sigs {
 		if err := c.cmd.Process.Signal(s); err != nil {
@@ -93,7 +99,7 @@ func (c *liveCapture) stop(t *testing.T, sigs ...os.Signal) int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return c.wait(t, 15*time.Second)
+	return c.wait(t, limit)
 }
 
 func (c *liveCapture) wait(t *testing.T, limit time.Duration) int {
