@@ -124,7 +124,7 @@ func TestMarkdownContent(t *testing.T) {
 			actions, _, _ = strings.Cut(actions, "\n## ")
 			n := 0
 			for _, line := range strings.Split(actions, "\n") {
-				if regexp.MustCompile(`^\d+\. Allow `).MatchString(line) {
+				if regexp.MustCompile(`^\d+\. (Allow|Fix the gateway's service for) `).MatchString(line) {
 					n++
 				}
 			}

@@ -128,8 +128,13 @@ func actionLine(rep *analyze.Report, r analyze.Requirement) string {
 	if r.Direction == catalog.In {
 		from, to = to, gw
 	}
-	return fmt.Sprintf("Allow %s %s from %s to %s for %s%s: %s, %d of %d attempts failed: %s",
-		dirText(r.Direction), reqPort(r.Protocol, r.Ports), from, to, r.ID, nonEmpty(r.Service), r.Status,
+	// A gateway refusing by itself needs its service fixed, not a rule.
+	verb := "Allow"
+	if r.Reason == analyze.ReasonRefusedByGateway {
+		verb = "Fix the gateway's service for"
+	}
+	return fmt.Sprintf("%s %s %s from %s to %s for %s%s: %s, %d of %d attempts failed: %s",
+		verb, dirText(r.Direction), reqPort(r.Protocol, r.Ports), from, to, r.ID, nonEmpty(r.Service), r.Status,
 		r.Counts.Failed(), r.Counts.Attempts, strings.Join(reasonsText(r), "; "))
 }
 
@@ -170,7 +175,7 @@ func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, req
 		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Reason", "Worked", "Failed", "Peers", "First seen", "Last seen"}, []int{5, 6})
 		for _, r := range reqs {
 			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, strings.Join(reasonsText(r), "; "),
-				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersList(r.Peers), ", "),
+				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersWithOutcomes(r.Peers), ", "),
 				stampPtr(r.FirstSeen), stampPtr(r.LastSeen))
 		}
 	case analyze.NeverSeen:

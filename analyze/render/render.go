@@ -144,13 +144,27 @@ func peerText(p analyze.PeerSeen) string {
 
 // peersList renders up to maxPeers peers and counts the rest.
 func peersList(ps []analyze.PeerSeen) []string {
+	return peersListOf(ps, false)
+}
+
+// peersWithOutcomes is peersList with each peer's outcomes, for partial
+// requirements where it matters which peers failed.
+func peersWithOutcomes(ps []analyze.PeerSeen) []string {
+	return peersListOf(ps, true)
+}
+
+func peersListOf(ps []analyze.PeerSeen, outcomes bool) []string {
 	var out []string
 	for i, p := range ps {
 		if i == maxPeers {
 			out = append(out, fmt.Sprintf("+%d more", len(ps)-maxPeers))
 			break
 		}
-		out = append(out, peerText(p))
+		s := peerText(p)
+		if outcomes {
+			s += ": " + countsText(p.Counts)
+		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -134,11 +134,15 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 	switch st {
 	case analyze.Blocked, analyze.Partial:
 		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "REASON (FLOWS)", "OK", "FAILED", "PEERS"}
+		peers := peersList
+		if st == analyze.Partial {
+			peers = peersWithOutcomes
+		}
 		right = []int{5, 6}
 		for _, r := range reqs {
 			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
 				strings.Join(reasonsText(r), "\n"), strconv.Itoa(r.Counts.Established), strconv.Itoa(r.Counts.Failed()),
-				strings.Join(peersList(r.Peers), "\n")})
+				strings.Join(peers(r.Peers), "\n")})
 		}
 		paint = map[int]string{4: statusColor[st]}
 	case analyze.NeverSeen:
