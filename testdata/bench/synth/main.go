@@ -1,7 +1,9 @@
-// Command synth writes a synthetic gateway capture for benchmarking flow
-// reconstruction: many concurrent TCP connections (established with data,
-// refused by RST, unanswered SYNs with retransmissions) and UDP exchanges
-// (answered and not), interleaved the way a busy gateway sees them.
+// Command synth writes a synthetic capture of a busy mail gateway
+// (192.0.2.10) for benchmarking flow reconstruction: about 10,000
+// concurrent TCP connections at any time (established with data, refused
+// by RST, unanswered SYNs with retransmissions; a quarter of the
+// established ones inbound SMTP) and UDP DNS exchanges (answered and not),
+// interleaved at random.
 //
 //	go run ./testdata/bench/synth -o testdata/bench/out/synth.pcap
 //
@@ -115,11 +117,16 @@ func run(out string, nflows, concurrent int, seed uint64, gap time.Duration) err
 
 var serverPorts = []uint16{25, 443, 587, 993, 465, 80}
 
+// gateway is the mail gateway every flow involves, as in a capture taken
+// on it: it connects out (SMTP delivery, HTTPS updates, DNS) and receives
+// SMTP from outside.
+var gateway = [4]byte{192, 0, 2, 10}
+
 func (g *gen) newConn() *conn {
 	i := g.next
 	g.next++
 	c := &conn{
-		cli:   [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)},
+		cli:   gateway,
 		srv:   [4]byte{198, 51, 100, byte(g.rng.IntN(254) + 1)},
 		cport: uint16(1024 + i%60000),
 		cseq:  g.rng.Uint32(),
@@ -138,10 +145,15 @@ func (g *gen) newConn() *conn {
 	default:
 		c.kind = udpUnanswered
 	}
-	if c.kind >= udpAnswered {
+	switch {
+	case c.kind >= udpAnswered:
 		c.srv = [4]byte{203, 0, 113, byte(g.rng.IntN(8) + 1)}
 		c.sport = 53
-	} else {
+	case c.kind == tcpEstablished && g.rng.IntN(4) == 0:
+		// Inbound SMTP: an outside sender connects to the gateway.
+		c.cli = [4]byte{203, 0, 113, byte(16 + g.rng.IntN(200))}
+		c.srv, c.sport = gateway, 25
+	default:
 		c.sport = serverPorts[g.rng.IntN(len(serverPorts))]
 	}
 	g.counts[c.kind]++
