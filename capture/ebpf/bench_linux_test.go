@@ -64,23 +64,30 @@ func TestHelperGenerator(t *testing.T) {
 	}
 	workers := 2
 	fds := make([]int, workers)
+	var setupErr error
 	inNetns(t, parts[0], func() {
 		ifc, err := net.InterfaceByName(parts[1])
 		if err != nil {
-			t.Fatal(err)
+			setupErr = err
+			return
 		}
 		for i := range fds {
 			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
-				t.Fatal(err)
+				setupErr = err
+				return
 			}
 			_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
 			if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index}); err != nil {
-				t.Fatal(err)
+				setupErr = err
+				return
 			}
 			fds[i] = fd
 		}
 	})
+	if setupErr != nil {
+		t.Fatalf("generator socket: %v", setupErr)
+	}
 	var sent atomic.Uint64
 	var wg sync.WaitGroup
 	stop := time.Now().Add(time.Duration(secs) * time.Second)

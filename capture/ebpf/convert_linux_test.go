@@ -155,3 +155,24 @@ func TestUIDUnique(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestCheckKernel(t *testing.T) {
+	for _, c := range []struct {
+		rel string
+		ok  bool
+	}{
+		{"6.18.44-fc-v595", true}, {"6.6.0", true}, {"7.0.1", true},
+		{"6.5.13-generic", false}, {"5.15.0-91-generic", false}, {"garbage", false},
+	} {
+		if err := checkKernel(c.rel); (err == nil) != c.ok {
+			t.Errorf("checkKernel(%q) = %v, want ok=%v", c.rel, err, c.ok)
+		}
+	}
+}
+
+func TestPrivilegedSupported(t *testing.T) {
+	requireRoot(t)
+	if err := Supported(); err != nil {
+		t.Errorf("Supported on this kernel as root: %v", err)
+	}
+}

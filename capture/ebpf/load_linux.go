@@ -183,13 +183,8 @@ func Supported() error {
 	if err := unix.Uname(&u); err != nil {
 		return fmt.Errorf("ebpf backend: uname: %w", err)
 	}
-	rel := unix.ByteSliceToString(u.Release[:])
-	var maj, minor int
-	if _, err := fmt.Sscanf(rel, "%d.%d", &maj, &minor); err != nil {
-		return fmt.Errorf("ebpf backend: cannot parse kernel release %q", rel)
-	}
-	if maj < 6 || (maj == 6 && minor < 6) {
-		return fmt.Errorf("ebpf backend needs Linux >= 6.6 for tcx links; this kernel is %s", rel)
+	if err := checkKernel(unix.ByteSliceToString(u.Release[:])); err != nil {
+		return err
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return fmt.Errorf("ebpf backend: %w", err)
@@ -205,5 +200,17 @@ func Supported() error {
 		return fmt.Errorf("ebpf backend: cannot load a TC program (need root or CAP_BPF+CAP_NET_ADMIN): %w", err)
 	}
 	_ = p.Close()
+	return nil
+}
+
+// checkKernel accepts kernel releases with tcx links (6.6 and newer).
+func checkKernel(release string) error {
+	var maj, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &maj, &minor); err != nil {
+		return fmt.Errorf("ebpf backend: cannot parse kernel release %q", release)
+	}
+	if maj < 6 || (maj == 6 && minor < 6) {
+		return fmt.Errorf("ebpf backend needs Linux >= 6.6 for tcx links; this kernel is %s", release)
+	}
 	return nil
 }

@@ -65,25 +65,41 @@ func newVethPair(t *testing.T) *vethPair {
 	return p
 }
 
-// inNetns runs fn on an OS thread moved into namespace ns. The thread is
-// never unlocked, so it dies with the goroutine and its namespace cannot
-// leak; sockets fn opens stay in ns.
+// inNetns runs fn on an OS thread moved into namespace ns, then moves the
+// thread back. Sockets fn opens stay in ns. Restoring matters: the
+// goroutine may run on the process's main thread, which the runtime never
+// ends, and a main thread left in a lab namespace makes the process one of
+// that namespace's (lab.sh down would kill it).
 func inNetns(t *testing.T, ns string, fn func()) {
 	t.Helper()
 	done := make(chan error)
 	go func() {
 		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer unix.Close(orig)
 		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			done <- err
 			return
 		}
 		defer unix.Close(fd)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			done <- err
 			return
 		}
 		fn()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// Stay locked: the thread ends with the goroutine.
+			done <- fmt.Errorf("restore namespace: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
 		done <- nil
 	}()
 	if err := <-done; err != nil {
