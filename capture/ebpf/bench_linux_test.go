@@ -32,7 +32,7 @@ const genEnv = "FLOWAUDIT_EBPF_GEN" // "netns/iface/seconds" for the generator p
 // receiving stack drops each frame right after TC ingress (PACKET_OTHERHOST)
 // and no reply traffic disturbs the count.
 const (
-	genDst   = "198.51.100.1"
+	genDst = "198.51.100.1"
 )
 
 // genFlows is the number of distinct flows the generator cycles through:
