@@ -182,6 +182,10 @@ func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze
 	}
 	tick := time.NewTicker(p.every())
 	defer tick.Stop()
+	// The audit of a large capture is not free: it runs at most one tenth
+	// of the time, the progress line shows the last verdicts meanwhile.
+	var rep *analyze.Report
+	var nextAudit time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,9 +197,12 @@ func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze
 				_ = ifHosts.refresh(opts)
 			}
 			snap := live.Snapshot()
-			rep, err := analyze.Audit(&snap, *opts)
-			if err != nil {
-				rep = nil
+			if !now.Before(nextAudit) {
+				r, err := analyze.Audit(&snap, *opts)
+				if err == nil {
+					rep = r
+				}
+				nextAudit = time.Now().Add(10 * time.Since(now))
 			}
 			p.update(&snap, rep, now)
 		}

@@ -115,7 +115,7 @@ func (p *progress) table(b *strings.Builder, rep *analyze.Report) int {
 		if r.Counts.Attempts > 0 {
 			attempts = fmt.Sprintf("%d ok / %d", r.Counts.Established, r.Counts.Attempts)
 		}
-		fmt.Fprintf(tw, "%s\t%s/%s\t%s %s %s\t%s\t%s\n", r.Status, r.Product, r.ID,
+		fmt.Fprintf(tw, "%s\t%s\t%s %s %s\t%s\t%s\n", r.Status, r.ID,
 			r.Direction, r.Protocol, portsString(r.Ports), attempts, r.Reason)
 		n++
 	}
