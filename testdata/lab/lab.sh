@@ -70,6 +70,8 @@ check_tools() {
 	need ping iputils-ping
 	need timeout coreutils
 	need awk mawk
+	# socat EXEC splits its command on spaces and its address on ':' and ','.
+	[[ $LAB_DIR =~ ^[A-Za-z0-9_./+-]+$ ]] || die "the lab must live in a path without spaces, ':' or ',' (socat EXEC), not $LAB_DIR"
 	[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, nftables, tcpdump); run with sudo"
 }
 
@@ -154,7 +156,7 @@ start_resolver() {
 	local state=$1 args=("--host-record=resolver.lab.test,$DNS4,$DNS6") rec
 	while read -r rec; do args+=("--host-record=$rec"); done < <(
 		for f in "$SCEN_DIR"/*.tsv; do rows "$f"; done |
-			awk '$1=="out" && $8!="-" && !s[$8 SUBSEP $4]++ { a[$8] = a[$8] "," $4 } END { for (n in a) print n a[n] }' | sort)
+			awk '$1=="out" && $8!="-" && $8!~/^=/ && !s[$8 SUBSEP $4]++ { a[$8] = a[$8] "," $4 } END { for (n in a) print n a[n] }' | sort)
 	nsx inet dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
 		--listen-address="$DNS4" --listen-address="$DNS6" --except-interface=lo \
 		--pid-file="$state/dnsmasq.pid" --log-facility="$state/dnsmasq.log" \
@@ -220,7 +222,7 @@ start_listeners() {
 			local b="bind=$addr" spec
 			is6 "$addr" && b="bind=[$addr]"
 			case $proto/$kind in
-			tcp/service) spec=(-T2 "TCP$f-LISTEN:$port,$b,reuseaddr,fork" PIPE) ;;
+			tcp/service) spec=(-T3 "TCP$f-LISTEN:$port,$b,reuseaddr,fork" "EXEC:$LAB_DIR/speak.sh server $("$LAB_DIR/speak.sh" kind "$port")") ;;
 			udp/service) spec=(-T1 "UDP$f-RECVFROM:$port,$b,fork" PIPE) ;;
 			udp/silent) spec=(-u "UDP$f-RECV:$port,$b" OPEN:/dev/null) ;;
 			*) die "$file: '$kind' is not a listener kind for $proto" ;;
@@ -258,7 +260,9 @@ flow() {
 	local dir=$1 proto=$2 gw=$3 peer=$4 port=$5 answer=$7 name=$8 label=$9
 	local from_role src dst
 	if [[ $dir == out ]]; then from_role=gw src=$gw dst=$peer; else from_role=inet src=$peer dst=$gw; fi
-	if [[ $dir == out && $name != - ]]; then
+	# "=NAME": no lookup, the name is only on the wire (HTTP Host, SNI).
+	local wire_name=${name#=}
+	if [[ $dir == out && $name != - && $name != =* ]]; then
 		local qtype=A resolver=$DNS4
 		is6 "$peer" && qtype=AAAA resolver=$DNS6
 		# The gateway resolves the name first, as real software does, so
@@ -278,7 +282,15 @@ flow() {
 		return 0
 	fi
 	case $proto in
-	tcp) printf '%s %s\r\n' "$label" "$port" | nsx "$from_role" timeout 5 socat -T1 - "TCP$f:$(sock "$dst" "$port"),$b,connect-timeout=3" >/dev/null 2>&1 || true ;;
+	tcp)
+		# The protocol's opening bytes (speak.sh); HTTP Host and TLS SNI
+		# carry the row's name when it has one.
+		local kind host=$wire_name
+		kind=$("$LAB_DIR/speak.sh" kind "$port")
+		[[ $kind == http && $host == - ]] && host=$dst
+		"$LAB_DIR/speak.sh" client "$kind" "$host" "$label" |
+			nsx "$from_role" timeout 6 socat -t2 -T3 - "TCP$f:$(sock "$dst" "$port"),$b,connect-timeout=3" >/dev/null 2>&1 || true
+		;;
 	udp) printf '%s %s\n' "$label" "$port" | nsx "$from_role" timeout 3 socat -T1 - "UDP$f:$(sock "$dst" "$port"),$b" >/dev/null 2>&1 || true ;;
 	icmp) nsx "$from_role" ping -"$f" -c1 -W1 -I "$src" "$dst" >/dev/null 2>&1 || true ;;
 	esac
