@@ -318,3 +318,36 @@ func TestPrivilegedStartAFPacket(t *testing.T) {
 		t.Error("second Stop returned another result")
 	}
 }
+
+// TestPrivilegedAFPacketNextAllocs: reading a frame from the ring (and
+// appending it to the --write-pcap file) allocates nothing.
+func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
+	requireRoot(t)
+	var src *afpSource
+	var err error
+	inPrivateNetns(t, func() {
+		src, err = openAFPacket(context.Background(), LiveOptions{Iface: "lo", WritePcap: filepath.Join(t.TempDir(), "a.pcapng")})
+		if err == nil {
+			sendUDP(t, 9999, 400)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.tp.Close()
+	defer src.pcapFile.Abort()
+	var f Frame
+	for i := 0; i < 10; i++ {
+		if err := src.Next(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(300, func() {
+		if err := src.Next(&f); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Next allocates %.1f times per frame, want 0", allocs)
+	}
+}
