@@ -42,6 +42,9 @@ func TestPrivilegedLab(t *testing.T) {
 		t.Errorf("mismatch: %s", m)
 	}
 	t.Logf("evidence: %+v", *ev)
+	if ev.ResetAfterHandshake != 0 {
+		t.Errorf("%d established connections ended with RST", ev.ResetAfterHandshake)
+	}
 	if ev.Handshakes == 0 || ev.SYNRetransmitted == 0 || ev.RSTs == 0 || ev.AdminProhibited4 == 0 || ev.AdminProhibited6 == 0 {
 		t.Errorf("missing packet kinds: %+v", *ev)
 	}

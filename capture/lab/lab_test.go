@@ -54,6 +54,9 @@ func TestCommittedCaptures(t *testing.T) {
 				t.Errorf("evidence %+v, want at least %d SYN retransmitted, %d RST, %d ICMP 3/13, %d ICMPv6 1/1",
 					*ev, c.retrans, c.rsts, c.admin4, c.admin6)
 			}
+			if ev.ResetAfterHandshake != 0 {
+				t.Errorf("%d established connections ended with RST", ev.ResetAfterHandshake)
+			}
 			if fi, err := os.Stat(path); err != nil || fi.Size() > 200<<10 {
 				t.Errorf("capture %s: %v, size over 200 KiB", path, err)
 			}

@@ -32,6 +32,9 @@ type Evidence struct {
 	AdminProhibited6 int
 	// PortUnreachable counts ICMP 3/3 and ICMPv6 1/4 quoting a flow.
 	PortUnreachable int
+	// ResetAfterHandshake counts established connections that ended with
+	// an RST: the lab's services close cleanly, so it should be zero.
+	ResetAfterHandshake int
 	// Mismatches says, per direction/protocol/peer/port, where the
 	// capture disagrees with the truth. Empty when they agree.
 	Mismatches []string
@@ -119,6 +122,9 @@ func CheckCapture(path string, tr *Truth) (*Evidence, error) {
 		}
 		if s.rst > 0 {
 			ev.RSTs++
+		}
+		if s.rst > 0 && s.synack > 0 {
+			ev.ResetAfterHandshake++
 		}
 	}
 	for g, w := range want {
