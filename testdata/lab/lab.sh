@@ -80,6 +80,10 @@ check_id() {
 }
 
 ns() { echo "fa-$1-$ID"; }
+# ns_exists ROLE: whether this lab's namespace for ROLE exists. (Not
+# `ip netns list | grep -q`: under pipefail, grep quitting early can fail
+# the pipeline.)
+ns_exists() { [[ -e /run/netns/$(ns "$1") ]]; }
 nsx() { local role=$1; shift; ip netns exec "$(ns "$role")" "$@"; }
 
 scenario_file() {
@@ -98,7 +102,7 @@ is6() { [[ $1 == *:* ]]; }
 cmd_up() {
 	check_tools
 	local state="$STATE_ROOT/$ID"
-	ip netns list | grep -q "^$(ns gw)\b" && die "lab $ID already exists (lab.sh down $ID)"
+	ns_exists gw && die "lab $ID already exists (lab.sh down $ID)"
 	mkdir -p "$state"
 	push_cleanup 'echo "lab: up $ID failed, removing it" >&2; cmd_down >/dev/null 2>&1'
 
@@ -167,7 +171,7 @@ start_resolver() {
 cmd_down() {
 	local r pid
 	for r in gw fw inet; do
-		ip netns list | grep -q "^$(ns "$r")\b" || continue
+		ns_exists "$r" || continue
 		# Only processes inside this lab's namespaces: listeners, dnsmasq,
 		# tcpdump. They were all started by this script.
 		for pid in $(ip netns pids "$(ns "$r")" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
@@ -300,7 +304,7 @@ cmd_scenario() {
 	local name=$1 file state="$STATE_ROOT/$ID"
 	file=$(scenario_file "$name")
 	[[ -d $state ]] || die "lab $ID is not up (lab.sh up $ID)"
-	ip netns list | grep -q "^$(ns gw)\b" || die "lab $ID is not up (lab.sh up $ID)"
+	ns_exists gw || die "lab $ID is not up (lab.sh up $ID)"
 
 	# Extra addresses the table uses: gateway side on gw0, peers on inet0.
 	local a
