@@ -147,62 +147,50 @@ func zeekTime(b []byte, ns int64) []byte {
 }
 
 // flow writes one conn.log line. As in Zeek, duration and byte counts are
-// unset ("-") when the flow lasted no time.
+// unset ("-") when the flow lasted no time. It appends to a reused buffer
+// and allocates nothing.
 func (z *zeekWriter) flow(f *flow.Flow) {
-	b := z.buf[:0]
-	tab := func() { b = append(b, '\t') }
-	str := func(s string) {
-		if s == "" {
-			s = "-"
-		}
-		b = append(b, s...)
-		tab()
-	}
-	b = zeekTime(b, f.Start.UnixNano())
-	tab()
-	str(f.UID)
-	b = f.Orig.Addr().AppendTo(b)
-	tab()
-	b = strconv.AppendUint(b, uint64(f.Orig.Port()), 10)
-	tab()
-	b = f.Resp.Addr().AppendTo(b)
-	tab()
-	b = strconv.AppendUint(b, uint64(f.Resp.Port()), 10)
-	tab()
-	str(zeekProto(f.Proto))
+	const tab = '\t'
+	b := zeekTime(z.buf[:0], f.Start.UnixNano())
+	b = append(b, tab)
+	b = zeekField(b, f.UID)
+	b = append(f.Orig.Addr().AppendTo(b), tab)
+	b = append(strconv.AppendUint(b, uint64(f.Orig.Port()), 10), tab)
+	b = append(f.Resp.Addr().AppendTo(b), tab)
+	b = append(strconv.AppendUint(b, uint64(f.Resp.Port()), 10), tab)
+	b = zeekField(b, zeekProto(f.Proto))
 	if d := f.Duration(); d > 0 {
-		b = zeekTime(b, int64(d))
-		tab()
-		b = strconv.AppendUint(b, f.OrigBytes, 10)
-		tab()
-		b = strconv.AppendUint(b, f.RespBytes, 10)
-		tab()
+		b = append(zeekTime(b, int64(d)), tab)
+		b = append(strconv.AppendUint(b, f.OrigBytes, 10), tab)
+		b = append(strconv.AppendUint(b, f.RespBytes, 10), tab)
 	} else {
 		b = append(b, "-\t-\t-\t"...)
 	}
-	str(string(f.State))
-	b = strconv.AppendUint(b, f.MissedBytes, 10)
-	tab()
-	str(f.History)
-	b = strconv.AppendUint(b, f.OrigPkts, 10)
-	tab()
-	b = strconv.AppendUint(b, f.RespPkts, 10)
-	tab()
-	str(string(f.Outcome))
-	b = strconv.AppendInt(b, int64(f.Attempts), 10)
-	tab()
+	b = zeekField(b, string(f.State))
+	b = append(strconv.AppendUint(b, f.MissedBytes, 10), tab)
+	b = zeekField(b, f.History)
+	b = append(strconv.AppendUint(b, f.OrigPkts, 10), tab)
+	b = append(strconv.AppendUint(b, f.RespPkts, 10), tab)
+	b = zeekField(b, string(f.Outcome))
+	b = append(strconv.AppendInt(b, int64(f.Attempts), 10), tab)
+	reason := ""
 	if f.ICMP != nil {
-		str(f.ICMP.Reason)
-	} else {
-		str("")
+		reason = f.ICMP.Reason
 	}
-	b = append(b, zeekEscape(f.ServerName)...)
-	if f.ServerName == "" {
-		b = append(b, '-')
-	}
+	b = zeekField(b, reason)
+	b = append(b, dash(zeekEscape(f.ServerName))...)
 	b = append(b, '\n')
 	z.w.Write(b)
 	z.buf = b
+}
+
+// zeekField appends s, or "-" for an empty s (Zeek's unset field), and the
+// tab that ends the field.
+func zeekField(b []byte, s string) []byte {
+	if s == "" {
+		s = "-"
+	}
+	return append(append(b, s...), '\t')
 }
 
 // zeekEscape keeps a name from breaking the TSV: tabs, newlines and other
