@@ -115,8 +115,8 @@ cmd_up() {
 		nsx "$r" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 		nsx "$r" sysctl -qw net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
 	done
-	ip link add "$GW_IF" netns "$(ns gw)" type veth peer "$FW_LAN" netns "$(ns fw)"
-	ip link add "$FW_WAN" netns "$(ns fw)" type veth peer "$INET_IF" netns "$(ns inet)"
+	ip link add name "$GW_IF" netns "$(ns gw)" type veth peer name "$FW_LAN" netns "$(ns fw)"
+	ip link add name "$FW_WAN" netns "$(ns fw)" type veth peer name "$INET_IF" netns "$(ns inet)"
 
 	nsx gw ip addr add "$GW4/24" dev "$GW_IF"
 	nsx gw ip addr add "$GW6/64" dev "$GW_IF" nodad
