@@ -82,7 +82,14 @@ type htmlReq struct {
 	// Brief is the one line folded requirements show: flows and peers, or
 	// the condition that is off.
 	Brief string
+	// PeersHead are shown; PeersTail fold away; PeersMore counts those
+	// the report left out.
+	PeersHead, PeersTail []analyze.PeerSeen
+	PeersMore            int
 }
+
+// htmlPeersShown is how many peers a requirement shows before folding.
+const htmlPeersShown = 10
 
 // outcomeBar is one segment of a requirement's outcome bar.
 type outcomeBar struct {
@@ -111,10 +118,14 @@ func newHTMLView(rep *analyze.Report) *htmlView {
 				hr.Hint = reasonHint(r.Reason)
 			}
 			hr.Outcomes = outcomeBars(r.Counts)
+			hr.PeersHead, hr.PeersMore = r.Peers, r.PeersOmitted
+			if len(r.Peers) > htmlPeersShown {
+				hr.PeersHead, hr.PeersTail = r.Peers[:htmlPeersShown], r.Peers[htmlPeersShown:]
+			}
 			if !hr.Open {
 				hr.Brief = plural(r.Counts.Flows, "flow", "flows")
 				if len(r.Peers) > 0 {
-					hr.Brief += " · " + strings.Join(peersList(r.Peers), ", ")
+					hr.Brief += " · " + strings.Join(peersList(r.Peers, r.PeersOmitted), ", ")
 				}
 				if st == analyze.NotApplicable {
 					hr.Brief = hr.Condition + " · " + hr.Brief
@@ -159,11 +170,17 @@ type timeline struct {
 	Ticks         []timelineTick
 	AxisY         int
 	Start, End    string
-	Omitted       int
+	// Omitted counts attempts not drawn as dots (after each requirement's
+	// first MaxTimeline).
+	Omitted int
+	MaxDots int
 }
 
 type timelineRow struct {
-	Y      int
+	Y int
+	// Range spans first to last seen behind the dots: with many attempts
+	// only the first MaxTimeline are dots, the range shows the rest.
+	Range  *timelineSpan
 	Label  string
 	Status string // CSS class suffix: a status or "unexpected"
 	Dots   []timelineDot
@@ -211,7 +228,7 @@ func newTimeline(rep *analyze.Report) *timeline {
 			}
 		}
 	}
-	tl := &timeline{Width: tlWidth, Left: tlLeft, Right: tlRight, LaneW: tlRight - tlLeft}
+	tl := &timeline{Width: tlWidth, Left: tlLeft, Right: tlRight, LaneW: tlRight - tlLeft, MaxDots: analyze.MaxTimeline}
 	span := end.Sub(start)
 	if span <= 0 {
 		span = time.Second
@@ -226,6 +243,11 @@ func newTimeline(rep *analyze.Report) *timeline {
 				continue
 			}
 			row := timelineRow{Y: y, Label: shortID(rep, r.ID) + " " + reqPort(r.Protocol, r.Ports), Status: string(st)}
+			if r.FirstSeen != nil && r.LastSeen != nil {
+				x0, x1 := x(*r.FirstSeen), x(*r.LastSeen)
+				row.Range = &timelineSpan{X: fmt.Sprintf("%.1f", x0), W: fmt.Sprintf("%.1f", max(x1-x0, 1)), Y: y + 7,
+					Tip: fmt.Sprintf("%s to %s: %s", stamp(*r.FirstSeen), stamp(*r.LastSeen), outcomesText(r.Counts, r.Reasons))}
+			}
 			for _, a := range r.Timeline {
 				tip := fmt.Sprintf("%s %s %s", stamp(a.Time), a.Peer, a.Outcome)
 				if a.Reason != "" {

@@ -59,7 +59,7 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 				p("   - Note: %s", mdText(hint))
 			}
 			if len(r.Peers) > 0 {
-				p("   - Seen: %s", mdText(peersSeenText(r.Peers)))
+				p("   - Seen: %s", mdText(peersSeenText(r.Peers, r.PeersOmitted)))
 			}
 			if r.Source.Text != "" {
 				p("   - Vendor (%s): %s", mdText(r.Source.Document), mdText("\""+r.Source.Text+"\""))
@@ -90,7 +90,7 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 		mdTable(b, []string{"Direction", "Port", "Flows", "Outcomes", "Peers", "First seen", "Last seen", "Note"}, []int{2})
 		for _, u := range rep.Unexpected {
 			mdRow(b, string(u.Direction), unexpectedPort(u), fmt.Sprint(u.Counts.Flows), outcomesText(u.Counts, u.Reasons),
-				strings.Join(peersList(u.Peers), ", "), stamp(u.FirstSeen), stamp(u.LastSeen), unexpectedNote(u))
+				strings.Join(peersList(u.Peers, u.PeersOmitted), ", "), stamp(u.FirstSeen), stamp(u.LastSeen), unexpectedNote(u))
 		}
 	}
 
@@ -160,13 +160,24 @@ func reasonHint(r analyze.Reason) string {
 	return ""
 }
 
-// peersSeenText lists every peer with its counts for the action list.
-func peersSeenText(ps []analyze.PeerSeen) string {
-	s := make([]string, len(ps))
+// maxActionPeers bounds the peers an action line lists (worst first, as
+// the report orders them).
+const maxActionPeers = 10
+
+// peersSeenText lists peers with their counts for the action list.
+func peersSeenText(ps []analyze.PeerSeen, omitted int) string {
+	var s []string
 	for i, p := range ps {
-		s[i] = fmt.Sprintf("%s: %s", peerText(p), countsText(p.Counts))
+		if i == maxActionPeers {
+			break
+		}
+		s = append(s, fmt.Sprintf("%s: %s", peerText(p), countsText(p.Counts)))
 	}
-	return strings.Join(s, "; ")
+	out := strings.Join(s, "; ")
+	if more := len(ps) - len(s) + omitted; more > 0 {
+		out += fmt.Sprintf("; and %d more", more)
+	}
+	return out
 }
 
 func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, reqs []analyze.Requirement) {
@@ -175,7 +186,7 @@ func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, req
 		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Reason", "Worked", "Failed", "Peers", "First seen", "Last seen"}, []int{5, 6})
 		for _, r := range reqs {
 			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, strings.Join(reasonsText(r), "; "),
-				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersWithOutcomes(r.Peers), ", "),
+				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersWithOutcomes(r.Peers, r.PeersOmitted), ", "),
 				stampPtr(r.FirstSeen), stampPtr(r.LastSeen))
 		}
 	case analyze.NeverSeen:
@@ -187,7 +198,7 @@ func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, req
 		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Flows", "Peers"}, []int{4})
 		for _, r := range reqs {
 			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, fmt.Sprint(r.Counts.Flows),
-				strings.Join(peersList(r.Peers), ", "))
+				strings.Join(peersList(r.Peers, r.PeersOmitted), ", "))
 		}
 	case analyze.NotApplicable:
 		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Condition", "Flows"}, []int{5})

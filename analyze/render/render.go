@@ -39,25 +39,13 @@ var statusTitle = map[analyze.Status]string{
 	analyze.NotApplicable: "Not applicable",
 }
 
-// SummaryLine is the one-line verdict every format starts with, e.g.
-// "38 requirements: 21 ok, 4 blocked, 11 never seen, 2 not applicable; 3
-// unexpected". Statuses with no requirement are left out.
+// SummaryLine is the one-line verdict every format starts with:
+// analyze.Summary.Line ("38 requirements: 21 ok, 4 blocked, 11 never seen,
+// 2 not applicable; 3 unexpected"), plus the number of unexpected flows
+// when it differs from the number of groups.
 func SummaryLine(rep *analyze.Report) string {
 	s := rep.Summary
-	var parts []string
-	for _, x := range []struct {
-		n    int
-		what string
-	}{{s.OK, "ok"}, {s.Partial, "partial"}, {s.Blocked, "blocked"}, {s.NeverSeen, "never seen"}, {s.NotApplicable, "not applicable"}} {
-		if x.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
-		}
-	}
-	line := plural(s.Requirements, "requirement", "requirements")
-	if len(parts) > 0 {
-		line += ": " + strings.Join(parts, ", ")
-	}
-	line += fmt.Sprintf("; %d unexpected", s.Unexpected)
+	line := s.Line()
 	if s.UnexpectedFlows != s.Unexpected {
 		line += fmt.Sprintf(" (%s)", plural(s.UnexpectedFlows, "flow", "flows"))
 	}
@@ -142,22 +130,22 @@ func peerText(p analyze.PeerSeen) string {
 	return s
 }
 
-// peersList renders up to maxPeers peers and counts the rest.
-func peersList(ps []analyze.PeerSeen) []string {
-	return peersListOf(ps, false)
+// peersList renders up to maxPeers peers and counts the rest, including
+// those the report itself left out (omitted).
+func peersList(ps []analyze.PeerSeen, omitted int) []string {
+	return peersListOf(ps, omitted, false)
 }
 
 // peersWithOutcomes is peersList with each peer's outcomes, for partial
 // requirements where it matters which peers failed.
-func peersWithOutcomes(ps []analyze.PeerSeen) []string {
-	return peersListOf(ps, true)
+func peersWithOutcomes(ps []analyze.PeerSeen, omitted int) []string {
+	return peersListOf(ps, omitted, true)
 }
 
-func peersListOf(ps []analyze.PeerSeen, outcomes bool) []string {
+func peersListOf(ps []analyze.PeerSeen, omitted int, outcomes bool) []string {
 	var out []string
 	for i, p := range ps {
 		if i == maxPeers {
-			out = append(out, fmt.Sprintf("+%d more", len(ps)-maxPeers))
 			break
 		}
 		s := peerText(p)
@@ -165,6 +153,9 @@ func peersListOf(ps []analyze.PeerSeen, outcomes bool) []string {
 			s += ": " + countsText(p.Counts)
 		}
 		out = append(out, s)
+	}
+	if more := len(ps) - len(out) + omitted; more > 0 {
+		out = append(out, fmt.Sprintf("+%d more", more))
 	}
 	return out
 }

@@ -142,7 +142,7 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		for _, r := range reqs {
 			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
 				strings.Join(reasonsText(r), "\n"), strconv.Itoa(r.Counts.Established), strconv.Itoa(r.Counts.Failed()),
-				strings.Join(peers(r.Peers), "\n")})
+				strings.Join(peers(r.Peers, r.PeersOmitted), "\n")})
 		}
 		paint = map[int]string{4: statusColor[st]}
 	case analyze.NeverSeen:
@@ -155,7 +155,7 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		right = []int{4}
 		for _, r := range reqs {
 			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
-				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers), "\n")})
+				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers, r.PeersOmitted), "\n")})
 		}
 	case analyze.NotApplicable:
 		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "CONDITION", "FLOWS"}
@@ -173,7 +173,7 @@ func (t *tableWriter) unexpected(us []analyze.UnexpectedFlow) error {
 	var rows [][]string
 	for _, u := range us {
 		rows = append(rows, []string{string(u.Direction), unexpectedPort(u), strconv.Itoa(u.Counts.Flows),
-			outcomesText(u.Counts, u.Reasons), strings.Join(peersList(u.Peers), "\n"), unexpectedNote(u)})
+			outcomesText(u.Counts, u.Reasons), strings.Join(peersList(u.Peers, u.PeersOmitted), "\n"), unexpectedNote(u)})
 	}
 	return t.table(header, rows, []int{2}, nil)
 }
