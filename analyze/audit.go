@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -58,7 +59,7 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 	}
 	if a.infer {
 		// The caller owns res.Flows for the call: read them in place.
-		a = a.withHosts(inferHosts(res.Flows))
+		a = a.withHosts(inferHosts(flowsOf(res.Flows)))
 	}
 	for i := range res.Flows {
 		a.t.add(a, &res.Flows[i])
@@ -79,7 +80,8 @@ type Auditor struct {
 	hs      hostSet
 	hosts   Hosts
 	infer   bool
-	pending []flow.Flow // flows kept for inference
+	pending [][]pendingFlow // flows kept for inference, in fixed-size chunks
+	tables  *pendingTables
 	t       *tally
 }
 
@@ -142,7 +144,7 @@ func (a *Auditor) setHosts(addrs []netip.Addr, how string, inferred bool) {
 // counted yet.
 func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
 	b := *a
-	b.infer, b.pending = false, nil
+	b.infer, b.pending, b.tables = false, nil, nil
 	b.setHosts(addrs, how, true)
 	b.t = newTally(len(a.rules))
 	return &b
@@ -161,7 +163,15 @@ func newTally(n int) *tally {
 // reuse f (capture.Options.OnFlow does).
 func (a *Auditor) Add(f *flow.Flow) {
 	if a.infer {
-		a.pending = append(a.pending, *f.Clone())
+		if a.tables == nil {
+			a.tables = newPendingTables()
+		}
+		if n := len(a.pending); n == 0 || len(a.pending[n-1]) == pendingChunk {
+			// Fixed chunks: no doubling and copying of one huge slice.
+			a.pending = append(a.pending, make([]pendingFlow, 0, pendingChunk))
+		}
+		last := &a.pending[len(a.pending)-1]
+		*last = append(*last, a.tables.keep(f))
 		return
 	}
 	a.t.add(a, f)
@@ -171,13 +181,30 @@ func (a *Auditor) Add(f *flow.Flow) {
 // capture's evidence. It may be called again after more flows are added.
 func (a *Auditor) Report(stats capture.Stats) *Report {
 	if a.infer {
-		b := a.withHosts(inferHosts(a.pending))
-		for i := range a.pending {
-			b.t.add(b, &a.pending[i])
+		b := a.withHosts(inferHosts(a.pendingFlows()))
+		for f := range a.pendingFlows() {
+			b.t.add(b, f)
 		}
 		return b.report(stats)
 	}
 	return a.report(stats)
+}
+
+// pendingFlows iterates over the kept flows, restored one at a time into
+// the same scratch Flow.
+func (a *Auditor) pendingFlows() iter.Seq[*flow.Flow] {
+	return func(yield func(*flow.Flow) bool) {
+		var f flow.Flow
+		var icmp flow.ICMPError
+		for _, chunk := range a.pending {
+			for i := range chunk {
+				a.tables.restore(&chunk[i], &f, &icmp)
+				if !yield(&f) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // add places one flow: housekeeping, transit, evidence for the

@@ -1,6 +1,8 @@
 package analyze
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/netip"
 	"testing"
 	"time"
@@ -64,6 +66,20 @@ func FuzzAudit(f *testing.F) {
 			s := rep.Summary
 			if s.Flows != s.Housekeeping+s.Transit+s.Matched+s.UnexpectedFlows {
 				t.Fatalf("flows not placed exactly once: %+v", s)
+			}
+			// Streaming (with the compact copies kept for inference) must
+			// give the same report.
+			a, err := NewAuditor(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range flows {
+				a.Add(&flows[i])
+			}
+			want, _ := json.Marshal(rep)
+			got, _ := json.Marshal(a.Report(capture.Stats{}))
+			if !bytes.Equal(want, got) {
+				t.Fatalf("streamed report differs:\n%s\n%s", got, want)
 			}
 		}
 	})

@@ -3,6 +3,7 @@ package analyze
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -55,14 +56,13 @@ func (s hostSet) views(f *flow.Flow) (vs [2]view, n int) {
 // the lower address), kept when it takes part in at least half of that
 // family's flows. Housekeeping flows are left out. It returns the
 // addresses and a sentence saying how they were chosen.
-func inferHosts(flows []flow.Flow) ([]netip.Addr, string) {
+func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
 	// Pass 1: per family, a Misra-Gries summary finds the few addresses
 	// that can take part in a large share of flows without a map entry for
 	// every address seen. Pass 2 counts those candidates exactly.
 	var summaries [2]heavyHitters
 	familyFlows := [2]int{} // [0] IPv4, [1] IPv6
-	for i := range flows {
-		f := &flows[i]
+	for f := range flows {
 		if housekeepingKind(f) != "" {
 			continue
 		}
@@ -71,7 +71,7 @@ func inferHosts(flows []flow.Flow) ([]netip.Addr, string) {
 		if candidate(o) {
 			summaries[family(o)].add(o)
 		}
-		if candidate(r) {
+		if candidate(r) && r != o {
 			summaries[family(r)].add(r)
 		}
 	}
@@ -84,15 +84,14 @@ func inferHosts(flows []flow.Flow) ([]netip.Addr, string) {
 		}
 	}
 	exact := make([]int, len(cands)) // a linear scan of a few beats a map
-	for i := range flows {
-		f := &flows[i]
+	for f := range flows {
 		o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 		io, ir := slices.Index(cands, o), slices.Index(cands, r)
 		if (io >= 0 || ir >= 0) && housekeepingKind(f) == "" {
 			if io >= 0 {
 				exact[io]++
 			}
-			if ir >= 0 {
+			if ir >= 0 && ir != io {
 				exact[ir]++
 			}
 		}
@@ -185,14 +184,13 @@ func (h *heavyHitters) add(a netip.Addr) {
 
 // distinctPeers counts, for each address in cands, the distinct addresses
 // it exchanged flows with.
-func distinctPeers(flows []flow.Flow, cands []netip.Addr) map[netip.Addr]int {
+func distinctPeers(flows iter.Seq[*flow.Flow], cands []netip.Addr) map[netip.Addr]int {
 	out := map[netip.Addr]int{}
 	if len(cands) == 1 {
 		return out
 	}
 	seen := map[[2]netip.Addr]bool{}
-	for i := range flows {
-		f := &flows[i]
+	for f := range flows {
 		o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 		for _, pair := range [][2]netip.Addr{{o, r}, {r, o}} {
 			if slices.Contains(cands, pair[0]) && !seen[pair] && housekeepingKind(f) == "" {
@@ -202,6 +200,17 @@ func distinctPeers(flows []flow.Flow, cands []netip.Addr) map[netip.Addr]int {
 		}
 	}
 	return out
+}
+
+// flowsOf iterates over a slice of flows.
+func flowsOf(flows []flow.Flow) iter.Seq[*flow.Flow] {
+	return func(yield func(*flow.Flow) bool) {
+		for i := range flows {
+			if !yield(&flows[i]) {
+				return
+			}
+		}
+	}
 }
 
 // candidate reports whether an address can be a gateway's own address.

@@ -3,6 +3,8 @@ package render
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -251,5 +253,57 @@ func TestTableSanitizes(t *testing.T) {
 		if !strings.Contains(out, "evil?[2J?.example?31m") {
 			t.Errorf("color=%v: sanitized name missing", color)
 		}
+	}
+}
+
+// TestManyPeers: long peer lists are cut in the table and Markdown with
+// the right "+N more" (counting peers the report itself left out), and
+// folded, not dropped, in the HTML.
+func TestManyPeers(t *testing.T) {
+	rep := goldenFixtures(t)[1].rep
+	var req *analyze.Requirement
+	for i := range rep.Requirements {
+		if rep.Requirements[i].Status == analyze.Partial {
+			req = &rep.Requirements[i]
+		}
+	}
+	if req == nil {
+		t.Fatal("synthetic report has no partial requirement")
+	}
+	base := req.Peers[0]
+	req.Peers = nil
+	for i := range 14 {
+		p := base
+		p.Addr = netip.AddrFrom4([4]byte{203, 0, 113, byte(100 + i)})
+		req.Peers = append(req.Peers, p)
+	}
+	req.PeersOmitted = 7
+	want := fmt.Sprintf("+%d more", 14-maxPeers+7)
+
+	var tb, md, hb bytes.Buffer
+	if err := Table(&tb, rep, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tb.String(), want) {
+		t.Errorf("table lacks %q", want)
+	}
+	if err := Markdown(&md, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), want) || !strings.Contains(md.String(), fmt.Sprintf("; and %d more", 14-maxActionPeers+7)) {
+		t.Errorf("markdown lacks the peer counts")
+	}
+	if err := HTML(&hb, rep); err != nil {
+		t.Fatal(err)
+	}
+	page := hb.String()
+	for _, p := range req.Peers {
+		if !strings.Contains(page, "<code>"+p.Addr.String()+"</code>") {
+			t.Errorf("html lacks peer %s", p.Addr)
+		}
+	}
+	if !strings.Contains(page, fmt.Sprintf("<summary>%d more peers</summary>", 14-htmlPeersShown)) ||
+		!strings.Contains(page, "7 more peers not listed in the report") {
+		t.Error("html does not fold the tail or count the omitted peers")
 	}
 }

@@ -242,7 +242,7 @@ var mdEscaper = strings.NewReplacer(
 )
 
 func mdText(s string) string {
-	return mdEscaper.Replace(strings.ReplaceAll(s, "\n", " "))
+	return mdEscaper.Replace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s))
 }
 
 // mdCell escapes a table cell; line breaks become spaces, pipes are
