@@ -241,8 +241,11 @@ var mdEscaper = strings.NewReplacer(
 	"<", "&lt;", ">", "&gt;", "&", "&amp;", "#", `\#`, "|", `\|`,
 )
 
+// mdLines joins lines: a table cell or list item is one line.
+var mdLines = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
+
 func mdText(s string) string {
-	return mdEscaper.Replace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s))
+	return mdEscaper.Replace(mdLines.Replace(s))
 }
 
 // mdCell escapes a table cell; line breaks become spaces, pipes are
