@@ -6,10 +6,12 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +77,7 @@ func groupOutcomes(flows []flow.Flow, want map[labGroup][]string) map[labGroup][
 // file, and the same flows from each other. Outbound TCP and UDP flows
 // must name the gateway process that opened them.
 func TestPrivilegedLabScenarios(t *testing.T) {
-	for _, name := range []string{"example", "mailcleaner", "spamexperts"} {
+	for _, name := range labScenarios() {
 		t.Run(name, func(t *testing.T) {
 			l := lab.Up(t)
 			script, err := lab.Script()
@@ -235,4 +237,13 @@ func sameAudit(t *testing.T, tr *lab.Truth, eb, af *capture.Result) {
 	if len(ebV) != len(afV) || ebU != afU {
 		t.Errorf("ebpf: %d requirements, %d unexpected; afpacket: %d, %d", len(ebV), ebU, len(afV), afU)
 	}
+}
+
+// labScenarios lists the scenarios TestPrivilegedLabScenarios runs:
+// FLOWAUDIT_LAB_SCENARIOS (comma-separated) or the three bundled ones.
+func labScenarios() []string {
+	if s := os.Getenv("FLOWAUDIT_LAB_SCENARIOS"); s != "" {
+		return strings.Split(s, ",")
+	}
+	return []string{"example", "mailcleaner", "spamexperts"}
 }
