@@ -10,9 +10,12 @@ import (
 	"github.com/flowaudit/flowaudit/capture/naming"
 )
 
-// liveProgressEvery is how often the running capture refreshes what
-// Snapshot returns.
-const liveProgressEvery = 500 * time.Millisecond
+// liveProgressEvery is how often the running capture can refresh what
+// Snapshot returns; snapshotWait bounds how long Snapshot waits for it.
+const (
+	liveProgressEvery = 250 * time.Millisecond
+	snapshotWait      = time.Second
+)
 
 // liveRun runs a live Source through Run in a goroutine and keeps what
 // Snapshot needs: finished flows as they come, and the active flows as of
@@ -28,6 +31,8 @@ type liveRun struct {
 	active   []flow.Flow
 	prog     Progress
 	wantSnap atomic.Bool
+	// snapped is signalled when onProgress has refreshed active.
+	snapped chan struct{}
 
 	done chan struct{}
 	res  *Result
@@ -37,7 +42,8 @@ type liveRun struct {
 // startLiveRun starts Run(ctx, src) in a goroutine. The source must end
 // (io.EOF) on its own when asked to stop; ctx only backs that up.
 func startLiveRun(ctx context.Context, src Source, backend, iface string, maxFlows int, kernel func() uint64) *liveRun {
-	lr := &liveRun{backend: backend, iface: iface, names: naming.NewResolver(), kernel: kernel, done: make(chan struct{})}
+	lr := &liveRun{backend: backend, iface: iface, names: naming.NewResolver(), kernel: kernel,
+		done: make(chan struct{}), snapped: make(chan struct{}, 1)}
 	opts := Options{
 		Table:         flow.Config{MaxFlows: maxFlows},
 		OnFlow:        lr.onFlow,
@@ -100,13 +106,28 @@ func (lr *liveRun) onProgress(p Progress) {
 		lr.active = active
 	}
 	lr.mu.Unlock()
+	if active != nil {
+		select {
+		case lr.snapped <- struct{}{}:
+		default:
+		}
+	}
 }
 
-// Snapshot returns finished flows and the active ones as of the last
-// progress tick (at most liveProgressEvery old, or one tick older on the
-// first call), with the statistics so far.
+// Snapshot returns finished flows and the active ones, copied on the
+// capture's goroutine at its next progress tick (Snapshot waits for it, at
+// most snapshotWait), with the statistics so far.
 func (lr *liveRun) Snapshot() Result {
+	select {
+	case <-lr.snapped: // a stale signal from an earlier request
+	default:
+	}
 	lr.wantSnap.Store(true)
+	select {
+	case <-lr.snapped:
+	case <-lr.done:
+	case <-time.After(snapshotWait):
+	}
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	if lr.res != nil {
