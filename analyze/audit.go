@@ -236,7 +236,9 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 			r := &a.rules[hit.rule]
 			if !r.peerOK(v.peer, v.names) {
 				t.otherPeer[hit.rule]++
-				peerNo = append(peerNo, r.id)
+				if r.applies {
+					peerNo = append(peerNo, r.id)
+				}
 				continue
 			}
 			if hit.counts {

@@ -340,8 +340,8 @@ type UnexpectedFlow struct {
 	Nodes        []string   `json:"nodes"`
 	FirstSeen    time.Time  `json:"first_seen"`
 	LastSeen     time.Time  `json:"last_seen"`
-	// PeerNotAllowed lists requirements with the same direction, protocol
-	// and port whose peer constraint these flows fail; NotApplicable those
+	// PeerNotAllowed lists applicable requirements with the same
+	// direction, protocol and port whose peer constraint these flows fail; NotApplicable those
 	// that would allow them but whose condition is off.
 	PeerNotAllowed []string `json:"peer_not_allowed"`
 	NotApplicable  []string `json:"not_applicable"`
