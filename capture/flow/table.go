@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
 )
@@ -95,7 +96,6 @@ type Table struct {
 	nextID     uint64
 
 	prep [batchPrefetch]Prepared
-	sink uint64
 
 	icmpErrs map[int32]icmpInfo
 	names    []string
@@ -166,7 +166,6 @@ const batchPrefetch = 64
 type Prepared struct {
 	key   Key
 	h     uint32
-	pos   uint32 // home slot's content, for prefetching only
 	fromA bool
 	kind  icmpKind
 }
@@ -191,39 +190,48 @@ func (t *Table) AddBatch(ps []decode.Packet) {
 	}
 }
 
+// prefetchChunk is how many packets apart AddPrepared's cache hints run.
+const prefetchChunk = 32
+
 // AddPrepared accounts packets whose Prepare results are in prs (same
-// length and order). It first touches the index slots and flow entries the
-// packets will need, in passes of independent loads, so their cache misses
-// overlap instead of being paid one after the other: on a table larger than
-// the CPU caches this is most of the per-packet cost.
+// length and order). Flow entries live in a table larger than the CPU
+// caches, so most of a packet's cost would be waiting for memory: while it
+// accounts one chunk of packets, AddPrepared hints the index slots of the
+// chunk after next and the entries of the next chunk (whose slots arrived
+// during the previous chunk) into the cache, so the waits overlap with
+// work instead of adding up.
 func (t *Table) AddPrepared(ps []decode.Packet, prs []Prepared) {
-	for len(ps) > 0 {
-		n := min(len(ps), batchPrefetch)
-		for i := range n {
-			prs[i].pos = t.idx.slots[prs[i].h&t.idx.mask].pos
-		}
-		var sink uint64
-		for i := range n {
-			sink += t.touch(prs[i].pos)
-		}
-		t.sink = sink
-		for i := range n {
+	n := len(ps)
+	t.prefetchSlots(prs[:min(n, prefetchChunk)])
+	t.prefetchSlots(prs[min(n, prefetchChunk):min(n, 2*prefetchChunk)])
+	t.prefetchEntries(prs[:min(n, prefetchChunk)])
+	for start := 0; start < n; start += prefetchChunk {
+		end := min(start+prefetchChunk, n)
+		t.prefetchSlots(prs[min(n, end+prefetchChunk):min(n, end+2*prefetchChunk)])
+		t.prefetchEntries(prs[end:min(n, end+prefetchChunk)])
+		for i := start; i < end; i++ {
 			pr := &prs[i]
 			t.add(&ps[i], &pr.key, pr.fromA, pr.kind, pr.h)
 		}
-		ps, prs = ps[n:], prs[n:]
 	}
 }
 
-// touch loads one word of each of the three cache lines a packet uses in
-// the entry at slot content pos (slab index + 1), so AddPrepared's later
-// accesses hit the cache.
-func (t *Table) touch(pos uint32) uint64 {
-	if pos == 0 || int(pos) > len(t.slab) {
-		return 0
+func (t *Table) prefetchSlots(prs []Prepared) {
+	for i := range prs {
+		prefetchLine(uintptr(unsafe.Pointer(&t.idx.slots[prs[i].h&t.idx.mask])))
 	}
-	e := &t.slab[pos-1]
-	return uint64(e.last) + e.ep[0].pkts + e.ep[1].pkts
+}
+
+// prefetchEntries hints the entries the packets' home slots point to. A
+// slot may have changed since (flows created or finished): the hint is
+// then merely useless.
+func (t *Table) prefetchEntries(prs []Prepared) {
+	for i := range prs {
+		pos := t.idx.slots[prs[i].h&t.idx.mask].pos
+		if pos != 0 && int(pos) <= len(t.slab) {
+			prefetchEntry(uintptr(unsafe.Pointer(&t.slab[pos-1])))
+		}
+	}
 }
 
 func (t *Table) add(p *decode.Packet, k *Key, fromA bool, kind icmpKind, h uint32) {
