@@ -71,7 +71,8 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 // memory (replay streams flows into it) and a live capture can ask for a
 // report at any moment. Without gateway addresses (no Hosts, no site
 // hosts) it must see every flow before inferring them: it then keeps a
-// copy of each flow until Report.
+// compact copy of each flow until Report. An Auditor is not safe for
+// concurrent use: callers serialise Add and Report.
 type Auditor struct {
 	opts    Options
 	base    Report // requirements, products, features, zones

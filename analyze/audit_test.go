@@ -383,3 +383,25 @@ func TestPeersBounded(t *testing.T) {
 		t.Errorf("order: %v, %v first", r.Peers[0].Addr, r.Peers[1].Addr)
 	}
 }
+
+// TestClusterBetweenHosts: a flow between two gateway addresses (cluster
+// nodes given together) is evidence for the outbound requirement of one
+// node and the inbound requirement of the other.
+func TestClusterBetweenHosts(t *testing.T) {
+	in := req("db-in", catalog.In, catalog.TCP, port(3306), catalog.Peer{Kind: catalog.PeerZone, Value: "cluster-peers"})
+	out := req("db-out", catalog.Out, catalog.TCP, port(3306), catalog.Peer{Kind: catalog.PeerZone, Value: "cluster-peers"})
+	site := &catalog.Site{
+		Hosts: []netip.Addr{netip.MustParseAddr(gw4), netip.MustParseAddr("192.0.2.11")},
+		Zones: map[string][]netip.Prefix{"cluster-peers": {netip.MustParsePrefix("192.0.2.10/31")}},
+	}
+	rep := audit(t, []flow.Flow{fl(tcp, gw4+":40000", "192.0.2.11:3306", flow.Established)},
+		Options{Products: []*catalog.Product{product("p", in, out)}, Site: site})
+	for _, id := range []string{"db-in", "db-out"} {
+		if r := findReq(t, rep, id); r.Status != OK || r.Counts.Flows != 1 {
+			t.Errorf("%s: %s, %+v", id, r.Status, r.Counts)
+		}
+	}
+	if rep.Summary.Matched != 1 || len(rep.Unexpected) != 0 || rep.Hosts.How != "from the site file" {
+		t.Errorf("summary %+v, unexpected %v, hosts %+v", rep.Summary, rep.Unexpected, rep.Hosts)
+	}
+}
