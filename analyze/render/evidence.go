@@ -1,0 +1,147 @@
+package render
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/flowaudit/flowaudit/analyze"
+)
+
+// Time layouts: stamps are UTC with milliseconds; clock is for cells where
+// the date is given once elsewhere.
+const (
+	stampLayout = "2006-01-02 15:04:05.000Z"
+	clockLayout = "15:04:05.000"
+)
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(stampLayout)
+}
+
+func stampPtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return stamp(*t)
+}
+
+// hostsText renders the gateway addresses and how they were chosen.
+func hostsText(h analyze.Hosts) string {
+	addrs := addrsText(h.Addrs)
+	if addrs == "" {
+		addrs = "none"
+	}
+	if h.How != "" {
+		return addrs + "; " + h.How
+	}
+	return addrs
+}
+
+func addrsText(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// productsText renders "mailcleaner (MailCleaner, 27 requirements)".
+func productsText(ps []analyze.ProductSummary) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		title := p.Title
+		if title == "" {
+			title = p.Name
+		}
+		s[i] = fmt.Sprintf("%s (%s, %s)", p.Name, title, plural(p.Requirements, "requirement", "requirements"))
+	}
+	return strings.Join(s, "; ")
+}
+
+// coverageText is the evidence line: what was read, when, how much, and
+// whether anything was lost.
+func coverageText(c analyze.CaptureSummary) string {
+	var b strings.Builder
+	switch {
+	case len(c.Files) == 1:
+		b.WriteString(c.Files[0])
+	case len(c.Files) > 1:
+		fmt.Fprintf(&b, "%d files (%s)", len(c.Files), strings.Join(c.Files, ", "))
+	case c.Iface != "":
+		b.WriteString("interface " + c.Iface)
+	default:
+		b.WriteString(c.Backend)
+	}
+	if !c.Start.IsZero() {
+		fmt.Fprintf(&b, ", %s to %s (%s)", stamp(c.Start), stamp(c.End), seconds(c.Seconds))
+	}
+	fmt.Fprintf(&b, ", %d packets, %d flows", c.Packets, c.Flows)
+	if c.Undecodable > 0 {
+		fmt.Fprintf(&b, ", %d undecodable", c.Undecodable)
+	}
+	if len(c.Nodes) > 0 {
+		fmt.Fprintf(&b, ", nodes %s", strings.Join(c.Nodes, ", "))
+	}
+	if c.LossSeen {
+		b.WriteString("; LOSS SEEN")
+	} else {
+		b.WriteString("; no loss seen")
+	}
+	return b.String()
+}
+
+func seconds(s float64) string {
+	if s < 10 {
+		return fmt.Sprintf("%.1f s", s)
+	}
+	return (time.Duration(s) * time.Second).String()
+}
+
+// lossText lists the loss signals and the consequence, or "" when none was
+// seen.
+func lossText(c analyze.CaptureSummary) string {
+	if !c.LossSeen {
+		return ""
+	}
+	var parts []string
+	for _, x := range []struct {
+		n    uint64
+		what string
+	}{{c.KernelDrops, "dropped by the kernel"}, {c.IfaceDrops, "dropped by the interface"},
+		{c.MissedBytes, "bytes never captured"}, {c.Evicted, "flows evicted"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	return strings.Join(parts, ", ") + ": never-seen verdicts may be wrong"
+}
+
+// warnings returns the report's warnings, leaving out the loss warning when
+// the coverage line already says it.
+func warnings(rep *analyze.Report) []string {
+	var out []string
+	for _, w := range rep.Warnings {
+		if rep.Capture.LossSeen && strings.HasPrefix(w, "capture loss seen") {
+			continue
+		}
+		out = append(out, w)
+	}
+	return append(out, rep.Capture.Warnings...)
+}
+
+// housekeepingText summarises link-local chatter in one line.
+func housekeepingText(hs []analyze.Housekeeping) string {
+	if len(hs) == 0 {
+		return "none"
+	}
+	s := make([]string, len(hs))
+	for i, h := range hs {
+		s[i] = fmt.Sprintf("%s %s (%s)", h.Kind, plural(h.Flows, "flow", "flows"), plural(int(h.Packets), "packet", "packets"))
+	}
+	return strings.Join(s, ", ")
+}
