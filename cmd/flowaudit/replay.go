@@ -147,7 +147,7 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 	for _, name := range f.products {
 		p, err := cat.Product(strings.TrimSpace(name))
 		if err != nil {
-			return opts, nil, fmt.Errorf("%w (products: %s)", err, strings.Join(cat.Names(), ", "))
+			return opts, nil, err // names the known products
 		}
 		opts.Products = append(opts.Products, p)
 	}
