@@ -289,8 +289,10 @@ func TestEvidenceDetails(t *testing.T) {
 	}
 	rep := audit(t, flows, Options{Products: []*catalog.Product{p}})
 	r := findReq(t, rep, "smtp-out")
-	if !slices.Equal(r.Nodes, []string{"a", "b"}) {
-		t.Errorf("nodes %v", r.Nodes)
+	if !slices.Equal(r.Nodes, []string{"a", "b"}) || len(r.ByNode) != 2 ||
+		r.ByNode[0] != (NodeCounts{Node: "a", Counts: Counts{Flows: 2, Attempts: 2, Established: 2}}) ||
+		r.ByNode[1] != (NodeCounts{Node: "b", Counts: Counts{Flows: 1, Attempts: 1, Unanswered: 1}}) {
+		t.Errorf("nodes %v by node %+v", r.Nodes, r.ByNode)
 	}
 	if r.FirstSeen == nil || !r.FirstSeen.Equal(t0.Add(10e9)) || !r.LastSeen.Equal(t0.Add(31e9)) {
 		t.Errorf("first %v last %v", r.FirstSeen, r.LastSeen)

@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -61,7 +62,7 @@ type peerAcc struct {
 type evidence struct {
 	counts      Counts
 	peers       map[[16]byte]*peerAcc // keyed by As16: cheaper to hash than netip.Addr
-	nodes       map[string]bool
+	nodes       map[string]*Counts    // per gateway node (merged sessions)
 	reasons     map[Reason]int
 	details     map[Reason]map[string]bool
 	first, last time.Time
@@ -72,7 +73,7 @@ type evidence struct {
 }
 
 func newEvidence(timeline bool) *evidence {
-	return &evidence{peers: map[[16]byte]*peerAcc{}, nodes: map[string]bool{},
+	return &evidence{peers: map[[16]byte]*peerAcc{}, nodes: map[string]*Counts{},
 		reasons: map[Reason]int{}, details: map[Reason]map[string]bool{}, keepTimes: timeline}
 }
 
@@ -111,7 +112,12 @@ func (e *evidence) add(f *flow.Flow, v view) {
 		}
 	}
 	if f.Node != "" {
-		e.nodes[f.Node] = true
+		c := e.nodes[f.Node]
+		if c == nil {
+			c = &Counts{}
+			e.nodes[strings.Clone(f.Node)] = c
+		}
+		countOutcome(c, f.Outcome)
 	}
 	if f.Outcome == flow.Unknown || f.Outcome == "" {
 		return // not an attempt: no time, no reason
@@ -264,6 +270,20 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// nodeList returns the nodes in name order, and what each saw.
+func (e *evidence) nodeList() ([]string, []NodeCounts) {
+	names := make([]string, 0, len(e.nodes))
+	for n := range e.nodes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	by := make([]NodeCounts, len(names))
+	for i, n := range names {
+		by[i] = NodeCounts{Node: n, Counts: *e.nodes[n]}
+	}
+	return names, by
 }
 
 // outcomeList names the outcomes present in c, in a fixed order.

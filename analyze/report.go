@@ -266,6 +266,12 @@ type PeerSeen struct {
 	Counts Counts   `json:"counts"`
 }
 
+// NodeCounts is what one gateway node (of merged sessions) saw.
+type NodeCounts struct {
+	Node   string `json:"node"`
+	Counts Counts `json:"counts"`
+}
+
 // Attempt is one flow on a requirement's timeline.
 type Attempt struct {
 	Time    time.Time  `json:"time"`
@@ -307,10 +313,12 @@ type Requirement struct {
 	// at most MaxPeers; PeersOmitted counts the rest.
 	Peers        []PeerSeen `json:"peers"`
 	PeersOmitted int        `json:"peers_omitted"`
-	// Nodes are the gateways that saw matching flows (merged sessions).
-	Nodes     []string   `json:"nodes"`
-	FirstSeen *time.Time `json:"first_seen"`
-	LastSeen  *time.Time `json:"last_seen"`
+	// Nodes are the gateways that saw matching flows (merged sessions);
+	// ByNode gives each one's counts, so a report says which node saw what.
+	Nodes     []string     `json:"nodes"`
+	ByNode    []NodeCounts `json:"by_node"`
+	FirstSeen *time.Time   `json:"first_seen"`
+	LastSeen  *time.Time   `json:"last_seen"`
 	// UnconfiguredZones are zones this requirement names that the site does
 	// not define: they matched any peer.
 	UnconfiguredZones []string `json:"unconfigured_zones"`
@@ -335,11 +343,12 @@ type UnexpectedFlow struct {
 	Outcomes []string      `json:"outcomes"`
 	Reasons  []ReasonCount `json:"reasons"`
 	// Peers as in Requirement: worst first, at most MaxPeers.
-	Peers        []PeerSeen `json:"peers"`
-	PeersOmitted int        `json:"peers_omitted"`
-	Nodes        []string   `json:"nodes"`
-	FirstSeen    time.Time  `json:"first_seen"`
-	LastSeen     time.Time  `json:"last_seen"`
+	Peers        []PeerSeen   `json:"peers"`
+	PeersOmitted int          `json:"peers_omitted"`
+	Nodes        []string     `json:"nodes"`
+	ByNode       []NodeCounts `json:"by_node"`
+	FirstSeen    time.Time    `json:"first_seen"`
+	LastSeen     time.Time    `json:"last_seen"`
 	// PeerNotAllowed lists applicable requirements with the same
 	// direction, protocol and port whose peer constraint these flows fail; NotApplicable those
 	// that would allow them but whose condition is off.

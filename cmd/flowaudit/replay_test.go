@@ -307,7 +307,7 @@ func TestReplayGoldenLab(t *testing.T) {
 			sum := fmt.Sprintf("%x  %s\n", sha256.Sum256(data), filepath.Base(path))
 			sumPath := filepath.Join("testdata", "replay", name+".sha256")
 			if old, err := os.ReadFile(sumPath); !*update && (err != nil || string(old) != sum) {
-				t.Skipf("%s was recorded again since testdata/replay/%s.json was written: go test ./cmd/flowaudit -run Golden -update", path, name)
+				t.Skipf("%s was recorded again since testdata/replay/%s.json was written: go test ./cmd/flowaudit -run ReplayGolden -update", path, name)
 			}
 			args := []string{"replay", "--fail-on", "none", "-p", cmp.Or(tf.Product, products[tf.Scenario], tf.Scenario)}
 			for _, g := range tf.Gateway {
