@@ -407,3 +407,28 @@ func TestClusterBetweenHosts(t *testing.T) {
 		t.Errorf("summary %+v, unexpected %v, hosts %+v", rep.Summary, rep.Unexpected, rep.Hosts)
 	}
 }
+
+// TestSeveralProducts: requirements of every product are listed in the
+// order given, a flow any product allows is not unexpected, and a product
+// named twice counts once.
+func TestSeveralProducts(t *testing.T) {
+	a := product("a", req("a-smtp", catalog.Out, catalog.TCP, port(25)))
+	b := product("b", req("b-smtp", catalog.Out, catalog.TCP, port(25)), req("b-ntp", catalog.Out, catalog.UDP, port(123)))
+	flows := []flow.Flow{
+		fl(tcp, gw4+":40000", "203.0.113.5:25", flow.Established),
+		fl(udp, gw4+":40001", "203.0.113.6:123", flow.Unanswered),
+	}
+	rep := audit(t, flows, Options{Products: []*catalog.Product{a, b, a}})
+	var ids []string
+	for _, r := range rep.Requirements {
+		ids = append(ids, r.Product+":"+r.ID+":"+string(r.Status))
+	}
+	want := []string{"a:a-smtp:ok", "b:b-smtp:ok", "b:b-ntp:blocked"}
+	if !slices.Equal(ids, want) || len(rep.Products) != 2 || len(rep.Unexpected) != 0 || rep.Summary.Matched != 2 {
+		t.Errorf("requirements %v, products %+v, unexpected %+v", ids, rep.Products, rep.Unexpected)
+	}
+	rep = audit(t, flows, Options{Products: []*catalog.Product{a}})
+	if len(rep.Unexpected) != 1 || rep.Unexpected[0].Port != 123 {
+		t.Errorf("with product a alone, NTP should be unexpected: %+v", rep.Unexpected)
+	}
+}
