@@ -333,3 +333,39 @@ func TestReplayGoldenLab(t *testing.T) {
 		})
 	}
 }
+
+// TestReplaySiteAndProducts: several products (repeated and comma
+// separated), gateway hosts and features from a site file, --without.
+func TestReplaySiteAndProducts(t *testing.T) {
+	dir := fixture(t)
+	site := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(site, []byte("hosts: [192.0.2.10]\nfeatures: {clients: true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		products int
+		clients  bool
+	}{
+		{"site hosts and features", []string{"-p", "testmail"}, 1, true},
+		{"--without overrides the site", []string{"-p", "testmail", "--without", "clients"}, 1, false},
+		{"repeated and comma-separated products", []string{"-p", "testmail,mailcleaner", "-p", "spamexperts"}, 3, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"replay", "--catalog", filepath.Join(dir, "testmail.yaml"), "--site", site, "--fail-on", "none", "-f", "json"}, tc.args...)
+			out, stderr, err := runCLI(t, append(args, filepath.Join(dir, "good.pcap"))...)
+			if err != nil {
+				t.Fatalf("%v (stderr %s)", err, stderr)
+			}
+			var rep analyze.Report
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Products) != tc.products || rep.Hosts.How != "from the site file" || rep.Features["clients"] != tc.clients {
+				t.Errorf("products %+v, hosts %+v, features %v", rep.Products, rep.Hosts, rep.Features)
+			}
+		})
+	}
+}
