@@ -268,6 +268,7 @@ func TestLabCaptures(t *testing.T) {
 					}
 					checkRequirements(t, rep, prod, &tf)
 					checkUnexpected(t, rep, prod, &tf)
+					checkFamilies(t, rep, &tf)
 				})
 			}
 		})
@@ -419,4 +420,29 @@ func outcomeOrder(m map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// checkFamilies: every IP family the truth exercised shows up among the
+// report's peers (the lab captures cover IPv4 and IPv6).
+func checkFamilies(t *testing.T, rep *Report, tf *truthFile) {
+	t.Helper()
+	want, got := map[bool]bool{}, map[bool]bool{}
+	for _, row := range tf.Flows {
+		if row.Captured {
+			want[netip.MustParseAddr(row.Peer).Is4()] = true
+		}
+	}
+	for _, r := range rep.Requirements {
+		for _, p := range r.Peers {
+			got[p.Addr.Is4()] = true
+		}
+	}
+	for _, u := range rep.Unexpected {
+		for _, p := range u.Peers {
+			got[p.Addr.Is4()] = true
+		}
+	}
+	if len(want) != len(got) {
+		t.Errorf("IP families: truth IPv4/IPv6 %v, report %v", want, got)
+	}
 }
