@@ -5,6 +5,7 @@ package ebpf
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cilium/ebpf"
@@ -141,6 +142,9 @@ func (l *Live) build() capture.Result {
 		f.RespNames = l.res.Names(f.Resp.Addr(), ts)
 		if !e.evicted {
 			f.ServerName = t.names[e.key]
+		}
+		if f.ServerName != "" && !slices.Contains(f.RespNames, f.ServerName) {
+			f.RespNames = append(f.RespNames, f.ServerName)
 		}
 		flows = append(flows, f)
 	}

@@ -41,9 +41,10 @@ func parseEvent(raw []byte) (k flowFlowKey, ts uint64, dir, kind uint8, data []b
 
 // payload hands one ring-buffer record to passive naming: DNS answers to
 // the resolver, TLS ClientHello / HTTP request names to the flow (as its
-// ServerName) and to the resolver for the server's address.
+// ServerName, which is also one of its RespNames), as the AF_PACKET
+// pipeline does.
 func (l *Live) payload(raw []byte) {
-	k, boot, dir, kind, data, ok := parseEvent(raw)
+	k, boot, _, kind, data, ok := parseEvent(raw)
 	if !ok {
 		return
 	}
@@ -62,8 +63,6 @@ func (l *Live) payload(raw []byte) {
 		if !ok {
 			return
 		}
-		server, _ := side(&k, dir^1)
-		l.res.LearnBytes(server, name, ts)
 		l.mu.Lock()
 		if _, seen := l.tbl.names[k]; !seen {
 			l.tbl.names[k] = string(name)

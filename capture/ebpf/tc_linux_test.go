@@ -4,6 +4,7 @@ package ebpf
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"testing"
 
@@ -111,12 +112,18 @@ type verdict struct {
 	Attempts           int
 	ICMP               string
 	Open               bool
+	// Names is the flow's server name and sorted names, both sides.
+	Names string
 }
 
 func verdictOf(f flow.Flow) verdict {
 	v := verdict{Proto: f.Proto, Orig: f.Orig.String(), Resp: f.Resp.String(), OrigPkts: f.OrigPkts,
 		RespPkts: f.RespPkts, OrigBytes: f.OrigBytes, RespBytes: f.RespBytes, State: f.State,
 		Outcome: f.Outcome, Attempts: f.Attempts, Open: f.Open}
+	on, rn := slices.Clone(f.OrigNames), slices.Clone(f.RespNames)
+	slices.Sort(on)
+	slices.Sort(rn)
+	v.Names = fmt.Sprint(f.ServerName, on, rn)
 	if f.ICMP != nil {
 		v.ICMP = fmt.Sprintf("v%d %d/%d %s from %s", f.ICMP.Version, f.ICMP.Type, f.ICMP.Code, f.ICMP.Reason, f.ICMP.From)
 	}
