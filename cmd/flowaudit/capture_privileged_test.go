@@ -176,14 +176,20 @@ type liveReport struct {
 // namespace while a scenario drives traffic through the firewall, stops
 // it with SIGINT, and checks the report's verdicts and reasons and the
 // session's flow outcomes against the scenario's truth.
+//
+// The eBPF backend runs the same scenarios and must reach the same verdicts.
 func TestPrivilegedCaptureLab(t *testing.T) {
-	for _, scen := range []string{"mailcleaner", "spamexperts"} {
-		t.Run(scen, func(t *testing.T) {
+	for _, run := range []struct{ scen, backend string }{
+		{"mailcleaner", "afpacket"}, {"spamexperts", "afpacket"},
+		{"mailcleaner", "ebpf"}, {"spamexperts", "ebpf"},
+	} {
+		scen, backend := run.scen, run.backend
+		t.Run(scen+"/"+backend, func(t *testing.T) {
 			t.Parallel()
 			l := lab.Up(t)
 			dir := t.TempDir()
 			out, sess := filepath.Join(dir, "report.json"), filepath.Join(dir, "s.session.json")
-			c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", "afpacket",
+			c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", backend,
 				"--product", scen, "--format", "json", "--output", out, "--session", sess, "--node", "gw-"+scen)
 			if err := l.Scenario(scen); err != nil {
 				t.Fatal(err)
@@ -193,13 +199,13 @@ func TestPrivilegedCaptureLab(t *testing.T) {
 				t.Fatalf("exit status %d, want 1 (the scenarios block some requirements): %s", code, c.stderr.String())
 			}
 			tr := scenarioTruth(t, scen)
-			checkReport(t, out, tr)
-			checkSession(t, sess, tr, "gw-"+scen)
+			checkReport(t, out, tr, backend)
+			checkSession(t, sess, tr, "gw-"+scen, backend)
 		})
 	}
 }
 
-func checkReport(t *testing.T, path string, tr *lab.Truth) {
+func checkReport(t *testing.T, path string, tr *lab.Truth, backend string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -209,7 +215,7 @@ func checkReport(t *testing.T, path string, tr *lab.Truth) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if c := rep.Capture; c.Backend != "afpacket" || c.Iface != "gw0" || c.Packets == 0 || c.KernelDrops != 0 {
+	if c := rep.Capture; c.Backend != backend || c.Iface != "gw0" || c.Packets == 0 || c.KernelDrops != 0 {
 		t.Errorf("capture summary %+v", c)
 	}
 	if rep.Hosts.How != "interface gw0 addresses" {
@@ -259,13 +265,13 @@ func checkReport(t *testing.T, path string, tr *lab.Truth) {
 	}
 }
 
-func checkSession(t *testing.T, path string, tr *lab.Truth, node string) {
+func checkSession(t *testing.T, path string, tr *lab.Truth, node, backend string) {
 	t.Helper()
 	s, err := session.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Node != node || s.Iface != "gw0" || s.Backend != "afpacket" || s.HostsHow != "interface gw0 addresses" ||
+	if s.Node != node || s.Iface != "gw0" || s.Backend != backend || s.HostsHow != "interface gw0 addresses" ||
 		s.Stats.KernelDrops != 0 || !s.End.After(s.Start) || s.ToolVersion == "" {
 		t.Errorf("session header: node %q iface %q backend %q hosts %q drops %d span %v-%v",
 			s.Node, s.Iface, s.Backend, s.HostsHow, s.Stats.KernelDrops, s.Start, s.End)
