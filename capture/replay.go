@@ -146,7 +146,13 @@ func (pl *pipeline) finished(f *flow.Flow) {
 		pl.opts.OnFlow(f)
 		return
 	}
-	pl.res.Flows = append(pl.res.Flows, *f.Clone())
+	// Copy in place rather than through Clone: the names were allocated
+	// for this flow already, only the ICMP error points into the table.
+	pl.res.Flows = append(pl.res.Flows, *f)
+	if f.ICMP != nil {
+		ic := *f.ICMP
+		pl.res.Flows[len(pl.res.Flows)-1].ICMP = &ic
+	}
 }
 
 func contains(list []string, s string) bool {
