@@ -305,3 +305,40 @@ func TestPrivilegedTimeoutRestart(t *testing.T) {
 		t.Errorf("restarted %d created %d, want 1 and 1", c[flowCounterCNT_FLOWS_RESTARTED], c[flowCounterCNT_FLOWS_CREATED])
 	}
 }
+
+// TestPrivilegedLRUEviction fills a small flow map past its size: every
+// flow is still reported (the poller's copy), those the LRU map dropped
+// are marked evicted, and the kernel's created-minus-live count agrees.
+func TestPrivilegedLRUEviction(t *testing.T) {
+	requireRoot(t)
+	o, err := loadTC(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	tbl := newTable()
+	const n = 64
+	for i := 0; i < n; i++ {
+		f := udp(t, fmt.Sprintf("192.0.2.10:%d", 30000+i), "198.51.100.53:53", []byte("q"))
+		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.refresh(o.Flows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := readCounters(o.Counters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tbl.m) != n || tbl.live > 16 {
+		t.Fatalf("mirror holds %d flows (want %d), map %d entries (max 16)", len(tbl.m), n, tbl.live)
+	}
+	ev := tbl.evictedCount()
+	if ev != uint64(n-tbl.live) || c[flowCounterCNT_FLOWS_CREATED]-uint64(tbl.live) != ev {
+		t.Errorf("evicted: mirror %d, created %d - live %d", ev, c[flowCounterCNT_FLOWS_CREATED], tbl.live)
+	}
+	if c[flowCounterCNT_INSERT_FAIL] != 0 {
+		t.Errorf("insert failures %d: an LRU map evicts instead", c[flowCounterCNT_INSERT_FAIL])
+	}
+}
