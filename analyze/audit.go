@@ -96,6 +96,7 @@ type tally struct {
 	matched   int
 	transit   int
 	nodes     map[string]bool
+	hostSeen  map[netip.Addr]bool // gateway addresses that took part in a flow
 }
 
 // NewAuditor prepares an audit. It fails on unusable options: no product,
@@ -153,7 +154,7 @@ func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
 
 func newTally(n int) *tally {
 	t := &tally{evs: make([]*evidence, n), otherPeer: make([]int, n), hk: map[string]*Housekeeping{},
-		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}}
+		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}, hostSeen: map[netip.Addr]bool{}}
 	for i := range t.evs {
 		t.evs[i] = newEvidence(true)
 	}
@@ -229,6 +230,15 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 	if nv == 0 {
 		t.transit++
 		return
+	}
+	if len(t.hostSeen) < len(a.hs) {
+		for _, v := range vs[:nv] {
+			if v.dir == catalog.Out {
+				t.hostSeen[f.Orig.Addr().Unmap()] = true
+			} else {
+				t.hostSeen[f.Resp.Addr().Unmap()] = true
+			}
+		}
 	}
 	allowed := false
 	var peerNo, notApp []string
@@ -315,6 +325,11 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	if t.transit > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) had no gateway address on either side (transit, not audited): are the gateway addresses (%s) complete?",
 			t.transit, addrList(rep.Hosts.Addrs)))
+	}
+	for _, h := range rep.Hosts.Addrs {
+		if !t.hostSeen[h] && t.flows > 0 {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("gateway address %s takes part in no audited flow: is it right?", h))
+		}
 	}
 	if t.flows == 0 {
 		rep.Warnings = append(rep.Warnings, "the capture holds no flows: every applicable requirement is never-seen")

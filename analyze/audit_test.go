@@ -432,3 +432,12 @@ func TestSeveralProducts(t *testing.T) {
 		t.Errorf("with product a alone, NTP should be unexpected: %+v", rep.Unexpected)
 	}
 }
+
+func TestUnusedHostWarning(t *testing.T) {
+	p := product("p", req("smtp-out", catalog.Out, catalog.TCP, port(25)))
+	flows := []flow.Flow{fl(tcp, gw4+":40000", "203.0.113.5:25", flow.Established)}
+	rep := audit(t, flows, Options{Products: []*catalog.Product{p}, Hosts: []netip.Addr{netip.MustParseAddr(gw4), netip.MustParseAddr("192.0.2.99")}})
+	if !hasWarning(rep, "gateway address 192.0.2.99 takes part in no audited flow") || hasWarning(rep, "gateway address 192.0.2.10 takes") {
+		t.Errorf("warnings %v", rep.Warnings)
+	}
+}
