@@ -59,3 +59,37 @@ func BenchmarkAudit200k(b *testing.B) {
 		}
 	}
 }
+
+// TestAddAllocs: once its peers are known, auditing a flow allocates
+// nothing (streaming replay calls Add for every flow).
+func TestAddAllocs(t *testing.T) {
+	p := product("p", req("smtp-out", catalog.Out, catalog.TCP, port(25)), req("dns", catalog.Out, catalog.UDP, port(53)))
+	a, err := NewAuditor(Options{Products: []*catalog.Product{p}, Hosts: []netip.Addr{netip.MustParseAddr(gw4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := []flow.Flow{
+		fl(tcp, gw4+":40000", "203.0.113.5:25", flow.Established, respNames("mx.example.org")),
+		fl(udp, gw4+":40001", "203.0.113.53:53", flow.Unanswered),
+		fl(tcp, gw4+":40002", "203.0.113.9:6667", flow.Rejected),
+	}
+	for i := range flows {
+		a.Add(&flows[i]) // first sight of each peer and group allocates
+	}
+	late := flows
+	for i := range late {
+		late[i].Start = t0.Add(time.Hour) // after the kept timeline
+	}
+	for range 2 * MaxTimeline {
+		for i := range late {
+			a.Add(&late[i])
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		for i := range late {
+			a.Add(&late[i])
+		}
+	}); n != 0 {
+		t.Errorf("Add allocates %.1f times per 3 flows", n)
+	}
+}
