@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,15 +30,33 @@ func TestHelperEBPFChild(t *testing.T) {
 		t.Skip("helper process for TestPrivilegedSIGKILLDetaches")
 	}
 	ns, dev, _ := strings.Cut(spec, "/")
+	var live capture.Live
 	var err error
 	inNetns(t, ns, func() {
-		_, err = Start(context.Background(), capture.LiveOptions{Iface: dev})
+		live, err = Start(context.Background(), capture.LiveOptions{Iface: dev})
 	})
 	if err != nil {
 		os.Stdout.WriteString("error " + err.Error() + "\n")
 		os.Exit(1)
 	}
-	os.Stdout.WriteString("ready\n")
+	// Report the program IDs, so the parent checks these very programs
+	// (other tests may attach their own meanwhile).
+	l := live.(*Live)
+	if l.attr == nil {
+		os.Stdout.WriteString("error attribution " + l.attribution + "\n")
+		os.Exit(1)
+	}
+	var ids []string
+	for _, p := range []*ebpf.Program{l.tc.Ingress, l.tc.Egress, l.attr.Connect4} {
+		info, err := p.Info()
+		if err != nil {
+			os.Stdout.WriteString("error " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		id, _ := info.ID()
+		ids = append(ids, strconv.Itoa(int(id)))
+	}
+	os.Stdout.WriteString("ready " + strings.Join(ids, " ") + "\n")
 	time.Sleep(time.Minute)
 	os.Exit(2)
 }
@@ -88,8 +107,6 @@ func attached(t *testing.T, ns, dev string) (tcx, cg map[ebpf.ProgramID]bool) {
 func TestPrivilegedSIGKILLDetaches(t *testing.T) {
 	requireRoot(t)
 	p := newVethPair(t)
-	_, cgBefore := attached(t, p.client, p.dev)
-
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEBPFChild$")
 	cmd.Env = append(os.Environ(), childEnv+"="+p.client+"/"+p.dev)
 	out, err := cmd.StdoutPipe()
@@ -102,21 +119,18 @@ func TestPrivilegedSIGKILLDetaches(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "ready\n" {
+	f := strings.Fields(line)
+	if err != nil || len(f) != 4 || f[0] != "ready" {
 		t.Fatalf("child: %q %v", line, err)
 	}
+	var ids [3]ebpf.ProgramID
+	for i := range ids {
+		n, _ := strconv.Atoi(f[i+1])
+		ids[i] = ebpf.ProgramID(n)
+	}
 	tcx, cg := attached(t, p.client, p.dev)
-	if len(tcx) != 2 {
-		t.Fatalf("while capturing: %d tcx programs on %s, want 2", len(tcx), p.dev)
-	}
-	var mine []ebpf.ProgramID
-	for id := range cg {
-		if !cgBefore[id] {
-			mine = append(mine, id)
-		}
-	}
-	if len(mine) != 1 {
-		t.Fatalf("while capturing: %d new cgroup connect4 programs, want 1", len(mine))
+	if !tcx[ids[0]] || !tcx[ids[1]] || !cg[ids[2]] {
+		t.Fatalf("while capturing: programs %v not all attached (tcx %v, cgroup %v)", ids, tcx, cg)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -127,11 +141,11 @@ func TestPrivilegedSIGKILLDetaches(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		tcx, cg = attached(t, p.client, p.dev)
-		if len(tcx) == 0 && !cg[mine[0]] {
+		if len(tcx) == 0 && !cg[ids[2]] {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after SIGKILL: tcx %v, cgroup program %d still attached: %v", tcx, mine[0], cg[mine[0]])
+			t.Fatalf("after SIGKILL: tcx %v, cgroup program %d still attached: %v", tcx, ids[2], cg[ids[2]])
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
