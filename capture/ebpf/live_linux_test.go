@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,4 +233,41 @@ func TestPrivilegedLiveVeth(t *testing.T) {
 	if razor.Process == nil || razor.Process.PID != uint32(os.Getpid()) {
 		t.Errorf("razor process %+v (sendmsg hook)", razor.Process)
 	}
+}
+
+// TestPrivilegedAttributionUnavailable: when the cgroup hooks cannot
+// attach, the capture still runs and says attribution is unavailable.
+func TestPrivilegedAttributionUnavailable(t *testing.T) {
+	requireRoot(t)
+	saved := cgroupRoot
+	cgroupRoot = func() (string, error) { return t.TempDir(), nil } // not a cgroup
+	t.Cleanup(func() { cgroupRoot = saved })
+	p := newVethPair(t)
+	var live capture.Live
+	var err error
+	inNetns(t, p.client, func() {
+		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.dev})
+	})
+	if err != nil {
+		t.Fatalf("Start without attribution: %v", err)
+	}
+	inNetns(t, p.client, func() {
+		if c, err := net.ListenPacket("udp4", clientV4+":0"); err == nil {
+			c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP(serverV4), Port: 2703})
+			c.Close()
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	res, err := live.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Stats.Attribution, "unavailable: ") {
+		t.Errorf("attribution %q, want unavailable: ...", res.Stats.Attribution)
+	}
+	f := find(t, res.Flows, flow.ProtoUDP, serverV4+":2703")
+	if f.Process != nil {
+		t.Errorf("process %+v without hooks", f.Process)
+	}
+	t.Logf("attribution: %s", res.Stats.Attribution)
 }

@@ -125,7 +125,7 @@ func verifierDetail(err error) error {
 // The returned links must be kept: closing them (or the process exiting)
 // detaches the hooks.
 func attachCgroupHooks(o *attrObjects) ([]link.Link, error) {
-	root, err := cgroup2Mount()
+	root, err := cgroupRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +150,10 @@ func attachCgroupHooks(o *attrObjects) ([]link.Link, error) {
 	}
 	return links, nil
 }
+
+// cgroupRoot is where the attribution hooks attach (a variable so tests
+// can make attaching fail).
+var cgroupRoot = cgroup2Mount
 
 // cgroup2Mount finds where the cgroup2 hierarchy is mounted
 // (/sys/fs/cgroup on unified systems, /sys/fs/cgroup/unified on hybrid).
