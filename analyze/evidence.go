@@ -153,7 +153,7 @@ func (e *evidence) add(f *flow.Flow, v view) {
 			e.maxKept = f.Start
 		}
 		e.timeline = append(e.timeline, Attempt{Time: f.Start.UTC(), Peer: v.peer, Port: v.port,
-			Outcome: string(f.Outcome), Reason: r, Node: f.Node, UID: f.UID})
+			Outcome: string(f.Outcome), Reason: r, Node: f.Node, UID: f.UID, Process: f.Process})
 		if len(e.timeline) >= 2*MaxTimeline {
 			e.trimTimeline()
 		}

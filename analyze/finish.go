@@ -89,7 +89,7 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 		Start: st.Start.UTC(), End: st.End.UTC(), Packets: st.Packets, Bytes: st.Bytes, Flows: st.Flows,
 		Undecodable: st.Undecodable, IfaceDrops: st.IfaceDrops, KernelDrops: st.KernelDrops,
 		MissedBytes: st.MissedBytes, Evicted: st.Evicted, LossSeen: st.LossSeen(),
-		Warnings: nonNil(st.Warnings), Nodes: nodes}
+		Warnings: nonNil(st.Warnings), Nodes: nodes, Attribution: st.Attribution}
 	if !st.Start.IsZero() && st.End.After(st.Start) {
 		cs.Seconds = st.End.Sub(st.Start).Seconds()
 	}

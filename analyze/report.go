@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -281,6 +282,9 @@ type Attempt struct {
 	Reason  Reason     `json:"reason,omitempty"`
 	Node    string     `json:"node,omitempty"`
 	UID     string     `json:"uid,omitempty"`
+	// Process is the local program that opened the flow, when the capture
+	// backend could tell (eBPF attribution, best effort).
+	Process *flow.Process `json:"process,omitempty"`
 }
 
 // MaxTimeline bounds each requirement's timeline; TimelineOmitted counts
@@ -386,6 +390,10 @@ type CaptureSummary struct {
 	LossSeen bool     `json:"loss_seen"`
 	Nodes    []string `json:"nodes"`
 	Warnings []string `json:"warnings"`
+	// Attribution is capture.Stats.Attribution: whether flows name the
+	// local process that opened them ("unavailable: ..." when the eBPF
+	// hooks could not load; empty for backends that cannot tell).
+	Attribution string `json:"attribution,omitempty"`
 }
 
 // Findings counts what failOn asks about: requirements whose status is
