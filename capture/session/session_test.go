@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -227,4 +228,29 @@ func TestSaveSurvivesSIGKILL(t *testing.T) {
 		t.Fatal("the writer never completed a save: the test proved nothing")
 	}
 	t.Logf("%d of 6 kills found a complete session", completes)
+}
+
+// FuzzRead: any input is either a session or one error line, never a
+// panic; what Read accepts saves and reads back.
+func FuzzRead(f *testing.F) {
+	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[]}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":2}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[{"proto":6,"orig":"192.0.2.1:1","resp":"[2001:db8::1]:25","outcome":"rejected","icmp":{"type":3,"from":"192.0.2.9"}}]}`))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Read(bytes.NewReader(data))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		path := filepath.Join(t.TempDir(), "s.json")
+		if err := Save(path, s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(path); err != nil {
+			t.Fatalf("saved session does not load: %v", err)
+		}
+	})
 }
