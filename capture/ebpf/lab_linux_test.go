@@ -221,6 +221,22 @@ func sameAudit(t *testing.T, tr *lab.Truth, eb, af *capture.Result) {
 		if err != nil {
 			t.Fatalf("audit: %v", err)
 		}
+		if res == eb {
+			// The report names the program behind each outbound attempt.
+			if rep.Capture.Attribution != AttributionOK {
+				t.Errorf("report attribution %q", rep.Capture.Attribution)
+			}
+			for _, r := range rep.Requirements {
+				if r.Direction != "out" || (r.Protocol != "tcp" && r.Protocol != "udp") {
+					continue
+				}
+				for _, a := range r.Timeline {
+					if a.Process == nil || a.Process.Comm == "" {
+						t.Errorf("report %s: attempt to %s:%d names no process", r.ID, a.Peer, a.Port)
+					}
+				}
+			}
+		}
 		m := map[string]string{}
 		for _, r := range rep.Requirements {
 			m[r.ID] = fmt.Sprintf("%s %s", r.Status, r.Reason)
