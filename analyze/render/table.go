@@ -107,6 +107,16 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 			return err
 		}
 	}
+	if ps := processLines(rep); len(ps) > 0 {
+		t.line("")
+		t.line("PROCESSES (eBPF attribution, best effort)")
+		for _, p := range ps {
+			t.line("  %s", p)
+		}
+	}
+	if a := rep.Capture.Attribution; strings.HasPrefix(a, "unavailable") {
+		t.colored(ansiYellow, "Process attribution "+a)
+	}
 	t.line("")
 	if len(rep.Unexpected) == 0 {
 		t.line("UNEXPECTED: none")
