@@ -41,6 +41,7 @@ const (
 type afpSource struct {
 	iface   string
 	ifindex int
+	ctl     int // AF_INET socket for SIOCGIFFLAGS, or -1
 	link    layers.LinkType
 	tp      *afpacket.TPacket
 
@@ -78,6 +79,10 @@ func (s *afpSource) Next(f *Frame) error {
 			if s.stopping.Load() {
 				return io.EOF
 			}
+			// POLLERR: most often the interface went down or away.
+			if cerr := s.ifaceState(); cerr != nil {
+				return fmt.Errorf("capture on %s stopped: %w", s.iface, cerr)
+			}
 			return fmt.Errorf("capture on %s: read: %w", s.iface, err)
 		}
 		// Until bind, the socket hears every interface: skip those frames.
@@ -99,9 +104,40 @@ func (s *afpSource) Next(f *Frame) error {
 	}
 }
 
+// ifaceState says whether the interface went down or away, asking in the
+// capture's own network namespace (through ctl, opened next to the ring).
+func (s *afpSource) ifaceState() error {
+	if s.ctl < 0 {
+		return nil
+	}
+	ifr, err := unix.NewIfreq(s.iface)
+	if err != nil {
+		return nil
+	}
+	if err := unix.IoctlIfreq(s.ctl, unix.SIOCGIFFLAGS, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return ErrNoInterface
+		}
+		return nil
+	}
+	if ifr.Uint16()&unix.IFF_UP == 0 {
+		return ErrIfaceDown
+	}
+	return nil
+}
+
 // Close implements Source; the socket is closed by the live capture once
 // the pipeline has returned.
 func (s *afpSource) Close() error { return nil }
+
+// close releases the ring and the control socket.
+func (s *afpSource) close() {
+	s.tp.Close()
+	if s.ctl >= 0 {
+		unix.Close(s.ctl)
+		s.ctl = -1
+	}
+}
 
 func (s *afpSource) requestStop() {
 	if s.stopping.CompareAndSwap(false, true) {
@@ -150,15 +186,19 @@ func openAFPacket(ctx context.Context, opts LiveOptions) (*afpSource, error) {
 		return nil, ClassifyOpenErr(opts.Iface, err)
 	}
 	s := &afpSource{iface: opts.Iface, ifindex: ifi.Index, link: lt, tp: tp, ctx: ctx}
+	// A plain socket in the same namespace, for interface flag queries.
+	if s.ctl, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+		s.ctl = -1
+	}
 	if prog != nil {
 		if err := tp.SetBPF(prog); err != nil {
-			tp.Close()
+			s.close()
 			return nil, fmt.Errorf("capture on %s: attach filter: %w", opts.Iface, err)
 		}
 	}
 	if opts.WritePcap != "" {
 		if err := s.openPcap(opts); err != nil {
-			tp.Close()
+			s.close()
 			return nil, err
 		}
 	}
@@ -248,7 +288,7 @@ func (l *afpLive) Stop() (*Result, error) {
 		l.src.requestStop()
 		res, err := l.wait()
 		perr := l.src.closePcap(l.start, time.Now())
-		l.src.tp.Close()
+		l.src.close()
 		l.res, l.err = res, errors.Join(err, perr)
 	})
 	return l.res, l.err

@@ -109,7 +109,7 @@ func TestPrivilegedAFPacketSourceLoopback(t *testing.T) {
 	if openErr != nil {
 		t.Fatal(openErr)
 	}
-	defer src.tp.Close()
+	defer src.close()
 
 	var f Frame
 	got := 0
@@ -334,7 +334,7 @@ func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.tp.Close()
+	defer src.close()
 	defer src.pcapFile.Abort()
 	var f Frame
 	for i := 0; i < 10; i++ {
@@ -349,5 +349,43 @@ func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Next allocates %.1f times per frame, want 0", allocs)
+	}
+}
+
+// TestPrivilegedAFPacketInterfaceDown: the interface going down ends the
+// capture by itself (Done closes); Stop returns the flows so far and an
+// error saying why.
+func TestPrivilegedAFPacketInterfaceDown(t *testing.T) {
+	requireRoot(t)
+	var live Live
+	var err error
+	inPrivateNetns(t, func() {
+		live, err = StartAFPacket(context.Background(), LiveOptions{Iface: "lo"})
+		if err != nil {
+			return
+		}
+		sendUDP(t, 7777, 3)
+		time.Sleep(300 * time.Millisecond)
+		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		ifr, _ := unix.NewIfreq("lo")
+		unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+		ifr.SetUint16(ifr.Uint16() &^ unix.IFF_UP)
+		unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+		unix.Close(fd)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-live.(interface{ Done() <-chan struct{} }).Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("capture did not end when its interface went down")
+	}
+	res, err := live.Stop()
+	if !errors.Is(err, ErrIfaceDown) || err.Error() != "capture on lo stopped: interface is down" {
+		t.Errorf("Stop error %v, want the interface-down error", err)
+	}
+	if res == nil || len(res.Flows) == 0 {
+		t.Fatalf("flows before the interface went down are lost: %+v", res)
 	}
 }
