@@ -399,3 +399,39 @@ func TestPrivilegedCaptureDuration(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestPrivilegedCaptureSIGTERM: SIGTERM stops the capture like SIGINT:
+// report and session written, exit status from the report.
+func TestPrivilegedCaptureSIGTERM(t *testing.T) {
+	l := lab.Up(t)
+	dir := t.TempDir()
+	out, sess := filepath.Join(dir, "r.json"), filepath.Join(dir, "s.json")
+	c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", "afpacket", "-p", "mailcleaner",
+		"--format", "json", "-o", out, "--session", sess, "--fail-on", "unexpected")
+	// The gateway pings the firewall: ICMP that mailcleaner's list does
+	// not have, so the report has an unexpected group and exit status 1.
+	if err := l.Exec(lab.Gateway, "ping", "-c", "2", "-i", "0.2", "-W", "1", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.stop(t, syscall.SIGTERM); code != 1 {
+		t.Fatalf("exit status %d, want 1: %s", code, c.stderr.String())
+	}
+	var rep liveReport
+	data, err := os.ReadFile(out)
+	if err == nil {
+		err = json.Unmarshal(data, &rep)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, u := range rep.Unexpected {
+		found = found || u.Protocol == "icmp"
+	}
+	if !found {
+		t.Errorf("ping not listed as unexpected: %+v", rep.Unexpected)
+	}
+	if _, err := session.Load(sess); err != nil {
+		t.Error(err)
+	}
+}
