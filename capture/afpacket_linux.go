@@ -45,6 +45,7 @@ type afpSource struct {
 	link    layers.LinkType
 	tp      *afpacket.TPacket
 
+	n        uint32 // frames read, for the periodic ctx check
 	stopping atomic.Bool
 	stopAt   atomic.Int64 // unix nanoseconds of the stop request
 	ctx      context.Context
@@ -62,7 +63,9 @@ type afpSource struct {
 // Next implements Source.
 func (s *afpSource) Next(f *Frame) error {
 	for {
-		if s.ctx.Err() != nil {
+		// ctx is looked at on quiet wires and every 1024 frames: a stop
+		// request through Stop is an atomic flag, checked every time.
+		if s.n++; s.n&1023 == 0 && s.ctx.Err() != nil {
 			s.requestStop()
 		}
 		if s.stopping.Load() && time.Now().UnixNano()-s.stopAt.Load() > int64(afpDrainLimit) {
@@ -71,6 +74,9 @@ func (s *afpSource) Next(f *Frame) error {
 		data, ci, err := s.tp.ZeroCopyReadPacketData()
 		if err != nil {
 			if errors.Is(err, afpacket.ErrTimeout) {
+				if s.ctx.Err() != nil {
+					s.requestStop()
+				}
 				if s.stopping.Load() {
 					return io.EOF // ring drained
 				}
