@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type afpSource struct {
 
 	pcap     *pcapgo.NgWriter
 	pcapFile *AtomicFile
+	pcapBuf  *bufio.Writer
 	pcapErr  error
 	ci       gopacket.CaptureInfo
 
@@ -224,7 +226,9 @@ func (s *afpSource) openPcap(opts LiveOptions) error {
 	intf.Filter = opts.Filter
 	wopts := pcapgo.DefaultNgWriterOptions
 	wopts.SectionInfo.Application = "flowaudit"
-	w, err := pcapgo.NewNgWriterInterface(f, intf, wopts)
+	// pcapgo buffers 4 KiB; a larger buffer saves syscalls at high rates.
+	s.pcapBuf = bufio.NewWriterSize(f, 1<<20)
+	w, err := pcapgo.NewNgWriterInterface(s.pcapBuf, intf, wopts)
 	if err != nil {
 		f.Abort()
 		return fmt.Errorf("write %s: %w", opts.WritePcap, err)
@@ -250,6 +254,9 @@ func (s *afpSource) closePcap(start, end time.Time) error {
 		return fmt.Errorf("write %s: %w", s.pcapFile.Path(), err)
 	}
 	if err := s.pcap.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", s.pcapFile.Path(), err)
+	}
+	if err := s.pcapBuf.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", s.pcapFile.Path(), err)
 	}
 	return s.pcapFile.Commit()
