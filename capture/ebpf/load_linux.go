@@ -127,7 +127,19 @@ func verifierDetail(err error) error {
 func attachCgroupHooks(o *attrObjects) ([]link.Link, error) {
 	root, err := cgroupRoot()
 	if err != nil {
-		return nil, err
+		// `ip netns exec` remounts /sys, hiding the cgroup mounts: mount
+		// the hierarchy privately for as long as attaching takes (a link
+		// holds the cgroup itself, not the mount).
+		dir, derr := os.MkdirTemp("", "flowaudit-cgroup2-")
+		if derr != nil {
+			return nil, fmt.Errorf("%w; and no temporary mount point: %v", err, derr)
+		}
+		defer os.Remove(dir)
+		if merr := unix.Mount("cgroup2", dir, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); merr != nil {
+			return nil, fmt.Errorf("%w; and mount cgroup2: %v", err, merr)
+		}
+		defer unix.Unmount(dir, unix.MNT_DETACH)
+		root = dir
 	}
 	var links []link.Link
 	for _, h := range []struct {
