@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/ebpf"
 	"github.com/flowaudit/flowaudit/capture/lab"
 	"github.com/flowaudit/flowaudit/capture/session"
 )
@@ -167,6 +168,7 @@ type liveReport struct {
 		Iface       string `json:"iface"`
 		Packets     uint64 `json:"packets"`
 		KernelDrops uint64 `json:"kernel_drops"`
+		Attribution string `json:"attribution"`
 	} `json:"capture"`
 	Warnings []string `json:"warnings"`
 }
@@ -217,6 +219,9 @@ func checkReport(t *testing.T, path string, tr *lab.Truth, backend string) {
 	}
 	if c := rep.Capture; c.Backend != backend || c.Iface != "gw0" || c.Packets == 0 || c.KernelDrops != 0 {
 		t.Errorf("capture summary %+v", c)
+	}
+	if backend == "ebpf" && rep.Capture.Attribution != ebpf.AttributionOK {
+		t.Errorf("ebpf process attribution %q, want %q", rep.Capture.Attribution, ebpf.AttributionOK)
 	}
 	if rep.Hosts.How != "interface gw0 addresses" {
 		t.Errorf("hosts how %q", rep.Hosts.How)
