@@ -8,13 +8,14 @@
  * first TLS ClientHello or HTTP request of a direction) go to user space
  * through a ring buffer; nothing else does.
  *
- * cgroup sock_addr hooks remember which process connected or sent on a
- * socket (socket-local storage); the TC program copies that into the flow
- * when the socket's first packet leaves.
+ * cgroup sock_addr hooks (proc.h) remember which process connected or sent
+ * on a socket (socket-local storage); the TC program copies that into the
+ * flow when the socket's first packet leaves.
  *
  * Built by bpf2go (see capture/ebpf/gen.go); the object is committed.
  */
 #include "parse.h"
+#include "proc.h"
 
 char __license[] SEC("license") = "Dual BSD/GPL";
 
@@ -38,12 +39,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct proc_info);
-} sk_proc SEC(".maps");
 
 /*
  * Flow timeouts in nanoseconds, set by user space from capture/flow's
@@ -197,25 +192,6 @@ static __always_inline __u8 first_payload_kind(struct __sk_buff *skb, __u32 off)
 		return PAYLOAD_HTTP;
 	}
 	return 0;
-}
-
-/* attribute copies the process remembered on the sending socket into v
- * (egress only: locally generated packets carry their socket). */
-static __always_inline void attribute(struct __sk_buff *skb, struct flow_val *v)
-{
-	struct bpf_sock *sk = skb->sk;
-	struct proc_info *pi;
-
-	if (!sk)
-		return;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return;
-	pi = bpf_sk_storage_get(&sk_proc, sk, 0, 0);
-	if (!pi)
-		return;
-	__builtin_memcpy(v->comm, pi->comm, sizeof(v->comm));
-	v->pid = pi->pid;
 }
 
 /* icmp_error attaches an ICMP error (outer header in outer) to the flow of
@@ -421,45 +397,4 @@ SEC("tcx/egress")
 int flow_egress(struct __sk_buff *skb)
 {
 	return handle(skb, 1);
-}
-
-/* remember stores the calling process on the socket being connected or
- * sent on. It never blocks anything (returns 1: allow). */
-static __always_inline int remember(struct bpf_sock_addr *ctx)
-{
-	struct bpf_sock *sk = ctx->sk;
-	struct proc_info *pi;
-
-	if (!sk)
-		return 1;
-	pi = bpf_sk_storage_get(&sk_proc, sk, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (pi) {
-		pi->pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(pi->comm, sizeof(pi->comm));
-	}
-	return 1;
-}
-
-SEC("cgroup/connect4")
-int proc_connect4(struct bpf_sock_addr *ctx)
-{
-	return remember(ctx);
-}
-
-SEC("cgroup/connect6")
-int proc_connect6(struct bpf_sock_addr *ctx)
-{
-	return remember(ctx);
-}
-
-SEC("cgroup/sendmsg4")
-int proc_sendmsg4(struct bpf_sock_addr *ctx)
-{
-	return remember(ctx);
-}
-
-SEC("cgroup/sendmsg6")
-int proc_sendmsg6(struct bpf_sock_addr *ctx)
-{
-	return remember(ctx);
 }
