@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/naming"
 )
 
 // TestEventLayout checks parseEvent's offsets against the bpf2go type.
@@ -174,5 +175,18 @@ func TestPrivilegedSupported(t *testing.T) {
 	requireRoot(t)
 	if err := Supported(); err != nil {
 		t.Errorf("Supported on this kernel as root: %v", err)
+	}
+}
+
+// TestPayloadAllocs: a DNS answer event costs no allocation once its names
+// are known (the ring-buffer path is the only per-packet work in user
+// space).
+func TestPayloadAllocs(t *testing.T) {
+	l := &Live{res: naming.NewResolver(), tbl: newTable()}
+	k := keyFor("192.0.2.10", 41000, "198.51.100.53", 53, flow.ProtoUDP)
+	raw := event(k, dirHi, payloadDNS, dnsAnswer(t, "mx.example.net", "198.51.100.25"))
+	l.payload(raw)
+	if n := testing.AllocsPerRun(200, func() { l.payload(raw) }); n != 0 {
+		t.Errorf("payload (DNS answer) allocates %.1f times", n)
 	}
 }
