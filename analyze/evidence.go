@@ -153,11 +153,20 @@ func (e *evidence) add(f *flow.Flow, v view) {
 			e.maxKept = f.Start
 		}
 		e.timeline = append(e.timeline, Attempt{Time: f.Start.UTC(), Peer: v.peer, Port: v.port,
-			Outcome: string(f.Outcome), Reason: r, Node: f.Node, UID: f.UID, Process: f.Process})
+			Outcome: string(f.Outcome), Reason: r, Node: f.Node, UID: f.UID, Process: cloneProcess(f.Process)})
 		if len(e.timeline) >= 2*MaxTimeline {
 			e.trimTimeline()
 		}
 	}
+}
+
+// cloneProcess copies p: the caller may reuse the flow it came with.
+func cloneProcess(p *flow.Process) *flow.Process {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // trimTimeline keeps the earliest MaxTimeline attempts.

@@ -53,6 +53,9 @@ func FuzzAudit(f *testing.F) {
 			if b[7]&16 != 0 {
 				fl.RespNames = []string{"a.example.com", ""}
 			}
+			if b[7]&32 != 0 {
+				fl.Process = &flow.Process{PID: uint32(b[5]), Comm: "razor"}
+			}
 			flows = append(flows, fl)
 		}
 		for _, opts := range []Options{

@@ -17,6 +17,7 @@ type pendingFlow struct {
 	start, end int64 // Unix nanoseconds
 	pkts       uint64
 	uid        string
+	process    *flow.Process // eBPF attribution, rarely set
 	origPort   uint16
 	respPort   uint16
 	node       uint16 // index into pendingTables.strs
@@ -91,7 +92,7 @@ func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
 	pf := pendingFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
 		start: nanos(f.Start), end: nanos(f.End), pkts: f.OrigPkts + f.RespPkts,
 		uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
-		node: p.str(f.Node), names: p.nameLists(f.OrigNames, f.RespNames)}
+		node: p.str(f.Node), names: p.nameLists(f.OrigNames, f.RespNames), process: cloneProcess(f.Process)}
 	for i, o := range outcomeCodes {
 		if o == f.Outcome {
 			pf.outcome = uint8(i)
@@ -119,7 +120,7 @@ func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPEr
 		Resp:  netip.AddrPortFrom(addr(pf.resp, pf.respFam), pf.respPort),
 		Start: fromNanos(pf.start), End: fromNanos(pf.end),
 		OrigPkts: pf.pkts, Outcome: outcomeCodes[pf.outcome], Node: p.strs[pf.node],
-		OrigNames: p.names[pf.names][0], RespNames: p.names[pf.names][1]}
+		OrigNames: p.names[pf.names][0], RespNames: p.names[pf.names][1], Process: pf.process}
 	if pf.hasICMP {
 		*icmp = flow.ICMPError{Reason: p.strs[pf.icmpReason]}
 		f.ICMP = icmp

@@ -104,6 +104,7 @@ func TestAuditorStreaming(t *testing.T) {
 		flows = append(flows,
 			fl(tcp, gw4+":40000", "203.0.113."+strconv.Itoa(i%7)+":25", out, at(i), node("n"+strconv.Itoa(i%2)), respNames("mx"+strconv.Itoa(i%3)+".example")),
 			fl(udp, gw4+":40000", "203.0.113."+strconv.Itoa(i%5)+":"+strconv.Itoa(50+i%6), out, at(i)))
+		flows[len(flows)-1].Process = &flow.Process{PID: uint32(i), Comm: "dig"}
 	}
 	stats := capture.Stats{Backend: "file", Packets: 99}
 	for _, hosts := range [][]netip.Addr{{netip.MustParseAddr(gw4)}, nil} {
@@ -117,11 +118,17 @@ func TestAuditorStreaming(t *testing.T) {
 			t.Fatal(err)
 		}
 		var scratch flow.Flow
+		var proc flow.Process
 		var early []byte
 		for i := range flows {
 			scratch = flows[i]
 			scratch.RespNames = append([]string(nil), flows[i].RespNames...)
+			if flows[i].Process != nil {
+				proc = *flows[i].Process
+				scratch.Process = &proc
+			}
 			a.Add(&scratch)
+			proc = flow.Process{PID: 1, Comm: "reused"}
 			scratch.Resp = netip.MustParseAddrPort("198.51.100.1:1") // reused by the caller
 			for j := range scratch.RespNames {
 				scratch.RespNames[j] = "reused.invalid"
