@@ -51,7 +51,9 @@ func (b *batch) reset() {
 }
 
 // run drives the reader goroutine and tracks flows from its batches until
-// input ends, a read error occurs or ctx is cancelled.
+// input ends, a read error occurs or ctx is cancelled. On cancellation the
+// reader hands over what it has read, so no packet already taken from the
+// source is lost.
 func (pl *pipeline) run(ctx context.Context, src Source) error {
 	free := make(chan *batch, batchPool)
 	full := make(chan *batch, batchPool)
@@ -59,15 +61,7 @@ func (pl *pipeline) run(ctx context.Context, src Source) error {
 		free <- &batch{arena: make([]byte, 0, arenaSize)}
 	}
 	stop := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		pl.read(src, free, full, stop)
-	}()
-	defer func() {
-		close(stop)
-		<-exited
-	}()
+	go pl.read(src, free, full, stop)
 
 	next := time.Now().Add(pl.opts.ProgressEvery)
 	st := &pl.res.Stats
@@ -77,7 +71,11 @@ func (pl *pipeline) run(ctx context.Context, src Source) error {
 		select {
 		case b = <-full:
 		case <-done:
-			return nil
+			// Ask the reader to finish, then go on taking its batches
+			// until the last one.
+			close(stop)
+			done = nil
+			continue
 		}
 		pl.table.AddPrepared(b.pkts[:b.n], b.prep[:b.n])
 		if b.packets > 0 {
@@ -103,50 +101,40 @@ func (pl *pipeline) run(ctx context.Context, src Source) error {
 }
 
 // read is the reader goroutine: it fills batches until input ends or stop
-// is closed.
-func (pl *pipeline) read(src Source, free <-chan *batch, full chan<- *batch, stop <-chan struct{}) {
+// is closed, and always hands over a last batch marked end. The tracker
+// takes every batch until then, so sends never block for long.
+func (pl *pipeline) read(src Source, free chan *batch, full chan<- *batch, stop <-chan struct{}) {
 	var (
 		fr      Frame
-		b       *batch
 		started time.Time
 	)
-	get := func() bool {
+	stopped := func() bool {
 		select {
-		case b = <-free:
-			return true
 		case <-stop:
+			return true
+		default:
 			return false
 		}
 	}
-	send := func() bool {
-		select {
-		case full <- b:
-			b = nil
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	if !get() {
-		return
-	}
+	b := <-free
 	for {
 		err := src.Next(&fr)
 		if err != nil {
 			if errors.Is(err, ErrTimeout) {
+				if stopped() {
+					break
+				}
 				// Hand over what there is, so the tracker can report
 				// progress and notice cancellation while the wire is quiet.
-				if !send() || !get() {
-					return
-				}
+				full <- b
+				b = <-free
+				started = time.Time{}
 				continue
 			}
-			b.end = true
 			if err != io.EOF {
 				b.err = err
 			}
-			send()
-			return
+			break
 		}
 		if b.packets == 0 || fr.TS < b.first {
 			b.first = fr.TS
@@ -169,12 +157,16 @@ func (pl *pipeline) read(src Source, free <-chan *batch, full chan<- *batch, sto
 			b.n++
 		}
 		if b.n == batchSize || (pl.live && b.n > 0 && pl.stale(&started)) {
-			if !send() || !get() {
-				return
+			if stopped() {
+				break
 			}
+			full <- b
+			b = <-free
 			started = time.Time{}
 		}
 	}
+	b.end = true
+	full <- b
 }
 
 // stale reports whether the current batch of a live source has waited

@@ -297,3 +297,28 @@ func TestRunAllocations(t *testing.T) {
 		t.Logf("%d frames, %d allocations", len(frames), n)
 	}
 }
+
+// quietAfter yields its frames, then only timeouts, like a live wire that
+// went quiet.
+type quietAfter struct{ sliceSource }
+
+func (q *quietAfter) Next(f *Frame) error {
+	if q.i == len(q.frames) {
+		time.Sleep(time.Millisecond)
+		return ErrTimeout
+	}
+	return q.sliceSource.Next(f)
+}
+
+func TestRunCancelKeepsPacketsRead(t *testing.T) {
+	frames := framesOf(t, filepath.Join(flowsDir, "established.pcap"))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	res, err := Run(ctx, &quietAfter{sliceSource{frames: frames}}, Options{Backend: "afpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stats.Packets != uint64(len(frames)) || len(res.Flows) != 1 || res.Flows[0].State != flow.StateSF {
+		t.Errorf("after cancel: %d packets, flows %+v", res.Stats.Packets, res.Flows)
+	}
+}
