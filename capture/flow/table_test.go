@@ -176,6 +176,32 @@ func TestTableOutcomes(t *testing.T) {
 			tcpPkt(t0+2e6, cli, 40005, srv, 443, A, 2, 51, 0),
 			tcpPkt(t0+3e6, cli, 40005, srv, 443, R, 2, 0, 0),
 		}, flows: 1, state: StateRSTO, history: "ShAR", outcome: Established},
+		{name: "orig close only", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40010, srv, 443, S, 1, 0, 0),
+			tcpPkt(t0+1e6, srv, 443, cli, 40010, SA, 50, 2, 0),
+			tcpPkt(t0+2e6, cli, 40010, srv, 443, A, 2, 51, 0),
+			tcpPkt(t0+3e6, cli, 40010, srv, 443, FA, 2, 51, 0),
+		}, flows: 1, state: StateS2, history: "ShAF", outcome: Established},
+		{name: "resp close only", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40011, srv, 443, S, 1, 0, 0),
+			tcpPkt(t0+1e6, srv, 443, cli, 40011, SA, 50, 2, 0),
+			tcpPkt(t0+2e6, cli, 40011, srv, 443, A, 2, 51, 0),
+			tcpPkt(t0+3e6, srv, 443, cli, 40011, FA, 51, 2, 0),
+		}, flows: 1, state: StateS3, history: "ShAf", outcome: Established},
+		{name: "resp reset after established", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40012, srv, 443, S, 1, 0, 0),
+			tcpPkt(t0+1e6, srv, 443, cli, 40012, SA, 50, 2, 0),
+			tcpPkt(t0+2e6, cli, 40012, srv, 443, PA, 2, 51, 10),
+			tcpPkt(t0+3e6, srv, 443, cli, 40012, R, 51, 0, 0),
+		}, flows: 1, state: StateRSTR, history: "ShDr", outcome: Established},
+		{name: "synack then rst, syn missed", pkts: []decode.Packet{
+			tcpPkt(t0, srv, 443, cli, 40013, SA, 50, 2, 0),
+			tcpPkt(t0+1e6, srv, 443, cli, 40013, R, 51, 0, 0),
+		}, flows: 1, state: StateRSTRH, history: "^hr", outcome: Unknown},
+		{name: "syn then fin", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40014, srv, 443, S, 1, 0, 0),
+			tcpPkt(t0+1e6, cli, 40014, srv, 443, FA, 2, 0, 0),
+		}, flows: 1, state: StateSH, history: "SF", outcome: Unanswered},
 		{name: "syn then rst", pkts: []decode.Packet{
 			tcpPkt(t0, cli, 40006, srv, 443, S, 1, 0, 0),
 			tcpPkt(t0+1e6, cli, 40006, srv, 443, R, 2, 0, 0),
