@@ -1,12 +1,9 @@
 package flow
 
 import (
-	"cmp"
 	"math/rand/v2"
 	"net/netip"
-	"slices"
 	"time"
-	"unsafe"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
 )
@@ -155,83 +152,6 @@ func (t *Table) Add(p *decode.Packet) {
 	var k Key
 	fromA, kind := packetKey(&k, p)
 	t.add(p, &k, fromA, kind, t.idx.hash(&k))
-}
-
-// batchPrefetch is how many packets AddBatch looks up ahead.
-const batchPrefetch = 64
-
-// Prepared is the part of accounting a packet that needs no table state:
-// its flow key and hash. A reader goroutine can compute it with Prepare
-// while the table's goroutine runs AddPrepared on earlier packets.
-type Prepared struct {
-	key   Key
-	h     uint32
-	fromA bool
-	kind  icmpKind
-}
-
-// Prepare computes p's key and hash into pr. It reads only what NewTable
-// fixed, so it is safe to call from another goroutine than Add's.
-func (t *Table) Prepare(p *decode.Packet, pr *Prepared) {
-	pr.fromA, pr.kind = packetKey(&pr.key, p)
-	pr.h = t.idx.hash(&pr.key)
-}
-
-// AddBatch is Add for consecutive packets, with the cache-friendly lookups
-// of AddPrepared.
-func (t *Table) AddBatch(ps []decode.Packet) {
-	for len(ps) > 0 {
-		n := min(len(ps), batchPrefetch)
-		for i := range n {
-			t.Prepare(&ps[i], &t.prep[i])
-		}
-		t.AddPrepared(ps[:n], t.prep[:n])
-		ps = ps[n:]
-	}
-}
-
-// prefetchChunk is how many packets apart AddPrepared's cache hints run.
-const prefetchChunk = 32
-
-// AddPrepared accounts packets whose Prepare results are in prs (same
-// length and order). Flow entries live in a table larger than the CPU
-// caches, so most of a packet's cost would be waiting for memory: while it
-// accounts one chunk of packets, AddPrepared hints the index slots of the
-// chunk after next and the entries of the next chunk (whose slots arrived
-// during the previous chunk) into the cache, so the waits overlap with
-// work instead of adding up.
-func (t *Table) AddPrepared(ps []decode.Packet, prs []Prepared) {
-	n := len(ps)
-	t.prefetchSlots(prs[:min(n, prefetchChunk)])
-	t.prefetchSlots(prs[min(n, prefetchChunk):min(n, 2*prefetchChunk)])
-	t.prefetchEntries(prs[:min(n, prefetchChunk)])
-	for start := 0; start < n; start += prefetchChunk {
-		end := min(start+prefetchChunk, n)
-		t.prefetchSlots(prs[min(n, end+prefetchChunk):min(n, end+2*prefetchChunk)])
-		t.prefetchEntries(prs[end:min(n, end+prefetchChunk)])
-		for i := start; i < end; i++ {
-			pr := &prs[i]
-			t.add(&ps[i], &pr.key, pr.fromA, pr.kind, pr.h)
-		}
-	}
-}
-
-func (t *Table) prefetchSlots(prs []Prepared) {
-	for i := range prs {
-		prefetchLine(uintptr(unsafe.Pointer(&t.idx.slots[prs[i].h&t.idx.mask])))
-	}
-}
-
-// prefetchEntries hints the entries the packets' home slots point to. A
-// slot may have changed since (flows created or finished): the hint is
-// then merely useless.
-func (t *Table) prefetchEntries(prs []Prepared) {
-	for i := range prs {
-		pos := t.idx.slots[prs[i].h&t.idx.mask].pos
-		if pos != 0 && int(pos) <= len(t.slab) {
-			prefetchEntry(uintptr(unsafe.Pointer(&t.slab[pos-1])))
-		}
-	}
 }
 
 func (t *Table) add(p *decode.Packet, k *Key, fromA bool, kind icmpKind, h uint32) {
@@ -438,104 +358,6 @@ func (t *Table) attachICMP(p *decode.Packet) bool {
 	}
 	t.stats.ICMPAttached++
 	return true
-}
-
-// expire finishes every flow idle longer than its list's timeout. Queue
-// heads queued long enough ago are looked at: idle flows are finished, the
-// others queued again with their latest activity.
-func (t *Table) expire(now int64) {
-	for l := range t.queues {
-		q := &t.queues[l]
-		to := t.timeout[l]
-		for q.n > 0 && q.peek().at+to <= now {
-			qe := q.pop()
-			e := &t.slab[qe.pos]
-			if e.gen != qe.gen || !e.active || e.list != uint8(l) {
-				continue // finished or moved since it was queued
-			}
-			if e.last+to <= now {
-				t.finish(qe.pos, false, false)
-			} else {
-				q.push(qent{at: e.last, pos: qe.pos, gen: qe.gen})
-			}
-		}
-	}
-}
-
-// evictOldest finishes the flow queued longest ago, across all lists: the
-// flow idle the longest, up to the laziness of the queues.
-func (t *Table) evictOldest() {
-	for {
-		best := -1
-		for l := range t.queues {
-			q := &t.queues[l]
-			if q.n > 0 && (best < 0 || q.peek().at < t.queues[best].peek().at) {
-				best = l
-			}
-		}
-		if best < 0 {
-			return
-		}
-		qe := t.queues[best].pop()
-		e := &t.slab[qe.pos]
-		if e.gen != qe.gen || !e.active || e.list != uint8(best) {
-			continue
-		}
-		t.stats.Evicted++
-		t.finish(qe.pos, false, true)
-		return
-	}
-}
-
-// Flush finishes every flow still in the table, marked Open (unless the
-// connection had already closed), as at the end of input. Flows are
-// finished in order of their start.
-func (t *Table) Flush() {
-	order := make([]int32, 0, t.idx.n)
-	for i := range t.slab {
-		if t.slab[i].active {
-			order = append(order, int32(i))
-		}
-	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(t.slab[a].id, t.slab[b].id) })
-	for _, pos := range order {
-		t.finish(pos, t.slab[pos].list != listClosed, false)
-	}
-	for l := range t.queues {
-		t.queues[l] = queue{}
-	}
-}
-
-// Snapshot calls fn for each active flow, as it would be reported if it
-// finished now. The *Flow is reused between calls.
-func (t *Table) Snapshot(fn func(*Flow)) {
-	for i := range t.slab {
-		e := &t.slab[i]
-		if e.active {
-			t.build(int32(i), e.list != listClosed, false)
-			fn(&t.scratch)
-		}
-	}
-}
-
-// finish removes a flow and hands its record to OnFlow.
-func (t *Table) finish(pos int32, open, evicted bool) {
-	e := &t.slab[pos]
-	t.build(pos, open, evicted)
-	t.stats.MissedBytes += t.scratch.MissedBytes
-	_, slot := t.idx.find(&e.key, t.idx.hash(&e.key), t.slab)
-	t.idx.remove(slot)
-	e.active = false
-	e.gen++
-	if e.hasICMP {
-		delete(t.icmpErrs, pos)
-	}
-	t.free = append(t.free, pos)
-	if t.cfg.OnFlow != nil {
-		t.cfg.OnFlow(&t.scratch)
-	} else {
-		t.finished = append(t.finished, *t.scratch.Clone())
-	}
 }
 
 // Clone returns a deep copy of f, for keeping a flow passed to a callback.
