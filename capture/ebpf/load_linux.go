@@ -203,7 +203,7 @@ func Supported() error {
 		return err
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
-		return fmt.Errorf("ebpf backend: %w", err)
+		return fmt.Errorf("ebpf backend needs root (or CAP_BPF and CAP_NET_ADMIN): %w", err)
 	}
 	// Load a trivial TC program: fails without CAP_BPF/CAP_NET_ADMIN or
 	// when BPF is disabled, with the kernel's reason.
@@ -213,7 +213,7 @@ func Supported() error {
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()},
 	})
 	if err != nil {
-		return fmt.Errorf("ebpf backend: cannot load a TC program (need root or CAP_BPF+CAP_NET_ADMIN): %w", err)
+		return fmt.Errorf("ebpf backend needs root (or CAP_BPF and CAP_NET_ADMIN): load a TC program: %w", err)
 	}
 	_ = p.Close()
 	return nil
