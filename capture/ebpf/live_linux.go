@@ -58,7 +58,7 @@ var _ capture.Live = (*Live)(nil)
 // are not kept, so opts.WritePcap and opts.Filter are refused.
 func Start(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) {
 	if opts.WritePcap != "" {
-		return nil, errors.New("ebpf backend keeps no packets: --write needs the afpacket backend")
+		return nil, errors.New("ebpf backend keeps no packets: --write-pcap needs the afpacket backend")
 	}
 	if opts.Filter != "" {
 		return nil, errors.New("ebpf backend has no capture filter: --filter needs the afpacket backend")
