@@ -63,7 +63,7 @@ func newFlowsCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `FORMAT`: table, json or zeek (conn.log TSV)")
 	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
-		"bound on concurrent flows; the longest idle are finished early when it is reached (default 1048576)")
+		"bound on concurrent flows; the longest idle are finished early when it is reached (0: the default, 262144)")
 	return cmd
 }
 
