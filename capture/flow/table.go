@@ -30,9 +30,9 @@ const (
 	// DefaultCloseDelay is Zeek's tcp_close_delay: how long a closed or
 	// reset TCP connection stays in the table to absorb late packets.
 	DefaultCloseDelay = 5 * time.Second
-	// DefaultMaxFlows bounds the number of concurrent flows. A flow costs
-	// 256 bytes of entry and at most 16 bytes of index, so the table stays
-	// under about 70 MiB however many flows a capture opens at once.
+	// DefaultMaxFlows bounds the number of concurrent flows, and so the
+	// table's memory: a full table holds about 76 MiB (256-byte entries,
+	// index, expiry queues; TestTableMemoryBound).
 	DefaultMaxFlows = 1 << 18
 )
 

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -322,4 +323,34 @@ func TestTableUIDsUnique(t *testing.T) {
 	if len(seen) != 10000 {
 		t.Errorf("saw %d uids", len(seen))
 	}
+}
+
+// TestTableMemoryBound fills a default table past MaxFlows with attempts
+// that never end and checks the heap the table holds: the bound on flows
+// bounds memory. docs/flows.md quotes the figure logged here.
+func TestTableMemoryBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 80 MiB")
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	tb := NewTable(Config{OnFlow: func(*Flow) {}})
+	for i := range DefaultMaxFlows + DefaultMaxFlows/2 {
+		c := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		p := tcpPkt(sec+int64(i), c, 1000, srv, 25, S, 1, 0, 0)
+		tb.Add(&p)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	st := tb.Stats()
+	mib := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+	t.Logf("full table: %d flows active, %d evicted, %.1f MiB of heap", st.Active, st.Evicted, mib)
+	if st.Active != DefaultMaxFlows || st.Evicted != DefaultMaxFlows/2 {
+		t.Errorf("stats = %+v", st)
+	}
+	if mib > 96 {
+		t.Errorf("a full table holds %.1f MiB", mib)
+	}
+	runtime.KeepAlive(tb)
 }
