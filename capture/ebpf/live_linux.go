@@ -41,7 +41,9 @@ type Live struct {
 	clock clock
 
 	attribution string
-	done        chan struct{}
+	done        chan struct{} // closed by Stop
+	ended       chan struct{} // closed when the interface went away
+	endErr      error         // why the capture ended by itself
 	wg          sync.WaitGroup
 
 	mu     sync.Mutex
@@ -78,7 +80,7 @@ func Start(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) 
 		return nil, err
 	}
 	l := &Live{iface: opts.Iface, tc: tc, res: naming.NewResolver(), clock: bootClock(),
-		done: make(chan struct{}), tbl: newTable()}
+		done: make(chan struct{}), ended: make(chan struct{}), tbl: newTable()}
 	fail := func(err error) (capture.Live, error) {
 		l.closeAll()
 		return nil, err
@@ -124,7 +126,13 @@ func bootClock() clock {
 // Backend implements capture.Live.
 func (l *Live) Backend() string { return "ebpf" }
 
-// poll copies the kernel map to user space every pollInterval.
+// Done is closed when the capture ended by itself: its interface went
+// away (the kernel detaches tcx links from a deleted device). Stop then
+// returns the flows gathered and an error saying so.
+func (l *Live) Done() <-chan struct{} { return l.ended }
+
+// poll copies the kernel map to user space every pollInterval and watches
+// for the interface going away.
 func (l *Live) poll() {
 	defer l.wg.Done()
 	t := time.NewTicker(pollInterval)
@@ -136,9 +144,30 @@ func (l *Live) poll() {
 		case <-t.C:
 			l.mu.Lock()
 			_ = l.tbl.refresh(l.tc.Flows)
+			gone := l.endErr == nil && l.ifaceGone()
+			if gone {
+				l.endErr = fmt.Errorf("interface %s went away: capture ended", l.iface)
+			}
 			l.mu.Unlock()
+			if gone {
+				close(l.ended)
+			}
 		}
 	}
+}
+
+// ifaceGone reports whether the ingress link lost its device. Called with
+// mu held.
+func (l *Live) ifaceGone() bool {
+	if len(l.links) == 0 {
+		return false
+	}
+	info, err := l.links[0].Info()
+	if err != nil {
+		return false
+	}
+	tcx := info.TCX()
+	return tcx != nil && tcx.Ifindex == 0
 }
 
 // readPayloads feeds ring-buffer payloads to passive naming until Stop
@@ -187,12 +216,13 @@ func (l *Live) Stop() (*capture.Result, error) {
 		l.mu.Unlock()
 		return r, nil
 	}
-	l.mu.Unlock()
 	// Detach first, so the final read sees everything the kernel counted.
+	// Under mu: the poller inspects the links.
 	for _, lk := range l.links {
 		_ = lk.Close()
 	}
 	l.links = nil
+	l.mu.Unlock()
 	close(l.done)
 	_ = l.rd.Flush() // the reader returns what is left, then ErrFlushed
 	l.wg.Wait()
@@ -206,7 +236,7 @@ func (l *Live) Stop() (*capture.Result, error) {
 	if err != nil {
 		return l.result, fmt.Errorf("read kernel flow map: %w", err)
 	}
-	return l.result, nil
+	return l.result, l.endErr
 }
 
 // closeAll releases links, programs and maps.
