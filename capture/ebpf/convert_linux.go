@@ -36,8 +36,11 @@ func origDir(k *flowFlowKey, v *flowFlowVal) uint8 {
 	o := v.Opener & 1
 	if v.OpenerHow == openerFirst {
 		_, sp := side(k, o)
-		_, dp := side(k, o^1)
-		if flow.FirstPacketFlip(k.Proto, 0, sp, dp) {
+		da, dp := side(k, o^1)
+		// As the Table: a packet to a group address came from the
+		// originator, whatever its ports say.
+		group := da.IsMulticast() || da == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+		if !group && flow.FirstPacketFlip(k.Proto, 0, sp, dp) {
 			o ^= 1
 		}
 	}

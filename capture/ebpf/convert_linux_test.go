@@ -108,6 +108,12 @@ func TestOrigDir(t *testing.T) {
 		{"udp from server port flips", flow.ProtoUDP, dirLo, openerFirst, dirHi},
 		{"icmp never flips", flow.ProtoICMP, dirLo, openerFirst, dirLo},
 	}
+	// UDP from a server port to a multicast group: no flip towards the group.
+	mk := keyFor("192.0.2.1", 53, "224.0.0.251", 40000, flow.ProtoUDP)
+	mv := flowFlowVal{Opener: dirLo, OpenerHow: openerFirst}
+	if got := origDir(&mk, &mv); got != dirLo {
+		t.Errorf("multicast: origDir = %d, want the sender", got)
+	}
 	for _, c := range cases {
 		kk := k
 		kk.Proto = c.proto
