@@ -16,6 +16,7 @@
  */
 #include "parse.h"
 #include "proc.h"
+#include "timeout.h"
 
 char __license[] SEC("license") = "Dual BSD/GPL";
 
@@ -39,20 +40,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-
-/*
- * Flow timeouts in nanoseconds, set by user space from capture/flow's
- * defaults before loading (one definition): a packet arriving after its
- * flow was idle this long starts a new flow on the same entry, as the
- * Table finishes the old flow and starts a new one. User space keeps the
- * old flow from its last poll of the map.
- */
-volatile const __u64 timeout_tcp = 300000000000ULL;
-volatile const __u64 timeout_udp = 60000000000ULL;
-volatile const __u64 timeout_dns = 10000000000ULL;
-volatile const __u64 timeout_icmp = 60000000000ULL;
-volatile const __u64 timeout_other = 60000000000ULL;
-volatile const __u64 close_delay = 5000000000ULL;
 
 /* Referenced so that bpf2go -type finds them in BTF. */
 struct payload_event *unused_payload_event __attribute__((unused));
@@ -90,29 +77,6 @@ static __always_inline struct flow_val *get_flow(struct flow_key *k, __u64 now, 
 		return 0;
 	}
 	return bpf_map_lookup_elem(&flows, k);
-}
-
-/* tcp_closed says whether a TCP flow was reset or closed by both sides. */
-static __always_inline int tcp_closed(const struct flow_val *v)
-{
-	__u32 f = v->flags[0] | v->flags[1];
-
-	return (f & TCP_RST) || ((v->flags[0] & TCP_FIN) && (v->flags[1] & TCP_FIN));
-}
-
-/* flow_timeout is how long the flow may stay idle (see timeout_*). */
-static __always_inline __u64 flow_timeout(const struct flow_key *k, const struct flow_val *v)
-{
-	switch (k->proto) {
-	case IPPROTO_TCP:
-		return tcp_closed(v) ? close_delay : timeout_tcp;
-	case IPPROTO_UDP:
-		return (k->port_lo == 53 || k->port_hi == 53) ? timeout_dns : timeout_udp;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		return timeout_icmp;
-	}
-	return timeout_other;
 }
 
 /* restart reuses an entry for a new flow on the same key. */
@@ -337,11 +301,14 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 	v = get_flow(&k, now, skb->ifindex, &created);
 	if (!v)
 		return TC_ACT_UNSPEC;
-	/* A flow idle past its timeout, or a fresh SYN on a closed TCP
-	 * connection (reuse), starts a new flow. */
+	/* A flow idle past its timeout, a fresh SYN on a closed TCP
+	 * connection (reuse), or a non-SYN after an old unanswered attempt
+	 * starts a new flow. */
 	if (!created && ((now > v->last_ns && now - v->last_ns >= flow_timeout(&k, v)) ||
 			 (ip.proto == IPPROTO_TCP && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
-			  tcp_closed(v)))) {
+			  tcp_closed(v)) ||
+			 (ip.proto == IPPROTO_TCP && !(flags & TCP_SYN) && v->opener_how == OPENER_SYN &&
+			  dir == v->opener && v->pkts[dir ^ 1] == 0 && now - v->first_ns > attempt_delay))) {
 		restart(v, now, skb->ifindex);
 		created = 1;
 	}

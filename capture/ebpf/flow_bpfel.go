@@ -97,6 +97,7 @@ const (
 	flowProgProcConnect6      = "proc_connect6"
 	flowProgProcSendmsg4      = "proc_sendmsg4"
 	flowProgProcSendmsg6      = "proc_sendmsg6"
+	flowVarAttemptDelay       = "attempt_delay"
 	flowVarCloseDelay         = "close_delay"
 	flowVarTimeoutDns         = "timeout_dns"
 	flowVarTimeoutIcmp        = "timeout_icmp"
@@ -171,6 +172,7 @@ type flowMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type flowVariableSpecs struct {
+	AttemptDelay       *ebpf.VariableSpec `ebpf:"attempt_delay"`
 	CloseDelay         *ebpf.VariableSpec `ebpf:"close_delay"`
 	TimeoutDns         *ebpf.VariableSpec `ebpf:"timeout_dns"`
 	TimeoutIcmp        *ebpf.VariableSpec `ebpf:"timeout_icmp"`
@@ -220,6 +222,7 @@ func (m *flowMaps) Close() error {
 //
 // It can be passed to loadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type flowVariables struct {
+	AttemptDelay       *ebpf.Variable `ebpf:"attempt_delay"`
 	CloseDelay         *ebpf.Variable `ebpf:"close_delay"`
 	TimeoutDns         *ebpf.Variable `ebpf:"timeout_dns"`
 	TimeoutIcmp        *ebpf.Variable `ebpf:"timeout_icmp"`

@@ -68,6 +68,7 @@ var timeouts = map[string]time.Duration{
 	"timeout_icmp":  flow.DefaultICMPTimeout,
 	"timeout_other": flow.DefaultOtherTimeout,
 	"close_delay":   flow.DefaultCloseDelay,
+	"attempt_delay": flow.DefaultAttemptDelay,
 }
 
 // loadTC loads the TC programs and maps, the flow map sized to maxFlows.

@@ -82,7 +82,8 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 	if e != nil && e.val.FirstNs != v.FirstNs {
 		// The kernel restarted the entry after the earlier flow timed out
 		// or closed, or the LRU map dropped it and the key came back.
-		if e.val.LastNs+timeout(&e.key, &e.val) <= v.FirstNs || closed(e.key.Proto, summary(&e.key, &e.val, dirLo)) {
+		if e.val.LastNs+timeout(&e.key, &e.val) <= v.FirstNs || closed(e.key.Proto, summary(&e.key, &e.val, dirLo)) ||
+			attemptEnded(&e.key, &e.val, v) {
 			e.finished, e.evicted = true, false
 		} else {
 			e.evicted = true
@@ -212,4 +213,12 @@ func readCounters(m *ebpf.Map) ([flowCounterCNT_MAX]uint64, error) {
 		}
 	}
 	return out, nil
+}
+
+// attemptEnded says whether the kernel restarted an unanswered TCP attempt
+// (tcp_attempt_delay, bpf/flow.c) rather than evicting it.
+func attemptEnded(k *flowFlowKey, old, next *flowFlowVal) bool {
+	const openerSYN = 2
+	return k.Proto == flow.ProtoTCP && old.OpenerHow == openerSYN && old.Pkts[old.Opener^1] == 0 &&
+		next.FirstNs-old.FirstNs > uint64(timeouts["attempt_delay"])
 }

@@ -342,3 +342,30 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 		t.Errorf("insert failures %d: an LRU map evicts instead", c[flowCounterCNT_INSERT_FAIL])
 	}
 }
+
+// TestPrivilegedAttemptDelay: after an unanswered SYN older than
+// tcp_attempt_delay, a non-SYN from the originator starts a new flow and
+// the attempt is kept as a finished flow, as the Table splits them.
+func TestPrivilegedAttemptDelay(t *testing.T) {
+	requireRoot(t)
+	saved := timeouts["attempt_delay"]
+	timeouts["attempt_delay"] = 1 // nanosecond
+	t.Cleanup(func() { timeouts["attempt_delay"] = saved })
+	o := loadForTest(t)
+	tbl := newTable()
+	const c, s = "192.0.2.10:40000", "198.51.100.25:25"
+	for i, f := range [][]byte{tcp(t, c, s, "S", 1, 0, nil, 0), tcp(t, c, s, "A", 2, 1, nil, 0)} {
+		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if err := tbl.refresh(o.Flows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tbl.old) != 1 || !tbl.old[0].finished {
+		t.Fatalf("earlier attempt: %d kept, finished %v", len(tbl.old), len(tbl.old) == 1 && tbl.old[0].finished)
+	}
+	if f := toFlow(&tbl.old[0].key, &tbl.old[0].val, clock{}); f.Outcome != flow.Unanswered || f.Attempts != 1 {
+		t.Errorf("attempt: %s attempts %d", f.Outcome, f.Attempts)
+	}
+}
