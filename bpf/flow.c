@@ -79,9 +79,26 @@ static __always_inline struct flow_val *get_flow(struct flow_key *k, __u64 now, 
 	return bpf_map_lookup_elem(&flows, k);
 }
 
-/* restart reuses an entry for a new flow on the same key. */
-static __always_inline void restart(struct flow_val *v, __u64 now, __u32 ifindex)
+/* restart reuses an entry for a new flow on the same key, first handing
+ * the flow that ended to user space, so that it is reported exactly even
+ * if it began and ended between two polls of the map. */
+static __always_inline void restart(const struct flow_key *k, struct flow_val *v, __u64 now,
+				    __u32 ifindex)
 {
+	struct payload_event *e = bpf_ringbuf_reserve(&payloads, sizeof(*e), 0);
+
+	if (e) {
+		__builtin_memcpy(&e->key, k, sizeof(*k));
+		__builtin_memcpy(e->data, v, sizeof(*v));
+		e->ts = now;
+		e->len = sizeof(*v);
+		e->orig_len = 0;
+		e->dir = 0;
+		e->kind = EVENT_FINISHED;
+		bpf_ringbuf_submit(e, 0);
+	} else {
+		count(CNT_RINGBUF_DROP, 1);
+	}
 	__builtin_memset(v, 0, sizeof(*v));
 	v->first_ns = now;
 	v->last_ns = now;
@@ -309,7 +326,7 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 			  tcp_closed(v)) ||
 			 (ip.proto == IPPROTO_TCP && !(flags & TCP_SYN) && v->opener_how == OPENER_SYN &&
 			  dir == v->opener && v->pkts[dir ^ 1] == 0 && now - v->first_ns > attempt_delay))) {
-		restart(v, now, skb->ifindex);
+		restart(&k, v, now, skb->ifindex);
 		created = 1;
 	}
 

@@ -71,9 +71,12 @@ struct flow_val {
 #define PAYLOAD_DNS 1  /* a DNS message from port 53 (UDP, or TCP with its length prefix) */
 #define PAYLOAD_TLS 2  /* the first payload of a direction: a TLS ClientHello */
 #define PAYLOAD_HTTP 3 /* the first payload of a direction: an HTTP request */
+#define EVENT_FINISHED 4 /* not a payload: data holds the struct flow_val of a
+			  * flow that ended when its entry was reused */
 
 /* payload_event is one ring-buffer record: the start of a payload passive
- * naming needs, and only those (see PAYLOAD_*). */
+ * naming needs, and only those (see PAYLOAD_*), or a finished flow
+ * (EVENT_FINISHED). */
 struct payload_event {
 	struct flow_key key;
 	__u64 ts;       /* CLOCK_BOOTTIME */

@@ -19,6 +19,8 @@ const (
 	payloadDNS  = 1
 	payloadTLS  = 2
 	payloadHTTP = 3
+
+	eventFinished = 4 // a flow that ended when its entry was reused
 )
 
 // side returns one endpoint of a canonical key.

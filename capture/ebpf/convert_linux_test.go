@@ -26,6 +26,7 @@ func TestEventLayout(t *testing.T) {
 		{"kind", unsafe.Offsetof(e.Kind), evKind},
 		{"data", unsafe.Offsetof(e.Data), evData},
 		{"key size", unsafe.Sizeof(e.Key), evKeySize},
+		{"flow_val fits data", min(unsafe.Sizeof(flowFlowVal{}), uintptr(len(e.Data))), unsafe.Sizeof(flowFlowVal{})},
 	} {
 		if c.got != c.want {
 			t.Errorf("payload_event.%s at %d, parseEvent assumes %d", c.name, c.got, c.want)

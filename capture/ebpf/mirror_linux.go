@@ -30,13 +30,22 @@ type entry struct {
 	// finished: the kernel restarted the entry for a new flow after this
 	// one timed out or closed, as the Table finishes flows.
 	finished bool
+	// serverName is the flow's TLS/HTTP name, kept when it leaves t.m.
+	serverName string
+}
+
+// oldKey identifies a flow that left the map: its key and first packet.
+type oldKey struct {
+	key   flowFlowKey
+	first uint64
 }
 
 // table mirrors the kernel flow map in user space, so flows the LRU map
 // evicts are still reported, as last read, with Flow.Evicted set.
 type table struct {
 	m     map[flowFlowKey]*entry
-	old   []*entry               // earlier flows on keys re-created after eviction
+	old   []*entry               // flows no longer in the map: finished or evicted
+	oldIx map[oldKey]*entry      // index of old
 	names map[flowFlowKey]string // server names from TLS/HTTP payloads
 	gen   uint64
 	next  uint64 // UID counter
@@ -46,7 +55,7 @@ type table struct {
 }
 
 func newTable() *table {
-	return &table{m: make(map[flowFlowKey]*entry), names: make(map[flowFlowKey]string),
+	return &table{m: make(map[flowFlowKey]*entry), names: make(map[flowFlowKey]string), oldIx: make(map[oldKey]*entry),
 		keys: make([]flowFlowKey, batch), vals: make([]flowFlowVal, batch)}
 }
 
@@ -88,8 +97,7 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 		} else {
 			e.evicted = true
 		}
-		t.old = append(t.old, e)
-		delete(t.names, *k)
+		t.retire(e)
 		e = nil
 	}
 	if e == nil {
@@ -100,6 +108,34 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 	e.val = *v
 	e.gen = t.gen
 	e.evicted = false
+}
+
+// retire moves e out of the live set into old.
+func (t *table) retire(e *entry) {
+	e.serverName = t.names[e.key]
+	delete(t.names, e.key)
+	delete(t.m, e.key)
+	t.old = append(t.old, e)
+	t.oldIx[oldKey{e.key, e.val.FirstNs}] = e
+}
+
+// kernelFinished records the final state of a flow the kernel handed over
+// when it reused the flow's entry: exact, even for a flow that began and
+// ended between two polls.
+func (t *table) kernelFinished(k flowFlowKey, v *flowFlowVal) {
+	if e := t.m[k]; e != nil && e.val.FirstNs == v.FirstNs {
+		e.val, e.finished, e.evicted = *v, true, false
+		t.retire(e)
+		return
+	}
+	if e := t.oldIx[oldKey{k, v.FirstNs}]; e != nil {
+		e.val, e.finished, e.evicted = *v, true, false
+		return
+	}
+	t.next++
+	e := &entry{key: k, val: *v, uid: uid(t.next), finished: true}
+	t.old = append(t.old, e)
+	t.oldIx[oldKey{k, v.FirstNs}] = e
 }
 
 // evictedCount is the number of flows known to have left the kernel map.
@@ -141,8 +177,10 @@ func (l *Live) build() capture.Result {
 		ts := f.Start.UnixNano()
 		f.OrigNames = l.res.Names(f.Orig.Addr(), ts)
 		f.RespNames = l.res.Names(f.Resp.Addr(), ts)
-		if !e.evicted {
+		if t.m[e.key] == e {
 			f.ServerName = t.names[e.key]
+		} else {
+			f.ServerName = e.serverName
 		}
 		if f.ServerName != "" && !slices.Contains(f.RespNames, f.ServerName) {
 			f.RespNames = append(f.RespNames, f.ServerName)

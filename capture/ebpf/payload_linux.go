@@ -4,6 +4,7 @@ package ebpf
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/naming"
@@ -39,7 +40,8 @@ func parseEvent(raw []byte) (k flowFlowKey, ts uint64, dir, kind uint8, data []b
 	return k, ts, raw[evDir], raw[evKind], raw[evData : evData+n], true
 }
 
-// payload hands one ring-buffer record to passive naming: DNS answers to
+// payload handles one ring-buffer record: a finished flow goes to the
+// mirror; payloads go to passive naming: DNS answers to
 // the resolver, TLS ClientHello / HTTP request names to the flow (as its
 // ServerName, which is also one of its RespNames), as the AF_PACKET
 // pipeline does.
@@ -58,6 +60,17 @@ func (l *Live) payload(raw []byte) {
 			data = data[2:] // DNS over TCP: drop the length prefix
 		}
 		_ = l.res.ObserveDNS(data, ts)
+	case eventFinished:
+		var v flowFlowVal
+		if len(data) < int(unsafe.Sizeof(v)) {
+			return
+		}
+		// The record holds the kernel's struct flow_val, laid out as the
+		// generated Go type (TestEventLayout checks the sizes).
+		v = *(*flowFlowVal)(unsafe.Pointer(&data[0]))
+		l.mu.Lock()
+		l.tbl.kernelFinished(k, &v)
+		l.mu.Unlock()
 	case payloadTLS, payloadHTTP:
 		name, ok := naming.ServerName(data)
 		if !ok {

@@ -7,12 +7,15 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/naming"
 )
 
 // runKernel feeds frames to the TC program with BPF_PROG_TEST_RUN and
@@ -367,5 +370,59 @@ func TestPrivilegedAttemptDelay(t *testing.T) {
 	}
 	if f := toFlow(&tbl.old[0].key, &tbl.old[0].val, clock{}); f.Outcome != flow.Unanswered || f.Attempts != 1 {
 		t.Errorf("attempt: %s attempts %d", f.Outcome, f.Attempts)
+	}
+}
+
+// TestPrivilegedReuseBetweenPolls: a TCP connection that opens, closes and
+// is reused (fresh SYN on the same ports) between two polls of the map is
+// still reported exactly: the kernel hands the finished flow over through
+// the ring buffer when it reuses the entry.
+func TestPrivilegedReuseBetweenPolls(t *testing.T) {
+	requireRoot(t)
+	o := loadForTest(t)
+	rd, err := ringbuf.NewReader(o.Payloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	const c, s = "192.0.2.10:40000", "198.51.100.25:25"
+	frames := [][]byte{
+		tcp(t, c, s, "S", 100, 0, nil, 0),
+		tcp(t, s, c, "SA", 900, 101, nil, 0),
+		tcp(t, c, s, "A", 101, 901, nil, 0),
+		tcp(t, c, s, "FA", 101, 901, nil, 0),
+		tcp(t, s, c, "FA", 901, 102, nil, 0),
+		tcp(t, c, s, "A", 102, 902, nil, 0),
+		tcp(t, c, s, "S", 5000, 0, nil, 0), // reuse: a new connection
+	}
+	for i, f := range frames {
+		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	live := &Live{res: naming.NewResolver(), tbl: newTable()}
+	rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		rec, err := rd.Read()
+		if err != nil {
+			break
+		}
+		live.payload(rec.RawSample)
+	}
+	if err := live.tbl.refresh(o.Flows); err != nil {
+		t.Fatal(err)
+	}
+	if len(live.tbl.old) != 1 || len(live.tbl.m) != 1 {
+		t.Fatalf("%d finished and %d current flows, want 1 and 1", len(live.tbl.old), len(live.tbl.m))
+	}
+	old := live.tbl.old[0]
+	f := toFlow(&old.key, &old.val, clock{})
+	if !old.finished || f.OrigPkts != 4 || f.RespPkts != 2 || f.State != flow.StateSF || f.Outcome != flow.Established {
+		t.Errorf("first connection: finished %v, %d/%d packets, %s %s", old.finished, f.OrigPkts, f.RespPkts, f.State, f.Outcome)
+	}
+	for _, e := range live.tbl.m {
+		if g := toFlow(&e.key, &e.val, clock{}); g.OrigPkts != 1 || g.State != flow.StateS0 {
+			t.Errorf("second connection: %d packets, %s", g.OrigPkts, g.State)
+		}
 	}
 }
