@@ -227,7 +227,7 @@ func (l *Live) build() capture.Result {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d packets not accounted: kernel flow map insert failed", n))
 	}
 	if n := c[flowCounterCNT_RINGBUF_DROP]; n > 0 {
-		st.Warnings = append(st.Warnings, fmt.Sprintf("%d payloads for naming lost: ring buffer full", n))
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%d ring-buffer records lost (naming payloads or finished flows): buffer full", n))
 	}
 	if n := c[flowCounterCNT_FRAGMENTS]; n > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d non-first IP fragments not accounted (no ports)", n))
