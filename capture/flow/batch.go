@@ -6,7 +6,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture/decode"
 )
 
-// batchPrefetch is how many packets AddBatch looks up ahead.
+// batchPrefetch is how many packets AddBatch prepares at a time.
 const batchPrefetch = 64
 
 // Prepared is the part of accounting a packet that needs no table state:

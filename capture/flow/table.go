@@ -99,10 +99,12 @@ type Table struct {
 	icmpErrs map[int32]icmpInfo
 	names    []string
 	nameIdx  map[string]uint32
-	finished []Flow
-	scratch  Flow
-	icmp     ICMPError
-	emitter  emitter
+	// namesLimit triggers compactNames.
+	namesLimit int
+	finished   []Flow
+	scratch    Flow
+	icmp       ICMPError
+	emitter    emitter
 }
 
 // NewTable returns an empty table.
@@ -124,6 +126,7 @@ func NewTable(cfg Config) *Table {
 	}
 	t := &Table{cfg: cfg, nameIdx: make(map[string]uint32), names: []string{""},
 		icmpErrs: make(map[int32]icmpInfo)}
+	t.namesLimit = 1 << 16
 	t.idx.init(rand.Uint64())
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout),
 		int64(cfg.ICMPTimeout), int64(cfg.OtherTimeout), int64(cfg.DNSTimeout), int64(cfg.CloseDelay)}
@@ -250,11 +253,40 @@ func (t *Table) sniff(e *entry, payload []byte) {
 	}
 	i, ok := t.nameIdx[name]
 	if !ok {
+		if len(t.names) >= t.namesLimit {
+			t.compactNames()
+		}
 		i = uint32(len(t.names))
 		t.names = append(t.names, name)
 		t.nameIdx[name] = i
 	}
 	e.serverName = i
+}
+
+// compactNames keeps only the server names active flows refer to, so the
+// name table of a long live capture does not grow without end. Entries
+// refer to names by index (they hold no pointers), hence the renumbering.
+func (t *Table) compactNames() {
+	names := []string{""}
+	idx := make(map[string]uint32)
+	for i := range t.slab {
+		e := &t.slab[i]
+		if !e.active || e.serverName == 0 {
+			continue
+		}
+		name := t.names[e.serverName]
+		j, ok := idx[name]
+		if !ok {
+			j = uint32(len(names))
+			names = append(names, name)
+			idx[name] = j
+		}
+		e.serverName = j
+	}
+	t.names, t.nameIdx = names, idx
+	if len(names) >= t.namesLimit/2 {
+		t.namesLimit *= 2
+	}
 }
 
 var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})

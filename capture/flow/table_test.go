@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -353,4 +354,25 @@ func TestTableMemoryBound(t *testing.T) {
 		t.Errorf("a full table holds %.1f MiB", mib)
 	}
 	runtime.KeepAlive(tb)
+}
+
+func TestTableServerNamesCompacted(t *testing.T) {
+	n := 0
+	tb := NewTable(Config{MaxFlows: 10, ServerName: func(p []byte) string { return string(p) },
+		OnFlow: func(f *Flow) {
+			n++
+			if want := fmt.Sprintf("host%d.example", f.Orig.Port()); f.ServerName != want {
+				t.Fatalf("flow %v: server name %q, want %q", f.Orig, f.ServerName, want)
+			}
+		}})
+	tb.namesLimit = 8
+	for i := range 100 {
+		p := udpPkt(int64(i)*sec, cli, uint16(i), srv, 443, 20)
+		p.Payload = []byte(fmt.Sprintf("host%d.example", i))
+		tb.Add(&p)
+	}
+	tb.Flush()
+	if n != 100 || len(tb.names) > 2*tb.namesLimit {
+		t.Errorf("%d flows, %d names kept (limit %d)", n, len(tb.names), tb.namesLimit)
+	}
 }
