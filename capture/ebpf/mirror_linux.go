@@ -3,10 +3,10 @@
 package ebpf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/cilium/ebpf"
 
@@ -22,6 +22,7 @@ type entry struct {
 	key flowFlowKey
 	val flowFlowVal
 	uid string
+	seq uint64 // UID number: order among flows starting together
 	// gen is the refresh that last saw the flow in the kernel map.
 	gen uint64
 	// evicted: the flow vanished from the LRU map (or was replaced by a
@@ -32,6 +33,8 @@ type entry struct {
 	finished bool
 	// serverName is the flow's TLS/HTTP name, kept when it leaves t.m.
 	serverName string
+	// retired: the flow left t.m for old.
+	retired bool
 }
 
 // oldKey identifies a flow that left the map: its key and first packet.
@@ -102,7 +105,7 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 	}
 	if e == nil {
 		t.next++
-		e = &entry{key: *k, uid: uid(t.next)}
+		e = &entry{key: *k, uid: uid(t.next), seq: t.next}
 		t.m[*k] = e
 	}
 	e.val = *v
@@ -112,6 +115,7 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 
 // retire moves e out of the live set into old.
 func (t *table) retire(e *entry) {
+	e.retired = true
 	e.serverName = t.names[e.key]
 	delete(t.names, e.key)
 	delete(t.m, e.key)
@@ -133,7 +137,7 @@ func (t *table) kernelFinished(k flowFlowKey, v *flowFlowVal) {
 		return
 	}
 	t.next++
-	e := &entry{key: k, val: *v, uid: uid(t.next), finished: true}
+	e := &entry{key: k, val: *v, uid: uid(t.next), seq: t.next, finished: true}
 	t.old = append(t.old, e)
 	t.oldIx[oldKey{k, v.FirstNs}] = e
 }
@@ -177,28 +181,32 @@ func (l *Live) build() capture.Result {
 		ts := f.Start.UnixNano()
 		f.OrigNames = l.res.Names(f.Orig.Addr(), ts)
 		f.RespNames = l.res.Names(f.Resp.Addr(), ts)
-		if t.m[e.key] == e {
-			f.ServerName = t.names[e.key]
-		} else {
+		if e.retired {
 			f.ServerName = e.serverName
+		} else if len(t.names) > 0 {
+			f.ServerName = t.names[e.key]
 		}
 		if f.ServerName != "" && !slices.Contains(f.RespNames, f.ServerName) {
 			f.RespNames = append(f.RespNames, f.ServerName)
 		}
 		flows = append(flows, f)
 	}
-	for _, e := range t.old {
-		add(e)
-	}
+	// Sort the entries (pointers), not the converted flows: by start, then
+	// by creation.
+	all := make([]*entry, 0, len(t.m)+len(t.old))
+	all = append(all, t.old...)
 	for _, e := range t.m {
+		all = append(all, e)
+	}
+	slices.SortFunc(all, func(a, b *entry) int {
+		if c := cmp.Compare(a.val.FirstNs, b.val.FirstNs); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	for _, e := range all {
 		add(e)
 	}
-	sort.Slice(flows, func(i, j int) bool {
-		if !flows[i].Start.Equal(flows[j].Start) {
-			return flows[i].Start.Before(flows[j].Start)
-		}
-		return flows[i].UID < flows[j].UID
-	})
 	for i := range flows {
 		if i == 0 || flows[i].Start.Before(st.Start) {
 			st.Start = flows[i].Start
