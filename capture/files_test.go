@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -293,5 +294,13 @@ func TestPcapngInterfaceStatistics(t *testing.T) {
 	}
 	if n := c.InterfaceDrops(); n != 7+4 {
 		t.Errorf("InterfaceDrops = %d, want 11", n)
+	}
+	// The pipeline adds both kinds: 3 per-packet drops + 11 from statistics.
+	res, err := ReadFiles(context.Background(), []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stats.IfaceDrops != 3+11 {
+		t.Errorf("Stats.IfaceDrops = %d, want 14", res.Stats.IfaceDrops)
 	}
 }

@@ -165,6 +165,11 @@ func (pl *pipeline) read(src Source, free chan *batch, full chan<- *batch, stop 
 			started = time.Time{}
 		}
 	}
+	// Drops known only from end-of-file interface statistics (pcapng ISB)
+	// are counted once input has ended.
+	if c, ok := src.(InterfaceDropCounter); ok {
+		b.drops += c.InterfaceDrops()
+	}
 	b.end = true
 	full <- b
 }
