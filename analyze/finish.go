@@ -123,8 +123,13 @@ func zoneWarnings(rules []rule) []string {
 	var out []string
 	for _, z := range sortedKeys(toSet(byZone)) {
 		ids := byZone[z]
+		list := strings.Join(ids, ", ")
+		if len(ids) > 3 {
+			// Each requirement lists it in unconfigured_zones anyway.
+			list = fmt.Sprintf("%s and %d more", strings.Join(ids[:3], ", "), len(ids)-3)
+		}
 		out = append(out, fmt.Sprintf("zone %q is not configured in a site file: %d requirement(s) naming it matched any peer (%s)",
-			z, len(ids), strings.Join(ids, ", ")))
+			z, len(ids), list))
 	}
 	return out
 }
