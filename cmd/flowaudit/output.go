@@ -26,8 +26,8 @@ var reportFormats = map[string]func(w io.Writer, rep *analyze.Report) error{
 	"auto":     writeReportAuto,
 }
 
-// defaultReportFormat is used when --format is not given: "auto" is the
-// table on a terminal, else chosen by the --output extension, else JSON.
+// defaultReportFormat is used when --format is not given: "auto" is chosen
+// by the --output extension (.html, .md, .json, .txt), else the table.
 var defaultReportFormat = "auto"
 
 // autoFormats maps --output extensions to formats for --format auto.
@@ -48,12 +48,10 @@ func writeReportTable(w io.Writer, rep *analyze.Report) error {
 	return render.Table(w, rep, render.Options{Color: isTerminal(w) && os.Getenv("NO_COLOR") == ""})
 }
 
-// writeReportAuto writes the table to a terminal and JSON elsewhere.
+// writeReportAuto writes the table: what a person reading the output
+// expects, on a terminal or through a pager. Tools ask for --format json.
 func writeReportAuto(w io.Writer, rep *analyze.Report) error {
-	if isTerminal(w) {
-		return writeReportTable(w, rep)
-	}
-	return writeReportJSON(w, rep)
+	return writeReportTable(w, rep)
 }
 
 // reportFormatNames lists the formats for help texts and errors.

@@ -22,11 +22,12 @@ func TestReportFormats(t *testing.T) {
 		{"table", []string{"-f", "table"}, "", "3 requirements: 1 ok, 1 blocked, 1 not applicable; 1 unexpected\n"},
 		{"markdown", []string{"-f", "markdown"}, "", "# flowaudit report: testmail\n"},
 		{"html", []string{"-f", "html"}, "", "<!DOCTYPE html>"},
-		{"auto to a pipe is json", nil, "", "{\n  \"schema\""},
+		{"auto to a pipe is the table", nil, "", "3 requirements: 1 ok, 1 blocked, 1 not applicable; 1 unexpected\n"},
+		{"auto by extension: json", nil, "r.json", "{\n  \"schema\""},
 		{"auto by extension: html", nil, "r.html", "<!DOCTYPE html>"},
 		{"auto by extension: md", nil, "r.md", "# flowaudit report"},
 		{"auto by extension: txt", nil, "r.txt", "3 requirements"},
-		{"auto, unknown extension: json", nil, "r.out", "{"},
+		{"auto, unknown extension: table", nil, "r.out", "3 requirements"},
 		{"explicit format wins over extension", []string{"-f", "json"}, "r2.html", "{"},
 	}
 	for _, tc := range tests {

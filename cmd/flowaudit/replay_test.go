@@ -159,7 +159,7 @@ func TestReplayExitStatus(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"replay", "--catalog", cat, "--product", "testmail", "--host", "192.0.2.10"}, tc.args...)
+			args := append([]string{"replay", "-f", "json", "--catalog", cat, "--product", "testmail", "--host", "192.0.2.10"}, tc.args...)
 			out, stderr, err := runCLI(t, args...)
 			if tc.findings != isFindings(err) || (!tc.findings && err != nil) {
 				t.Fatalf("err %v (stderr %q), want findings=%v", err, stderr, tc.findings)
@@ -215,7 +215,7 @@ func TestReplayUsageErrors(t *testing.T) {
 
 func TestReplayOutputFile(t *testing.T) {
 	dir := fixture(t)
-	args := []string{"replay", "--catalog", filepath.Join(dir, "testmail.yaml"), "-p", "testmail", "--host", "192.0.2.10", filepath.Join(dir, "good.pcap")}
+	args := []string{"replay", "-f", "json", "--catalog", filepath.Join(dir, "testmail.yaml"), "-p", "testmail", "--host", "192.0.2.10", filepath.Join(dir, "good.pcap")}
 	stdout, _, err := runCLI(t, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestReplayGoldenSynthetic(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(fixture(t)) // relative file names keep the golden file stable
-	out, _, err := runCLI(t, "replay", "--catalog", "testmail.yaml", "-p", "testmail", "--host", "192.0.2.10", "bad.pcap")
+	out, _, err := runCLI(t, "replay", "-f", "json", "--catalog", "testmail.yaml", "-p", "testmail", "--host", "192.0.2.10", "bad.pcap")
 	if !isFindings(err) {
 		t.Fatalf("err %v, want findings", err)
 	}
@@ -314,9 +314,9 @@ func TestReplayGoldenLab(t *testing.T) {
 			sum := fmt.Sprintf("%x  %s\n", sha256.Sum256(data), filepath.Base(path))
 			sumPath := filepath.Join("testdata", "replay", name+".sha256")
 			if old, err := os.ReadFile(sumPath); !*update && (err != nil || string(old) != sum) {
-				t.Skipf("%s was recorded again since testdata/replay/%s.json was written: go test ./cmd/flowaudit -run ReplayGolden -update", path, name)
+				t.Fatalf("%s was recorded again since testdata/replay/%s.json was written: go test ./cmd/flowaudit -run ReplayGolden -update", path, name)
 			}
-			args := []string{"replay", "--fail-on", "none", "-p", cmp.Or(tf.Product, products[tf.Scenario], tf.Scenario)}
+			args := []string{"replay", "-f", "json", "--fail-on", "none", "-p", cmp.Or(tf.Product, products[tf.Scenario], tf.Scenario)}
 			for _, g := range tf.Gateway {
 				args = append(args, "--host", g)
 			}
