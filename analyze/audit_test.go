@@ -134,6 +134,19 @@ func TestPeerMatching(t *testing.T) {
 	}
 }
 
+// TestZoneWarningOnlyForApplicable: a requirement that does not apply
+// matches nothing, so its unconfigured zone is not worth a warning.
+func TestZoneWarningOnlyForApplicable(t *testing.T) {
+	r := req("sync", catalog.In, catalog.TCP, port(3306), catalog.Peer{Kind: catalog.PeerZone, Value: "cluster-peers"})
+	r.Condition = &catalog.Condition{Feature: "cluster"}
+	for _, on := range []bool{false, true} {
+		rep := audit(t, nil, Options{Products: []*catalog.Product{product("p", r)}, Features: map[string]bool{"cluster": on}})
+		if got := hasWarning(rep, `zone "cluster-peers" is not configured`); got != on {
+			t.Errorf("cluster %v: zone warning %v, want %v (%q)", on, got, on, rep.Warnings)
+		}
+	}
+}
+
 func hasWarning(rep *Report, sub string) bool {
 	return slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, sub) })
 }

@@ -112,10 +112,14 @@ func lossWarning(st *capture.Stats) string {
 }
 
 // zoneWarnings lists each zone the site does not define, with the
-// requirements that therefore matched any peer.
+// applicable requirements that therefore matched any peer (a requirement
+// that does not apply matched nothing, so it needs no warning).
 func zoneWarnings(rules []rule) []string {
 	byZone := map[string][]string{}
 	for _, r := range rules {
+		if !r.applies {
+			continue
+		}
 		for _, z := range r.unconfZone {
 			byZone[z] = append(byZone[z], r.id)
 		}
