@@ -10,9 +10,19 @@ import (
 
 var (
 	binOnce sync.Once
+	binDir  string
 	binPath string
 	binErr  error
 )
+
+// TestMain removes the binary flowauditBinary built, if any.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // flowauditBinary builds bin/flowaudit once per test process (static, as
 // `make build` does) into a temporary directory, for tests that must run
@@ -20,12 +30,11 @@ var (
 func flowauditBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "flowaudit-bin-")
-		if err != nil {
-			binErr = err
+		binDir, binErr = os.MkdirTemp("", "flowaudit-bin-")
+		if binErr != nil {
 			return
 		}
-		binPath = filepath.Join(dir, "flowaudit")
+		binPath = filepath.Join(binDir, "flowaudit")
 		cmd := exec.Command("go", "build", "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
