@@ -45,6 +45,9 @@ type afpSource struct {
 	ctl     int // AF_INET socket for SIOCGIFFLAGS, or -1
 	link    layers.LinkType
 	tp      *afpacket.TPacket
+	// since is when the filter was attached (Unix ns; 0 without one): the
+	// ring may already hold unfiltered frames from before, skipped by time.
+	since int64
 
 	n        uint32 // frames read, for the periodic ctx check
 	stopping atomic.Bool
@@ -97,8 +100,11 @@ func (s *afpSource) Next(f *Frame) error {
 		if ci.InterfaceIndex != s.ifindex {
 			continue
 		}
-		f.Data = data
 		f.TS = ci.Timestamp.UnixNano()
+		if f.TS < s.since {
+			continue
+		}
+		f.Data = data
 		f.WireLen = ci.Length
 		f.LinkType = s.link
 		f.Dropped = 0
@@ -203,6 +209,7 @@ func openAFPacket(ctx context.Context, opts LiveOptions) (*afpSource, error) {
 			s.close()
 			return nil, fmt.Errorf("capture on %s: attach filter: %w", opts.Iface, err)
 		}
+		s.since = time.Now().UnixNano()
 	}
 	if opts.WritePcap != "" {
 		if err := s.openPcap(opts); err != nil {
