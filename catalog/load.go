@@ -39,12 +39,7 @@ func Parse(name string, data []byte) (*Product, error) {
 	l.mapping(root, "", productKeys, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "product":
-			if s, ok := l.str(v, path); ok {
-				if !validName(s) {
-					l.add(v, path, "%q: use lower-case letters, digits and dashes", s)
-				}
-				p.Name = s
-			}
+			p.Name = l.name(v, path)
 		case "title":
 			p.Title, _ = l.str(v, path)
 		case "document":
@@ -95,6 +90,16 @@ func Parse(name string, data []byte) (*Product, error) {
 	return p, nil
 }
 
+// name reads a product or feature name: lower-case letters, digits and
+// dashes, so it can stand in ids, flags and nftables identifiers.
+func (l *errList) name(v *yaml.Node, path string) string {
+	s, ok := l.str(v, path)
+	if ok && !validName(s) {
+		l.add(v, path, "%q: use lower-case letters, digits and dashes", s)
+	}
+	return s
+}
+
 func (l *errList) feature(n *yaml.Node, path string) (Feature, bool) {
 	var f Feature
 	var haveDefault bool
@@ -102,12 +107,7 @@ func (l *errList) feature(n *yaml.Node, path string) (Feature, bool) {
 	ok := l.mapping(n, path, featureKeys, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "name":
-			if s, ok := l.str(v, p); ok {
-				if !validName(s) {
-					l.add(v, p, "%q: use lower-case letters, digits and dashes", s)
-				}
-				f.Name = s
-			}
+			f.Name = l.name(v, p)
 		case "default":
 			f.Default, haveDefault = l.boolean(v, p)
 		case "description":
