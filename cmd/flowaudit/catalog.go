@@ -42,6 +42,15 @@ func (a *app) loadCatalog(files []string) (*catalog.Catalog, error) {
 	return c, nil
 }
 
+// loadProduct returns one product of the catalog loadCatalog builds.
+func (a *app) loadProduct(files []string, name string) (*catalog.Product, error) {
+	c, err := a.loadCatalog(files)
+	if err != nil {
+		return nil, err
+	}
+	return c.Product(name)
+}
+
 func newCatalogCmd(a *app) *cobra.Command {
 	var files []string
 	cmd := &cobra.Command{
@@ -107,11 +116,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 		Short: "Show a product's requirements as a table, markdown or JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.loadCatalog(*files)
-			if err != nil {
-				return err
-			}
-			p, err := c.Product(args[0])
+			p, err := a.loadProduct(*files, args[0])
 			if err != nil {
 				return err
 			}
@@ -178,11 +183,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			if format != "nftables" {
 				return fmt.Errorf("unknown export format %q (want nftables)", format)
 			}
-			c, err := a.loadCatalog(*files)
-			if err != nil {
-				return err
-			}
-			p, err := c.Product(args[0])
+			p, err := a.loadProduct(*files, args[0])
 			if err != nil {
 				return err
 			}
