@@ -19,7 +19,7 @@ test: ## all tests; privileged lab tests run as root (and must, under CI=true)
 test-privileged: ## only the lab tests that need root and network namespaces
 	$(GO) test -count=1 -run 'Privileged' -v ./...
 
-fuzz: ## run every fuzz target for FUZZTIME each
+fuzz: ## run every fuzz target for FUZZTIME each (a duration, or a count such as 5000x as CI uses)
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
