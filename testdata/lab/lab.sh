@@ -257,6 +257,19 @@ stop_listeners() {
 	rm -f "$state/listeners.pids"
 }
 
+# resolve SRC RESOLVER NAME QTYPE: the gateway asks the lab's resolver, as
+# many times as it takes (at most 3) to get an answer. A row whose truth
+# names its peer is worthless without the answer in the capture, and under
+# load (several labs at once) one query can miss a 1 s timeout.
+resolve() {
+	local try out
+	for try in 1 2 3; do
+		out=$(nsx gw dig +time=2 +tries=1 +short -b "$1" "@$2" "$3" "$4" 2>/dev/null) || true
+		[[ -n $out ]] && return 0
+	done
+	die "gateway $1 got no $4 answer for $3 from $2 in 3 tries (see $STATE_ROOT/$ID/dnsmasq.log)"
+}
+
 # flow ROW...: drive one row's traffic from the side that opens it. Every
 # attempt is bounded: connect-timeout 3 s (SYN, retransmit at 1 s and 3 s),
 # UDP and ICMP wait 1 s for an answer.
@@ -272,7 +285,7 @@ flow() {
 		# The gateway resolves the name first, as real software does, so
 		# the capture carries the DNS answer passive naming learns from.
 		# It asks from the row's own address, over the row's family.
-		nsx gw dig +time=1 +tries=1 +short -b "$gw" "@$resolver" "$name" "$qtype" >/dev/null || true
+		resolve "$gw" "$resolver" "$name" "$qtype"
 	fi
 	local f; f=$(fam "$dst")
 	local b="bind=$src"
@@ -330,10 +343,11 @@ cmd_scenario() {
 		pids+=($!)
 		sleep 0.3
 	done < <(rows "$file")
-	local p
-	for p in "${pids[@]}"; do wait "$p" || true; done
+	local p failed=0
+	for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
 	stop_listeners "$state"
 	pop_cleanup
+	((failed == 0)) || die "scenario $name: $failed rows could not be driven (see above)"
 	log "scenario $name done ($(rows "$file" | wc -l) rows)"
 }
 
