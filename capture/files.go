@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync/atomic"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -38,6 +39,8 @@ var (
 type fileSource struct {
 	name   string
 	f      *os.File // nil when reading from another io.Reader (tests)
+	in     *countingReader
+	size   int64
 	gz     *gzip.Reader
 	pcap   *pcapgo.Reader
 	ng     *pcapgo.NgReader
@@ -65,13 +68,39 @@ func OpenFile(path string) (Source, error) {
 		}
 		return nil, fmt.Errorf("open capture %s: %w", path, err)
 	}
-	s, err := newFileSource(path, f)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	in := &countingReader{r: f}
+	s, err := newFileSource(path, in)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	s.f = f
+	s.f, s.in, s.size = f, in, size
 	return s, nil
+}
+
+// countingReader counts the bytes read from a file, for InputBytes. It is
+// called once per read buffer (1 MiB), not per packet.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// InputBytes implements InputCounter.
+func (s *fileSource) InputBytes() (read, size int64) {
+	if s.in == nil {
+		return 0, 0
+	}
+	return s.in.n.Load(), s.size
 }
 
 // newFileSource reads a capture from r; name is used in errors.
@@ -210,6 +239,14 @@ type InterfaceDropCounter interface {
 	// were dropped beyond those already reported in Frame.Dropped. It is
 	// complete once Next has returned io.EOF or an error.
 	InterfaceDrops() uint64
+}
+
+// InputCounter is implemented by file sources: how many bytes of their
+// files have been read so far, out of how many (compressed bytes for a
+// gzip file), for progress displays. It may be called from another
+// goroutine than the one calling Next.
+type InputCounter interface {
+	InputBytes() (read, size int64)
 }
 
 // InterfaceDrops implements InterfaceDropCounter: per interface, the

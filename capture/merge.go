@@ -105,6 +105,17 @@ func (m *mergeSource) Close() error {
 	return nil
 }
 
+// InputBytes implements InputCounter: the sums over the merged files.
+func (m *mergeSource) InputBytes() (read, size int64) {
+	for _, s := range m.srcs {
+		if c, ok := s.(InputCounter); ok {
+			r, z := c.InputBytes()
+			read, size = read+r, size+z
+		}
+	}
+	return read, size
+}
+
 // joinLine joins errors like errors.Join, but on one line: each error
 // already names its file, and warnings are shown one line each.
 func joinLine(errs []error) error {

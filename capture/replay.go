@@ -44,6 +44,9 @@ type Progress struct {
 	Active int
 	// Last is the capture time of the latest packet (Unix nanoseconds).
 	Last int64
+	// InputRead and InputSize are the bytes of the input files read so far
+	// and their total size (zero for live sources).
+	InputRead, InputSize int64
 	// Snapshot calls fn for each flow still in the table, as it would be
 	// reported if it finished now (without names). Valid only during the
 	// Progress callback; the *Flow is reused between calls. Live captures
@@ -59,6 +62,8 @@ type pipeline struct {
 	names *naming.Resolver
 	dec   *decode.Decoder
 	live  bool
+	// input counts the bytes read from the input files (nil when live).
+	input InputCounter
 	// first and last are the capture times of the earliest and latest
 	// packets, in Unix nanoseconds (converted into Stats at the end).
 	first, last int64
@@ -174,9 +179,13 @@ func (pl *pipeline) progress(next *time.Time) {
 	}
 	*next = now.Add(pl.opts.ProgressEvery)
 	ts := pl.table.Stats()
-	pl.opts.Progress(Progress{Packets: pl.res.Stats.Packets, Bytes: pl.res.Stats.Bytes,
+	p := Progress{Packets: pl.res.Stats.Packets, Bytes: pl.res.Stats.Bytes,
 		Flows: ts.Flows, Active: ts.Active, Last: pl.last,
-		Snapshot: pl.table.Snapshot})
+		Snapshot: pl.table.Snapshot}
+	if pl.input != nil {
+		p.InputRead, p.InputSize = pl.input.InputBytes()
+	}
+	pl.opts.Progress(p)
 }
 
 // finish flushes the table and copies its counters into the statistics.

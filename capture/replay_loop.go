@@ -55,6 +55,7 @@ func (b *batch) reset() {
 // reader hands over what it has read, so no packet already taken from the
 // source is lost.
 func (pl *pipeline) run(ctx context.Context, src Source) error {
+	pl.input, _ = src.(InputCounter)
 	free := make(chan *batch, batchPool)
 	full := make(chan *batch, batchPool)
 	for range batchPool {

@@ -44,11 +44,10 @@ func newFlowsCmd(a *app) *cobra.Command {
 			default:
 				return fmt.Errorf("unknown flows format %q (want table|json|zeek)", format)
 			}
-			res, err := capture.ReadFiles(a.ctx, args, opts)
+			res, err := a.readFiles(args, opts)
 			if err != nil {
 				return err
 			}
-			a.warnCapture(res)
 			sort.SliceStable(res.Flows, func(i, j int) bool { return res.Flows[i].Start.Before(res.Flows[j].Start) })
 			if format == "json" {
 				b, err := json.MarshalIndent(res, "", "  ")
@@ -67,13 +66,6 @@ func newFlowsCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// warnCapture logs the capture's warnings, one line each.
-func (a *app) warnCapture(res *capture.Result) {
-	for _, w := range res.Stats.Warnings {
-		a.log.Warn("capture: " + w)
-	}
-}
-
 // flowsZeek streams flows as conn.log lines as they finish, so memory stays
 // flat however long the capture.
 func (a *app) flowsZeek(args []string, opts capture.Options) error {
@@ -81,11 +73,9 @@ func (a *app) flowsZeek(args []string, opts capture.Options) error {
 	zw := &zeekWriter{w: bw}
 	zw.header(time.Now())
 	opts.OnFlow = zw.flow
-	res, err := capture.ReadFiles(a.ctx, args, opts)
-	if err != nil {
+	if _, err := a.readFiles(args, opts); err != nil {
 		return err
 	}
-	a.warnCapture(res)
 	zw.close(time.Now())
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write conn.log: %w", err)

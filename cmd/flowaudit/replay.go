@@ -76,18 +76,16 @@ func newReplayCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				res, err := capture.ReadFiles(a.ctx, args, capture.Options{OnFlow: aud.Add})
+				res, err := a.readFiles(args, capture.Options{OnFlow: aud.Add})
 				if err != nil {
 					return err
 				}
-				a.logCaptureWarnings(&res.Stats)
 				return a.writeFindings(aud.Report(res.Stats), failOn, f.format, f.output)
 			}
-			res, err := capture.ReadFiles(a.ctx, args, capture.Options{})
+			res, err := a.readFiles(args, capture.Options{})
 			if err != nil {
 				return err
 			}
-			a.logCaptureWarnings(&res.Stats)
 			if err := sf.save(res, opts, f.site); err != nil {
 				return err
 			}
@@ -107,14 +105,6 @@ func (a *app) auditAndWrite(res *capture.Result, opts analyze.Options, failOn []
 		return err
 	}
 	return a.writeFindings(rep, failOn, format, output)
-}
-
-// logCaptureWarnings repeats the capture's warnings (truncated file...) on
-// stderr; the report carries them too.
-func (a *app) logCaptureWarnings(st *capture.Stats) {
-	for _, w := range st.Warnings {
-		a.log.Warn("capture: " + w)
-	}
 }
 
 // writeFindings writes the report and turns findings into the exit status.

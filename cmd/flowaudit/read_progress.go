@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/flowaudit/flowaudit/capture"
+)
+
+// readProgressEvery is how often replay and flows refresh their progress
+// bar; inputs read faster than this never show one.
+const readProgressEvery = 250 * time.Millisecond
+
+// readFiles reads capture files as `replay` and `flows` do: with a
+// progress bar on a terminal, and the capture's warnings (a truncated
+// file...) logged on stderr, one line each; the result carries them too.
+func (a *app) readFiles(paths []string, opts capture.Options) (*capture.Result, error) {
+	done := a.readProgress(&opts)
+	res, err := capture.ReadFiles(a.ctx, paths, opts)
+	done()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range res.Stats.Warnings {
+		a.log.Warn("capture: " + w)
+	}
+	return res, nil
+}
+
+// readProgress shows how far `replay` and `flows` are through their input
+// files: a bar of bytes read out of the files' total size, with packets
+// and flows so far, on stderr when it is a terminal (never in pipes or
+// logs). It sets opts.Progress; call the returned function once reading
+// has ended, to clear the bar before anything else is printed.
+func (a *app) readProgress(opts *capture.Options) (done func()) {
+	if !isTerminal(a.stderr) {
+		return func() {}
+	}
+	return attachReadProgress(opts, a.stderr)
+}
+
+// attachReadProgress draws the bar on w whatever w is (tests use it
+// directly).
+func attachReadProgress(opts *capture.Options, w io.Writer) (done func()) {
+	var bar *progressbar.ProgressBar
+	opts.ProgressEvery = readProgressEvery
+	opts.Progress = func(p capture.Progress) {
+		if p.InputSize <= 0 {
+			return
+		}
+		if bar == nil {
+			// Made at the first report, when the total is known; the
+			// library redraws in place and keeps to the terminal width.
+			bar = progressbar.NewOptions64(p.InputSize,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription("reading"),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowTotalBytes(true),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionSetWidth(24),
+				progressbar.OptionShowDescriptionAtLineEnd(),
+				progressbar.OptionClearOnFinish())
+		}
+		// Unthrottled: both draw, and this runs 4 times a second.
+		bar.Describe(fmt.Sprintf("%d packets, %d flows", p.Packets, p.Flows))
+		bar.Set64(p.InputRead)
+	}
+	return func() {
+		if bar != nil {
+			bar.Finish() // clears the line (OptionClearOnFinish)
+		}
+	}
+}
