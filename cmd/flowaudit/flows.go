@@ -44,7 +44,7 @@ func newFlowsCmd(a *app) *cobra.Command {
 			default:
 				return fmt.Errorf("unknown flows format %q (want table|json|zeek)", format)
 			}
-			res, err := a.readFiles(args, opts)
+			res, err := a.readFiles(args, opts, false)
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ func (a *app) flowsZeek(args []string, opts capture.Options) error {
 	zw := &zeekWriter{w: bw}
 	zw.header(time.Now())
 	opts.OnFlow = zw.flow
-	if _, err := a.readFiles(args, opts); err != nil {
+	if _, err := a.readFiles(args, opts, true); err != nil {
 		return err
 	}
 	zw.close(time.Now())

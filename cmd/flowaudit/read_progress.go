@@ -17,8 +17,13 @@ const readProgressEvery = 250 * time.Millisecond
 // readFiles reads capture files as `replay` and `flows` do: with a
 // progress bar on a terminal, and the capture's warnings (a truncated
 // file...) logged on stderr, one line each; the result carries them too.
-func (a *app) readFiles(paths []string, opts capture.Options) (*capture.Result, error) {
-	done := a.readProgress(&opts)
+// streaming says output goes to stdout while reading, and then the bar is
+// drawn only when stdout is not the terminal too.
+func (a *app) readFiles(paths []string, opts capture.Options, streaming bool) (*capture.Result, error) {
+	done := func() {}
+	if !streaming || !isTerminal(a.stdout) {
+		done = a.readProgress(&opts)
+	}
 	res, err := capture.ReadFiles(a.ctx, paths, opts)
 	done()
 	if err != nil {

@@ -76,13 +76,13 @@ func newReplayCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				res, err := a.readFiles(args, capture.Options{OnFlow: aud.Add})
+				res, err := a.readFiles(args, capture.Options{OnFlow: aud.Add}, false)
 				if err != nil {
 					return err
 				}
 				return a.writeFindings(aud.Report(res.Stats), failOn, f.format, f.output)
 			}
-			res, err := a.readFiles(args, capture.Options{})
+			res, err := a.readFiles(args, capture.Options{}, false)
 			if err != nil {
 				return err
 			}
