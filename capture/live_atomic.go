@@ -11,14 +11,26 @@ import (
 // and renamed over the destination by Commit. A crash or kill at any moment
 // leaves either the old file (or none) or the new one, never half of it;
 // at worst a hidden ".NAME.tmp-*" file stays behind.
+//
+// An existing path that is not a regular file (/dev/null, /dev/stdout, a
+// named pipe) is written in place: renaming over it would replace a device
+// node with a file.
 type AtomicFile struct {
 	*os.File
-	path string
-	done bool
+	path   string
+	done   bool
+	direct bool // writing path itself, not a temporary file
 }
 
 // CreateAtomic starts writing path through a temporary file next to it.
 func CreateAtomic(path string) (*AtomicFile, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return &AtomicFile{File: f, path: path, direct: true}, nil
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -41,6 +53,12 @@ func (a *AtomicFile) Commit() error {
 		return fmt.Errorf("write %s: already committed or aborted", a.path)
 	}
 	a.done = true
+	if a.direct {
+		if err := a.File.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", a.path, err)
+		}
+		return nil
+	}
 	tmp := a.File.Name()
 	if err := a.File.Sync(); err != nil {
 		a.File.Close()
@@ -77,7 +95,9 @@ func (a *AtomicFile) Abort() {
 	}
 	a.done = true
 	a.File.Close()
-	os.Remove(a.File.Name())
+	if !a.direct {
+		os.Remove(a.File.Name())
+	}
 }
 
 // WriteFileAtomic writes path atomically with the content write produces.
