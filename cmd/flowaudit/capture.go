@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -41,13 +40,16 @@ func newCaptureCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "capture --iface IF --product P [flags]",
 		Short: "Capture live traffic on the gateway and audit it when stopped",
-		Long: "capture records the gateway's traffic on one interface (AF_PACKET ring; needs\n" +
-			"CAP_NET_RAW or root), shows packets, flows, drops and the requirement verdicts\n" +
-			"while it runs, and stops on --duration, Ctrl-C (SIGINT) or SIGTERM: every flow is\n" +
-			"finished, the session (--session) and the report are written, and the exit status\n" +
-			"follows the report as for replay. A second Ctrl-C aborts at once (exit 130)\n" +
-			"without writing anything. The gateway's addresses default to the interface's\n" +
-			"own. docs/live.md explains the options.",
+		Long: "capture records the gateway's traffic on one interface, shows packets, flows,\n" +
+			"drops and the requirement verdicts while it runs, and stops on --duration, Ctrl-C\n" +
+			"(SIGINT) or SIGTERM: every flow is finished, the session (--session) and the report\n" +
+			"are written, and the exit status follows the report as for replay. A second Ctrl-C\n" +
+			"aborts at once (exit 130) without writing anything.\n\n" +
+			"--backend auto uses eBPF (flows aggregated in the kernel, with the process behind\n" +
+			"each connection) where the kernel can run it, else the AF_PACKET ring. It needs\n" +
+			"root, or CAP_NET_RAW for AF_PACKET, CAP_BPF and CAP_NET_ADMIN for eBPF.\n" +
+			"The gateway's addresses default to the interface's own. docs/live.md explains\n" +
+			"the options.",
 		Example: "  flowaudit capture --iface eth0 --product mailcleaner --duration 30m --session gw1.session.json -o report.json\n" +
 			"  flowaudit capture --iface eth0 -p spamexperts --live --write-pcap window.pcapng --filter 'not port 22'",
 		Args: cobra.NoArgs,
@@ -55,8 +57,9 @@ func newCaptureCmd(a *app) *cobra.Command {
 	}
 	f.audit.register(cmd)
 	fl := cmd.Flags()
+	fl.Lookup("host").Usage = "gateway address `ADDR` (repeatable); default: the site file's hosts, else the interface's own addresses"
 	fl.StringVarP(&f.iface, "iface", "i", "", "capture on interface `IF` (required)")
-	fl.StringVar(&f.backend, "backend", "auto", "capture backend: auto, afpacket or ebpf")
+	fl.StringVar(&f.backend, "backend", "auto", "capture backend: ebpf, afpacket, or auto (eBPF when the kernel can run it and neither --filter nor --write-pcap is set)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after `D` (e.g. 30m); default: run until Ctrl-C or SIGTERM")
 	fl.StringVar(&f.session, "session", "", "save the session to `FILE` for `flowaudit report` (written atomically)")
 	fl.StringVar(&f.writePcap, "write-pcap", "", "keep the raw packets in pcapng `FILE` (renamed into place when the capture stops)")
@@ -98,11 +101,15 @@ func (a *app) runCapture(f *captureFlags) error {
 	if _, ok := reportFormats[f.audit.format]; !ok {
 		return fmt.Errorf("unknown report format %q (want %s)", f.audit.format, reportFormatNames())
 	}
+	if f.duration < 0 {
+		return fmt.Errorf("--duration %v: want a positive duration (or none: until Ctrl-C)", f.duration)
+	}
+	if f.maxFlows < 0 {
+		return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
+	}
 	// Fail now, not after an hour of capture, when a file cannot be written.
-	for _, out := range []struct{ flag, path string }{{"--output", f.audit.output}, {"--session", f.session}, {"--write-pcap", f.writePcap}} {
-		if err := checkWritableDir(out.flag, out.path); err != nil {
-			return err
-		}
+	if err := checkOutputs(nil, output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
+		return err
 	}
 	if _, err := capture.CheckInterface(f.iface); err != nil {
 		return err
@@ -237,22 +244,6 @@ func (a *app) abortOnSecondSignal() (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(ch); close(done) }
-}
-
-// checkWritableDir fails when path's directory does not exist.
-func checkWritableDir(flag, path string) error {
-	if path == "" || path == "-" {
-		return nil
-	}
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("%s %s: directory %s: %w", flag, path, dir, errors.Unwrap(err))
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s %s: %s is not a directory", flag, path, dir)
-	}
-	return nil
 }
 
 // sessionHosts is what a session records as the gateway's addresses: the

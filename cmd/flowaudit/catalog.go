@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -60,6 +62,14 @@ func newCatalogCmd(a *app) *cobra.Command {
 			"published port lists; every requirement cites the text it comes from.\n" +
 			"See docs/catalog.md for the file format.",
 	}
+	// Without a subcommand: a usage error (exit 2), not help and success.
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("catalog: unknown subcommand %q (want list, show, validate or export)", args[0])
+		}
+		return errors.New("catalog: give a subcommand: list, show, validate or export (flowaudit catalog --help)")
+	}
 	addCatalogFlag(cmd, &files)
 	cmd.AddCommand(
 		newCatalogListCmd(a, &files),
@@ -114,7 +124,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show PRODUCT",
 		Short: "Show a product's requirements as a table, markdown or JSON",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg("catalog show", "PRODUCT (flowaudit catalog list shows them)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.loadProduct(*files, args[0])
 			if err != nil {
@@ -133,7 +143,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 			return fmt.Errorf("unknown format %q (want table, json or markdown)", format)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output `format`: table, json or markdown")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `format`: table, json or markdown")
 	return cmd
 }
 
@@ -142,7 +152,7 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a catalog file; print each problem as file:line: field: what is wrong",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg("catalog validate", "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if site {
 				s, err := catalog.LoadSite(args[0])
@@ -178,7 +188,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			"apply with the chosen features and drops the rest. Zones become named sets to\n" +
 			"fill in (or filled from --site); host names become sets holding the addresses\n" +
 			"the vendor documents list. Check it with `nft -c -f FILE` before loading it.",
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("catalog export", "PRODUCT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "nftables" {
 				return fmt.Errorf("unknown export format %q (want nftables)", format)
@@ -196,42 +206,47 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 					opt.Features[f] = on
 				}
 			}
-			for _, list := range []struct {
-				names []string
-				on    bool
-			}{{with, true}, {without, false}} {
-				for _, f := range list.names {
-					if err := checkFeature(p, f); err != nil {
-						return err
-					}
-					opt.Features[f] = list.on
+			features, err := parseFeatures(with, without)
+			if err != nil {
+				return err
+			}
+			for f, on := range features {
+				if err := checkFeature([]*catalog.Product{p}, f); err != nil {
+					return err
 				}
+				opt.Features[f] = on
 			}
 			return catalog.WriteNFTables(a.stdout, p, opt)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "", "export `format`: nftables")
-	cmd.Flags().StringArrayVar(&with, "with", nil, "turn optional `FEATURE` on (repeatable)")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "export `format`: nftables (required)")
+	cmd.Flags().StringArrayVar(&with, "with", nil, "turn optional `FEATURE` on (repeatable; FEATURE=false turns it off)")
 	cmd.Flags().StringArrayVar(&without, "without", nil, "turn optional `FEATURE` off (repeatable)")
 	cmd.Flags().StringVar(&site, "site", "", "site `FILE` whose zones fill the sets and whose features apply")
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
 }
 
-// checkFeature refuses a feature the product does not have, so that a
-// typing mistake does not silently export the defaults.
-func checkFeature(p *catalog.Product, name string) error {
-	var names []string
-	for _, f := range p.Features() {
-		if f.Name == name {
-			return nil
+// checkFeature refuses a feature none of the products has, so that a
+// typo in --with or --without is an error rather than a silent no-op.
+func checkFeature(products []*catalog.Product, name string) error {
+	var names, prods []string
+	for _, p := range products {
+		prods = append(prods, p.Name)
+		for _, f := range p.Features() {
+			if f.Name == name {
+				return nil
+			}
+			if !slices.Contains(names, f.Name) {
+				names = append(names, f.Name)
+			}
 		}
-		names = append(names, f.Name)
 	}
 	if len(names) == 0 {
-		return fmt.Errorf("product %s has no optional features (got %q)", p.Name, name)
+		return fmt.Errorf("feature %q: %s has no optional features", name, strings.Join(prods, ", "))
 	}
-	return fmt.Errorf("product %s has no feature %q (features: %s)", p.Name, name, strings.Join(names, ", "))
+	slices.Sort(names)
+	return fmt.Errorf("feature %q: %s has no such feature (features: %s)", name, strings.Join(prods, ", "), strings.Join(names, ", "))
 }
 
 // showTable prints one product's requirements. The terminal table keeps
@@ -336,4 +351,18 @@ func conditionString(c *catalog.Condition) string {
 		return c.Feature + " (default on)"
 	}
 	return c.Feature + " (default off)"
+}
+
+// oneArg accepts exactly one argument, with a usage error that says what
+// is missing in words rather than "accepts 1 arg(s), received 0".
+func oneArg(cmd, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return fmt.Errorf("%s: give a %s", cmd, what)
+		case len(args) > 1:
+			return fmt.Errorf("%s: one %s at a time (got %d arguments)", cmd, strings.Fields(what)[0], len(args))
+		}
+		return nil
+	}
 }

@@ -36,10 +36,13 @@ func newFlowsCmd(a *app) *cobra.Command {
 			if len(args) == 0 {
 				return errors.New("flows: no capture file given (flowaudit flows FILE...)")
 			}
+			if maxFlows < 0 {
+				return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", maxFlows)
+			}
 			opts := capture.Options{Table: flow.Config{MaxFlows: maxFlows}}
 			switch format {
 			case "zeek":
-				return a.flowsZeek(args, opts)
+				return a.interrupted(a.flowsZeek(args, opts))
 			case "json", "table":
 			default:
 				return fmt.Errorf("unknown flows format %q (want table|json|zeek)", format)
@@ -55,9 +58,9 @@ func newFlowsCmd(a *app) *cobra.Command {
 					return fmt.Errorf("encode flows: %w", err)
 				}
 				_, err = a.stdout.Write(append(b, '\n'))
-				return err
+				return a.interrupted(err)
 			}
-			return writeFlowsTable(a.stdout, res)
+			return a.interrupted(writeFlowsTable(a.stdout, res))
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `FORMAT`: table, json or zeek (conn.log TSV)")

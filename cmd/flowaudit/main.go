@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,7 +20,8 @@ func main() {
 }
 
 // exitCode prints err as one line and maps it to the exit status:
-// 0 success, 1 findings, 2 usage or input errors.
+// 0 success, 1 findings, 2 usage or input errors, 130 interrupted (the
+// partial output was written).
 func exitCode(err error, stderr *os.File) int {
 	if err == nil {
 		return 0
@@ -27,6 +29,10 @@ func exitCode(err error, stderr *os.File) int {
 	var f *findingsError
 	if asFindings(err, &f) {
 		return 1
+	}
+	if errors.Is(err, errInterrupted) {
+		fmt.Fprintf(stderr, "flowaudit: %v\n", err)
+		return 130
 	}
 	fmt.Fprintf(stderr, "flowaudit: %v\n", err)
 	return 2

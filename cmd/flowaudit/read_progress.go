@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -24,11 +25,16 @@ func (a *app) readFiles(paths []string, opts capture.Options, streaming bool) (*
 	if !streaming || !isTerminal(a.stdout) {
 		done = a.readProgress(&opts)
 	}
+	// The first Ctrl-C stops reading and the partial result is still
+	// written (marked interrupted); a second one aborts at once.
+	stopAbort := a.abortOnSecondSignal()
+	defer stopAbort()
 	res, err := capture.ReadFiles(a.ctx, paths, opts)
 	done()
 	if err != nil {
 		return nil, err
 	}
+	a.readStopped = a.ctx.Err() != nil
 	for _, w := range res.Stats.Warnings {
 		a.log.Warn("capture: " + w)
 	}
@@ -79,4 +85,18 @@ func attachReadProgress(opts *capture.Options, w io.Writer) (done func()) {
 			bar.Finish() // clears the line (OptionClearOnFinish)
 		}
 	}
+}
+
+// errInterrupted is returned, after the partial output was written, when
+// a signal stopped reading before the end of the input: exit status 130,
+// as a shell reports a command ended by Ctrl-C.
+var errInterrupted = errors.New("interrupted: the output covers only the packets read before the signal")
+
+// interrupted turns the result of writing the output into errInterrupted
+// when reading was cut short; a real error wins.
+func (a *app) interrupted(err error) error {
+	if !a.readStopped || (err != nil && !asFindings(err, new(*findingsError))) {
+		return err
+	}
+	return errInterrupted
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -47,6 +48,7 @@ func (f *auditFlags) register(cmd *cobra.Command) {
 func newReplayCmd(a *app) *cobra.Command {
 	var f auditFlags
 	var sf sessionFlags
+	var maxFlows int
 	cmd := &cobra.Command{
 		Use:   "replay [flags] FILE...",
 		Short: "Audit captured traffic (pcap/pcapng files) against products' requirements",
@@ -69,6 +71,16 @@ func newReplayCmd(a *app) *cobra.Command {
 			if _, ok := reportFormats[f.format]; !ok {
 				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
 			}
+			if maxFlows < 0 {
+				return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", maxFlows)
+			}
+			if sf.node != "" && sf.path == "" {
+				return errors.New("--node names the gateway in a session: give --session FILE too")
+			}
+			if err := checkOutputs(args, output{"--output", f.output}, output{"--session", sf.path}); err != nil {
+				return err
+			}
+			copts := capture.Options{Table: flow.Config{MaxFlows: maxFlows}}
 			if sf.path == "" {
 				// No session to save: stream flows into the audit rather
 				// than holding the whole capture's flows in memory.
@@ -76,24 +88,43 @@ func newReplayCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				res, err := a.readFiles(args, capture.Options{OnFlow: aud.Add}, false)
+				copts.OnFlow = aud.Add
+				res, err := a.readFiles(args, copts, false)
 				if err != nil {
 					return err
 				}
-				return a.writeFindings(aud.Report(res.Stats), failOn, f.format, f.output)
+				return a.interrupted(a.writeFindings(aud.Report(res.Stats), failOn, f.format, f.output))
 			}
-			res, err := a.readFiles(args, capture.Options{}, false)
+			res, err := a.readFiles(args, copts, false)
 			if err != nil {
 				return err
 			}
-			if err := sf.save(res, opts, f.site); err != nil {
+			rep, err := analyze.Audit(res, opts)
+			if err != nil {
 				return err
 			}
-			return a.auditAndWrite(res, opts, failOn, f.format, f.output)
+			if rep.Hosts.Inferred {
+				// The session keeps the addresses this audit used, so a
+				// report merging it with other gateways' sessions audits
+				// each node with its own.
+				opts.Hosts, opts.HostsHow = rep.Hosts.Addrs, rep.Hosts.How
+			}
+			saveErr := sf.save(res, opts, f.site)
+			// The report is written even when the session could not be.
+			err = a.writeFindings(rep, failOn, f.format, f.output)
+			if saveErr != nil {
+				if err != nil && !asFindings(err, new(*findingsError)) {
+					return fmt.Errorf("%w; %w", err, saveErr)
+				}
+				return saveErr
+			}
+			return a.interrupted(err)
 		},
 	}
 	f.register(cmd)
 	sf.register(cmd)
+	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
+		"bound on concurrent flows `N`; the longest idle are finished early when it is reached (0: the default, 262144)")
 	return cmd
 }
 
@@ -153,19 +184,20 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 		}
 		opts.Hosts = append(opts.Hosts, addr.Unmap())
 	}
-	if opts.Features, err = parseFeatures(f.with); err != nil {
+	if opts.Features, err = parseFeatures(f.with, f.without); err != nil {
 		return opts, nil, err
 	}
-	for _, w := range f.without {
-		if w = strings.TrimSpace(w); w != "" {
-			opts.Features[w] = false
+	for name := range opts.Features {
+		if err := checkFeature(opts.Products, name); err != nil {
+			return opts, nil, err
 		}
 	}
 	return opts, failOn, nil
 }
 
-// parseFeatures reads --with values: "F" or "F=true|false".
-func parseFeatures(with []string) (map[string]bool, error) {
+// parseFeatures reads --with values ("F" or "F=true|false") and --without
+// values ("F"). A feature named in both is an error: which one was meant?
+func parseFeatures(with, without []string) (map[string]bool, error) {
 	m := map[string]bool{}
 	for _, w := range with {
 		w = strings.TrimSpace(w)
@@ -183,15 +215,31 @@ func parseFeatures(with []string) (map[string]bool, error) {
 		}
 		m[name] = on
 	}
+	for _, w := range without {
+		if w = strings.TrimSpace(w); w == "" {
+			continue
+		}
+		if _, ok := m[w]; ok {
+			return nil, fmt.Errorf("feature %q is given to both --with and --without", w)
+		}
+		m[w] = false
+	}
 	return m, nil
 }
 
 // parseFailOn reads --fail-on: comma-separated statuses, or "none".
 func parseFailOn(s string) ([]analyze.Status, error) {
 	var out []analyze.Status
-	for _, part := range strings.Split(s, ",") {
+	parts := strings.Split(s, ",")
+	for _, part := range parts {
 		part = strings.TrimSpace(part)
-		if part == "" || part == "none" {
+		if part == "" {
+			continue
+		}
+		if part == "none" {
+			if len(parts) > 1 {
+				return nil, fmt.Errorf("--fail-on %q: \"none\" cannot be combined with statuses", s)
+			}
 			continue
 		}
 		st, ok := analyze.ParseStatus(part)

@@ -196,6 +196,14 @@ func TestReplayUsageErrors(t *testing.T) {
 		{"unknown format", []string{"-p", "testmail", "--format", "pdf", good}, `unknown report format "pdf"`},
 		{"missing site file", []string{"-p", "testmail", "--site", filepath.Join(dir, "site.yaml"), good}, "site.yaml"},
 		{"output directory missing", []string{"-p", "testmail", "-o", filepath.Join(dir, "no", "r.json"), good}, "r.json"},
+		{"output is the capture", []string{"-p", "testmail", "-o", good, good}, "--output " + good + " is also an input"},
+		{"session is the report", []string{"-p", "testmail", "-o", filepath.Join(dir, "x.json"), "--session", filepath.Join(dir, "x.json"), good}, "--output and --session name the same file"},
+		{"output is a directory", []string{"-p", "testmail", "-o", dir, good}, "is a directory"},
+		{"--node without --session", []string{"-p", "testmail", "--node", "gw1", good}, "--node names the gateway in a session: give --session FILE too"},
+		{"negative --max-flows", []string{"-p", "testmail", "--max-flows", "-1", good}, "--max-flows -1: want a positive number"},
+		{"none and a status", []string{"-p", "testmail", "--fail-on", "none,blocked", good}, `"none" cannot be combined`},
+		{"--with and --without", []string{"-p", "testmail", "--with", "clients", "--without", "clients", good}, `feature "clients" is given to both --with and --without`},
+		{"unknown feature", []string{"-p", "testmail", "--with", "clinets", good}, `feature "clinets": testmail has no such feature (features: clients)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

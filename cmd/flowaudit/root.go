@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -26,13 +30,16 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// readStopped is set when a signal stopped reading capture files
+	// before their end (the output is partial).
+	readStopped bool
 }
 
 // run parses args and runs one subcommand. It is main without the process:
 // tests call it with their own context and buffers.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := &app{ctx: ctx, stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+		log: slog.New(newLineHandler(stderr, slog.LevelWarn))}
 	root := &cobra.Command{
 		Use:           "flowaudit",
 		Short:         "Audit a mail gateway's required network flows from captured traffic",
@@ -47,9 +54,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, add := range subcommands {
 		root.AddCommand(add(a))
 	}
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return fmt.Errorf("help: no command %q (flowaudit --help lists them)", strings.Join(args, " "))
+			}
+			return cmd.Help()
+		},
+	})
+	root.SetFlagErrorFunc(flagError)
 	return root.ExecuteContext(ctx)
 }
 
 // subcommands lists the constructors of flowaudit's subcommands; each lives
 // in its own file and appends itself here from an init function.
 var subcommands []func(*app) *cobra.Command
+
+// flagValueErr matches pflag's message for a value that does not parse.
+var flagValueErr = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-., )?(--[^"]+)" flag: (.*)$`)
+
+// flagError rewrites pflag's "invalid argument "abc" for "--max-flows"
+// flag: strconv.ParseInt: parsing "abc": invalid syntax" as
+// `--max-flows "abc": not a whole number`.
+func flagError(_ *cobra.Command, err error) error {
+	m := flagValueErr.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	why := m[3]
+	var ne *strconv.NumError
+	switch {
+	case errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange):
+		why = "out of range"
+	case errors.As(err, &ne):
+		why = "not a whole number"
+	case strings.HasPrefix(why, "time: "):
+		why = "not a duration (e.g. 90s, 30m, 2h)"
+	}
+	return fmt.Errorf("%s %q: %s", m[2], m[1], why)
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUsageErrors: misuse of the command line is one line on stderr and
+// exit status 2, in words a user can act on.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "nosuch"}, `help: no command "nosuch" (flowaudit --help lists them)`},
+		{[]string{"flows", "--max-flows", "abc", "x.pcap"}, `--max-flows "abc": not a whole number`},
+		{[]string{"flows", "--max-flows", "99999999999999999999", "x.pcap"}, `--max-flows "99999999999999999999": out of range`},
+		{[]string{"flows", "--max-flows", "-2", "x.pcap"}, `--max-flows -2: want a positive number`},
+		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--duration", "5q"}, `--duration "5q": not a duration (e.g. 90s, 30m, 2h)`},
+		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--duration", "-5s"}, `--duration -5s: want a positive duration`},
+		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--max-flows", "-3"}, `--max-flows -3: want a positive number`},
+		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "-o", "/proc/r.json"}, `--output /proc/r.json: cannot write in /proc`},
+	} {
+		_, _, err := runCLI(t, tc.args...)
+		if err == nil || isFindings(err) {
+			t.Errorf("%v: err %v, want a usage error", tc.args, err)
+			continue
+		}
+		if msg := err.Error(); msg != tc.want && !strings.HasPrefix(msg, tc.want) || strings.Contains(msg, "\n") {
+			t.Errorf("%v: error %q, want one line starting %q", tc.args, msg, tc.want)
+		}
+	}
+	// help with a known topic is help, and success.
+	out, _, err := runCLI(t, "help", "replay")
+	if err != nil || !strings.Contains(out, "Usage:") {
+		t.Errorf("help replay: %v %q", err, out)
+	}
+}
