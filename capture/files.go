@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -122,7 +125,7 @@ func newFileSource(name string, r io.Reader) (*fileSource, error) {
 			}
 			return nil, fmt.Errorf("open capture %s: %w", name, ErrNotCapture)
 		}
-		return nil, fmt.Errorf("open capture %s: %w", name, err)
+		return nil, fmt.Errorf("open capture %s: %w", name, readErr(err))
 	}
 	switch [4]byte(magic) {
 	case magicPcapUS, magicPcapNS, magicPcapUSBE, magicPcapNSBE:
@@ -161,8 +164,38 @@ func headerErr(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
 	}
+	return readErr(err)
+}
+
+// readErr says what a decompression or parse error means for the user,
+// keeping the original for errors.Is/As: gzip's "flate: corrupt input
+// before offset 106" is corrupt compressed data, and pcapgo's messages
+// start with a capital letter where the rest of a flowaudit error does not.
+func readErr(err error) error {
+	var ce flate.CorruptInputError
+	switch {
+	case errors.As(err, &ce), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader):
+		return fmt.Errorf("gzip data is corrupt (%w)", err)
+	}
+	msg := err.Error()
+	if r, size := utf8.DecodeRuneInString(msg); unicode.IsUpper(r) && len(msg) > size {
+		if next, _ := utf8.DecodeRuneInString(msg[size:]); unicode.IsLower(next) {
+			return lowerFirst{err}
+		}
+	}
 	return err
 }
+
+// lowerFirst prints an error with its first letter in lower case.
+type lowerFirst struct{ err error }
+
+func (e lowerFirst) Error() string {
+	msg := e.err.Error()
+	r, size := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToLower(r)) + msg[size:]
+}
+
+func (e lowerFirst) Unwrap() error { return e.err }
 
 // Next reads the next frame. It returns io.EOF at the clean end of the
 // file, and an error naming the file (wrapping io.ErrUnexpectedEOF when the
@@ -205,7 +238,7 @@ func (s *fileSource) Next(fr *Frame) error {
 		if err == io.EOF {
 			s.err = io.EOF
 		} else {
-			s.err = fmt.Errorf("read capture %s: after %d frames: %w", s.name, s.frames, err)
+			s.err = fmt.Errorf("read capture %s: after %d frames: %w", s.name, s.frames, readErr(err))
 		}
 		return s.err
 	}
