@@ -193,9 +193,17 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 				return
 			}
 			l.seq(v, p, func(_ int, pv *yaml.Node, pp string) {
-				if pr, ok := l.portRange(pv, pp); ok {
-					r.ports = append(r.ports, pr)
+				pr, ok := l.portRange(pv, pp)
+				if !ok {
+					return
 				}
+				for _, q := range r.ports {
+					if pr[0] <= q[1] && q[0] <= pr[1] {
+						l.add(pv, pp, "%s overlaps %s, listed before in this row", pr, q)
+						return
+					}
+				}
+				r.ports = append(r.ports, pr)
 			})
 		case "peers":
 			list, ok := l.strOrSeq(v, p)
