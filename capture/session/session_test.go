@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,12 +95,15 @@ func TestLoadErrors(t *testing.T) {
 		{"empty", "", ErrCorrupt, "empty file"},
 		{"truncated", string(good[:len(good)/2]), ErrCorrupt, "truncated"},
 		{"garbage", "{\"format\": \"flowaudit-session\", \"version\": 1, \"flows\": [}", ErrCorrupt, "line 1 column"},
-		{"wrong type", `{"format":"flowaudit-session","version":1,"flows":"x"}`, ErrCorrupt, `field "flows"`},
+		{"wrong type", `{"format":"flowaudit-session","version":1,"flows":"x"}`, ErrCorrupt, `flows: want an array, got string "x"`},
 		{"not a session", `{"flows":[]}`, ErrNotSession, "not a flowaudit session"},
 		{"other format", `{"format":"pcap","version":1}`, ErrNotSession, "not a flowaudit session"},
 		{"newer version", `{"format":"flowaudit-session","version":2,"flows":{"changed":true}}`, ErrVersion, "unsupported session version 2 (this flowaudit reads version 1"},
 		{"no version", `{"format":"flowaudit-session"}`, ErrCorrupt, "no version"},
-		{"not json", "\x89PNG\r\n", ErrCorrupt, "corrupt session file"},
+		{"not json", "\x89PNG\r\n", ErrNotSession, "not a flowaudit session file (not JSON)"},
+		{"json array", `[{"format":"flowaudit-session","version":1}]`, ErrNotSession, "not a flowaudit session file (JSON array, not an object)"},
+		{"version as string", `{"format":"flowaudit-session","version":"1"}`, ErrCorrupt, `version: want a whole number, got string "1"`},
+		{"format as number", `{"format":7,"version":1}`, ErrCorrupt, "format: want a string, got 7"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,11 +235,16 @@ func TestSaveSurvivesSIGKILL(t *testing.T) {
 }
 
 // FuzzRead: any input is either a session or one error line, never a
-// panic; what Read accepts saves and reads back.
+// panic; what Read accepts holds only usable values, merges, and saves
+// and reads back.
 func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[]}`))
 	f.Add([]byte(`{"format":"flowaudit-session","version":2}`))
 	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[{"proto":6,"orig":"192.0.2.1:1","resp":"[2001:db8::1]:25","outcome":"rejected","icmp":{"type":3,"from":"192.0.2.9"}}]}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":1,"node":"gw1","hosts":["192.0.2.1"],"flows":[{"proto":6,"orig":"192.0.2.1:1","resp":"198.51.100.1:25","outcome":"established","conn_state":"SF"}]}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[{"proto":"tcp","orig":"x","outcome":"bogus"}]}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":"1","hosts":["nope"],"stats":{"packets":"many"}}`))
+	f.Add([]byte(`[{"format":"flowaudit-session"}]`))
 	f.Add([]byte("{"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Read(bytes.NewReader(data))
@@ -244,6 +253,23 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("multi-line error %q", err)
 			}
 			return
+		}
+		for i, fl := range s.Flows {
+			if !slices.Contains(outcomes, fl.Outcome) || !fl.Orig.IsValid() || !fl.Resp.IsValid() {
+				t.Fatalf("flow %d accepted with outcome %q orig %v resp %v", i, fl.Outcome, fl.Orig, fl.Resp)
+			}
+		}
+		// Two sessions of one node share every flow: each counts once.
+		// Unnamed sessions are different nodes (session-1, session-2).
+		want := len(s.Flows)
+		if s.Node == "" {
+			want *= 2
+		}
+		if n := len(Merge(s, s).Flows); n != want {
+			t.Fatalf("merging a session of node %q with itself gave %d flows, want %d", s.Node, n, want)
+		}
+		if _, err := ResolveHosts(func(*Session) ([]netip.Addr, string, error) { return nil, "", nil }, s); err != nil {
+			t.Fatal(err)
 		}
 		path := filepath.Join(t.TempDir(), "s.json")
 		if err := Save(path, s); err != nil {

@@ -1,0 +1,124 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// goodFlow is a valid flow as a session file holds it.
+const goodFlow = `{"uid":"C1","proto":6,"orig":"192.0.2.10:40000","resp":"203.0.113.5:25",
+ "start":"2026-11-22T10:00:00Z","end":"2026-11-22T10:00:01Z","orig_pkts":3,"resp_pkts":2,
+ "conn_state":"SF","history":"ShAdDaFf","outcome":"established","attempts":1,
+ "icmp":{"type":3,"code":13,"version":4,"from":"198.51.100.1","time":"2026-11-22T10:00:00Z","reason":"admin-prohibited"}}`
+
+// sessionWith is a valid session whose top-level field key (or, with
+// flowKey set, second flow's field flowKey) is replaced by raw; raw ""
+// removes it.
+func sessionWith(t *testing.T, key, flowKey, raw string) []byte {
+	t.Helper()
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(goodFlow), &f); err != nil {
+		t.Fatal(err)
+	}
+	top := map[string]json.RawMessage{
+		"format": json.RawMessage(`"flowaudit-session"`), "version": json.RawMessage(`1`),
+		"node": json.RawMessage(`"gw1"`), "start": json.RawMessage(`"2026-11-22T10:00:00Z"`),
+		"hosts": json.RawMessage(`["192.0.2.10","2001:db8::10"]`),
+		"stats": json.RawMessage(`{"backend":"file","packets":5,"flows":2}`),
+	}
+	set := func(m map[string]json.RawMessage, k, v string) {
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = json.RawMessage(v)
+		}
+	}
+	if flowKey != "" {
+		set(f, flowKey, raw)
+	} else if key != "" {
+		set(top, key, raw)
+	}
+	second, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := top["flows"]; !ok && key != "flows" {
+		top["flows"] = json.RawMessage(`[` + goodFlow + `,` + string(second) + `]`)
+	}
+	data, err := json.Marshal(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestLoadFieldErrors: a value the audit cannot use is refused with one
+// line naming the file, the field (with the flow's index) and the value,
+// rather than mis-audited (an unknown outcome used to count as never
+// seen, a bad address was reported in Go's words).
+func TestLoadFieldErrors(t *testing.T) {
+	tests := []struct {
+		name, key, flowKey, raw string
+		want                    string // after "session FILE: "
+	}{
+		{"unknown outcome", "", "outcome", `"bogus"`, `flows[1].outcome: unknown outcome "bogus" (want established, rejected, unreachable, unanswered or unknown)`},
+		{"missing outcome", "", "outcome", "", `flows[1].outcome: missing (want established, rejected, unreachable, unanswered or unknown)`},
+		{"outcome number", "", "outcome", `3`, `flows[1].outcome: want a string, got 3`},
+		{"unknown conn_state", "", "conn_state", `"XX"`, `flows[1].conn_state: unknown conn_state "XX" (want one of Zeek's: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR or OTH)`},
+		{"proto name", "", "proto", `"tcp"`, `flows[1].proto: want a whole number from 0 to 255, got string "tcp"`},
+		{"proto too big", "", "proto", `300`, `flows[1].proto: want a whole number from 0 to 255, got 300`},
+		{"proto negative", "", "proto", `-6`, `flows[1].proto: want a whole number from 0 to 255, got -6`},
+		{"orig not ip:port", "", "orig", `"not an ip:port"`, `flows[1].orig: "not an ip:port" is not an ip:port ("192.0.2.1:25", "[2001:db8::1]:25")`},
+		{"resp without port", "", "resp", `"203.0.113.5"`, `flows[1].resp: "203.0.113.5" is not an ip:port ("192.0.2.1:25", "[2001:db8::1]:25")`},
+		{"resp missing", "", "resp", "", `flows[1].resp: missing (want "ip:port")`},
+		{"orig number", "", "orig", `12`, `flows[1].orig: want an "ip:port" string, got 12`},
+		{"mixed versions", "", "resp", `"[2001:db8::5]:25"`, `flows[1]: orig 192.0.2.10:40000 and resp [2001:db8::5]:25 are not of one IP version`},
+		{"bad start", "", "start", `"yesterday"`, `flows[1].start: "yesterday" is not an RFC 3339 time`},
+		{"packets string", "", "orig_pkts", `"3"`, `flows[1].orig_pkts: want a whole number (0 or more), got string "3"`},
+		{"icmp from", "", "icmp", `{"type":3,"from":"router"}`, `flows[1].icmp.from: "router" is not an IP address`},
+		{"icmp type", "", "icmp", `{"type":"unreach"}`, `flows[1].icmp.type: want a whole number from 0 to 255, got string "unreach"`},
+		{"open string", "", "open", `"yes"`, `flows[1].open: want true or false, got string "yes"`},
+		{"flow not object", "flows", "", `[1]`, `flows[0]: want an object, got 1`},
+		{"bad host", "hosts", "", `["192.0.2.10","nope"]`, `hosts[1]: "nope" is not an IP address`},
+		{"empty host", "hosts", "", `["192.0.2.10",""]`, `hosts[1]: "" is not an IP address`},
+		{"host number", "hosts", "", `[5]`, `hosts[0]: want an IP address string, got 5`},
+		{"hosts string", "hosts", "", `"192.0.2.10"`, `hosts: want an array, got string "192.0.2.10"`},
+		{"node number", "node", "", `1`, `node: want a string, got 1`},
+		{"start number", "start", "", `1700000000`, `start: want an RFC 3339 time string, got 1700000000`},
+		{"stats packets", "stats", "", `{"packets":"many"}`, `stats.packets: want a whole number (0 or more), got string "many"`},
+		{"stats warnings", "stats", "", `{"warnings":"x"}`, `stats.warnings: want an array, got string "x"`},
+	}
+	dir := t.TempDir()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "s.json")
+			if err := os.WriteFile(path, sessionWith(t, tc.key, tc.flowKey, tc.raw), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if want := "session " + path + ": " + tc.want; err.Error() != want {
+				t.Errorf("error\n got %s\nwant %s", err, want)
+			}
+			if fe := (*FieldError)(nil); !errors.As(err, &fe) || !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%v: want a *FieldError that is ErrCorrupt", err)
+			}
+		})
+	}
+	// The base session itself is valid, and so are the values a recorder
+	// may leave empty.
+	for _, tc := range []struct{ key, flowKey, raw string }{
+		{}, {"hosts", "", "null"}, {"hosts", "", "[]"}, {"", "conn_state", ""}, {"", "icmp", ""},
+		{"", "outcome", `"unknown"`}, {"", "proto", `255`}, {"", "orig", `"[::ffff:192.0.2.10]:40000"`}, {"flows", "", "[]"},
+	} {
+		if _, err := Read(bytes.NewReader(sessionWith(t, tc.key, tc.flowKey, tc.raw))); err != nil {
+			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+}

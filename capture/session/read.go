@@ -1,0 +1,201 @@
+package session
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Errors Load wraps, for callers that want to tell them apart.
+var (
+	ErrNotSession = errors.New("not a flowaudit session file")
+	ErrVersion    = errors.New("unsupported session version")
+	// ErrCorrupt is damage (truncated, not valid JSON) and any field whose
+	// value cannot be used (see FieldError).
+	ErrCorrupt = errors.New("corrupt session file")
+	// ErrDuplicate is LoadAll's refusal of one capture given twice.
+	ErrDuplicate = errors.New("session given twice")
+)
+
+// duplicateError is a LoadAll refusal; errors.Is(err, ErrDuplicate).
+type duplicateError struct{ msg string }
+
+func (e *duplicateError) Error() string        { return e.msg + ": each flow would count twice" }
+func (e *duplicateError) Is(target error) bool { return target == ErrDuplicate }
+
+// Load reads a session file, checking its format and version first so a
+// wrong or newer file is refused with one clear line: "session FILE:
+// PROBLEM", PROBLEM naming the field when one is at fault.
+func Load(path string) (*Session, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		// The path is already in front: keep only what went wrong.
+		if pe, ok := errors.AsType[*os.PathError](err); ok {
+			err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+		}
+		return nil, fmt.Errorf("session %s: %w", path, err)
+	}
+	defer f.Close()
+	s, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Read decodes a session from r (see Load) and checks every value the
+// audit relies on: an error is one line, a *FieldError naming the field
+// ("flows[3].outcome") when one is at fault.
+func Read(r io.Reader) (*Session, error) {
+	data, err := io.ReadAll(bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkObject(data); err != nil {
+		return nil, err
+	}
+	// The header first: a file from a newer flowaudit may not decode into
+	// this version's types, and the version error is the useful one.
+	var head struct {
+		Format  *string `json:"format"`
+		Version *int    `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, describe(data, err, reflect.TypeOf(head))
+	}
+	if head.Format == nil || *head.Format != Format {
+		return nil, fmt.Errorf("%w (no \"format\": %q field)", ErrNotSession, Format)
+	}
+	if head.Version == nil {
+		return nil, fmt.Errorf("%w: no version field", ErrCorrupt)
+	}
+	if *head.Version != Version {
+		return nil, fmt.Errorf("%w %d (this flowaudit reads version %d; use the flowaudit that wrote it, or a newer one)", ErrVersion, *head.Version, Version)
+	}
+	var s Session
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, describe(data, err, reflect.TypeOf(s))
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// checkObject refuses what cannot be a session before decoding: nothing
+// at all, or anything but a JSON object (a capture file given by
+// mistake, a JSON array).
+func checkObject(data []byte) error {
+	trimmed := bytes.TrimSpace(data)
+	switch {
+	case len(trimmed) == 0:
+		return fmt.Errorf("%w: empty file", ErrCorrupt)
+	case trimmed[0] == '{':
+		return nil
+	case json.Valid(trimmed):
+		return fmt.Errorf("%w (JSON %s, not an object)", ErrNotSession, jsonKind(trimmed))
+	}
+	return fmt.Errorf("%w (not JSON)", ErrNotSession)
+}
+
+// describe turns a failed decode of data into type t into one line: the
+// field at fault and what is wrong with its value, or where the syntax
+// breaks.
+func describe(data []byte, err error, t reflect.Type) error {
+	if _, ok := errors.AsType[*json.SyntaxError](err); !ok {
+		if fe := locate("", data, t); fe != nil {
+			return fe
+		}
+	}
+	return describeJSONErr(data, err)
+}
+
+// describeJSONErr names a syntax error (or anything locate could not
+// place) and where it is.
+func describeJSONErr(data []byte, err error) error {
+	syn, isSyn := errors.AsType[*json.SyntaxError](err)
+	switch {
+	case isSyn && strings.Contains(syn.Error(), "unexpected end"):
+		return fmt.Errorf("%w: truncated after %d bytes", ErrCorrupt, len(data))
+	case isSyn:
+		line, col := position(data, syn.Offset)
+		return fmt.Errorf("%w: line %d column %d: %v", ErrCorrupt, line, col, oneLine(syn.Error()))
+	}
+	return fmt.Errorf("%w: %v", ErrCorrupt, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
+}
+
+func position(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line, col = 1, 1
+	for _, b := range data[:off] {
+		if b == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// LoadAll loads the sessions at paths for one merged report. It refuses,
+// naming the files, what would count flows twice: one file given twice
+// (the same path, or the same file under two names) and two files that
+// record the same capture (same node name and start time). Two sessions
+// of one node with different starts (a node captured twice) are fine.
+func LoadAll(paths ...string) ([]*Session, error) {
+	type seen struct {
+		path string
+		abs  string
+		fi   os.FileInfo
+	}
+	var files []seen
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			abs = filepath.Clean(p)
+		}
+		fi, _ := os.Stat(p) // a missing file is Load's error to report
+		for _, o := range files {
+			switch {
+			case o.abs == abs && o.path == p:
+				return nil, &duplicateError{fmt.Sprintf("session %s is given twice", p)}
+			case o.abs == abs || (fi != nil && o.fi != nil && os.SameFile(fi, o.fi)):
+				return nil, &duplicateError{fmt.Sprintf("sessions %s and %s are the same file", o.path, p)}
+			}
+		}
+		files = append(files, seen{p, abs, fi})
+	}
+	out := make([]*Session, 0, len(paths))
+	for i, p := range paths {
+		s, err := Load(p)
+		if err != nil {
+			return nil, err
+		}
+		for j, o := range out {
+			if SameCapture(o, s) {
+				return nil, &duplicateError{fmt.Sprintf("sessions %s and %s are the same capture (node %q, start %s)",
+					paths[j], paths[i], s.Node, s.Start.UTC().Format(time.RFC3339Nano))}
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// SameCapture reports whether a and b record the same capture run: the
+// same node name and the same (known) start time. Copies of one session,
+// or two saves of one run, are the same capture.
+func SameCapture(a, b *Session) bool {
+	return a.Node == b.Node && !a.Start.IsZero() && a.Start.Equal(b.Start)
+}
