@@ -296,7 +296,13 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	rep.Warnings = []string{}
 	rep.Hosts = a.hosts
 	rep.Summary = Summary{Flows: t.flows, Matched: t.matched, Transit: t.transit}
-	if a.hosts.Inferred {
+	switch {
+	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0 && t.flows == 0:
+		rep.Warnings = append(rep.Warnings, "there was no traffic to infer gateway addresses from: give --host or a site file")
+	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0:
+		rep.Warnings = append(rep.Warnings, "no gateway address could be inferred from the traffic (no flow has a unicast, "+
+			"non-link-local address): give --host or a site file")
+	case a.hosts.Inferred:
 		rep.Warnings = append(rep.Warnings, "gateway addresses were inferred from the traffic ("+
 			addrList(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
 	}
@@ -320,7 +326,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	rep.Capture = captureSummary(&stats, sortedKeys(t.nodes))
 	rep.Warnings = append(rep.Warnings, zoneWarnings(a.rules)...)
 	if rep.Capture.LossSeen {
-		rep.Warnings = append(rep.Warnings, lossWarning(&stats))
+		rep.Warnings = append(rep.Warnings, lossWarnings(&stats)...)
 	}
 	if t.transit > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) had no gateway address on either side (transit, not audited): are the gateway addresses (%s) complete?",

@@ -89,6 +89,7 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 		Start: st.Start.UTC(), End: st.End.UTC(), Packets: st.Packets, Bytes: st.Bytes, Flows: st.Flows,
 		Undecodable: st.Undecodable, IfaceDrops: st.IfaceDrops, KernelDrops: st.KernelDrops,
 		MissedBytes: st.MissedBytes, Evicted: st.Evicted, LossSeen: st.LossSeen(),
+		Loss: nonNil(st.LossSignals()), Interrupted: st.Interrupted,
 		Warnings: nonNil(st.Warnings), Nodes: nodes, Attribution: st.Attribution}
 	if !st.Start.IsZero() && st.End.After(st.Start) {
 		cs.Seconds = st.End.Sub(st.Start).Seconds()
@@ -96,19 +97,13 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 	return cs
 }
 
-// lossWarning says which loss signals were seen.
-func lossWarning(st *capture.Stats) string {
-	var parts []string
-	for _, x := range []struct {
-		n    uint64
-		what string
-	}{{st.KernelDrops, "packets dropped by the kernel"}, {st.IfaceDrops, "packets dropped by the interface"},
-		{st.MissedBytes, "bytes acknowledged but never captured"}, {st.Evicted, "flows evicted from a full table"}} {
-		if x.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
-		}
-	}
-	return "capture loss seen (" + strings.Join(parts, ", ") + "): never-seen verdicts may be wrong"
+// lossWarnings say which loss signals were seen, then repeat the errors
+// that stopped the reading of an input file, since those name the file
+// and where it broke.
+func lossWarnings(st *capture.Stats) []string {
+	out := []string{"capture loss seen (" + strings.Join(st.LossSignals(), ", ") +
+		"): traffic may have gone unseen, so never-seen verdicts may be wrong"}
+	return append(out, st.ReadErrors...)
 }
 
 // zoneWarnings lists each zone the site does not define, with the

@@ -54,8 +54,11 @@ func (s hostSet) views(f *flow.Flow) (vs [2]view, n int) {
 // inferHosts guesses the gateway's addresses: per IP family, the unicast
 // address taking part in the most flows (ties: more distinct peers, then
 // the lower address), kept when it takes part in at least half of that
-// family's flows. Housekeeping flows are left out. It returns the
-// addresses and a sentence saying how they were chosen.
+// family's flows. When neither family has such an address, the busier of
+// the two families' top addresses is kept alone (IPv4 on a tie): a best
+// guess, which the sentence says, rather than no gateway at all (every
+// flow transit, nothing audited). Housekeeping flows are left out. It
+// returns the addresses and a sentence saying how they were chosen.
 func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
 	// Pass 1: per family, a Misra-Gries summary finds the few addresses
 	// that can take part in a large share of flows without a map entry for
@@ -147,7 +150,9 @@ func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
 			return nil, "inferred from the traffic: no candidate address"
 		}
 		addrs = append(addrs, top)
-		parts = append(parts, fmt.Sprintf("%s in %d flows (no address takes part in half the flows)", top, counts[top]))
+		fam := family(top)
+		parts = append(parts, fmt.Sprintf("%s in %d of %d %s flows (a guess: no address takes part in half of its family's flows)",
+			top, counts[top], familyFlows[fam], names[fam]))
 	}
 	return addrs, "inferred from the traffic (the address taking part in most flows): " + strings.Join(parts, "; ")
 }

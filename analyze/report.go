@@ -371,11 +371,12 @@ type Housekeeping struct {
 
 // CaptureSummary is the evidence behind the report.
 type CaptureSummary struct {
-	Backend     string    `json:"backend"`
-	Files       []string  `json:"files"`
-	Iface       string    `json:"iface,omitempty"`
-	Start       time.Time `json:"start"`
-	End         time.Time `json:"end"`
+	Backend string   `json:"backend"`
+	Files   []string `json:"files"`
+	Iface   string   `json:"iface,omitempty"`
+	// Start and End are left out when the capture holds no packet.
+	Start       time.Time `json:"start,omitzero"`
+	End         time.Time `json:"end,omitzero"`
 	Seconds     float64   `json:"seconds"`
 	Packets     uint64    `json:"packets"`
 	Bytes       uint64    `json:"bytes"`
@@ -387,9 +388,17 @@ type CaptureSummary struct {
 	Evicted     uint64    `json:"evicted"`
 	// LossSeen is true when any loss signal is non-zero: never-seen
 	// verdicts may then be wrong.
-	LossSeen bool     `json:"loss_seen"`
-	Nodes    []string `json:"nodes"`
-	Warnings []string `json:"warnings"`
+	LossSeen bool `json:"loss_seen"`
+	// Loss says what was lost, one phrase per loss signal seen
+	// (capture.Stats.LossSignals): drops, undecodable frames, bytes never
+	// captured, evicted flows, input files not read to their end, an
+	// interrupted replay. Empty exactly when LossSeen is false.
+	Loss []string `json:"loss"`
+	// Interrupted is capture.Stats.Interrupted: the replay stopped before
+	// the end of its input.
+	Interrupted bool     `json:"interrupted,omitempty"`
+	Nodes       []string `json:"nodes"`
+	Warnings    []string `json:"warnings"`
 	// Attribution is capture.Stats.Attribution: whether flows name the
 	// local process that opened them ("unavailable: ..." when the eBPF
 	// hooks could not load; empty for backends that cannot tell).

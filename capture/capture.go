@@ -4,6 +4,7 @@
 package capture
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -13,16 +14,21 @@ import (
 // that packets were lost, so a report can say how far "never seen" is to be
 // trusted.
 type Stats struct {
-	Backend string    `json:"backend"` // "file", "afpacket", "ebpf"
-	Files   []string  `json:"files,omitempty"`
-	Iface   string    `json:"iface,omitempty"`
-	Start   time.Time `json:"start"` // first packet
-	End     time.Time `json:"end"`   // last packet
+	Backend string   `json:"backend"` // "file", "afpacket", "ebpf"
+	Files   []string `json:"files,omitempty"`
+	Iface   string   `json:"iface,omitempty"`
+	// Start and End are the capture times of the first and last packets;
+	// zero (and left out of JSON) when there was none.
+	Start   time.Time `json:"start,omitzero"`
+	End     time.Time `json:"end,omitzero"`
 	Packets uint64    `json:"packets"`
 	Bytes   uint64    `json:"bytes"`
 	Flows   uint64    `json:"flows"`
 
-	// Undecodable counts frames the decoder could not parse (skipped).
+	// Undecodable counts frames the decoder could not parse (skipped),
+	// including frames of a link type it does not support (one Warnings
+	// line per such link type). Frames that carry no IP (ARP...) are
+	// not counted.
 	Undecodable uint64 `json:"undecodable"`
 	// IfaceDrops is the sum of pcapng per-packet/interface drop counts.
 	IfaceDrops uint64 `json:"iface_drops"`
@@ -34,6 +40,15 @@ type Stats struct {
 	MissedBytes uint64 `json:"missed_bytes"`
 	// Evicted counts flows finished early because the table was full.
 	Evicted uint64 `json:"evicted"`
+	// ReadErrors are the errors that ended the reading of an input file
+	// before its end (truncated or damaged), one line per file, as they
+	// also appear in Warnings. Set by ReadFiles.
+	ReadErrors []string `json:"read_errors,omitempty"`
+	// Interrupted is set by ReadFiles when its context was cancelled
+	// before every input file was read to its end (Warnings says after
+	// how many packets). Run never sets it: a live capture normally ends
+	// by cancellation.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Warnings are non-fatal problems, one line each (truncated file...).
 	Warnings []string `json:"warnings,omitempty"`
 	// Attribution says whether flows name the local process that opened
@@ -43,9 +58,42 @@ type Stats struct {
 	Attribution string `json:"attribution,omitempty"`
 }
 
-// LossSeen reports whether any sign of capture loss was seen.
+// LossSeen reports whether any sign of capture loss was seen: packets
+// dropped or not decodable, data acknowledged but never captured, flows
+// evicted, an input file not read to its end or a replay interrupted.
+// Any of them means traffic may have gone unseen.
 func (s *Stats) LossSeen() bool {
-	return s.IfaceDrops > 0 || s.KernelDrops > 0 || s.MissedBytes > 0 || s.Evicted > 0
+	return len(s.LossSignals()) > 0
+}
+
+// LossSignals says what was lost, one phrase per loss signal seen (for
+// example "3 frames could not be decoded"), in a fixed order; nil when
+// none was seen.
+func (s *Stats) LossSignals() []string {
+	var out []string
+	for _, x := range []struct {
+		n            uint64
+		one, several string
+	}{
+		{s.KernelDrops, "packet dropped by the kernel", "packets dropped by the kernel"},
+		{s.IfaceDrops, "packet dropped by the interface", "packets dropped by the interface"},
+		{s.Undecodable, "frame could not be decoded", "frames could not be decoded"},
+		{s.MissedBytes, "byte acknowledged but never captured", "bytes acknowledged but never captured"},
+		{s.Evicted, "flow evicted from a full table", "flows evicted from a full table"},
+		{uint64(len(s.ReadErrors)), "input file not read to its end (truncated or damaged)",
+			"input files not read to their end (truncated or damaged)"},
+	} {
+		switch {
+		case x.n == 1:
+			out = append(out, "1 "+x.one)
+		case x.n > 1:
+			out = append(out, strconv.FormatUint(x.n, 10)+" "+x.several)
+		}
+	}
+	if s.Interrupted {
+		out = append(out, "the replay was interrupted before the end of its input")
+	}
+	return out
 }
 
 // Result is what a capture produced: flows and the evidence behind them.

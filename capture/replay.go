@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -67,6 +72,13 @@ type pipeline struct {
 	// first and last are the capture times of the earliest and latest
 	// packets, in Unix nanoseconds (converted into Stats at the end).
 	first, last int64
+	// unsupported counts the frames per link type the decoder does not
+	// support. Only the reader goroutine writes it, until it hands over
+	// its last batch; finish reads it after that.
+	unsupported map[layers.LinkType]uint64
+	// complete is set when input ended (cleanly or on a read error)
+	// rather than being stopped by cancellation.
+	complete bool
 }
 
 // Run reads src to its end (or until ctx is cancelled), rebuilds flows and
@@ -88,7 +100,8 @@ func newPipeline(opts Options) *pipeline {
 	if opts.Backend == "" {
 		opts.Backend = "file"
 	}
-	pl := &pipeline{opts: opts, res: &Result{Flows: []flow.Flow{}}, dec: decode.NewDecoder()}
+	pl := &pipeline{opts: opts, res: &Result{Flows: []flow.Flow{}}, dec: decode.NewDecoder(),
+		unsupported: map[layers.LinkType]uint64{}}
 	pl.res.Stats.Backend = opts.Backend
 	pl.live = opts.Backend != "file"
 	if !opts.NoNames {
@@ -200,24 +213,95 @@ func (pl *pipeline) finish() {
 	st.Flows = ts.Flows
 	st.Evicted = ts.Evicted
 	st.MissedBytes = ts.MissedBytes
+	st.Warnings = append(st.Warnings, unsupportedWarnings(pl.unsupported)...)
+}
+
+// unsupportedWarnings says, one line per link type in numeric order, how
+// many frames were skipped because the decoder does not support their
+// link type.
+func unsupportedWarnings(counts map[layers.LinkType]uint64) []string {
+	links := slices.Sorted(maps.Keys(counts))
+	out := make([]string, 0, len(links))
+	for _, l := range links {
+		frames := "frames"
+		if counts[l] == 1 {
+			frames = "frame"
+		}
+		if wrapperLinks[l] {
+			// The decoder knows these; what it could not decode is the
+			// link type they wrap.
+			out = append(out, fmt.Sprintf("link type %s wraps a link type that is not supported: %d %s skipped",
+				linkName(l), counts[l], frames))
+			continue
+		}
+		out = append(out, fmt.Sprintf("link type %s is not supported: %d %s skipped", linkName(l), counts[l], frames))
+	}
+	return out
+}
+
+// wrapperLinks are link types whose frames carry a header naming the link
+// type of the frame inside (Apple PKTAP, and USER2 as macOS writes it).
+var wrapperLinks = map[layers.LinkType]bool{149: true, 258: true}
+
+// linkNames are tcpdump's names (pcap-linktype(7)) of link types seen in
+// the wild that the decoder does not support, for warnings.
+var linkNames = map[layers.LinkType]string{
+	3: "AX25", 6: "IEEE802_5 (token ring)", 7: "ARCNET_BSD", 8: "SLIP", 10: "FDDI",
+	100: "ATM_RFC1483", 107: "FRELAY", 114: "LTALK", 119: "PRISM_HEADER", 122: "IP_OVER_FC",
+	123: "SUNATM", 129: "ARCNET_LINUX", 138: "APPLE_IP_OVER_IEEE1394", 139: "MTP2_WITH_PHDR",
+	140: "MTP2", 141: "MTP3", 142: "SCCP", 143: "DOCSIS", 144: "LINUX_IRDA",
+	147: "USER0", 148: "USER1", 149: "USER2", 163: "IEEE802_11_AVS", 177: "LINUX_LAPD",
+	187: "BLUETOOTH_HCI_H4", 189: "USB_LINUX", 192: "PPI", 195: "IEEE802_15_4_WITHFCS",
+	201: "BLUETOOTH_HCI_H4_WITH_PHDR", 220: "USB_LINUX_MMAPPED", 224: "FC_2",
+	225: "FC_2_WITH_FRAME_DELIMS", 227: "CAN_SOCKETCAN", 235: "DVB_CI", 249: "USBPCAP",
+	253: "NETLINK", 258: "PKTAP", 263: "IPOIB", 266: "NORDIC_BLE", 297: "ETW",
+}
+
+// linkName names a link type with its number: "ARCNET_LINUX (129)".
+func linkName(l layers.LinkType) string {
+	if n, ok := linkNames[l]; ok {
+		return fmt.Sprintf("%s (%d)", n, uint16(l))
+	}
+	return strconv.Itoa(int(l))
 }
 
 // ReadFiles replays capture files (pcap, pcapng, gzip of either) merged in
 // time order. A file that cannot be opened or is not a capture is an error
 // naming it; a damaged or truncated file is not: the flows read so far are
 // returned and Stats.Warnings says what happened, one line per file.
+//
+// When ctx is cancelled before the input has been read to its end, the
+// flows read so far are returned with Stats.Interrupted set and a warning
+// saying after how many packets.
 func ReadFiles(ctx context.Context, paths []string, opts Options) (*Result, error) {
 	src, err := OpenFiles(paths)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	res, err := Run(ctx, src, opts)
+	res := replay(ctx, src, opts)
 	res.Stats.Files = append([]string(nil), paths...)
-	if err != nil {
-		res.Stats.Warnings = append(res.Stats.Warnings, warningLines(err)...)
-	}
 	return res, nil
+}
+
+// replay runs src as ReadFiles does: read errors and an early stop become
+// statistics and warnings, not an error.
+func replay(ctx context.Context, src Source, opts Options) *Result {
+	pl := newPipeline(opts)
+	err := pl.run(ctx, src)
+	pl.finish()
+	st := &pl.res.Stats
+	if err != nil {
+		lines := warningLines(err)
+		st.ReadErrors = append(st.ReadErrors, lines...)
+		st.Warnings = append(st.Warnings, lines...)
+	}
+	if !pl.complete {
+		st.Interrupted = true
+		st.Warnings = append(st.Warnings,
+			fmt.Sprintf("interrupted after %d packets: the input was not read to its end", st.Packets))
+	}
+	return pl.res
 }
 
 // warningLines splits a (possibly joined) read error into one line each.

@@ -23,6 +23,10 @@ const (
 	batchPool  = 4
 	arenaSize  = 64 << 10
 	sniffLimit = 2048 // bytes of payload kept for server-name sniffing
+	// batchFrames bounds the frames read into one batch, so that a long
+	// run of frames that yield no packet (non-IP, undecodable) still
+	// reaches a batch boundary, where the reader checks for a stop.
+	batchFrames = 8 * batchSize
 	// liveFlush bounds how long a packet of a live source waits in a
 	// partly filled batch.
 	liveFlush = 50 * time.Millisecond
@@ -37,9 +41,11 @@ type batch struct {
 	packets, bytes, drops, undecodable uint64
 	first, last                        int64
 	// end marks the last batch; err is the read error that ended input
-	// (nil at a clean end).
-	end bool
-	err error
+	// (nil at a clean end); complete says that input ended (at its clean
+	// end or on a read error) rather than being stopped early.
+	end      bool
+	complete bool
+	err      error
 }
 
 func (b *batch) reset() {
@@ -47,7 +53,7 @@ func (b *batch) reset() {
 	b.arena = b.arena[:0]
 	b.packets, b.bytes, b.drops, b.undecodable = 0, 0, 0, 0
 	b.first, b.last = 0, 0
-	b.end, b.err = false, nil
+	b.end, b.complete, b.err = false, false, nil
 }
 
 // run drives the reader goroutine and tracks flows from its batches until
@@ -92,6 +98,9 @@ func (pl *pipeline) run(ctx context.Context, src Source) error {
 		st.IfaceDrops += b.drops
 		st.Undecodable += b.undecodable
 		end, err := b.end, b.err
+		if end {
+			pl.complete = b.complete
+		}
 		b.reset()
 		free <- b
 		if end {
@@ -135,6 +144,7 @@ func (pl *pipeline) read(src Source, free chan *batch, full chan<- *batch, stop 
 			if err != io.EOF {
 				b.err = err
 			}
+			b.complete = true
 			break
 		}
 		if b.packets == 0 || fr.TS < b.first {
@@ -152,12 +162,17 @@ func (pl *pipeline) read(src Source, free chan *batch, full chan<- *batch, stop 
 			if err != decode.ErrNotIP {
 				b.undecodable++
 			}
+			if err == decode.ErrUnsupported {
+				// Only the first frame of a link type inserts a key;
+				// later ones update it in place, allocating nothing.
+				pl.unsupported[fr.LinkType]++
+			}
 		} else {
 			pl.keepPayload(b, p)
 			pl.table.Prepare(p, &b.prep[b.n])
 			b.n++
 		}
-		if b.n == batchSize || (pl.live && b.n > 0 && pl.stale(&started)) {
+		if b.n == batchSize || b.packets == batchFrames || (pl.live && b.n > 0 && pl.stale(&started)) {
 			if stopped() {
 				break
 			}

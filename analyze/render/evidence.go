@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,21 +109,16 @@ func lossText(c analyze.CaptureSummary) string {
 	if !c.LossSeen {
 		return ""
 	}
-	var parts []string
-	for _, x := range []struct {
-		n    uint64
-		what string
-	}{{c.KernelDrops, "dropped by the kernel"}, {c.IfaceDrops, "dropped by the interface"},
-		{c.MissedBytes, "bytes never captured"}, {c.Evicted, "flows evicted"}} {
-		if x.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
-		}
+	what := strings.Join(c.Loss, ", ")
+	if what == "" { // a report made before capture summaries listed it
+		what = "loss signals seen"
 	}
-	return strings.Join(parts, ", ") + ": never-seen verdicts may be wrong"
+	return what + ": never-seen verdicts may be wrong"
 }
 
-// warnings returns the report's warnings, leaving out the loss warning when
-// the coverage line already says it.
+// warnings returns the report's warnings, then the capture's, leaving out
+// the loss warning when the coverage line already says it and a capture
+// warning the report already repeats (a read error).
 func warnings(rep *analyze.Report) []string {
 	var out []string
 	for _, w := range rep.Warnings {
@@ -131,7 +127,12 @@ func warnings(rep *analyze.Report) []string {
 		}
 		out = append(out, w)
 	}
-	return append(out, rep.Capture.Warnings...)
+	for _, w := range rep.Capture.Warnings {
+		if !slices.Contains(rep.Warnings, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // housekeepingText summarises link-local chatter in one line.

@@ -99,8 +99,11 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 	p("")
 	c := rep.Capture
 	p("- Evidence: %s", mdText(coverageText(c)))
-	p("- Loss signals: %d dropped by the kernel, %d dropped by the interface, %d bytes never captured, %d flows evicted",
-		c.KernelDrops, c.IfaceDrops, c.MissedBytes, c.Evicted)
+	loss := "none"
+	if c.LossSeen {
+		loss = lossText(c)
+	}
+	p("- Loss signals: %s", mdText(loss))
 	p("- Flows: %d read, %d matched a requirement, %d transit, %d housekeeping",
 		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping)
 	p("- Housekeeping (link-local, not audited): %s", mdText(housekeepingText(rep.Housekeeping)))
