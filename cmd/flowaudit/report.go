@@ -3,13 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/session"
+	"github.com/flowaudit/flowaudit/catalog"
 )
 
 func init() { subcommands = append(subcommands, newReportCmd) }
@@ -23,8 +26,12 @@ func newReportCmd(a *app) *cobra.Command {
 			"against any products, site file and features, without the packets. Several\n" +
 			"sessions (the gateways of a cluster, or several runs) are merged into one report\n" +
 			"whose requirements and unexpected flows name the nodes that saw them.\n" +
-			"The gateway addresses come from --host, else the site file, else the sessions.\n" +
-			"docs/session.md describes the session format. Exit status as for replay.",
+			"The gateway addresses come from --host, else the site file, else the sessions:\n" +
+			"the union of the addresses each session recorded, each session that recorded\n" +
+			"none having its own inferred from its own flows (so every node of a cluster\n" +
+			"keeps its address). A file given twice, or two files of the same capture (same\n" +
+			"node and start), is refused. docs/session.md describes the session format.\n" +
+			"Exit status as for replay.",
 		Example: "  flowaudit report --product mailcleaner gw1.session.json\n" +
 			"  flowaudit report -p mailcleaner --with cluster -f json -o cluster.json gw1.session.json gw2.session.json",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,32 +45,99 @@ func newReportCmd(a *app) *cobra.Command {
 			if _, ok := reportFormats[f.format]; !ok {
 				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
 			}
-			sessions := make([]*session.Session, 0, len(args))
-			for _, path := range args {
-				s, err := session.Load(path)
-				if err != nil {
-					return err
-				}
-				sessions = append(sessions, s)
+			sessions, err := session.LoadAll(args...)
+			if err != nil {
+				return err
 			}
 			res := session.Merge(sessions...)
 			for _, w := range res.Stats.Warnings {
 				a.log.Warn("session: " + w)
 			}
+			var inferred []session.HostsOf
 			if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
-				if hosts, how := session.Hosts(sessions...); len(hosts) > 0 {
-					opts.Hosts = hosts
-					opts.HostsHow = "session: " + how
-					if how == "" {
-						opts.HostsHow = "session"
-					}
+				if opts.Hosts, opts.HostsHow, inferred, err = reportHosts(sessions, opts.Products); err != nil {
+					return err
 				}
 			}
-			return a.auditAndWrite(res, opts, failOn, f.format, f.output)
+			rep, err := analyze.Audit(res, opts)
+			if err != nil {
+				return err
+			}
+			if len(inferred) > 0 {
+				rep.Hosts.Inferred = true
+				var ws []string
+				for _, h := range inferred {
+					ws = append(ws, fmt.Sprintf("gateway addresses of %s were inferred from its own flows (%s): give --host or a site file to be sure",
+						h.Node, addrsText(h.Addrs)))
+				}
+				rep.Warnings = append(ws, rep.Warnings...)
+			}
+			return a.writeFindings(rep, failOn, f.format, f.output)
 		},
 	}
 	f.register(cmd)
+	// auditFlags' --host text describes replay's default; report's differs.
+	cmd.Flags().Lookup("host").Usage = reportHostUsage
 	return cmd
+}
+
+// reportHostUsage is report's --host help.
+const reportHostUsage = "gateway address `ADDR` (repeatable); overrides the site file and the sessions. " +
+	"Default: the site file's hosts, else the union of the sessions' recorded hosts, " +
+	"inferred per session from its own flows for a session that recorded none"
+
+// reportHosts are the gateway addresses of a report over sessions when
+// neither --host nor the site file gives them, how they were found, and
+// the sessions whose addresses were inferred. One session that recorded
+// none is left to the audit's own inference (nil addresses), so its
+// report is replay's. Several: each session keeps the addresses it
+// recorded, or has its own inferred from its own flows, and the report
+// uses their union, so two nodes of a cluster are both audited.
+func reportHosts(sessions []*session.Session, products []*catalog.Product) ([]netip.Addr, string, []session.HostsOf, error) {
+	if len(sessions) == 1 && len(sessions[0].Hosts) == 0 {
+		return nil, "", nil, nil
+	}
+	infer := func(s *session.Session) ([]netip.Addr, string, error) {
+		rep, err := analyze.Audit(s.Result(), analyze.Options{Products: products})
+		if err != nil {
+			return nil, "", err
+		}
+		return rep.Hosts.Addrs, inferredHow(rep.Hosts.How), nil
+	}
+	r, err := session.ResolveHosts(infer, sessions...)
+	if err != nil || len(r.Addrs) == 0 {
+		return nil, "", nil, err
+	}
+	how := r.How
+	if len(sessions) == 1 {
+		how = "session: " + r.Sessions[0].How
+	}
+	return r.Addrs, how, r.Inferred(), nil
+}
+
+// inferredHow shortens the audit's "inferred from the traffic (the
+// address taking part in most flows): A in N of M IPv4 flows; ..." to
+// "inferred from its own flows: A in N of M IPv4 flows, ...", which reads
+// inside the per-session list ResolveHosts builds.
+func inferredHow(how string) string {
+	detail := how
+	if _, after, ok := strings.Cut(how, "): "); ok && strings.HasPrefix(how, "inferred from the traffic (") {
+		detail = after
+	} else if after, ok := strings.CutPrefix(how, "inferred from the traffic: "); ok {
+		detail = after
+	}
+	return "inferred from its own flows: " + strings.ReplaceAll(detail, "; ", ", ")
+}
+
+func addrsText(addrs []netip.Addr) string {
+	if len(addrs) == 0 {
+		return "none found"
+	}
+	parts := make([]string, len(addrs))
+	for i, a := range addrs {
+		parts[i] = a.String()
+	}
+	return strings.Join(parts, ", ")
 }
 
 // sessionFlags are --session and --node for commands that can save what

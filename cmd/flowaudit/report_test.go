@@ -21,8 +21,13 @@ var gwAddr = netip.MustParseAddr("192.0.2.10")
 
 // mkFlow is an outbound flow from the gateway.
 func mkFlow(proto uint8, port uint16, out flow.Outcome, at time.Time) flow.Flow {
+	return mkFlowFrom(gwAddr, proto, port, out, at)
+}
+
+// mkFlowFrom is an outbound flow from gateway address gw.
+func mkFlowFrom(gw netip.Addr, proto uint8, port uint16, out flow.Outcome, at time.Time) flow.Flow {
 	f := flow.Flow{UID: "C" + string(out), Proto: proto,
-		Orig:  netip.AddrPortFrom(gwAddr, 40000),
+		Orig:  netip.AddrPortFrom(gw, 40000),
 		Resp:  netip.AddrPortFrom(netip.MustParseAddr("203.0.113.5"), port),
 		Start: at, End: at.Add(time.Second), Outcome: out, OrigPkts: 1, Attempts: 1}
 	switch out {
@@ -37,11 +42,19 @@ func mkFlow(proto uint8, port uint16, out flow.Outcome, at time.Time) flow.Flow 
 
 func writeSession(t *testing.T, dir, node string, flows ...flow.Flow) string {
 	t.Helper()
-	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	return writeSessionAt(t, filepath.Join(dir, node+".session.json"), node, time.Time{}, []netip.Addr{gwAddr}, "interface gw0 addresses", flows...)
+}
+
+// writeSessionAt saves a session of node at path, started at start (zero:
+// 10:00), recording hosts (nil: none, as replay without --host used to).
+func writeSessionAt(t *testing.T, path, node string, start time.Time, hosts []netip.Addr, how string, flows ...flow.Flow) string {
+	t.Helper()
+	if start.IsZero() {
+		start = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	}
 	s := session.New(&capture.Result{Flows: flows, Stats: capture.Stats{Backend: "afpacket", Iface: "gw0",
-		Packets: uint64(2 * len(flows)), Flows: uint64(len(flows))}}, node, "test", t0, t0.Add(time.Minute))
-	s.Hosts, s.HostsHow = []netip.Addr{gwAddr}, "interface gw0 addresses"
-	path := filepath.Join(dir, node+".session.json")
+		Packets: uint64(2 * len(flows)), Flows: uint64(len(flows))}}, node, "test", start, start.Add(time.Minute))
+	s.Hosts, s.HostsHow = hosts, how
 	if err := session.Save(path, s); err != nil {
 		t.Fatal(err)
 	}
@@ -53,17 +66,51 @@ type reqView struct {
 	Status string   `json:"status"`
 	Reason string   `json:"reason"`
 	Nodes  []string `json:"nodes"`
+	Counts struct {
+		Flows int `json:"flows"`
+	} `json:"counts"`
 }
 
 type reportView struct {
 	Hosts struct {
-		Addrs []string `json:"addrs"`
-		How   string   `json:"how"`
+		Addrs    []string `json:"addrs"`
+		How      string   `json:"how"`
+		Inferred bool     `json:"inferred"`
 	} `json:"hosts"`
 	Requirements []reqView `json:"requirements"`
 	Capture      struct {
-		Nodes []string `json:"nodes"`
+		Nodes    []string `json:"nodes"`
+		Flows    int      `json:"flows"`
+		Packets  int      `json:"packets"`
+		Warnings []string `json:"warnings"`
 	} `json:"capture"`
+	Summary struct {
+		Flows   int `json:"flows"`
+		Matched int `json:"matched"`
+		Transit int `json:"transit"`
+	} `json:"summary"`
+	Warnings []string `json:"warnings"`
+}
+
+// runReport runs report with args (JSON to a file) and returns the
+// report; findings are not an error here.
+func runReport(t *testing.T, args ...string) *reportView {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"report", "--fail-on", "none", "-f", "json", "-o", out}, args...), &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("report %v: %v; stderr %s", args, err, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep reportView
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep
 }
 
 func (r *reportView) req(id string) reqView {
@@ -110,7 +157,8 @@ func TestReportMergesSessions(t *testing.T) {
 	if strings.Join(rep.Capture.Nodes, ",") != "gw1,gw2" {
 		t.Errorf("capture nodes %v", rep.Capture.Nodes)
 	}
-	if len(rep.Hosts.Addrs) != 1 || rep.Hosts.Addrs[0] != "192.0.2.10" || !strings.HasPrefix(rep.Hosts.How, "session: ") {
+	if len(rep.Hosts.Addrs) != 1 || rep.Hosts.Addrs[0] != "192.0.2.10" ||
+		rep.Hosts.How != "sessions: gw1 192.0.2.10 (interface gw0 addresses); gw2 192.0.2.10 (interface gw0 addresses)" {
 		t.Errorf("hosts %+v, want the sessions' address", rep.Hosts)
 	}
 }
@@ -127,7 +175,7 @@ func TestReportErrors(t *testing.T) {
 	}{
 		{"no session", []string{"report", "-p", "mailcleaner"}, "no session file given"},
 		{"no product", []string{"report", good}, "no product given"},
-		{"newer version", []string{"report", "-p", "mailcleaner", bad}, "load session " + bad + ": unsupported session version 9"},
+		{"newer version", []string{"report", "-p", "mailcleaner", bad}, "session " + bad + ": unsupported session version 9"},
 		{"missing", []string{"report", "-p", "mailcleaner", filepath.Join(dir, "nope.json")}, "no such file"},
 		{"bad format", []string{"report", "-p", "mailcleaner", "-f", "nope", good}, `unknown report format "nope"`},
 	}
