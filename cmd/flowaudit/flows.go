@@ -234,9 +234,16 @@ func writeFlowsTable(w io.Writer, res *capture.Result) error {
 		return err
 	}
 	st := &res.Stats
-	_, err := fmt.Fprintf(w, "%d flows, %d packets, %d bytes; undecodable %d, interface drops %d, missed bytes %d, evicted %d\n",
-		len(res.Flows), st.Packets, st.Bytes, st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted)
-	return err
+	if _, err := fmt.Fprintf(w, "%d flows, %d packets, %d bytes; undecodable %d, interface drops %d, missed bytes %d, evicted %d\n",
+		len(res.Flows), st.Packets, st.Bytes, st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted); err != nil {
+		return err
+	}
+	if loss := st.LossSignals(); len(loss) > 0 {
+		if _, err := fmt.Fprintf(w, "capture loss seen: %s\n", strings.Join(loss, "; ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flowDetail says what the table's other columns do not: the ICMP error,

@@ -34,6 +34,7 @@ func TestInterruptedRead(t *testing.T) {
 		{"replay", []string{"replay", "--catalog", cat, "-p", "testmail", "--host", "192.0.2.10", "-f", "json", "-o", filepath.Join(dir, "r.json"), big}, filepath.Join(dir, "r.json")},
 		{"replay with session", []string{"replay", "--catalog", cat, "-p", "testmail", "--session", filepath.Join(dir, "s.json"), "-o", filepath.Join(dir, "r2.json"), big}, filepath.Join(dir, "s.json")},
 		{"flows zeek", []string{"flows", "-f", "zeek", big}, ""},
+		{"flows table", []string{"flows", big}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -52,6 +53,9 @@ func TestInterruptedRead(t *testing.T) {
 			}
 			if len(got) == 0 {
 				t.Error("the partial output is empty")
+			}
+			if tc.name == "flows table" && !strings.Contains(stdout.String(), "capture loss seen: the replay was interrupted") {
+				t.Errorf("the flows table does not say it is partial: %s", stdout.String())
 			}
 			if tc.name == "flows zeek" && strings.Count(stdout.String(), "\n") >= 9000/3+8 {
 				t.Errorf("%d lines: all the flows, not part of them", strings.Count(stdout.String(), "\n"))

@@ -34,7 +34,7 @@ func (a *app) readFiles(paths []string, opts capture.Options, streaming bool) (*
 	if err != nil {
 		return nil, err
 	}
-	a.readStopped = a.ctx.Err() != nil
+	a.readStopped = res.Stats.Interrupted
 	for _, w := range res.Stats.Warnings {
 		a.log.Warn("capture: " + w)
 	}
