@@ -163,5 +163,8 @@ func (s *sessionFlags) save(res *capture.Result, opts analyze.Options, siteFile 
 	}
 	sess := session.New(res, node, version, res.Stats.Start, res.Stats.End)
 	sess.Hosts, sess.HostsHow = sessionHosts(opts, siteFile)
+	// replay hands over the addresses its audit inferred with the audit's
+	// own description; the flag lets a merged report say so.
+	sess.HostsInferred = strings.HasPrefix(sess.HostsHow, "inferred")
 	return session.Save(s.path, sess)
 }

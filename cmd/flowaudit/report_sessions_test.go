@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,20 +110,29 @@ func TestReportTwoGatewaysFromCapture(t *testing.T) {
 		"--fail-on", "none", "-o", filepath.Join(dir, "replay.json"), pcap}, &stdout, &stderr); err != nil {
 		t.Fatalf("replay: %v %s", err, stderr.String())
 	}
+	// A copy as replay saved it; c1 is rewritten below.
+	if data, err := os.ReadFile(c1); err != nil || os.WriteFile(filepath.Join(dir, "c1-recorded.json"), data, 0o644) != nil {
+		t.Fatalf("copy %s: %v", c1, err)
+	}
 	s, err := session.Load(c1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As older replays saved it: no hosts.
-	s.Hosts, s.HostsHow, s.HostsInferred = nil, "", false
-	if err := session.Save(c1, s); err != nil {
-		t.Fatal(err)
+	// replay recorded the addresses it inferred, and that it inferred them.
+	if len(s.Hosts) != 2 || !s.HostsInferred {
+		t.Errorf("replay's session: hosts %v (%q) inferred %v, want 2 inferred", s.Hosts, s.HostsHow, s.HostsInferred)
 	}
 	rename := map[netip.Addr]netip.Addr{gw1Addr: gw2Addr,
 		netip.MustParseAddr("2001:db8:a::10"): netip.MustParseAddr("2001:db8:a::11")}
-	s.Node = "gw2"
-	for i := range s.Flows {
-		f := &s.Flows[i]
+	gw2 := *s
+	gw2.Node = "gw2"
+	gw2.Flows = slices.Clone(s.Flows)
+	gw2.Hosts = nil
+	for _, a := range s.Hosts {
+		gw2.Hosts = append(gw2.Hosts, rename[a])
+	}
+	for i := range gw2.Flows {
+		f := &gw2.Flows[i]
 		if a, ok := rename[f.Orig.Addr()]; ok {
 			f.Orig = netip.AddrPortFrom(a, f.Orig.Port())
 		}
@@ -130,8 +140,24 @@ func TestReportTwoGatewaysFromCapture(t *testing.T) {
 			f.Resp = netip.AddrPortFrom(a, f.Resp.Port())
 		}
 	}
-	if err := session.Save(c2, s); err != nil {
+	recorded := filepath.Join(dir, "c2-recorded.json")
+	if err := session.Save(recorded, &gw2); err != nil {
 		t.Fatal(err)
+	}
+	// As older replays saved them: no hosts.
+	for _, x := range []struct {
+		s    *session.Session
+		path string
+	}{{s, c1}, {&gw2, c2}} {
+		x.s.Hosts, x.s.HostsHow, x.s.HostsInferred = nil, "", false
+		if err := session.Save(x.path, x.s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withHosts := runReport(t, "-p", "mailcleaner", filepath.Join(dir, "c1-recorded.json"), recorded)
+	if !withHosts.Hosts.Inferred || withHosts.Summary.Transit != 0 || len(withHosts.Hosts.Addrs) != 4 ||
+		!strings.Contains(strings.Join(withHosts.Warnings, "\n"), "gateway addresses of gw2 were inferred from its own flows (192.0.2.11, 2001:db8:a::11)") {
+		t.Errorf("sessions with the hosts replay inferred: hosts %+v transit %d warnings %q", withHosts.Hosts, withHosts.Summary.Transit, withHosts.Warnings)
 	}
 	one := runReport(t, "-p", "mailcleaner", c1)
 	both := runReport(t, "-p", "mailcleaner", c1, c2)
