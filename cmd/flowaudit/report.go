@@ -104,7 +104,17 @@ func reportHosts(sessions []*session.Session, products []*catalog.Product) ([]ne
 		}
 		return rep.Hosts.Addrs, inferredHow(rep.Hosts.How), nil
 	}
-	r, err := session.ResolveHosts(infer, sessions...)
+	// Addresses a recorder inferred are described as those inferred here.
+	described := make([]*session.Session, len(sessions))
+	for i, s := range sessions {
+		described[i] = s
+		if strings.HasPrefix(s.HostsHow, "inferred from the traffic") {
+			c := *s
+			c.HostsHow = inferredHow(s.HostsHow)
+			described[i] = &c
+		}
+	}
+	r, err := session.ResolveHosts(infer, described...)
 	if err != nil || len(r.Addrs) == 0 {
 		return nil, "", nil, err
 	}

@@ -131,6 +131,7 @@ func TestReportTwoGatewaysFromCapture(t *testing.T) {
 	for _, a := range s.Hosts {
 		gw2.Hosts = append(gw2.Hosts, rename[a])
 	}
+	gw2.HostsHow = strings.NewReplacer("192.0.2.10 ", "192.0.2.11 ", "2001:db8:a::10 ", "2001:db8:a::11 ").Replace(s.HostsHow)
 	for i := range gw2.Flows {
 		f := &gw2.Flows[i]
 		if a, ok := rename[f.Orig.Addr()]; ok {
@@ -154,13 +155,15 @@ func TestReportTwoGatewaysFromCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	withHosts := runReport(t, "-p", "mailcleaner", filepath.Join(dir, "c1-recorded.json"), recorded)
-	if !withHosts.Hosts.Inferred || withHosts.Summary.Transit != 0 || len(withHosts.Hosts.Addrs) != 4 ||
-		!strings.Contains(strings.Join(withHosts.Warnings, "\n"), "gateway addresses of gw2 were inferred from its own flows (192.0.2.11, 2001:db8:a::11)") {
-		t.Errorf("sessions with the hosts replay inferred: hosts %+v transit %d warnings %q", withHosts.Hosts, withHosts.Summary.Transit, withHosts.Warnings)
-	}
 	one := runReport(t, "-p", "mailcleaner", c1)
 	both := runReport(t, "-p", "mailcleaner", c1, c2)
+	withHosts := runReport(t, "-p", "mailcleaner", filepath.Join(dir, "c1-recorded.json"), recorded)
+	if !withHosts.Hosts.Inferred || withHosts.Summary.Transit != 0 || len(withHosts.Hosts.Addrs) != 4 ||
+		!strings.Contains(strings.Join(withHosts.Warnings, "\n"), "gateway addresses of gw2 were inferred from its own flows (192.0.2.11, 2001:db8:a::11)") ||
+		withHosts.Hosts.How != both.Hosts.How {
+		t.Errorf("sessions with the hosts replay inferred: hosts %+v transit %d warnings %q; want those inferred per session: %+v",
+			withHosts.Hosts, withHosts.Summary.Transit, withHosts.Warnings, both.Hosts)
+	}
 	if want := []string{"192.0.2.10", "192.0.2.11", "2001:db8:a::10", "2001:db8:a::11"}; !reflect.DeepEqual(both.Hosts.Addrs, want) {
 		t.Errorf("hosts %v, want %v (%s)", both.Hosts.Addrs, want, both.Hosts.How)
 	}
