@@ -45,6 +45,9 @@ func newReportCmd(a *app) *cobra.Command {
 			if _, ok := reportFormats[f.format]; !ok {
 				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
 			}
+			if err := checkOutputs(args, output{"--output", f.output}); err != nil {
+				return err
+			}
 			sessions, err := session.LoadAll(args...)
 			if err != nil {
 				return err

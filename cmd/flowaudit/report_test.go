@@ -178,6 +178,8 @@ func TestReportErrors(t *testing.T) {
 		{"newer version", []string{"report", "-p", "mailcleaner", bad}, "session " + bad + ": unsupported session version 9"},
 		{"missing", []string{"report", "-p", "mailcleaner", filepath.Join(dir, "nope.json")}, "no such file"},
 		{"bad format", []string{"report", "-p", "mailcleaner", "-f", "nope", good}, `unknown report format "nope"`},
+		{"output is a session", []string{"report", "-p", "mailcleaner", "-o", good, good}, "--output " + good + " is also an input"},
+		{"output directory missing", []string{"report", "-p", "mailcleaner", "-o", filepath.Join(dir, "no", "r.html"), good}, "directory " + filepath.Join(dir, "no")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
