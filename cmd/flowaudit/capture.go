@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -107,8 +105,14 @@ func (a *app) runCapture(f *captureFlags) error {
 	if f.maxFlows < 0 {
 		return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
 	}
+	if f.node != "" && f.session == "" {
+		return errors.New("--node names the gateway in a session: give --session FILE too")
+	}
+	if err := checkNode(f.node); err != nil {
+		return err
+	}
 	// Fail now, not after an hour of capture, when a file cannot be written.
-	if err := checkOutputs(nil, output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
+	if err := checkOutputs(f.audit.inputFiles(), output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
 		return err
 	}
 	if _, err := capture.CheckInterface(f.iface); err != nil {
@@ -135,8 +139,6 @@ func (a *app) runCapture(f *captureFlags) error {
 		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
-	stopAbort := a.abortOnSecondSignal()
-	defer stopAbort()
 
 	start := time.Now()
 	live, err := startLive(ctx, f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
@@ -144,7 +146,7 @@ func (a *app) runCapture(f *captureFlags) error {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		f.iface, live.Backend(), hostsText(opts))
+		f.iface, live.Backend(), hostsText(opts, f.audit.site))
 	a.watchCapture(ctx, live, &opts, ifHosts, f)
 
 	res, stopErr := live.Stop()
@@ -171,11 +173,7 @@ func (a *app) runCapture(f *captureFlags) error {
 	}
 	// The report is written even when the session could not be.
 	err = a.auditAndWrite(res, opts, failOn, f.audit.format, f.audit.output)
-	var fe *findingsError
-	if saveErr != nil && (err == nil || errors.As(err, &fe)) {
-		return saveErr
-	}
-	return errors.Join(err, saveErr)
+	return joinWriteErrors(err, saveErr)
 }
 
 // watchCapture shows progress until ctx is done or the capture ends by
@@ -216,36 +214,6 @@ func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze
 	}
 }
 
-// abortOnSecondSignal makes a second SIGINT or SIGTERM (the first one
-// cancels a.ctx and starts the orderly stop) end the process at once with
-// 128+signal, writing nothing more: files being written are temporary
-// files, so nothing half-written is left under a final name.
-func (a *app) abortOnSecondSignal() (stop func()) {
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-done:
-				return
-			case sig := <-ch:
-				if n++; n < 2 {
-					continue
-				}
-				fmt.Fprintf(a.stderr, "\nflowaudit: %v again: aborting without writing the report or session\n", sig)
-				code := 130
-				if sig == syscall.SIGTERM {
-					code = 143
-				}
-				os.Exit(code)
-			}
-		}
-	}()
-	return func() { signal.Stop(ch); close(done) }
-}
-
 // sessionHosts is what a session records as the gateway's addresses: the
 // ones given or found on the interface, else the site file's (empty: the
 // report infers them again from the traffic).
@@ -262,8 +230,8 @@ func sessionHosts(opts analyze.Options, siteFile string) ([]netip.Addr, string) 
 }
 
 // hostsText describes the gateway addresses for the start message.
-func hostsText(opts analyze.Options) string {
-	hosts, how := sessionHosts(opts, "")
+func hostsText(opts analyze.Options, siteFile string) string {
+	hosts, how := sessionHosts(opts, siteFile)
 	if len(hosts) == 0 {
 		return "addresses inferred from the traffic"
 	}

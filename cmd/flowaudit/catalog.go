@@ -37,7 +37,7 @@ func (a *app) loadCatalog(files []string) (*catalog.Catalog, error) {
 	for _, f := range files {
 		o, err := catalog.LoadFile(f)
 		if err != nil {
-			return nil, err
+			return nil, oneLine(err, f, false)
 		}
 		c = c.Overlay(o)
 	}
@@ -157,7 +157,7 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 			if site {
 				s, err := catalog.LoadSite(args[0])
 				if err != nil {
-					return err
+					return a.problems(err, args[0])
 				}
 				fmt.Fprintf(a.stdout, "%s: ok: site with %d hosts, %d zones, %d features\n",
 					args[0], len(s.Hosts), len(s.Zones), len(s.Features))
@@ -165,7 +165,7 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 			}
 			c, err := catalog.LoadFile(args[0])
 			if err != nil {
-				return err
+				return a.problems(err, args[0])
 			}
 			for _, p := range c.Products {
 				fmt.Fprintf(a.stdout, "%s: ok: product %s, %d requirements, %d features\n",
@@ -200,7 +200,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			opt := catalog.NFTOptions{Features: map[string]bool{}}
 			if site != "" {
 				if opt.Site, err = catalog.LoadSite(site); err != nil {
-					return err
+					return oneLine(err, site, true)
 				}
 				for f, on := range opt.Site.Features {
 					opt.Features[f] = on
@@ -287,7 +287,11 @@ func showTable(w io.Writer, p *catalog.Product, markdown bool) error {
 	return renderTable(w, markdown, []string{"Feature", "Default", "Description"}, frows)
 }
 
-func renderTable(w io.Writer, markdown bool, header []string, rows [][]string) error {
+func renderTable(out io.Writer, markdown bool, header []string, rows [][]string) error {
+	// tablewriter drops write errors; ew keeps the first (a full disk,
+	// a closed pipe) so the exit status says the output is incomplete.
+	ew := &errWriter{w: out}
+	var w io.Writer = ew
 	var r tw.Renderer = renderer.NewBlueprint()
 	if markdown {
 		r = renderer.NewMarkdown()
@@ -315,7 +319,25 @@ func renderTable(w io.Writer, markdown bool, header []string, rows [][]string) e
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("render table: %w", err)
 	}
+	if ew.err != nil {
+		return fmt.Errorf("write table: %w", ew.err)
+	}
 	return nil
+}
+
+// errWriter remembers the first write error and swallows the rest.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return len(p), nil
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 func portsString(ps []catalog.PortRange) string {
@@ -351,6 +373,20 @@ func conditionString(c *catalog.Condition) string {
 		return c.Feature + " (default on)"
 	}
 	return c.Feature + " (default off)"
+}
+
+// problems prints every problem of a catalog or site file on stderr, one
+// "file:line: field: what is wrong" line each, and returns a one-line
+// summary as the error. A single problem is the error itself.
+func (a *app) problems(err error, path string) error {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	if len(lines) == 1 {
+		return err
+	}
+	for _, l := range lines {
+		fmt.Fprintln(a.stderr, l)
+	}
+	return &fileError{fmt.Sprintf("%s: %d problems (listed above)", path, len(lines)), err}
 }
 
 // oneArg accepts exactly one argument, with a usage error that says what

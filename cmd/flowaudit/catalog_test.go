@@ -193,11 +193,12 @@ func TestCatalogValidate(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	writeCatalogFile(t, bad, "product: mine\ndocument: policy.txt\nrows:\n  - {name: smtp, direction: in, protocol: tcp, ports: [\"30-20\"], peers: [any], source: {text: x}}\n  - {name: dns, direction: out, protocol: tcp, peers: [any], source: {text: y}}\n")
-	_, err = runCatalog(t, "catalog", "validate", bad)
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"catalog", "validate", bad}, &stdout, &stderr)
 	want := bad + ":4: rows[0].ports[0]: reversed range \"30-20\": the first port must not be above the second\n" +
-		bad + ":5: rows[1].ports: missing: tcp needs ports"
-	if err == nil || err.Error() != want {
-		t.Errorf("validate bad:\n%v\nwant\n%s", err, want)
+		bad + ":5: rows[1].ports: missing: tcp needs ports\n"
+	if err == nil || err.Error() != bad+": 2 problems (listed above)" || stderr.String() != want {
+		t.Errorf("validate bad: error %v, stderr\n%s\nwant\n%s", err, stderr.String(), want)
 	}
 }
 

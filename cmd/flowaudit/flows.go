@@ -29,12 +29,17 @@ func newFlowsCmd(a *app) *cobra.Command {
 			"allowed, merged in time order) and prints each with Zeek's conn_state and history\n" +
 			"and its outcome: established, rejected, unreachable (with the ICMP error),\n" +
 			"unanswered or unknown. --format zeek writes Zeek's conn.log TSV, for diffing\n" +
-			"against Zeek and for tools that read conn.log. docs/flows.md explains the fields.",
+			"against Zeek and for tools that read conn.log. docs/flows.md explains the fields.\n\n" +
+			"Exit status: 0 when every file was read, 2 for usage or input errors, 130 when\n" +
+			"Ctrl-C stopped reading (what was read is written; a second Ctrl-C aborts).",
 		Example: "  flowaudit flows gateway.pcap\n" +
 			"  flowaudit flows --format zeek day1.pcapng day2.pcapng > conn.log",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("flows: no capture file given (flowaudit flows FILE...)")
+			}
+			if err := checkInputs(args); err != nil {
+				return err
 			}
 			if maxFlows < 0 {
 				return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", maxFlows)

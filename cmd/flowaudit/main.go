@@ -13,10 +13,30 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	go onSignals(cancel)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// onSignals turns the first SIGINT or SIGTERM into an orderly stop (ctx is
+// cancelled: a capture finishes its flows, a replay stops reading, and what
+// was gathered is written) and a second one into an immediate exit with
+// 128+signal, whatever the command is doing (reading a stalled pipe,
+// writing to a blocked stdout). Files are written under temporary names
+// and renamed, so the abort leaves nothing half-written under a final name.
+func onSignals(cancel context.CancelFunc) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	<-ch
+	cancel()
+	sig := <-ch
+	fmt.Fprintf(os.Stderr, "\nflowaudit: %v again: aborting without writing anything more\n", sig)
+	code := 130
+	if sig == syscall.SIGTERM {
+		code = 143
+	}
+	os.Exit(code)
 }
 
 // exitCode prints err as one line and maps it to the exit status:

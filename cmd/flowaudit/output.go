@@ -80,7 +80,13 @@ func writeReport(a *app, rep *analyze.Report, format, output string) error {
 	if output == "" || output == "-" {
 		return render(a.stdout, rep)
 	}
-	return capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, rep) })
+	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, rep) })
+	if err != nil && render(a.stdout, rep) == nil {
+		// A full disk at the end of a maintenance window must not cost
+		// the results: they go to stdout, and the error says so.
+		return fmt.Errorf("%w (the report was written to stdout instead)", err)
+	}
+	return err
 }
 
 // writeReportJSON writes the report as indented JSON (schema

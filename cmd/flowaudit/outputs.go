@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"unicode"
 )
 
 // output is one file a command will write, named by its flag for errors.
@@ -46,7 +49,7 @@ func checkOutput(inputs []string, o output) error {
 	case err == nil:
 		for _, in := range inputs {
 			if ii, err := os.Stat(in); err == nil && os.SameFile(fi, ii) {
-				return fmt.Errorf("%s %s is also an input: writing it would destroy the capture", o.flag, o.path)
+				return fmt.Errorf("%s %s is also an input (%s): writing it would destroy it", o.flag, o.path, in)
 			}
 		}
 		if !fi.Mode().IsRegular() {
@@ -83,4 +86,105 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// checkInputs refuses a capture given twice (the same file under two
+// names, or a hard or symbolic link to it): its packets would be counted
+// twice and every flow would look retransmitted.
+func checkInputs(paths []string) error {
+	infos := make([]os.FileInfo, len(paths))
+	for i, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue // the reader names the file and the problem
+		}
+		for j := range i {
+			if infos[j] != nil && os.SameFile(fi, infos[j]) {
+				return fmt.Errorf("capture %s is given twice (also as %s): each file is read once", p, paths[j])
+			}
+		}
+		infos[i] = fi
+	}
+	return nil
+}
+
+// inputFiles are the files besides the captures or sessions that a
+// command reads: an output must not replace them.
+func (f *auditFlags) inputFiles() []string {
+	in := slices.Clone(f.catalogs)
+	if f.site != "" {
+		in = append(in, f.site)
+	}
+	return in
+}
+
+// nodeFromCapture is replay's default --node: the first capture's name
+// without directory and extensions ("gw1" for /data/gw1.pcapng.gz), so
+// that sessions of several gateways replayed on one analyst's machine do
+// not all carry that machine's name.
+func nodeFromCapture(path string) string {
+	base := filepath.Base(path)
+	for {
+		ext := filepath.Ext(base)
+		if ext == "" || ext == base {
+			return base
+		}
+		base = strings.TrimSuffix(base, ext)
+	}
+}
+
+// checkNode refuses a node name a report could not print on one line.
+func checkNode(name string) error {
+	if strings.TrimSpace(name) == "" && name != "" {
+		return fmt.Errorf("--node %q: give a name", name)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("--node %q: control characters are not allowed in a node name", name)
+		}
+	}
+	return nil
+}
+
+// fileError is a catalog or site file's error list shortened to one line
+// for commands that only use the file (catalog validate prints them all).
+type fileError struct {
+	msg string
+	err error
+}
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.err }
+
+// oneLine keeps the first problem of a multi-line catalog or site error,
+// counts the others, and says when the file is evidently of the other
+// kind (a catalog given as --site, or a site file as --catalog).
+func oneLine(err error, path string, site bool) error {
+	if err == nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	msg := lines[0]
+	validate := "flowaudit catalog validate " + path
+	if site {
+		validate = "flowaudit catalog validate --site " + path
+	}
+	if len(lines) > 1 {
+		msg += fmt.Sprintf(" (and %d more; %s lists them all)", len(lines)-1, validate)
+	}
+	other := map[bool][]string{true: {": product: unknown key", ": rows: unknown key"}, false: {": hosts: unknown key", ": zones: unknown key"}}[site]
+	for _, l := range lines {
+		for _, o := range other {
+			if strings.Contains(l, o) {
+				if site {
+					return &fileError{msg + ": this looks like a catalog file: give it with --catalog", err}
+				}
+				return &fileError{msg + ": this looks like a site file: give it with --site", err}
+			}
+		}
+	}
+	if len(lines) == 1 {
+		return err
+	}
+	return &fileError{msg, err}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +54,38 @@ func TestCheckOutputs(t *testing.T) {
 				t.Errorf("check files left behind: %v", ents)
 			}
 		})
+	}
+}
+
+func TestNodeFromCapture(t *testing.T) {
+	for in, want := range map[string]string{
+		"/data/gw1.pcapng.gz": "gw1",
+		"gw2.pcap":            "gw2",
+		"relay":               "relay",
+		"../x/.hidden.pcap":   ".hidden",
+		"mx.example.pcap":     "mx",
+	} {
+		if got := nodeFromCapture(in); got != want {
+			t.Errorf("nodeFromCapture(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	multi := errors.New("a.yaml:1: product: unknown key (allowed: hosts, zones, features)\na.yaml:2: rows: unknown key (allowed: hosts, zones, features)")
+	for _, tc := range []struct {
+		name string
+		err  error
+		site bool
+		want string
+	}{
+		{"one problem", errors.New("a.yaml:3: hosts[0]: \"x\" is not an IP address"), true, "a.yaml:3: hosts[0]: \"x\" is not an IP address"},
+		{"catalog as site", multi, true, "a.yaml:1: product: unknown key (allowed: hosts, zones, features) (and 1 more; flowaudit catalog validate --site a.yaml lists them all): this looks like a catalog file: give it with --catalog"},
+		{"site as catalog", errors.New("a.yaml:1: hosts: unknown key (allowed: product, title, document, features, rows)"), false, "a.yaml:1: hosts: unknown key (allowed: product, title, document, features, rows): this looks like a site file: give it with --site"},
+	} {
+		got := oneLine(tc.err, "a.yaml", tc.site)
+		if got.Error() != tc.want || !errors.Is(got, tc.err) {
+			t.Errorf("%s: %q, want %q (wrapping the original)", tc.name, got, tc.want)
+		}
 	}
 }

@@ -26,9 +26,7 @@ func (a *app) readFiles(paths []string, opts capture.Options, streaming bool) (*
 		done = a.readProgress(&opts)
 	}
 	// The first Ctrl-C stops reading and the partial result is still
-	// written (marked interrupted); a second one aborts at once.
-	stopAbort := a.abortOnSecondSignal()
-	defer stopAbort()
+	// written (marked interrupted); a second one aborts at once (main).
 	res, err := capture.ReadFiles(a.ctx, paths, opts)
 	done()
 	if err != nil {

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,7 +59,8 @@ func newReplayCmd(a *app) *cobra.Command {
 			"partial, blocked (with the reason), never-seen or not-applicable, and flows no\n" +
 			"requirement allows are listed as unexpected. docs/report.md explains the report.\n\n" +
 			"Exit status: 0 when every applicable requirement is ok and nothing is unexpected,\n" +
-			"1 when the report has findings (--fail-on), 2 for usage or input errors.",
+			"1 when the report has findings (--fail-on), 2 for usage or input errors, 130 when\n" +
+			"Ctrl-C stopped reading (the partial report is written; a second Ctrl-C aborts).",
 		Example: "  flowaudit replay --product mailcleaner --host 192.0.2.10 gateway.pcap\n" +
 			"  flowaudit replay -p spamexperts --site site.yaml --with cluster -f json -o report.json day1.pcapng day2.pcapng",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -77,7 +80,16 @@ func newReplayCmd(a *app) *cobra.Command {
 			if sf.node != "" && sf.path == "" {
 				return errors.New("--node names the gateway in a session: give --session FILE too")
 			}
-			if err := checkOutputs(args, output{"--output", f.output}, output{"--session", sf.path}); err != nil {
+			if err := checkNode(sf.node); err != nil {
+				return err
+			}
+			if sf.node == "" {
+				sf.node = nodeFromCapture(args[0])
+			}
+			if err := checkInputs(args); err != nil {
+				return err
+			}
+			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}, output{"--session", sf.path}); err != nil {
 				return err
 			}
 			copts := capture.Options{Table: flow.Config{MaxFlows: maxFlows}}
@@ -112,17 +124,12 @@ func newReplayCmd(a *app) *cobra.Command {
 			saveErr := sf.save(res, opts, f.site)
 			// The report is written even when the session could not be.
 			err = a.writeFindings(rep, failOn, f.format, f.output)
-			if saveErr != nil {
-				if err != nil && !asFindings(err, new(*findingsError)) {
-					return fmt.Errorf("%w; %w", err, saveErr)
-				}
-				return saveErr
-			}
-			return a.interrupted(err)
+			return a.interrupted(joinWriteErrors(err, saveErr))
 		},
 	}
 	f.register(cmd)
 	sf.register(cmd)
+	cmd.Flags().Lookup("node").Usage = "gateway name recorded in the session (default: the first capture's file name without extensions)"
 	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
 		"bound on concurrent flows `N`; the longest idle are finished early when it is reached (0: the default, 262144)")
 	return cmd
@@ -174,13 +181,16 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 	}
 	if f.site != "" {
 		if opts.Site, err = catalog.LoadSite(f.site); err != nil {
-			return opts, nil, err
+			return opts, nil, oneLine(err, f.site, true)
 		}
 	}
 	for _, h := range f.hosts {
 		addr, err := netip.ParseAddr(strings.TrimSpace(h))
 		if err != nil {
 			return opts, nil, fmt.Errorf("--host %q: not an IP address", h)
+		}
+		if addr.Zone() != "" || addr.IsMulticast() || addr.IsUnspecified() || !addr.IsValid() {
+			return opts, nil, fmt.Errorf("--host %q: want the gateway's unicast address, without a %%zone", h)
 		}
 		opts.Hosts = append(opts.Hosts, addr.Unmap())
 	}
@@ -190,6 +200,15 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 	for name := range opts.Features {
 		if err := checkFeature(opts.Products, name); err != nil {
 			return opts, nil, err
+		}
+	}
+	if opts.Site != nil {
+		// A site file may serve several products, so a feature none of
+		// these products has is a warning, not an error: likely a typo.
+		for _, name := range slices.Sorted(maps.Keys(opts.Site.Features)) {
+			if err := checkFeature(opts.Products, name); err != nil {
+				a.log.Warn(fmt.Sprintf("site file %s: %v: it has no effect", f.site, err))
+			}
 		}
 	}
 	return opts, failOn, nil
@@ -213,6 +232,9 @@ func parseFeatures(with, without []string) (map[string]bool, error) {
 			}
 			on = b
 		}
+		if prev, ok := m[name]; ok && prev != on {
+			return nil, fmt.Errorf("feature %q is turned both on and off by --with", name)
+		}
 		m[name] = on
 	}
 	for _, w := range without {
@@ -230,6 +252,9 @@ func parseFeatures(with, without []string) (map[string]bool, error) {
 // parseFailOn reads --fail-on: comma-separated statuses, or "none".
 func parseFailOn(s string) ([]analyze.Status, error) {
 	var out []analyze.Status
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New(`--fail-on "": give statuses (blocked, partial, never-seen, ok, not-applicable, unexpected) or none`)
+	}
 	parts := strings.Split(s, ",")
 	for _, part := range parts {
 		part = strings.TrimSpace(part)
@@ -249,4 +274,16 @@ func parseFailOn(s string) ([]analyze.Status, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// joinWriteErrors combines the report's result with a session's: one
+// line, and the findings status only when nothing failed.
+func joinWriteErrors(reportErr, saveErr error) error {
+	switch {
+	case saveErr == nil:
+		return reportErr
+	case reportErr == nil || asFindings(reportErr, new(*findingsError)):
+		return saveErr
+	}
+	return fmt.Errorf("%w; %w", reportErr, saveErr)
 }

@@ -204,6 +204,14 @@ func TestReplayUsageErrors(t *testing.T) {
 		{"none and a status", []string{"-p", "testmail", "--fail-on", "none,blocked", good}, `"none" cannot be combined`},
 		{"--with and --without", []string{"-p", "testmail", "--with", "clients", "--without", "clients", good}, `feature "clients" is given to both --with and --without`},
 		{"unknown feature", []string{"-p", "testmail", "--with", "clinets", good}, `feature "clinets": testmail has no such feature (features: clients)`},
+		{"output is the catalog", []string{"-p", "testmail", "-o", cat, good}, "--output " + cat + " is also an input"},
+		{"session is the catalog", []string{"-p", "testmail", "--session", cat, good}, "--session " + cat + " is also an input"},
+		{"capture given twice", []string{"-p", "testmail", good, dir + "/./good.pcap"}, "capture " + dir + "/./good.pcap is given twice (also as " + good + ")"},
+		{"empty --fail-on", []string{"-p", "testmail", "--fail-on", "", good}, `--fail-on "": give statuses`},
+		{"feature on and off", []string{"-p", "testmail", "--with", "clients", "--with", "clients=false", good}, `feature "clients" is turned both on and off`},
+		{"link-local host with zone", []string{"-p", "testmail", "--host", "fe80::1%eth0", good}, "want the gateway's unicast address"},
+		{"multicast host", []string{"-p", "testmail", "--host", "224.0.0.1", good}, "want the gateway's unicast address"},
+		{"control characters in --node", []string{"-p", "testmail", "--session", filepath.Join(dir, "s.json"), "--node", "a\nb", good}, "control characters are not allowed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,5 +383,24 @@ func TestReplaySiteAndProducts(t *testing.T) {
 				t.Errorf("products %+v, hosts %+v, features %v", rep.Products, rep.Hosts, rep.Features)
 			}
 		})
+	}
+}
+
+// TestReplaySiteFeatureTypo: a site-file feature no audited product has is
+// a warning on stderr, and the audit still runs.
+func TestReplaySiteFeatureTypo(t *testing.T) {
+	dir := fixture(t)
+	site := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(site, []byte("features: {clinets: true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runCLI(t, "replay", "--catalog", filepath.Join(dir, "testmail.yaml"), "-p", "testmail",
+		"--site", site, "--fail-on", "none", filepath.Join(dir, "good.pcap"))
+	if err != nil || out == "" {
+		t.Fatalf("replay: %v", err)
+	}
+	want := "flowaudit: warning: site file " + site + `: feature "clinets": testmail has no such feature (features: clients): it has no effect` + "\n"
+	if errOut != want {
+		t.Errorf("stderr %q, want %q", errOut, want)
 	}
 }

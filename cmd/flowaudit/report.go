@@ -45,7 +45,7 @@ func newReportCmd(a *app) *cobra.Command {
 			if _, ok := reportFormats[f.format]; !ok {
 				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
 			}
-			if err := checkOutputs(args, output{"--output", f.output}); err != nil {
+			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
 				return err
 			}
 			sessions, err := session.LoadAll(args...)

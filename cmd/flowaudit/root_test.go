@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -20,6 +21,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--duration", "-5s"}, `--duration -5s: want a positive duration`},
 		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--max-flows", "-3"}, `--max-flows -3: want a positive number`},
 		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "-o", "/proc/r.json"}, `--output /proc/r.json: cannot write in /proc`},
+		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--node", "gw1"}, `--node names the gateway in a session: give --session FILE too`},
+		{[]string{"flows", "../../testdata/example/gateway.pcap", "../../testdata/example/../example/gateway.pcap"}, `capture ../../testdata/example/../example/gateway.pcap is given twice`},
 	} {
 		_, _, err := runCLI(t, tc.args...)
 		if err == nil || isFindings(err) {
@@ -34,5 +37,20 @@ func TestUsageErrors(t *testing.T) {
 	out, _, err := runCLI(t, "help", "replay")
 	if err != nil || !strings.Contains(out, "Usage:") {
 		t.Errorf("help replay: %v %q", err, out)
+	}
+}
+
+// TestReportToStdoutWhenFileFails: a report that cannot be written to its
+// file (here a full device) goes to stdout, and the error says so.
+func TestReportToStdoutWhenFileFails(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	out, _, err := runCLI(t, "replay", "-p", "mailcleaner", "-f", "json", "-o", "/dev/full", "../../testdata/example/gateway.pcap")
+	if err == nil || !strings.Contains(err.Error(), "(the report was written to stdout instead)") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %v, want one line saying the report went to stdout", err)
+	}
+	if !strings.Contains(out, `"schema": "flowaudit.report/v1"`) {
+		t.Errorf("no report on stdout: %.200s", out)
 	}
 }
