@@ -21,8 +21,13 @@ import (
 
 // pollInterval is how often the kernel map is copied to user space, so a
 // flow the LRU map evicts is still reported (with Flow.Evicted) as it was
-// last read.
-const pollInterval = time.Second
+// last read. ifaceCheckEvery is how often the poller asks whether the
+// interface is still up (one ioctl): a capture on an interface set down or
+// deleted ends within it, as an AF_PACKET one does.
+const (
+	pollInterval    = time.Second
+	ifaceCheckEvery = 250 * time.Millisecond
+)
 
 // AttributionOK is Stats.Attribution when the cgroup hooks are attached.
 const AttributionOK = "best effort (cgroup connect/sendmsg hooks)"
@@ -39,10 +44,11 @@ type Live struct {
 	rd    *ringbuf.Reader
 	res   *naming.Resolver
 	clock clock
+	watch *ifWatch
 
 	attribution string
 	done        chan struct{} // closed by Stop
-	ended       chan struct{} // closed when the interface went away
+	ended       chan struct{} // closed when the interface went down or away
 	endErr      error         // why the capture ended by itself
 	wg          sync.WaitGroup
 
@@ -80,7 +86,8 @@ func Start(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) 
 		return nil, err
 	}
 	l := &Live{iface: opts.Iface, tc: tc, res: naming.NewResolver(), clock: bootClock(),
-		done: make(chan struct{}), ended: make(chan struct{}), tbl: newTable()}
+		watch: newIfWatch(opts.Iface, ifc.Index),
+		done:  make(chan struct{}), ended: make(chan struct{}), tbl: newTable()}
 	fail := func(err error) (capture.Live, error) {
 		l.closeAll()
 		return nil, err
@@ -126,38 +133,52 @@ func bootClock() clock {
 // Backend implements capture.Live.
 func (l *Live) Backend() string { return "ebpf" }
 
-// Done is closed when the capture ended by itself: its interface went
-// away (the kernel detaches tcx links from a deleted device). Stop then
-// returns the flows gathered and an error saying so.
+// Done is closed when the capture ended by itself: its interface was set
+// down or deleted. Stop then returns the flows gathered and an error
+// saying so, in the AF_PACKET backend's words ("capture on eth0 stopped:
+// interface is down"; errors.Is matches capture.ErrIfaceDown or
+// capture.ErrNoInterface).
 func (l *Live) Done() <-chan struct{} { return l.ended }
 
-// poll copies the kernel map to user space every pollInterval and watches
-// for the interface going away.
+// poll checks the interface every ifaceCheckEvery and copies the kernel
+// map to user space every pollInterval. It runs beside the packet path:
+// the TC programs pay nothing for either.
 func (l *Live) poll() {
 	defer l.wg.Done()
-	t := time.NewTicker(pollInterval)
+	t := time.NewTicker(ifaceCheckEvery)
 	defer t.Stop()
+	lastRead := time.Now()
 	for {
 		select {
 		case <-l.done:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			why := l.watch.state()
 			l.mu.Lock()
-			_ = l.tbl.refresh(l.tc.Flows)
-			gone := l.endErr == nil && l.ifaceGone()
-			if gone {
-				l.endErr = fmt.Errorf("interface %s went away: capture ended", l.iface)
+			if why == nil && l.watch.ctl < 0 && l.ifaceGone() {
+				why = capture.ErrNoInterface
+			}
+			ending := why != nil && l.endErr == nil
+			// The map is read at its usual pace, and at once when the
+			// capture ends, so a Snapshot meanwhile is up to date.
+			if ending || now.Sub(lastRead) >= pollInterval-ifaceCheckEvery/2 {
+				_ = l.tbl.refresh(l.tc.Flows)
+				lastRead = now
+			}
+			if ending {
+				l.endErr = stoppedErr(l.iface, why)
 			}
 			l.mu.Unlock()
-			if gone {
+			if ending {
 				close(l.ended)
 			}
 		}
 	}
 }
 
-// ifaceGone reports whether the ingress link lost its device. Called with
-// mu held.
+// ifaceGone reports whether the ingress link lost its device (the kernel
+// detaches tcx links from a deleted device): the fallback when the control
+// socket of l.watch could not be opened. Called with mu held.
 func (l *Live) ifaceGone() bool {
 	if len(l.links) == 0 {
 		return false
@@ -253,5 +274,8 @@ func (l *Live) closeAll() {
 	}
 	if l.tc != nil {
 		l.tc.Close()
+	}
+	if l.watch != nil {
+		l.watch.close()
 	}
 }
