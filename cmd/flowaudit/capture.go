@@ -162,8 +162,8 @@ func (a *app) runCapture(f *captureFlags) error {
 		a.log.Warn("capture ended with an error: " + stopErr.Error())
 		res.Stats.Warnings = append(res.Stats.Warnings, "capture ended early: "+stopErr.Error())
 	}
-	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %d packets, %d flows, %d dropped by the kernel\n",
-		end.Sub(start).Truncate(time.Millisecond), res.Stats.Packets, len(res.Flows), res.Stats.KernelDrops)
+	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %s, %s, %d dropped by the kernel\n",
+		end.Sub(start).Truncate(time.Millisecond), count(res.Stats.Packets, "packet"), count(len(res.Flows), "flow"), res.Stats.KernelDrops)
 
 	var saveErr error
 	if f.session != "" {

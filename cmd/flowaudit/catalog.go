@@ -65,6 +65,13 @@ func newCatalogCmd(a *app) *cobra.Command {
 	// Without a subcommand: a usage error (exit 2), not help and success.
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 && args[0] == "help" { // "catalog help show"
+			sub, _, err := cmd.Find(args[1:])
+			if err != nil || sub == cmd && len(args) > 1 {
+				return fmt.Errorf("catalog help: no subcommand %q (want list, show, validate or export)", strings.Join(args[1:], " "))
+			}
+			return sub.Help()
+		}
 		if len(args) > 0 {
 			return fmt.Errorf("catalog: unknown subcommand %q (want list, show, validate or export)", args[0])
 		}
@@ -159,8 +166,8 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 				if err != nil {
 					return a.problems(err, args[0])
 				}
-				fmt.Fprintf(a.stdout, "%s: ok: site with %d hosts, %d zones, %d features\n",
-					args[0], len(s.Hosts), len(s.Zones), len(s.Features))
+				fmt.Fprintf(a.stdout, "%s: ok: site with %s, %s, %s\n",
+					args[0], count(len(s.Hosts), "host"), count(len(s.Zones), "zone"), count(len(s.Features), "feature"))
 				return nil
 			}
 			c, err := catalog.LoadFile(args[0])
@@ -168,8 +175,8 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 				return a.problems(err, args[0])
 			}
 			for _, p := range c.Products {
-				fmt.Fprintf(a.stdout, "%s: ok: product %s, %d requirements, %d features\n",
-					args[0], p.Name, len(p.Requirements), len(p.Features()))
+				fmt.Fprintf(a.stdout, "%s: ok: product %s, %s, %s\n",
+					args[0], p.Name, count(len(p.Requirements), "requirement"), count(len(p.Features()), "feature"))
 			}
 			return nil
 		},

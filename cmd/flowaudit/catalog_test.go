@@ -207,7 +207,7 @@ func TestCatalogValidateSite(t *testing.T) {
 	good := filepath.Join(dir, "site.yaml")
 	writeCatalogFile(t, good, "hosts: [192.0.2.10]\nzones: {dns-servers: [192.0.2.53], clients: [198.51.100.0/24]}\nfeatures: {cluster: true}\n")
 	out, err := runCatalog(t, "catalog", "validate", "--site", good)
-	if err != nil || out != good+": ok: site with 1 hosts, 2 zones, 1 features\n" {
+	if err != nil || out != good+": ok: site with 1 host, 2 zones, 1 feature\n" {
 		t.Errorf("validate --site good: %q, %v", out, err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")

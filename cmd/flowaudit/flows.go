@@ -239,8 +239,8 @@ func writeFlowsTable(w io.Writer, res *capture.Result) error {
 		return err
 	}
 	st := &res.Stats
-	if _, err := fmt.Fprintf(w, "%d flows, %d packets, %d bytes; undecodable %d, interface drops %d, missed bytes %d, evicted %d\n",
-		len(res.Flows), st.Packets, st.Bytes, st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted); err != nil {
+	if _, err := fmt.Fprintf(w, "%s, %s, %s; undecodable %d, interface drops %d, missed bytes %d, evicted %d\n",
+		count(len(res.Flows), "flow"), count(st.Packets, "packet"), count(st.Bytes, "byte"), st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted); err != nil {
 		return err
 	}
 	if loss := st.LossSignals(); len(loss) > 0 {

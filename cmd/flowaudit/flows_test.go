@@ -83,7 +83,7 @@ func TestFlowsJSONAndTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"unreachable", "icmp admin-prohibited from 203.0.113.1", "192.0.2.10:40007", "1 flows, 2 packets"} {
+	for _, want := range []string{"unreachable", "icmp admin-prohibited from 203.0.113.1", "192.0.2.10:40007", "1 flow, 2 packets"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

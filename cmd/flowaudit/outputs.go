@@ -188,3 +188,11 @@ func oneLine(err error, path string, site bool) error {
 	}
 	return &fileError{msg, err}
 }
+
+// count writes n and its noun, singular for one: "1 flow", "2 flows".
+func count[N int | int64 | uint64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -38,6 +38,13 @@ func TestUsageErrors(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Usage:") {
 		t.Errorf("help replay: %v %q", err, out)
 	}
+	out, _, err = runCLI(t, "catalog", "help", "show")
+	if err != nil || !strings.Contains(out, "catalog show PRODUCT") {
+		t.Errorf("catalog help show: %v %q", err, out)
+	}
+	if _, _, err = runCLI(t, "catalog", "help", "nosuch"); err == nil || err.Error() != `catalog help: no subcommand "nosuch" (want list, show, validate or export)` {
+		t.Errorf("catalog help nosuch: %v", err)
+	}
 }
 
 // TestReportToStdoutWhenFileFails: a report that cannot be written to its
