@@ -152,7 +152,7 @@ func (lr *liveRun) Snapshot() Result {
 }
 
 // Done is closed when the capture has ended, asked to or not (the
-// interface went away): the capture command then stops at once.
+// interface went down or away): the capture command then stops at once.
 func (lr *liveRun) Done() <-chan struct{} { return lr.done }
 
 // wait waits for Run to return and hands over its result.
