@@ -35,9 +35,11 @@ var (
 		flow.StateRSTO, flow.StateRSTR, flow.StateRSTOS0, flow.StateRSTRH, flow.StateSH, flow.StateSHR, flow.StateOTH}
 )
 
-// validate checks what decoding cannot: values outside a vocabulary, and
-// addresses left empty. Any of them would be mis-audited silently (an
-// unknown outcome counts as never seen).
+// validate checks what decoding cannot: values outside a vocabulary,
+// addresses left empty, negative counts, a flow ending before it starts,
+// an ICMP error of no IP version. Any of them would be mis-audited or
+// shown as they are (an unknown outcome counts as never seen, an ICMP
+// reason is printed in the report).
 func (s *Session) validate() error {
 	for i, a := range s.Hosts {
 		if !a.IsValid() {
@@ -68,6 +70,52 @@ func (s *Session) validate() error {
 		if f.Orig.Addr().Unmap().Is4() != f.Resp.Addr().Unmap().Is4() {
 			return &FieldError{fmt.Sprintf("flows[%d]", i), fmt.Sprintf("orig %s and resp %s are not of one IP version", f.Orig, f.Resp)}
 		}
+		if fe := checkFlowValues(f, field); fe != nil {
+			return fe
+		}
+	}
+	return nil
+}
+
+// icmpReasons are the names flow.ICMPError.Reason gives known errors;
+// any other error is called "icmp-TYPE-CODE".
+var icmpReasons = []string{"admin-prohibited", "port-unreachable", "host-unreachable",
+	"net-unreachable", "proto-unreachable", "frag-needed", "ttl-exceeded"}
+
+// checkFlowValues checks the counts, times and ICMP error of a flow whose
+// outcome and addresses are valid: a negative count, a flow ending before
+// it starts or an ICMP error no capture can record would be audited and
+// shown as they are.
+func checkFlowValues(f *flow.Flow, field func(string) string) *FieldError {
+	if f.Attempts < 0 {
+		return &FieldError{field("attempts"), fmt.Sprintf("want a whole number (0 or more), got %d", f.Attempts)}
+	}
+	if f.End.Before(f.Start) {
+		start := f.Start.Format(time.RFC3339Nano)
+		if f.End.IsZero() {
+			return &FieldError{field("end"), "missing (the flow's start is " + start + ")"}
+		}
+		return &FieldError{field("end"), fmt.Sprintf("%s is before the flow's start %s", f.End.Format(time.RFC3339Nano), start)}
+	}
+	ic := f.ICMP
+	if ic == nil {
+		return nil
+	}
+	v4 := f.Orig.Addr().Unmap().Is4()
+	switch {
+	case ic.Version != 4 && ic.Version != 6:
+		return &FieldError{field("icmp.version"), fmt.Sprintf("want 4 (ICMP) or 6 (ICMPv6), got %d", ic.Version)}
+	case v4 != (ic.Version == 4):
+		flowVersion := map[bool]string{true: "IPv4", false: "IPv6"}[v4]
+		return &FieldError{field("icmp.version"), fmt.Sprintf("ICMP version %d cannot answer an %s flow", ic.Version, flowVersion)}
+	}
+	if own := fmt.Sprintf("icmp-%d-%d", ic.Type, ic.Code); ic.Reason != own && !slices.Contains(icmpReasons, ic.Reason) {
+		problem := fmt.Sprintf("unknown reason %s", quote(ic.Reason))
+		if ic.Reason == "" {
+			problem = "missing"
+		}
+		return &FieldError{field("icmp.reason"), fmt.Sprintf("%s (want %s, or %s for type %d code %d)",
+			problem, strings.Join(icmpReasons, ", "), own, ic.Type, ic.Code)}
 	}
 	return nil
 }

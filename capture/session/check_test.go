@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // goodFlow is a valid flow as a session file holds it.
@@ -83,6 +86,24 @@ func TestLoadFieldErrors(t *testing.T) {
 		{"icmp type", "", "icmp", `{"type":"unreach"}`, `flows[1].icmp.type: want a whole number from 0 to 255, got string "unreach"`},
 		{"open string", "", "open", `"yes"`, `flows[1].open: want true or false, got string "yes"`},
 		{"flow not object", "flows", "", `[1]`, `flows[0]: want an object, got 1`},
+		{"flow null", "flows", "", `[null]`, `flows[0]: want an object, got null`},
+		{"second flow null", "flows", "", `[` + goodFlow + `,null]`, `flows[1]: want an object, got null`},
+		{"flows missing", "flows", "", "", `flows: missing (want an array of flows, [] when the capture saw none)`},
+		{"flows null", "flows", "", `null`, `flows: want an array, got null`},
+		{"flows object", "flows", "", `{}`, `flows: want an array, got object`},
+		{"attempts negative", "", "attempts", `-1`, `flows[1].attempts: want a whole number (0 or more), got -1`},
+		{"attempts very negative", "", "attempts", `-9000000000`, `flows[1].attempts: want a whole number (0 or more), got -9000000000`},
+		{"packets negative", "", "orig_pkts", `-1`, `flows[1].orig_pkts: want a whole number (0 or more), got -1`},
+		{"bytes negative", "", "resp_bytes", `-2`, `flows[1].resp_bytes: want a whole number (0 or more), got -2`},
+		{"stats bytes negative", "stats", "", `{"bytes":-1}`, `stats.bytes: want a whole number (0 or more), got -1`},
+		{"end before start", "", "end", `"2026-11-22T09:59:59.5Z"`, `flows[1].end: 2026-11-22T09:59:59.5Z is before the flow's start 2026-11-22T10:00:00Z`},
+		{"end missing", "", "end", "", `flows[1].end: missing (the flow's start is 2026-11-22T10:00:00Z)`},
+		{"icmp version 5", "", "icmp", `{"type":3,"code":13,"version":5,"from":"198.51.100.1","reason":"admin-prohibited"}`, `flows[1].icmp.version: want 4 (ICMP) or 6 (ICMPv6), got 5`},
+		{"icmp version missing", "", "icmp", `{"type":3,"code":13,"from":"198.51.100.1","reason":"admin-prohibited"}`, `flows[1].icmp.version: want 4 (ICMP) or 6 (ICMPv6), got 0`},
+		{"icmpv6 on ipv4 flow", "", "icmp", `{"type":1,"code":1,"version":6,"from":"2001:db8::1","reason":"admin-prohibited"}`, `flows[1].icmp.version: ICMP version 6 cannot answer an IPv4 flow`},
+		{"icmp reason unknown", "", "icmp", `{"type":3,"code":13,"version":4,"from":"198.51.100.1","reason":"bogus<b>"}`, `flows[1].icmp.reason: unknown reason "bogus<b>" (want admin-prohibited, port-unreachable, host-unreachable, net-unreachable, proto-unreachable, frag-needed, ttl-exceeded, or icmp-3-13 for type 3 code 13)`},
+		{"icmp reason missing", "", "icmp", `{"type":3,"code":13,"version":4,"from":"198.51.100.1"}`, `flows[1].icmp.reason: missing (want admin-prohibited, port-unreachable, host-unreachable, net-unreachable, proto-unreachable, frag-needed, ttl-exceeded, or icmp-3-13 for type 3 code 13)`},
+		{"icmp reason of another type", "", "icmp", `{"type":3,"code":13,"version":4,"from":"198.51.100.1","reason":"icmp-5-1"}`, `flows[1].icmp.reason: unknown reason "icmp-5-1" (want admin-prohibited, port-unreachable, host-unreachable, net-unreachable, proto-unreachable, frag-needed, ttl-exceeded, or icmp-3-13 for type 3 code 13)`},
 		{"bad host", "hosts", "", `["192.0.2.10","nope"]`, `hosts[1]: "nope" is not an IP address`},
 		{"empty host", "hosts", "", `["192.0.2.10",""]`, `hosts[1]: "" is not an IP address`},
 		{"host number", "hosts", "", `[5]`, `hosts[0]: want an IP address string, got 5`},
@@ -116,9 +137,35 @@ func TestLoadFieldErrors(t *testing.T) {
 	for _, tc := range []struct{ key, flowKey, raw string }{
 		{}, {"hosts", "", "null"}, {"hosts", "", "[]"}, {"", "conn_state", ""}, {"", "icmp", ""},
 		{"", "outcome", `"unknown"`}, {"", "proto", `255`}, {"", "orig", `"[::ffff:192.0.2.10]:40000"`}, {"flows", "", "[]"},
+		{"", "attempts", `0`}, {"", "attempts", ""}, {"", "end", `"2026-11-22T10:00:00Z"`}, {"", "start", ""}, {"", "end", `"2026-11-22T11:00:00.5+01:00"`},
+		{"", "icmp", `{"type":3,"code":13,"version":4,"from":"198.51.100.1","reason":"icmp-3-13"}`},
+		{"", "icmp", `{"type":5,"code":1,"version":4,"from":"198.51.100.1","reason":"icmp-5-1"}`},
+		{"start", "", ""}, {"start", "", `"0001-01-01T00:00:00Z"`}, {"end", "", `"0001-01-01T00:00:00Z"`},
 	} {
 		if _, err := Read(bytes.NewReader(sessionWith(t, tc.key, tc.flowKey, tc.raw))); err != nil {
 			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+}
+
+// TestICMPReasonsAccepted: every reason the capture paths give an ICMP
+// error (flow.ICMPReason, any type and code of either version) loads, so
+// the reason check refuses only what no recorder writes.
+func TestICMPReasonsAccepted(t *testing.T) {
+	for _, version := range []uint8{4, 6} {
+		orig, resp := netip.MustParseAddrPort("192.0.2.10:40000"), netip.MustParseAddrPort("203.0.113.5:25")
+		if version == 6 {
+			orig, resp = netip.MustParseAddrPort("[2001:db8::10]:40000"), netip.MustParseAddrPort("[2001:db8::5]:25")
+		}
+		for typ := range 256 {
+			for code := range 256 {
+				f := flow.Flow{Proto: flow.ProtoTCP, Orig: orig, Resp: resp, Outcome: flow.Unreachable,
+					ICMP: &flow.ICMPError{Type: uint8(typ), Code: uint8(code), Version: version,
+						Reason: flow.ICMPReason(version == 6, uint8(typ), uint8(code))}}
+				if fe := checkFlowValues(&f, func(n string) string { return n }); fe != nil {
+					t.Fatalf("ICMPv%d type %d code %d: %v", version, typ, code, fe)
+				}
+			}
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // Errors Load wraps, for callers that want to tell them apart.
@@ -80,14 +82,51 @@ func Read(r io.Reader) (*Session, error) {
 	if *head.Version != Version {
 		return nil, fmt.Errorf("%w %d (this flowaudit reads version %d; use the flowaudit that wrote it, or a newer one)", ErrVersion, *head.Version, Version)
 	}
-	var s Session
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, describe(data, err, reflect.TypeOf(s))
+	s, err := decode(data)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return s, nil
+}
+
+// wireSession is Session as read: Flows kept raw (it shadows the embedded
+// field), so that a missing "flows" key and a null flow are refused
+// rather than read as no flows and as a flow with every field empty.
+type wireSession struct {
+	Session
+	Flows json.RawMessage `json:"flows"`
+}
+
+// decode decodes a session whose header was checked. Errors are
+// FieldErrors where a field is at fault.
+func decode(data []byte) (*Session, error) {
+	sessionType := reflect.TypeFor[Session]()
+	var w wireSession
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, describe(data, err, sessionType)
+	}
+	switch raw := bytes.TrimSpace(w.Flows); {
+	case len(raw) == 0:
+		return nil, &FieldError{"flows", "missing (want an array of flows, [] when the capture saw none)"}
+	case raw[0] != '[':
+		return nil, &FieldError{"flows", "want an array, got " + got(raw)}
+	}
+	var flows []*flow.Flow
+	if err := json.Unmarshal(w.Flows, &flows); err != nil {
+		return nil, describe(data, err, sessionType)
+	}
+	s := &w.Session
+	s.Flows = make([]flow.Flow, len(flows))
+	for i, f := range flows {
+		if f == nil {
+			return nil, &FieldError{fmt.Sprintf("flows[%d]", i), "want an object, got null"}
+		}
+		s.Flows[i] = *f
+	}
+	return s, nil
 }
 
 // checkObject refuses what cannot be a session before decoding: nothing
@@ -151,8 +190,8 @@ func position(data []byte, off int64) (line, col int) {
 // LoadAll loads the sessions at paths for one merged report. It refuses,
 // naming the files, what would count flows twice: one file given twice
 // (the same path, or the same file under two names) and two files that
-// record the same capture (same node name and start time). Two sessions
-// of one node with different starts (a node captured twice) are fine.
+// record the same capture (see SameCapture). Two sessions of one node
+// with different starts (a node captured twice) are fine.
 func LoadAll(paths ...string) ([]*Session, error) {
 	type seen struct {
 		path string
@@ -184,8 +223,12 @@ func LoadAll(paths ...string) ([]*Session, error) {
 		}
 		for j, o := range out {
 			if SameCapture(o, s) {
-				return nil, &duplicateError{fmt.Sprintf("sessions %s and %s are the same capture (node %q, start %s)",
-					paths[j], paths[i], s.Node, s.Start.UTC().Format(time.RFC3339Nano))}
+				how := "start " + s.Start.UTC().Format(time.RFC3339Nano)
+				if s.Start.IsZero() {
+					how = "no start, identical content"
+				}
+				return nil, &duplicateError{fmt.Sprintf("sessions %s and %s are the same capture (node %q, %s)",
+					paths[j], paths[i], s.Node, how)}
 			}
 		}
 		out = append(out, s)
@@ -194,8 +237,33 @@ func LoadAll(paths ...string) ([]*Session, error) {
 }
 
 // SameCapture reports whether a and b record the same capture run: the
-// same node name and the same (known) start time. Copies of one session,
-// or two saves of one run, are the same capture.
+// same node name and the same start time. Copies of one session, or two
+// saves of one run, are the same capture. A session without a start (a
+// replay of a capture without packets) cannot be told apart by it: two
+// such sessions of one node are the same capture when their contents are
+// identical (the same file copied), and different ones otherwise.
 func SameCapture(a, b *Session) bool {
-	return a.Node == b.Node && !a.Start.IsZero() && a.Start.Equal(b.Start)
+	switch {
+	case a.Node != b.Node || a.Start.IsZero() != b.Start.IsZero():
+		return false
+	case !a.Start.IsZero():
+		return a.Start.Equal(b.Start)
+	}
+	return sameContent(a, b)
+}
+
+// sameContent reports whether a and b encode to the same JSON, which
+// compares times as instants written in their zone and not by their
+// in-memory representation.
+func sameContent(a, b *Session) bool {
+	enc := func(s *Session) ([]byte, error) {
+		c := *s
+		if c.Flows == nil {
+			c.Flows = []flow.Flow{} // as Save writes it
+		}
+		return json.Marshal(&c)
+	}
+	ja, errA := enc(a)
+	jb, errB := enc(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }

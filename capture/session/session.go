@@ -41,10 +41,13 @@ type Session struct {
 	// backend ("afpacket", "ebpf", "file").
 	Iface   string `json:"iface,omitempty"`
 	Backend string `json:"backend"`
-	// Start and End bound the capture run (wall clock of the recorder, not
-	// first and last packet: those are in Stats).
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
+	// Start and End bound what was captured. A live capture records the
+	// wall clock of the recorder when it started and stopped; replay
+	// records the times of the earliest and latest packet it read (as
+	// Stats.Start and Stats.End). Zero, and left out of the file, when
+	// unknown: a replay of a capture without packets.
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end,omitzero"`
 	// Hosts are the gateway's own addresses the capture was judged with,
 	// and HostsHow says where they came from ("interface eth0 addresses",
 	// "--host", "site file"). Empty when the recorder had none: a merged
@@ -57,7 +60,8 @@ type Session struct {
 	// Stats is the capture evidence, drop counters included.
 	Stats capture.Stats `json:"stats"`
 	// Flows are every flow the capture rebuilt, finished or still open
-	// when it stopped, with outcome, names and ICMP reason.
+	// when it stopped, with outcome, names and ICMP reason. A file must
+	// have the key: [] when the capture saw no flows.
 	Flows []flow.Flow `json:"flows"`
 }
 

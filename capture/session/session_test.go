@@ -104,6 +104,8 @@ func TestLoadErrors(t *testing.T) {
 		{"json array", `[{"format":"flowaudit-session","version":1}]`, ErrNotSession, "not a flowaudit session file (JSON array, not an object)"},
 		{"version as string", `{"format":"flowaudit-session","version":"1"}`, ErrCorrupt, `version: want a whole number, got string "1"`},
 		{"format as number", `{"format":7,"version":1}`, ErrCorrupt, "format: want a string, got 7"},
+		{"header only", `{"format":"flowaudit-session","version":1}`, ErrCorrupt, "flows: missing"},
+		{"flows key deleted", strings.Replace(string(good), `"flows": [`, `"flows_gone": [`, 1), ErrCorrupt, "flows: missing"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,6 +248,9 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"format":"flowaudit-session","version":"1","hosts":["nope"],"stats":{"packets":"many"}}`))
 	f.Add([]byte(`[{"format":"flowaudit-session"}]`))
 	f.Add([]byte("{"))
+	f.Add([]byte(`{"format":"flowaudit-session","version":1}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[null]}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":1,"start":"0001-01-01T00:00:00Z","flows":[{"proto":17,"orig":"[2001:db8::1]:53","resp":"[2001:db8::2]:53","outcome":"unreachable","attempts":-1,"start":"2026-11-22T10:00:01Z","end":"2026-11-22T10:00:00Z","icmp":{"type":1,"code":4,"version":6,"from":"2001:db8::2","reason":"port-unreachable"}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Read(bytes.NewReader(data))
 		if err != nil {
@@ -254,9 +259,19 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
+		if s.Flows == nil {
+			t.Fatal("accepted without flows")
+		}
 		for i, fl := range s.Flows {
 			if !slices.Contains(outcomes, fl.Outcome) || !fl.Orig.IsValid() || !fl.Resp.IsValid() {
 				t.Fatalf("flow %d accepted with outcome %q orig %v resp %v", i, fl.Outcome, fl.Orig, fl.Resp)
+			}
+			if fl.Attempts < 0 || fl.End.Before(fl.Start) {
+				t.Fatalf("flow %d accepted with attempts %d, start %v, end %v", i, fl.Attempts, fl.Start, fl.End)
+			}
+			if ic := fl.ICMP; ic != nil && (ic.Version != 4 && ic.Version != 6 ||
+				!slices.Contains(icmpReasons, ic.Reason) && ic.Reason != fmt.Sprintf("icmp-%d-%d", ic.Type, ic.Code)) {
+				t.Fatalf("flow %d accepted with ICMP %+v", i, *ic)
 			}
 		}
 		// Two sessions of one node share every flow: each counts once.
@@ -275,8 +290,14 @@ func FuzzRead(f *testing.F) {
 		if err := Save(path, s); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Load(path); err != nil {
+		back, err := Load(path)
+		if err != nil {
 			t.Fatalf("saved session does not load: %v", err)
+		}
+		// A session saved and loaded again is the same capture: LoadAll
+		// refuses the two copies.
+		if !SameCapture(s, back) {
+			t.Fatalf("session of node %q start %v and its saved copy are not the same capture", s.Node, s.Start)
 		}
 	})
 }
