@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -29,6 +30,12 @@ type Options struct {
 	HostsHow string
 	// Features (--with) override the site's features.
 	Features map[string]bool
+	// PendingWindow: a flow still open at the end of the capture with no
+	// answer yet, which started less than this before the capture's last
+	// packet, is pending (the capture ended before an answer could come),
+	// not a failure. Zero means DefaultPendingWindow; negative turns the
+	// rule off (every unanswered flow is a failure).
+	PendingWindow time.Duration
 }
 
 // unexpectedKey groups unexpected flows. Comparable without strings: it
@@ -97,6 +104,11 @@ type tally struct {
 	transit   int
 	nodes     map[string]bool
 	hostSeen  map[netip.Addr]bool // gateway addresses that took part in a flow
+	// awaiting are the flows cut off by the end of input before an answer
+	// could come (awaitsAnswer), placed at Report once their age at the
+	// end of the capture is known; ends is each node's latest packet.
+	awaiting []flow.Flow
+	ends     map[string]time.Time
 }
 
 // NewAuditor prepares an audit. It fails on unusable options: no product,
@@ -154,7 +166,8 @@ func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
 
 func newTally(n int) *tally {
 	t := &tally{evs: make([]*evidence, n), otherPeer: make([]int, n), hk: map[string]*Housekeeping{},
-		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}, hostSeen: map[netip.Addr]bool{}}
+		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}, hostSeen: map[netip.Addr]bool{},
+		ends: map[string]time.Time{}}
 	for i := range t.evs {
 		t.evs[i] = newEvidence(true)
 	}
@@ -209,9 +222,22 @@ func (a *Auditor) pendingFlows() iter.Seq[*flow.Flow] {
 	}
 }
 
-// add places one flow: housekeeping, transit, evidence for the
-// requirements it matches, or unexpected.
+// add counts one flow, or keeps it for Report when it still awaited an
+// answer at the end of input.
 func (t *tally) add(a *Auditor, f *flow.Flow) {
+	t.noteEnd(f)
+	if awaitsAnswer(f) {
+		t.awaiting = append(t.awaiting, keepForLater(f))
+		return
+	}
+	t.place(a, f, false)
+}
+
+// place counts one flow: housekeeping, transit, evidence for the
+// requirements it matches, or unexpected; pending says it is counted as
+// pending rather than by its outcome. It reports whether the flow was
+// audited (matched a requirement or is unexpected).
+func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
 	t.flows++
 	if f.Node != "" && !t.nodes[f.Node] {
 		t.nodes[strings.Clone(f.Node)] = true
@@ -224,12 +250,12 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 		}
 		h.Flows++
 		h.Packets += f.OrigPkts + f.RespPkts
-		return
+		return false
 	}
 	vs, nv := a.hs.views(f)
 	if nv == 0 {
 		t.transit++
-		return
+		return false
 	}
 	if len(t.hostSeen) < len(a.hs) {
 		for _, v := range vs[:nv] {
@@ -253,7 +279,7 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 				continue
 			}
 			if hit.counts {
-				t.evs[hit.rule].add(f, v)
+				t.evs[hit.rule].add(f, v, pending)
 			}
 			if r.applies {
 				allowed = true
@@ -264,7 +290,7 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 	}
 	if allowed {
 		t.matched++
-		return
+		return true
 	}
 	v := vs[0]
 	proto := f.Proto
@@ -277,18 +303,19 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 		u = &unexpectedAcc{ev: newEvidence(false), peerNotAllowed: map[string]bool{}, notApplicable: map[string]bool{}}
 		t.unexp[key] = u
 	}
-	u.ev.add(f, v)
+	u.ev.add(f, v, pending)
 	for _, id := range peerNo {
 		u.peerNotAllowed[id] = true
 	}
 	for _, id := range notApp {
 		u.notApplicable[id] = true
 	}
+	return true
 }
 
 // report builds the Report from the tally; the tally stays usable.
 func (a *Auditor) report(stats capture.Stats) *Report {
-	t := a.t
+	t, pending := a.t.settle(a, stats.End)
 	rep := a.base
 	rep.Requirements = nonNil(slices.Clone(a.base.Requirements))
 	rep.Products = nonNil(slices.Clone(a.base.Products))
@@ -324,6 +351,9 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 		}
 	}
 	rep.Capture = captureSummary(&stats, sortedKeys(t.nodes))
+	if pending > 0 {
+		rep.Warnings = append(rep.Warnings, pendingWarning(pending, a.pendingWindow()))
+	}
 	rep.Warnings = append(rep.Warnings, zoneWarnings(a.rules)...)
 	if rep.Capture.LossSeen {
 		rep.Warnings = append(rep.Warnings, lossWarnings(&stats)...)

@@ -77,9 +77,14 @@ func newEvidence(timeline bool) *evidence {
 		reasons: map[Reason]int{}, details: map[Reason]map[string]bool{}, keepTimes: timeline}
 }
 
-// countOutcome adds one flow's outcome to c.
-func countOutcome(c *Counts, o flow.Outcome) {
+// countOutcome adds one flow's outcome to c; a pending flow is counted
+// apart, not as an attempt.
+func countOutcome(c *Counts, o flow.Outcome, pending bool) {
 	c.Flows++
+	if pending {
+		c.Pending++
+		return
+	}
 	switch o {
 	case flow.Established:
 		c.Established++
@@ -96,16 +101,18 @@ func countOutcome(c *Counts, o flow.Outcome) {
 	c.Attempts++
 }
 
-// add records one flow seen as v.
-func (e *evidence) add(f *flow.Flow, v view) {
-	countOutcome(&e.counts, f.Outcome)
+// add records one flow seen as v; a pending flow (cut off by the end of
+// the capture) counts in the flows, peers and timeline, never as an
+// attempt or a failure.
+func (e *evidence) add(f *flow.Flow, v view, pending bool) {
+	countOutcome(&e.counts, f.Outcome, pending)
 	key := v.peer.As16() // addresses are unmapped: IPv4 and IPv6 cannot collide
 	p := e.peers[key]
 	if p == nil {
 		p = &peerAcc{addr: v.peer}
 		e.peers[key] = p
 	}
-	countOutcome(&p.counts, f.Outcome)
+	countOutcome(&p.counts, f.Outcome, pending)
 	for _, n := range v.names {
 		if n = normName(n); !slices.Contains(p.names, n) {
 			p.names = append(p.names, n)
@@ -117,7 +124,11 @@ func (e *evidence) add(f *flow.Flow, v view) {
 			c = &Counts{}
 			e.nodes[strings.Clone(f.Node)] = c
 		}
-		countOutcome(c, f.Outcome)
+		countOutcome(c, f.Outcome, pending)
+	}
+	if pending {
+		e.keep(f, v, OutcomePending, "")
+		return // not an attempt: no first/last seen, no reason
 	}
 	if f.Outcome == flow.Unknown || f.Outcome == "" {
 		return // not an attempt: no time, no reason
@@ -142,21 +153,27 @@ func (e *evidence) add(f *flow.Flow, v view) {
 			e.details[r][detail] = true
 		}
 	}
-	if e.keepTimes {
-		// Flows come roughly in time order: once the timeline is full, a
-		// flow later than everything kept is left out at once.
-		if len(e.timeline) >= MaxTimeline && f.Start.After(e.maxKept) {
-			e.omitted++
-			return
-		}
-		if f.Start.After(e.maxKept) {
-			e.maxKept = f.Start
-		}
-		e.timeline = append(e.timeline, Attempt{Time: f.Start.UTC(), Peer: v.peer, Port: v.port,
-			Outcome: string(f.Outcome), Reason: r, Node: f.Node, UID: f.UID, Process: cloneProcess(f.Process)})
-		if len(e.timeline) >= 2*MaxTimeline {
-			e.trimTimeline()
-		}
+	e.keep(f, v, string(f.Outcome), r)
+}
+
+// keep puts f on the timeline (requirements only) as outcome.
+func (e *evidence) keep(f *flow.Flow, v view, outcome string, r Reason) {
+	if !e.keepTimes {
+		return
+	}
+	// Flows come roughly in time order: once the timeline is full, a
+	// flow later than everything kept is left out at once.
+	if len(e.timeline) >= MaxTimeline && f.Start.After(e.maxKept) {
+		e.omitted++
+		return
+	}
+	if f.Start.After(e.maxKept) {
+		e.maxKept = f.Start
+	}
+	e.timeline = append(e.timeline, Attempt{Time: f.Start.UTC(), Peer: v.peer, Port: v.port,
+		Outcome: outcome, Reason: r, Node: f.Node, UID: f.UID, Process: cloneProcess(f.Process)})
+	if len(e.timeline) >= 2*MaxTimeline {
+		e.trimTimeline()
 	}
 }
 
@@ -302,7 +319,7 @@ func outcomeList(c Counts) []string {
 		n    int
 		name flow.Outcome
 	}{{c.Established, flow.Established}, {c.Rejected, flow.Rejected}, {c.Unreachable, flow.Unreachable},
-		{c.Unanswered, flow.Unanswered}, {c.Unknown, flow.Unknown}} {
+		{c.Unanswered, flow.Unanswered}, {c.Unknown, flow.Unknown}, {c.Pending, OutcomePending}} {
 		if x.n > 0 {
 			out = append(out, string(x.name))
 		}

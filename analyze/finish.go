@@ -34,6 +34,9 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 	default:
 		req.Status = Blocked
 	}
+	if c.Pending > 0 {
+		req.Note = pendingNote(c.Pending, req.Peers)
+	}
 	if (req.Status == Blocked || req.Status == Partial) && len(req.Reasons) > 0 {
 		req.Reason = req.Reasons[0].Reason
 		req.ReasonText = req.Reason.Text()
@@ -89,7 +92,7 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 		Start: st.Start.UTC(), End: st.End.UTC(), Packets: st.Packets, Bytes: st.Bytes, Flows: st.Flows,
 		Undecodable: st.Undecodable, IfaceDrops: st.IfaceDrops, KernelDrops: st.KernelDrops,
 		MissedBytes: st.MissedBytes, Evicted: st.Evicted, LossSeen: st.LossSeen(),
-		Loss: nonNil(st.LossSignals()), Interrupted: st.Interrupted,
+		Loss: nonNil(st.LossSignals()), Interrupted: st.Interrupted, StoppedEarly: stoppedEarly(st),
 		Warnings: nonNil(st.Warnings), Nodes: nodes, Attribution: st.Attribution}
 	if !st.Start.IsZero() && st.End.After(st.Start) {
 		cs.Seconds = st.End.Sub(st.Start).Seconds()
@@ -97,13 +100,26 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 	return cs
 }
 
-// lossWarnings say which loss signals were seen, then repeat the errors
-// that stopped the reading of an input file, since those name the file
-// and where it broke.
+// lossWarnings say which loss signals were seen and what they may have
+// done to the verdicts, then repeat the errors that stopped the reading of
+// an input file, since those name the file and where it broke.
 func lossWarnings(st *capture.Stats) []string {
-	out := []string{"capture loss seen (" + strings.Join(st.LossSignals(), ", ") +
-		"): traffic may have gone unseen, so never-seen verdicts may be wrong"}
-	return append(out, st.ReadErrors...)
+	w := "capture loss seen (" + strings.Join(st.LossSignals(), ", ") +
+		"): traffic may have gone unseen, so never-seen verdicts may be wrong"
+	if stoppedEarly(st) {
+		// Attempts younger than the pending window at the cut are pending;
+		// an older one whose answer lies in what was not read (the next
+		// file after a damaged one) still looks unanswered.
+		w += "; the input was not read to its end, so blocked and partial verdicts may be wrong too " +
+			"for attempts just before the cut whose answers were not read"
+	}
+	return append([]string{w}, st.ReadErrors...)
+}
+
+// stoppedEarly reports whether the input was not read to its end: an
+// interrupted replay, or a truncated or damaged file.
+func stoppedEarly(st *capture.Stats) bool {
+	return st.Interrupted || len(st.ReadErrors) > 0
 }
 
 // zoneWarnings lists each zone the site does not define, with the

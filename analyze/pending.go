@@ -26,6 +26,7 @@ type pendingFlow struct {
 	proto      uint8
 	outcome    uint8 // index into outcomeCodes
 	hasICMP    bool
+	open       bool
 	origFam    uint8 // 0 invalid, 4, 6
 	respFam    uint8
 }
@@ -92,7 +93,7 @@ func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
 	pf := pendingFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
 		start: nanos(f.Start), end: nanos(f.End), pkts: f.OrigPkts + f.RespPkts,
 		uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
-		node: p.str(f.Node), names: p.nameLists(f.OrigNames, f.RespNames), process: cloneProcess(f.Process)}
+		node: p.str(f.Node), names: p.nameLists(f.OrigNames, f.RespNames), process: cloneProcess(f.Process), open: f.Open}
 	for i, o := range outcomeCodes {
 		if o == f.Outcome {
 			pf.outcome = uint8(i)
@@ -120,7 +121,7 @@ func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPEr
 		Resp:  netip.AddrPortFrom(addr(pf.resp, pf.respFam), pf.respPort),
 		Start: fromNanos(pf.start), End: fromNanos(pf.end),
 		OrigPkts: pf.pkts, Outcome: outcomeCodes[pf.outcome], Node: p.strs[pf.node],
-		OrigNames: p.names[pf.names][0], RespNames: p.names[pf.names][1], Process: pf.process}
+		OrigNames: p.names[pf.names][0], RespNames: p.names[pf.names][1], Process: pf.process, Open: pf.open}
 	if pf.hasICMP {
 		*icmp = flow.ICMPError{Reason: p.strs[pf.icmpReason]}
 		f.ICMP = icmp

@@ -243,7 +243,17 @@ type Counts struct {
 	Unreachable int `json:"unreachable"`
 	Unanswered  int `json:"unanswered"`
 	Unknown     int `json:"unknown"`
+	// Pending counts flows the capture's end cut off before an answer
+	// could come (see OutcomePending): in Flows, not in Attempts.
+	Pending int `json:"pending"`
 }
+
+// OutcomePending is the timeline outcome (and unexpected outcome) of a
+// flow still open at the end of the capture, with no answer yet, that
+// started less than Options.PendingWindow before the capture's last
+// packet: the capture ended before an answer could arrive, so it is
+// neither a failure nor a success.
+const OutcomePending = "pending"
 
 // Failed is attempts that did not work.
 func (c Counts) Failed() int { return c.Attempts - c.Established }
@@ -323,6 +333,9 @@ type Requirement struct {
 	ByNode    []NodeCounts `json:"by_node"`
 	FirstSeen *time.Time   `json:"first_seen"`
 	LastSeen  *time.Time   `json:"last_seen"`
+	// Note explains flows that were not judged: pending attempts the end
+	// of the capture cut off (Counts.Pending). Empty when there are none.
+	Note string `json:"note,omitempty"`
 	// UnconfiguredZones are zones this requirement names that the site does
 	// not define: they matched any peer.
 	UnconfiguredZones []string `json:"unconfigured_zones"`
@@ -396,9 +409,13 @@ type CaptureSummary struct {
 	Loss []string `json:"loss"`
 	// Interrupted is capture.Stats.Interrupted: the replay stopped before
 	// the end of its input.
-	Interrupted bool     `json:"interrupted,omitempty"`
-	Nodes       []string `json:"nodes"`
-	Warnings    []string `json:"warnings"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// StoppedEarly is true when the input was not read to its end (an
+	// interrupted replay, a truncated or damaged file): blocked and partial
+	// verdicts of attempts just before the cut may be wrong too.
+	StoppedEarly bool     `json:"stopped_early,omitempty"`
+	Nodes        []string `json:"nodes"`
+	Warnings     []string `json:"warnings"`
 	// Attribution is capture.Stats.Attribution: whether flows name the
 	// local process that opened them ("unavailable: ..." when the eBPF
 	// hooks could not load; empty for backends that cannot tell).

@@ -113,6 +113,9 @@ func lossText(c analyze.CaptureSummary) string {
 	if what == "" { // a report made before capture summaries listed it
 		what = "loss signals seen"
 	}
+	if c.StoppedEarly {
+		return what + ": never-seen verdicts may be wrong, and blocked/partial ones for attempts just before the cut"
+	}
 	return what + ": never-seen verdicts may be wrong"
 }
 

@@ -114,7 +114,7 @@ func newHTMLView(rep *analyze.Report) *htmlView {
 			hr := htmlReq{Requirement: r, Short: shortID(rep, r.ID), Port: reqPort(r.Protocol, r.Ports),
 				Condition: conditionText(r.Condition, rep.Features), Open: st != analyze.OK && st != analyze.NotApplicable}
 			if st == analyze.Blocked || st == analyze.Partial {
-				hr.Reasons = reasonsText(r)
+				hr.Reasons = reasonLines(r)
 				hr.Hint = reasonHint(r.Reason)
 			}
 			hr.Outcomes = outcomeBars(r.Counts)
@@ -150,7 +150,7 @@ func outcomeBars(c analyze.Counts) []outcomeBar {
 		o string
 		n int
 	}{{"established", c.Established}, {"rejected", c.Rejected}, {"unreachable", c.Unreachable},
-		{"unanswered", c.Unanswered}, {"unknown", c.Unknown}} {
+		{"unanswered", c.Unanswered}, {"unknown", c.Unknown}, {analyze.OutcomePending, c.Pending}} {
 		if x.n > 0 {
 			out = append(out, outcomeBar{Outcome: x.o, Count: x.n, Percent: fmt.Sprintf("%.2f", 100*float64(x.n)/float64(c.Flows))})
 		}

@@ -188,20 +188,38 @@ func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, req
 	case analyze.Blocked, analyze.Partial:
 		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Reason", "Worked", "Failed", "Peers", "First seen", "Last seen"}, []int{5, 6})
 		for _, r := range reqs {
-			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, strings.Join(reasonsText(r), "; "),
+			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, strings.Join(reasonLines(r), "; "),
 				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersWithOutcomes(r.Peers, r.PeersOmitted), ", "),
 				stampPtr(r.FirstSeen), stampPtr(r.LastSeen))
 		}
 	case analyze.NeverSeen:
-		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Allowed peers", "Purpose"}, nil)
+		header := []string{"Requirement", "Direction", "Port", "Service", "Allowed peers", "Purpose"}
+		note := hasNote(reqs)
+		if note {
+			header = append(header, "Note")
+		}
+		mdTable(b, header, nil)
 		for _, r := range reqs {
-			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed), r.Purpose)
+			row := []string{r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed), r.Purpose}
+			if note {
+				row = append(row, r.Note)
+			}
+			mdRow(b, row...)
 		}
 	case analyze.OK:
-		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Flows", "Peers"}, []int{4})
+		header := []string{"Requirement", "Direction", "Port", "Service", "Flows", "Peers"}
+		note := hasNote(reqs)
+		if note {
+			header = append(header, "Note")
+		}
+		mdTable(b, header, []int{4})
 		for _, r := range reqs {
-			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, fmt.Sprint(r.Counts.Flows),
-				strings.Join(peersList(r.Peers, r.PeersOmitted), ", "))
+			row := []string{r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, fmt.Sprint(r.Counts.Flows),
+				strings.Join(peersList(r.Peers, r.PeersOmitted), ", ")}
+			if note {
+				row = append(row, r.Note)
+			}
+			mdRow(b, row...)
 		}
 	case analyze.NotApplicable:
 		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Condition", "Flows"}, []int{5})

@@ -190,6 +190,9 @@ func outcomesText(c analyze.Counts, reasons []analyze.ReasonCount) string {
 	if c.Unknown > 0 {
 		parts = append(parts, fmt.Sprintf("%d unknown", c.Unknown))
 	}
+	if c.Pending > 0 {
+		parts = append(parts, fmt.Sprintf("%d pending", c.Pending))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}
@@ -204,7 +207,7 @@ func countsText(c analyze.Counts) string {
 		n    int
 		what string
 	}{{c.Established, "established"}, {c.Rejected, "rejected"}, {c.Unreachable, "unreachable"},
-		{c.Unanswered, "unanswered"}, {c.Unknown, "unknown"}} {
+		{c.Unanswered, "unanswered"}, {c.Unknown, "unknown"}, {c.Pending, analyze.OutcomePending}} {
 		if x.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
 		}
@@ -237,6 +240,28 @@ func reasonsText(r analyze.Requirement) []string {
 		parts[i] = fmt.Sprintf("%s (%d)", t, rc.Flows)
 	}
 	return parts
+}
+
+// reasonLines are the failure reasons (reasonsText), then a line for the
+// pending flows the end of the capture cut off, which are no failure but
+// must not go unseen next to them.
+func reasonLines(r analyze.Requirement) []string {
+	out := reasonsText(r)
+	if r.Counts.Pending > 0 {
+		out = append(out, fmt.Sprintf("pending: capture ended before an answer (%d)", r.Counts.Pending))
+	}
+	return out
+}
+
+// hasNote reports whether any of reqs has a Note, so tables add a note
+// column only when there is something to put in it.
+func hasNote(reqs []analyze.Requirement) bool {
+	for _, r := range reqs {
+		if r.Note != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // conditionText says why a requirement does not apply (or when it does).

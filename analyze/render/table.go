@@ -151,21 +151,37 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		right = []int{5, 6}
 		for _, r := range reqs {
 			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
-				strings.Join(reasonsText(r), "\n"), strconv.Itoa(r.Counts.Established), strconv.Itoa(r.Counts.Failed()),
+				strings.Join(reasonLines(r), "\n"), strconv.Itoa(r.Counts.Established), strconv.Itoa(r.Counts.Failed()),
 				strings.Join(peers(r.Peers, r.PeersOmitted), "\n")})
 		}
 		paint = map[int]string{4: statusColor[st]}
 	case analyze.NeverSeen:
 		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "ALLOWED PEERS"}
+		note := hasNote(reqs)
+		if note {
+			header = append(header, "NOTE")
+		}
 		for _, r := range reqs {
-			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed)})
+			row := []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed)}
+			if note {
+				row = append(row, r.Note)
+			}
+			rows = append(rows, row)
 		}
 	case analyze.OK:
 		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "FLOWS", "PEERS"}
 		right = []int{4}
+		note := hasNote(reqs)
+		if note {
+			header = append(header, "NOTE")
+		}
 		for _, r := range reqs {
-			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
-				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers, r.PeersOmitted), "\n")})
+			row := []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
+				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers, r.PeersOmitted), "\n")}
+			if note {
+				row = append(row, r.Note)
+			}
+			rows = append(rows, row)
 		}
 	case analyze.NotApplicable:
 		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "CONDITION", "FLOWS"}

@@ -1,0 +1,177 @@
+package analyze
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
+
+// DefaultPendingWindow is how long an attempt must have had before the end
+// of the capture for its lack of an answer to count as a failure. An
+// answer takes one round trip (well under 1 s on the paths a gateway
+// uses); a lost first SYN is retransmitted after 1 s (Linux's initial
+// RTO, RFC 6298). So an attempt older than 2 s had both its first packet
+// and one retransmission answered by then if anything answers at all,
+// while a younger one may have an answer still on the way. Zeek's 5 s
+// tcp_attempt_delay (flow.DefaultAttemptDelay) is how long Zeek waits
+// before giving up on an attempt in a running capture, not how long an
+// answer takes; with it, attempts the lab saw go unanswered for 2.4-4 s
+// before its captures end would be hidden as pending (docs/report.md).
+const DefaultPendingWindow = 2 * time.Second
+
+// awaitsAnswer reports whether f was cut off by the end of input before an
+// answer could come: still open, and nothing (no SYN-ACK, RST, reply or
+// ICMP error) came back. Whether it counts as pending or as a failure
+// depends on its age at the end of the capture, known only at Report.
+func awaitsAnswer(f *flow.Flow) bool {
+	return f.Open && f.Outcome == flow.Unanswered && f.ICMP == nil
+}
+
+// keepForLater copies f, which the caller may reuse, strings included.
+func keepForLater(f *flow.Flow) flow.Flow {
+	c := *f.Clone()
+	c.UID, c.Node, c.History, c.ServerName = strings.Clone(f.UID), strings.Clone(f.Node),
+		strings.Clone(f.History), strings.Clone(f.ServerName)
+	c.OrigNames, c.RespNames = cloneStrings(f.OrigNames), cloneStrings(f.RespNames)
+	return c
+}
+
+// noteEnd remembers the latest packet time seen per gateway node: the end
+// of each node's capture, against which pending attempts are aged (merged
+// sessions may end at different times).
+func (t *tally) noteEnd(f *flow.Flow) {
+	end := f.End
+	if end.Before(f.Start) {
+		end = f.Start
+	}
+	if last, ok := t.ends[f.Node]; !ok {
+		t.ends[strings.Clone(f.Node)] = end
+	} else if end.After(last) {
+		t.ends[f.Node] = end
+	}
+}
+
+// pendingAt reports whether f, which awaits an answer, started less than
+// window before the end of its node's capture: captureEnd, the time of the
+// last packet read, for flows without a node (a single capture), else the
+// latest packet of that node's flows. Its first packet is what counts: a
+// request retransmitted until the end had its first copy's whole age to
+// be answered.
+func (t *tally) pendingAt(f *flow.Flow, captureEnd time.Time, window time.Duration) bool {
+	if window <= 0 || f.Start.IsZero() {
+		return false
+	}
+	end := t.ends[f.Node]
+	if f.Node == "" && captureEnd.After(end) {
+		end = captureEnd
+	}
+	return end.Sub(f.Start) < window
+}
+
+// pendingWindow is Options.PendingWindow with its default.
+func (a *Auditor) pendingWindow() time.Duration {
+	if a.opts.PendingWindow == 0 {
+		return DefaultPendingWindow
+	}
+	return a.opts.PendingWindow
+}
+
+// settle returns the tally with the flows that awaited an answer placed:
+// pending when younger than the window at the end of the capture,
+// failures otherwise. It works on a copy, so t stays usable for more
+// flows and a later Report (which may age them differently), and says
+// how many flows were pending.
+func (t *tally) settle(a *Auditor, captureEnd time.Time) (*tally, int) {
+	if len(t.awaiting) == 0 {
+		return t, 0
+	}
+	c := t.clone()
+	window, pending := a.pendingWindow(), 0
+	for i := range t.awaiting {
+		f := &t.awaiting[i]
+		p := t.pendingAt(f, captureEnd, window)
+		if c.place(a, f, p) && p {
+			pending++
+		}
+	}
+	return c, pending
+}
+
+// pendingWarning says how many audited flows were still waiting for an
+// answer when the capture ended.
+func pendingWarning(n int, window time.Duration) string {
+	return fmt.Sprintf("%d flow(s) were still waiting for an answer when the capture ended (started less than %s before its end): "+
+		"counted as pending, neither failed nor worked; capture longer to judge them", n, window)
+}
+
+// pendingNote explains a requirement's n pending flows, naming the first
+// few peers they involve (peers come worst first).
+func pendingNote(n int, peers []PeerSeen) string {
+	var addrs []string
+	more := 0
+	for _, p := range peers {
+		if p.Counts.Pending == 0 {
+			continue
+		}
+		if len(addrs) == 3 {
+			more++
+			continue
+		}
+		addrs = append(addrs, p.Addr.String())
+	}
+	who := strings.Join(addrs, ", ")
+	if more > 0 {
+		who += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Sprintf("%d attempt(s) still waiting for an answer when the capture ended (pending, not judged): %s", n, who)
+}
+
+// clone copies everything a report reads, so that placing more flows in
+// the copy leaves t as it was.
+func (t *tally) clone() *tally {
+	c := *t
+	c.evs = make([]*evidence, len(t.evs))
+	for i, e := range t.evs {
+		c.evs[i] = e.clone()
+	}
+	c.otherPeer = slices.Clone(t.otherPeer)
+	c.hk = make(map[string]*Housekeeping, len(t.hk))
+	for k, h := range t.hk {
+		hh := *h
+		c.hk[k] = &hh
+	}
+	c.unexp = make(map[unexpectedKey]*unexpectedAcc, len(t.unexp))
+	for k, u := range t.unexp {
+		c.unexp[k] = &unexpectedAcc{ev: u.ev.clone(), peerNotAllowed: maps.Clone(u.peerNotAllowed),
+			notApplicable: maps.Clone(u.notApplicable)}
+	}
+	c.nodes, c.hostSeen, c.ends = maps.Clone(t.nodes), maps.Clone(t.hostSeen), maps.Clone(t.ends)
+	c.awaiting = nil
+	return &c
+}
+
+func (e *evidence) clone() *evidence {
+	c := *e
+	c.peers = make(map[[16]byte]*peerAcc, len(e.peers))
+	for k, p := range e.peers {
+		pp := *p
+		pp.names = slices.Clone(p.names)
+		c.peers[k] = &pp
+	}
+	c.nodes = make(map[string]*Counts, len(e.nodes))
+	for k, n := range e.nodes {
+		nn := *n
+		c.nodes[k] = &nn
+	}
+	c.reasons = maps.Clone(e.reasons)
+	c.details = make(map[Reason]map[string]bool, len(e.details))
+	for r, d := range e.details {
+		c.details[r] = maps.Clone(d)
+	}
+	c.timeline = slices.Clone(e.timeline)
+	return &c
+}
