@@ -88,6 +88,8 @@ func TestLoadFieldErrors(t *testing.T) {
 		{"flow not object", "flows", "", `[1]`, `flows[0]: want an object, got 1`},
 		{"flow null", "flows", "", `[null]`, `flows[0]: want an object, got null`},
 		{"second flow null", "flows", "", `[` + goodFlow + `,null]`, `flows[1]: want an object, got null`},
+		{"empty flow, then null", "flows", "", `[{},null]`, `flows[0].outcome: missing (want established, rejected, unreachable, unanswered or unknown)`},
+		{"null flow spaced", "flows", "", `[ null ]`, `flows[0]: want an object, got null`},
 		{"flows missing", "flows", "", "", `flows: missing (want an array of flows, [] when the capture saw none)`},
 		{"flows null", "flows", "", `null`, `flows: want an array, got null`},
 		{"flows object", "flows", "", `{}`, `flows: want an array, got object`},

@@ -92,41 +92,55 @@ func Read(r io.Reader) (*Session, error) {
 	return s, nil
 }
 
-// wireSession is Session as read: Flows kept raw (it shadows the embedded
-// field), so that a missing "flows" key and a null flow are refused
-// rather than read as no flows and as a flow with every field empty.
+// wireSession is Session as read: its Flows shadows the embedded field
+// and stays nil when the file has no "flows" (or "flows": null), which
+// must be refused rather than read as a capture without flows.
 type wireSession struct {
 	Session
-	Flows json.RawMessage `json:"flows"`
+	Flows *[]flow.Flow `json:"flows"`
 }
 
 // decode decodes a session whose header was checked. Errors are
 // FieldErrors where a field is at fault.
 func decode(data []byte) (*Session, error) {
-	sessionType := reflect.TypeFor[Session]()
 	var w wireSession
 	if err := json.Unmarshal(data, &w); err != nil {
-		return nil, describe(data, err, sessionType)
+		return nil, describe(data, err, reflect.TypeFor[Session]())
 	}
-	switch raw := bytes.TrimSpace(w.Flows); {
-	case len(raw) == 0:
+	if w.Flows == nil {
+		if raw := rawFlows(data); raw != nil {
+			return nil, &FieldError{"flows", "want an array, got " + got(raw)}
+		}
 		return nil, &FieldError{"flows", "missing (want an array of flows, [] when the capture saw none)"}
-	case raw[0] != '[':
-		return nil, &FieldError{"flows", "want an array, got " + got(raw)}
-	}
-	var flows []*flow.Flow
-	if err := json.Unmarshal(w.Flows, &flows); err != nil {
-		return nil, describe(data, err, sessionType)
 	}
 	s := &w.Session
-	s.Flows = make([]flow.Flow, len(flows))
-	for i, f := range flows {
-		if f == nil {
+	s.Flows = *w.Flows
+	// A null flow decodes as a flow with every field empty. Only the first
+	// such flow needs the raw array, to tell null from {}: validate
+	// refuses an empty flow anyway (no outcome), so the slow path runs at
+	// most once and never for a usable file.
+	for i := range s.Flows {
+		if s.Flows[i].Outcome != "" || !reflect.ValueOf(&s.Flows[i]).Elem().IsZero() {
+			continue
+		}
+		var elems []json.RawMessage
+		if json.Unmarshal(rawFlows(data), &elems) == nil && i < len(elems) && string(bytes.TrimSpace(elems[i])) == "null" {
 			return nil, &FieldError{fmt.Sprintf("flows[%d]", i), "want an object, got null"}
 		}
-		s.Flows[i] = *f
+		break
 	}
 	return s, nil
+}
+
+// rawFlows returns the value of data's "flows" key, nil when there is
+// none.
+func rawFlows(data []byte) json.RawMessage {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return nil
+	}
+	v, _ := lookupFold(obj, "flows")
+	return v
 }
 
 // checkObject refuses what cannot be a session before decoding: nothing
