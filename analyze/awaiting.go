@@ -12,16 +12,16 @@ import (
 
 // DefaultPendingWindow is how long an attempt must have had before the end
 // of the capture for its lack of an answer to count as a failure. An
-// answer takes one round trip (well under 1 s on the paths a gateway
-// uses); a lost first SYN is retransmitted after 1 s (Linux's initial
-// RTO, RFC 6298). So an attempt older than 2 s had both its first packet
-// and one retransmission answered by then if anything answers at all,
-// while a younger one may have an answer still on the way. Zeek's 5 s
+// answer takes one round trip, well under a second on the paths a gateway
+// uses, and a second without one is when TCP itself gives up on the first
+// SYN and retransmits (Linux's initial RTO, RFC 6298). So an attempt whose
+// first packet came more than 1 s before the end had its time to be
+// answered, while a younger one may have its answer still on the way. The
+// window is kept short on purpose: a capture stopped a little after a
+// silently dropped attempt must still call it blocked, and Zeek's 5 s
 // tcp_attempt_delay (flow.DefaultAttemptDelay) is how long Zeek waits
-// before giving up on an attempt in a running capture, not how long an
-// answer takes; with it, attempts the lab saw go unanswered for 2.4-4 s
-// before its captures end would be hidden as pending (docs/report.md).
-const DefaultPendingWindow = 2 * time.Second
+// before giving up on an attempt, not how long an answer takes.
+const DefaultPendingWindow = time.Second
 
 // awaitsAnswer reports whether f was cut off by the end of input before an
 // answer could come: still open, and nothing (no SYN-ACK, RST, reply or

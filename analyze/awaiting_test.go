@@ -133,7 +133,7 @@ func TestPendingPerNode(t *testing.T) {
 	early := tEnd.Add(-time.Hour) // gw1's capture ended an hour before gw2's
 	flows := []flow.Flow{
 		fl(tcp, gw4+":40000", "203.0.113.25:25", flow.Established, node("gw1"), func(f *flow.Flow) { f.Start, f.End = early.Add(-time.Minute), early }),
-		fl(tcp, gw4+":40001", "203.0.113.25:25", flow.Unanswered, node("gw1"), open, func(f *flow.Flow) { f.Start, f.End = early.Add(-time.Second), early }),
+		fl(tcp, gw4+":40001", "203.0.113.25:25", flow.Unanswered, node("gw1"), open, func(f *flow.Flow) { f.Start, f.End = early.Add(-500*time.Millisecond), early }),
 		fl(tcp, gw4+":40002", "203.0.113.26:25", flow.Established, node("gw2"), aged(time.Minute, 0)),
 	}
 	p := product("p", req("smtp-out", catalog.Out, catalog.TCP, port(25)))
@@ -169,7 +169,7 @@ func TestPendingStreamed(t *testing.T) {
 		a.Add(&syn)
 		syn = flow.Flow{} // the caller reuses its flow
 		for range 2 {
-			r := findReq(t, a.Report(capture.Stats{End: t0.Add(time.Second)}), "smtp-out")
+			r := findReq(t, a.Report(capture.Stats{End: t0.Add(500 * time.Millisecond)}), "smtp-out")
 			if r.Status != NeverSeen || r.Counts.Pending != 1 || r.Note == "" {
 				t.Errorf("hosts %v: status %s counts %+v note %q; want never-seen, 1 pending", hosts, r.Status, r.Counts, r.Note)
 			}
@@ -192,7 +192,7 @@ func TestPendingStreamed(t *testing.T) {
 // TestPendingUnexpected: a pending flow no requirement allows is listed
 // as unexpected with the outcome "pending", not as a failure.
 func TestPendingUnexpected(t *testing.T) {
-	flows := []flow.Flow{fl(udp, gw4+":5000", "203.0.113.60:5060", flow.Unanswered, aged(time.Second, 0), open)}
+	flows := []flow.Flow{fl(udp, gw4+":5000", "203.0.113.60:5060", flow.Unanswered, aged(500*time.Millisecond, 0), open)}
 	rep, err := Audit(&capture.Result{Flows: flows, Stats: capture.Stats{End: tEnd}},
 		Options{Products: []*catalog.Product{pendingProduct()}, Hosts: []netip.Addr{netip.MustParseAddr(gw4)}})
 	if err != nil {

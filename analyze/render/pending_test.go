@@ -28,11 +28,11 @@ func TestPendingInEveryFormat(t *testing.T) {
 			Start: end.Add(-age), End: end.Add(-age), Outcome: out, OrigPkts: 1, Open: open}
 	}
 	flows := []flow.Flow{
-		f(flow.ProtoTCP, "203.0.113.25:25", flow.Unanswered, time.Second, true),   // smtp-out: never-seen, pending
-		f(flow.ProtoTCP, "203.0.113.22:22", flow.Established, time.Minute, false), // ssh-out: ok, and pending
-		f(flow.ProtoTCP, "203.0.113.22:22", flow.Unanswered, time.Second, true),
+		f(flow.ProtoTCP, "203.0.113.25:25", flow.Unanswered, 500*time.Millisecond, true), // smtp-out: never-seen, pending
+		f(flow.ProtoTCP, "203.0.113.22:22", flow.Established, time.Minute, false),        // ssh-out: ok, and pending
+		f(flow.ProtoTCP, "203.0.113.22:22", flow.Unanswered, 500*time.Millisecond, true),
 		f(flow.ProtoUDP, "203.0.113.53:53", flow.Unanswered, time.Minute, false), // dns-out: blocked, and pending
-		f(flow.ProtoUDP, "203.0.113.53:53", flow.Unanswered, time.Second, true),
+		f(flow.ProtoUDP, "203.0.113.53:53", flow.Unanswered, 500*time.Millisecond, true),
 	}
 	rep, err := analyze.Audit(&capture.Result{Flows: flows, Stats: capture.Stats{Backend: "file", End: end}},
 		analyze.Options{Products: []*catalog.Product{p}, Hosts: []netip.Addr{netip.MustParseAddr("192.0.2.10")}})

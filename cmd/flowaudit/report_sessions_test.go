@@ -213,7 +213,7 @@ func TestReportRefusesSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	copied := variant("copy.json", `"tool_version": "test"`, `"tool_version": "copied"`)
-	later := variant("later.json", `"start": "2026-11-22T10:00:00Z"`, `"start": "2026-11-22T11:00:00Z"`)
+	later := writeSessionAt(t, "later.json", "gw1", t0.Add(time.Hour), []netip.Addr{gwAddr}, "--host", mkFlow(flow.ProtoTCP, 25, flow.Unreachable, t0.Add(time.Hour)))
 	tests := []struct {
 		name  string
 		files []string
