@@ -327,8 +327,8 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0 && t.flows == 0:
 		rep.Warnings = append(rep.Warnings, "there was no traffic to infer gateway addresses from: give --host or a site file")
 	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0:
-		rep.Warnings = append(rep.Warnings, "no gateway address could be inferred from the traffic (no flow has a unicast, "+
-			"non-link-local address): give --host or a site file")
+		rep.Warnings = append(rep.Warnings, "no gateway address could be inferred from the traffic (no flow has a unicast "+
+			"address other than loopback or link-local): give --host or a site file")
 	case a.hosts.Inferred:
 		rep.Warnings = append(rep.Warnings, "gateway addresses were inferred from the traffic ("+
 			addrList(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
@@ -358,7 +358,10 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	if rep.Capture.LossSeen {
 		rep.Warnings = append(rep.Warnings, lossWarnings(&stats)...)
 	}
-	if t.transit > 0 {
+	switch {
+	case t.transit > 0 && len(rep.Hosts.Addrs) == 0:
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) were not audited: no gateway address is known to tell their direction", t.transit))
+	case t.transit > 0:
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) had no gateway address on either side (transit, not audited): are the gateway addresses (%s) complete?",
 			t.transit, addrList(rep.Hosts.Addrs)))
 	}
