@@ -238,7 +238,7 @@ func (s *fileSource) Next(fr *Frame) error {
 		if err == io.EOF {
 			s.err = io.EOF
 		} else {
-			s.err = fmt.Errorf("read capture %s: after %d frames: %w", s.name, s.frames, readErr(err))
+			s.err = fmt.Errorf("read capture %s: after %d frame%s: %w", s.name, s.frames, plural(s.frames), readErr(err))
 		}
 		return s.err
 	}
@@ -303,4 +303,12 @@ func (s *fileSource) Close() error {
 		return nil
 	}
 	return s.f.Close()
+}
+
+// plural is the "s" of a count's noun ("1 frame", "0 frames").
+func plural(n uint64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

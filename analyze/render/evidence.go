@@ -81,7 +81,7 @@ func coverageText(c analyze.CaptureSummary) string {
 	if !c.Start.IsZero() {
 		fmt.Fprintf(&b, ", %s to %s (%s)", stamp(c.Start), stamp(c.End), seconds(c.Seconds))
 	}
-	fmt.Fprintf(&b, ", %d packets, %d flows", c.Packets, c.Flows)
+	fmt.Fprintf(&b, ", %s, %s", plural(int(c.Packets), "packet", "packets"), plural(int(c.Flows), "flow", "flows"))
 	if c.Undecodable > 0 {
 		fmt.Fprintf(&b, ", %d undecodable", c.Undecodable)
 	}
