@@ -34,10 +34,11 @@ type Summary struct {
 // Outcome is the one definition of how a flow ended:
 //
 //   - TCP: the responder's SYN-ACK means Established (an RST afterwards does
-//     not undo it); otherwise an RST from the responder means Rejected; an
+//     not undo it), and so do ACKs from both sides when the start was
+//     missed, and an originator's ACK after its SYN when only its side was
+//     captured; otherwise an RST from the responder means Rejected; an
 //     ICMP error means Unreachable; an originator that sent a SYN and got
-//     nothing back is Unanswered. When the start was missed, both sides
-//     exchanging ACKs counts as Established; one side alone is Unknown.
+//     nothing back is Unanswered; anything else is Unknown.
 //   - UDP, ICMP and other protocols: any packet from the responder means
 //     Established; otherwise an ICMP error means Unreachable; packets from
 //     the originator only mean Unanswered.
@@ -51,18 +52,26 @@ func (s Summary) Outcome() Outcome {
 		switch {
 		case s.RespFlags&(flagSYN|flagACK) == flagSYN|flagACK:
 			return Established
+		case s.OrigFlags&flagACK != 0 && s.RespFlags&flagACK != 0:
+			// The start was missed, but both sides acknowledged each
+			// other: the connection was open, whatever ended it (a reset
+			// after an exchange is a close, not a refusal). A refusal's
+			// RST answers a bare SYN, which carries no ACK, and a reset
+			// of an unknown connection carries none either (RFC 9293).
+			return Established
+		case s.OrigFlags&(flagSYN|flagACK) == flagSYN|flagACK && s.RespPkts == 0:
+			// Only the originator's side was captured: it acknowledged
+			// after its SYN, which a TCP stack does only on a SYN-ACK.
+			return Established
 		case s.RespFlags&flagRST != 0 && s.OrigFlags&flagSYN != 0:
 			return Rejected
 		case s.ICMPError:
 			return Unreachable
 		case s.RespFlags&flagRST != 0:
-			// Mid-stream flow the responder reset: still a refusal.
+			// A reset of a flow that never showed an exchange.
 			return Rejected
 		case s.RespPkts == 0 && s.OrigFlags&flagSYN != 0:
 			return Unanswered
-		case s.RespPkts > 0 &&
-			s.OrigFlags&flagACK != 0 && s.RespFlags&flagACK != 0:
-			return Established
 		}
 		return Unknown
 	}

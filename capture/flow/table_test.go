@@ -203,7 +203,23 @@ func TestTableOutcomes(t *testing.T) {
 		{name: "syn then fin", pkts: []decode.Packet{
 			tcpPkt(t0, cli, 40014, srv, 443, S, 1, 0, 0),
 			tcpPkt(t0+1e6, cli, 40014, srv, 443, FA, 2, 0, 0),
-		}, flows: 1, state: StateSH, history: "SF", outcome: Unanswered},
+		}, flows: 1, state: StateSH, history: "SF", outcome: Established}, // an ACK after the SYN: the SYN-ACK reached it
+		{name: "only the client side captured", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40015, srv, 25, S, 1, 0, 0),
+			tcpPkt(t0+1e6, cli, 40015, srv, 25, A, 2, 501, 0),
+			tcpPkt(t0+2e6, cli, 40015, srv, 25, PA, 2, 530, 12),
+			tcpPkt(t0+3e6, cli, 40015, srv, 25, FA, 14, 560, 0),
+		}, flows: 1, state: StateSH, history: "SADF", outcome: Established},
+		{name: "midstream exchange then the server resets", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40016, srv, 25, PA, 100, 900, 10),
+			tcpPkt(t0+1e6, srv, 25, cli, 40016, PA, 900, 110, 20),
+			tcpPkt(t0+2e6, cli, 40016, srv, 25, PA, 110, 920, 10),
+			tcpPkt(t0+3e6, srv, 25, cli, 40016, R|A, 920, 120, 0),
+		}, flows: 1, state: StateRSTRH, history: "Ddr", outcome: Established},
+		{name: "stale connection reset without an exchange", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40017, srv, 25, PA, 100, 900, 10),
+			tcpPkt(t0+1e6, srv, 25, cli, 40017, R, 900, 0, 0),
+		}, flows: 1, state: StateRSTRH, history: "Dr", outcome: Rejected},
 		{name: "syn then rst", pkts: []decode.Packet{
 			tcpPkt(t0, cli, 40006, srv, 443, S, 1, 0, 0),
 			tcpPkt(t0+1e6, cli, 40006, srv, 443, R, 2, 0, 0),
