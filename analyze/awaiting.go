@@ -28,7 +28,8 @@ const DefaultPendingWindow = time.Second
 // ICMP error) came back. Whether it counts as pending or as a failure
 // depends on its age at the end of the capture, known only at Report.
 func awaitsAnswer(f *flow.Flow) bool {
-	return f.Open && f.Outcome == flow.Unanswered && f.ICMP == nil
+	return f.Open && f.Outcome == flow.Unanswered &&
+		(f.ICMP == nil || !flow.ICMPFails(f.ICMP.Version == 6, f.ICMP.Type, f.ICMP.Code))
 }
 
 // keepForLater copies f, which the caller may reuse, strings included.

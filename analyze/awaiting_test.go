@@ -62,6 +62,9 @@ func TestPendingAtEndOfCapture(t *testing.T) {
 		{"young open SYN after a silent drop", []flow.Flow{fl(tcp, gw4+":40001", smtp, flow.Unanswered, old), synYoung}, 0, false, "smtp-out", Blocked, ReasonUnanswered, 1, 1, 1},
 		{"young open SYN, a success and a drop", []flow.Flow{fl(tcp, gw4+":40001", smtp, flow.Established, old),
 			fl(tcp, gw4+":40002", smtp, flow.Unanswered, old), synYoung}, 0, false, "smtp-out", Partial, ReasonUnanswered, 2, 1, 1},
+		{"young open SYN with an ICMP redirect", []flow.Flow{fl(tcp, gw4+":40000", smtp, flow.Unanswered, young, open, func(f *flow.Flow) {
+			f.ICMP = &flow.ICMPError{Type: 5, Code: 1, Version: 4, From: netip.MustParseAddr("192.0.2.1"), Reason: "icmp-5-1"}
+		})}, 0, false, "smtp-out", NeverSeen, "", 0, 0, 1},
 		{"young open UDP request", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Unanswered, young, open)}, 0, false, "dns-out", NeverSeen, "", 0, 0, 1},
 		{"old open UDP request", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Unanswered, old, open)}, 0, false, "dns-out", Blocked, ReasonNoReply, 1, 1, 0},
 		{"young open UDP request with ICMP error", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Unreachable, young, open, icmpErr("port-unreachable", "203.0.113.53"))},

@@ -59,7 +59,7 @@ func summary(k *flowFlowKey, v *flowFlowVal, o uint8) flow.Summary {
 		OrigPkts: v.Pkts[o], RespPkts: v.Pkts[r],
 		OrigBytes: v.Bytes[o], RespBytes: v.Bytes[r],
 		Attempts:  v.Syns[o],
-		ICMPError: v.IcmpSeen != 0,
+		ICMPError: v.IcmpSeen != 0 && flow.ICMPFails(v.IcmpVersion == 6, v.IcmpType, v.IcmpCode),
 	}
 }
 

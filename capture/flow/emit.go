@@ -188,7 +188,12 @@ func (t *Table) build(pos int32, open, evicted bool) {
 	f.ServerName = t.names[e.serverName]
 	f.Open = open
 	f.Evicted = evicted
-	f.Outcome = e.summary().Outcome()
+	sum := e.summary()
+	if e.hasICMP {
+		ic := t.icmpErrs[pos]
+		sum.ICMPError = ICMPFails(ic.v6, ic.typ, ic.code)
+	}
+	f.Outcome = sum.Outcome()
 }
 
 // summary aggregates an entry the way the eBPF map does, so Outcome has a

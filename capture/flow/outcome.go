@@ -27,7 +27,8 @@ type Summary struct {
 	// Attempts counts the originator's SYNs (TCP) or requests before any
 	// answer.
 	Attempts uint32
-	// ICMPError is true when an ICMP/ICMPv6 error answered the flow.
+	// ICMPError is true when an ICMP/ICMPv6 error that means failure
+	// (ICMPFails) answered the flow.
 	ICMPError bool
 }
 
@@ -82,6 +83,19 @@ func (s Summary) Outcome() Outcome {
 		return Unreachable
 	}
 	return Unanswered
+}
+
+// ICMPFails reports whether an ICMP (v6 false) or ICMPv6 error of this type
+// and code means the flow it quotes failed: destination unreachable, time
+// exceeded, parameter problem. A redirect or a source quench says the
+// packet went on, and fragmentation-needed / packet-too-big is a path-MTU
+// signal the sender acts on; none of them is a refusal, so they do not
+// make a flow Unreachable (they are still attached to it, for the record).
+func ICMPFails(v6 bool, typ, code uint8) bool {
+	if v6 {
+		return typ == 1 || typ == 3 || typ == 4
+	}
+	return (typ == 3 && code != 4) || typ == 11 || typ == 12
 }
 
 // State derives Zeek's conn_state from aggregated flags. The eBPF backend

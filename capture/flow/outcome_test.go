@@ -52,3 +52,28 @@ func TestSummaryOutcomeAndState(t *testing.T) {
 		})
 	}
 }
+
+func TestICMPFails(t *testing.T) {
+	for _, tc := range []struct {
+		v6        bool
+		typ, code uint8
+		fails     bool
+	}{
+		{false, 3, 3, true},  // port unreachable
+		{false, 3, 13, true}, // admin-prohibited
+		{false, 3, 4, false}, // fragmentation needed: path MTU
+		{false, 5, 1, false}, // redirect
+		{false, 4, 0, false}, // source quench
+		{false, 11, 0, true}, // TTL exceeded
+		{false, 12, 0, true}, // parameter problem
+		{true, 1, 4, true},   // port unreachable
+		{true, 1, 1, true},   // administratively prohibited
+		{true, 2, 0, false},  // packet too big
+		{true, 3, 0, true},   // hop limit exceeded
+		{true, 4, 1, true},   // parameter problem
+	} {
+		if got := ICMPFails(tc.v6, tc.typ, tc.code); got != tc.fails {
+			t.Errorf("ICMPFails(v6=%v, %d, %d) = %v, want %v", tc.v6, tc.typ, tc.code, got, tc.fails)
+		}
+	}
+}

@@ -384,6 +384,10 @@ func (t *Table) attachICMP(p *decode.Packet) bool {
 		return false
 	}
 	e := &t.slab[pos]
+	if prev, ok := t.icmpErrs[pos]; ok && e.hasICMP && ICMPFails(prev.v6, prev.typ, prev.code) &&
+		!ICMPFails(p.Proto == ProtoICMPv6, p.ICMPType, p.ICMPCode) {
+		return true // a redirect after a refusal does not hide the refusal
+	}
 	e.hasICMP = true
 	t.icmpErrs[pos] = icmpInfo{typ: p.ICMPType, code: p.ICMPCode, v6: p.Proto == ProtoICMPv6,
 		from: p.Src.As16(), from4: p.Src.Is4(), ts: p.TS}

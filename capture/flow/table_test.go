@@ -200,6 +200,19 @@ func TestTableOutcomes(t *testing.T) {
 			tcpPkt(t0, srv, 443, cli, 40013, SA, 50, 2, 0),
 			tcpPkt(t0+1e6, srv, 443, cli, 40013, R, 51, 0, 0),
 		}, flows: 1, state: StateRSTRH, history: "^hr", outcome: Unknown},
+		{name: "icmp redirect is not a refusal", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40018, srv, 2703, S, 1, 0, 0),
+			icmpErr(t0+1e6, fw, cli, 40018, srv, 2703, ProtoTCP, 5, 1),
+		}, flows: 1, state: StateS0, history: "S", outcome: Unanswered},
+		{name: "a redirect after admin-prohibited keeps the refusal", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40019, srv, 2703, S, 1, 0, 0),
+			icmpErr(t0+1e6, fw, cli, 40019, srv, 2703, ProtoTCP, 3, 13),
+			icmpErr(t0+2e6, fw, cli, 40019, srv, 2703, ProtoTCP, 5, 1),
+		}, flows: 1, state: StateS0, history: "S", outcome: Unreachable, check: func(t *testing.T, f Flow) {
+			if f.ICMP == nil || f.ICMP.Type != 3 || f.ICMP.Code != 13 {
+				t.Errorf("icmp %+v, want the admin-prohibited error kept", f.ICMP)
+			}
+		}},
 		{name: "syn then fin", pkts: []decode.Packet{
 			tcpPkt(t0, cli, 40014, srv, 443, S, 1, 0, 0),
 			tcpPkt(t0+1e6, cli, 40014, srv, 443, FA, 2, 0, 0),
