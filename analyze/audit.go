@@ -279,6 +279,7 @@ func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
 				continue
 			}
 			if hit.counts {
+				t.evs[hit.rule].oneway = r.oneway
 				t.evs[hit.rule].add(f, v, pending)
 			}
 			if r.applies {

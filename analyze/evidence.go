@@ -70,6 +70,9 @@ type evidence struct {
 	omitted     int
 	maxKept     time.Time // latest start in timeline
 	keepTimes   bool
+	// oneway: the requirement expects no reply, so a datagram sent and
+	// not answered is the exchange working, not failing.
+	oneway bool
 }
 
 func newEvidence(timeline bool) *evidence {
@@ -105,14 +108,19 @@ func countOutcome(c *Counts, o flow.Outcome, pending bool) {
 // the capture) counts in the flows, peers and timeline, never as an
 // attempt or a failure.
 func (e *evidence) add(f *flow.Flow, v view, pending bool) {
-	countOutcome(&e.counts, f.Outcome, pending)
+	out := f.Outcome
+	if e.oneway && out == flow.Unanswered {
+		out = flow.Established
+		pending = false // nothing to wait for
+	}
+	countOutcome(&e.counts, out, pending)
 	key := v.peer.As16() // addresses are unmapped: IPv4 and IPv6 cannot collide
 	p := e.peers[key]
 	if p == nil {
 		p = &peerAcc{addr: v.peer}
 		e.peers[key] = p
 	}
-	countOutcome(&p.counts, f.Outcome, pending)
+	countOutcome(&p.counts, out, pending)
 	for _, n := range v.names {
 		if n = normName(n); !slices.Contains(p.names, n) {
 			p.names = append(p.names, n)
@@ -124,13 +132,13 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 			c = &Counts{}
 			e.nodes[strings.Clone(f.Node)] = c
 		}
-		countOutcome(c, f.Outcome, pending)
+		countOutcome(c, out, pending)
 	}
 	if pending {
 		e.keep(f, v, OutcomePending, "")
 		return // not an attempt: no first/last seen, no reason
 	}
-	if f.Outcome == flow.Unknown || f.Outcome == "" {
+	if out == flow.Unknown || out == "" {
 		return // not an attempt: no time, no reason
 	}
 	if e.first.IsZero() || f.Start.Before(e.first) {
@@ -143,7 +151,11 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 	if end.After(e.last) {
 		e.last = end
 	}
-	r, detail := flowReason(f, v.dir)
+	var r Reason
+	var detail string
+	if out == f.Outcome {
+		r, detail = flowReason(f, v.dir)
+	}
 	if r != "" {
 		e.reasons[r]++
 		if detail != "" {
@@ -153,7 +165,7 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 			e.details[r][detail] = true
 		}
 	}
-	e.keep(f, v, string(f.Outcome), r)
+	e.keep(f, v, string(out), r)
 }
 
 // keep puts f on the timeline (requirements only) as outcome.

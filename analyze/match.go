@@ -34,6 +34,7 @@ type rule struct {
 	ports      []catalog.PortRange
 	peers      []peerMatcher
 	applies    bool
+	oneway     bool // a UDP exchange with no reply by design (catalog OneWay)
 	unconfZone []string
 }
 

@@ -314,6 +314,9 @@ type Requirement struct {
 	Allowed   []catalog.Peer     `json:"allowed"`
 	Condition *catalog.Condition `json:"condition"`
 	Notes     []string           `json:"notes"`
+	// OneWay: no reply is expected (catalog OneWay), so a datagram sent
+	// without one counts as established.
+	OneWay bool `json:"oneway,omitempty"`
 
 	Status Status `json:"status"`
 	// Reason is the most frequent failure reason (blocked and partial

@@ -65,12 +65,12 @@ func compileRules(rep *Report, opts Options, features map[string]bool) ([]rule, 
 				rep.Features[cr.Condition.Feature] = applies
 			}
 			rules = append(rules, rule{product: p.Name, id: cr.ID, dir: cr.Direction,
-				proto: cr.Protocol, ports: cr.Ports, peers: peers, applies: applies, unconfZone: unconf})
+				proto: cr.Protocol, ports: cr.Ports, peers: peers, applies: applies, oneway: cr.OneWay, unconfZone: unconf})
 			rep.Requirements = append(rep.Requirements, Requirement{
 				Product: p.Name, ID: cr.ID, Direction: cr.Direction, Protocol: cr.Protocol,
 				Ports: nonNil(cr.Ports), Service: cr.Service, Purpose: cr.Purpose, Allowed: nonNil(cr.Peers),
 				Condition: cr.Condition, Notes: nonNil(cr.Notes), Source: cr.Source,
-				UnconfiguredZones: nonNil(unconf),
+				UnconfiguredZones: nonNil(unconf), OneWay: cr.OneWay,
 			})
 		}
 	}

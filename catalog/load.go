@@ -18,7 +18,7 @@ type Feature struct {
 var (
 	productKeys = []string{"product", "title", "document", "features", "rows"}
 	featureKeys = []string{"name", "default", "description"}
-	rowKeys     = []string{"name", "direction", "protocol", "ports", "peers", "service", "purpose", "condition", "notes", "source"}
+	rowKeys     = []string{"name", "direction", "protocol", "ports", "peers", "service", "purpose", "condition", "notes", "oneway", "source"}
 	sourceKeys  = []string{"document", "text"}
 )
 
@@ -135,7 +135,10 @@ type rowFields struct {
 	purpose   string
 	condition *Condition
 	notes     []string
-	source    Source
+	oneway    bool
+	// onewayNode is the oneway key's value, for errors.
+	onewayNode *yaml.Node
+	source     Source
 }
 
 // row reads one row and expands it: one requirement per direction, per
@@ -231,6 +234,11 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 				}
 				r.condition = &Condition{Feature: f.Name, Default: f.Default}
 			}
+		case "oneway":
+			r.oneway, _ = l.boolean(v, p)
+			if r.oneway {
+				r.onewayNode = v
+			}
 		case "notes":
 			if list, ok := l.strOrSeq(v, p); ok {
 				for _, s := range list {
@@ -275,6 +283,13 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 			l.add(n, path+".ports", "missing: %s needs ports", pr)
 		}
 	}
+	if r.oneway {
+		for _, pr := range r.protos {
+			if pr != UDP {
+				l.add(r.onewayNode, path+".oneway", "only a udp row can be one-way (%s always answers)", pr)
+			}
+		}
+	}
 	if len(l.errs) > n0 {
 		return nil
 	}
@@ -294,7 +309,7 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 				req := Requirement{
 					Direction: d, Protocol: pr, Peers: slices.Clone(r.peers),
 					Service: r.service, Purpose: r.purpose,
-					Notes: slices.Clone(r.notes), Source: r.source, Ports: []PortRange{},
+					Notes: slices.Clone(r.notes), Source: r.source, Ports: []PortRange{}, OneWay: r.oneway,
 				}
 				if r.condition != nil {
 					c := *r.condition

@@ -75,7 +75,11 @@ type Requirement struct {
 	Purpose   string      `json:"purpose"`
 	Condition *Condition  `json:"condition"`
 	Notes     []string    `json:"notes"`
-	Source    Source      `json:"source"`
+	// OneWay marks a UDP exchange that never gets a reply (SNMP traps, a
+	// broadcast): a datagram sent is the whole of it, so "no reply" is
+	// not evidence of a block.
+	OneWay bool   `json:"oneway,omitempty"`
+	Source Source `json:"source"`
 }
 
 // Applies reports whether the requirement is in force given the features

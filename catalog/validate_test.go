@@ -87,6 +87,8 @@ func TestParseErrors(t *testing.T) {
 		{"port zero", row("    ports: [0]\n"), 9, "rows[0].ports[0]", "out of range"},
 		{"not a port", row("    ports: [smtp]\n"), 9, "rows[0].ports[0]", "not a port number"},
 		{"reversed range", row("    ports: [\"10049-10045\"]\n"), 9, "rows[0].ports[0]", "reversed range"},
+		{"one-way tcp", row("    ports: [25]\n    oneway: true\n"), 10, "rows[0].oneway", "only a udp row can be one-way (tcp always answers)"},
+		{"one-way not a boolean", row("    ports: [25]\n    oneway: maybe\n"), 10, "rows[0].oneway", `must be true or false, not "maybe"`},
 		{"port twice in a row", row("    ports: [25, 25]\n"), 9, "rows[0].ports[1]", "25 overlaps 25, listed before in this row"},
 		{"overlapping ranges", row("    ports: [\"20-30\", 25]\n"), 9, "rows[0].ports[1]", "25 overlaps 20-30, listed before in this row"},
 		{"unknown protocol", strings.Replace(good, "protocol: tcp", "protocol: sctp", 1), 8, "rows[0].protocol", "unknown protocol"},
