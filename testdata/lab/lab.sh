@@ -257,14 +257,24 @@ stop_listeners() {
 	rm -f "$state/listeners.pids"
 }
 
-# resolve SRC RESOLVER NAME QTYPE: the gateway asks the lab's resolver, as
+# srcport LABEL: a fixed client port for the DNS queries of one row. With
+# ports the kernel picks, two queries of a scenario could share a port by
+# chance, and a capture backend that keys flows by 5-tuple alone (eBPF)
+# would rightly see one flow where the truth lists two.
+srcport() {
+	local sum
+	sum=$(printf '%s' "$1" | cksum)
+	echo $((20000 + ${sum%% *} % 20000))
+}
+
+# resolve SRC RESOLVER NAME QTYPE LABEL: the gateway asks the lab's resolver, as
 # many times as it takes (at most 3) to get an answer. A row whose truth
 # names its peer is worthless without the answer in the capture, and under
 # load (several labs at once) one query can miss a 1 s timeout.
 resolve() {
 	local try out
 	for try in 1 2 3; do
-		out=$(nsx gw dig +time=2 +tries=1 +short -b "$1" "@$2" "$3" "$4" 2>/dev/null) || true
+		out=$(nsx gw dig +time=2 +tries=1 +short -b "$1#$(srcport "$5")" "@$2" "$3" "$4" 2>/dev/null) || true
 		[[ -n $out ]] && return 0
 	done
 	die "gateway $1 got no $4 answer for $3 from $2 in 3 tries (see $STATE_ROOT/$ID/dnsmasq.log)"
@@ -285,7 +295,7 @@ flow() {
 		# The gateway resolves the name first, as real software does, so
 		# the capture carries the DNS answer passive naming learns from.
 		# It asks from the row's own address, over the row's family.
-		resolve "$gw" "$resolver" "$name" "$qtype"
+		resolve "$gw" "$resolver" "$name" "$qtype" "$label"
 	fi
 	local f; f=$(fam "$dst")
 	local b="bind=$src"
@@ -295,7 +305,7 @@ flow() {
 		# real question, over TCP or UDP as the row says.
 		local tcpflag=+notcp
 		[[ $proto == tcp ]] && tcpflag=+tcp
-		nsx "$from_role" dig "$tcpflag" +time=1 +tries=1 +short -b "$src" "@$dst" -p "$port" "resolver.lab.test" A >/dev/null 2>&1 || true
+		nsx "$from_role" dig "$tcpflag" +time=1 +tries=1 +short -b "$src#$(srcport "$label")" "@$dst" -p "$port" "resolver.lab.test" A >/dev/null 2>&1 || true
 		return 0
 	fi
 	case $proto in
