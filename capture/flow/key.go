@@ -168,7 +168,10 @@ func (k *Key) port(a bool) uint16 {
 // likelyServerPort approximates Zeek's likely_server_ports, the ports its
 // protocol analyzers register, used to pick the originator of a flow whose
 // start was missed. The list is explicit rather than "below 1024" so that
-// client ports such as DHCP's 68 are not taken for servers.
+// client ports such as DHCP's 68 are not taken for servers. flowaudit adds
+// the anti-spam services mail gateways call (Razor 2703, DCC 6277, Pyzor
+// 24441, Minger 4069), so a capture that starts in the middle of one of
+// those exchanges still gets its direction right.
 func likelyServerPort(p uint16) bool {
 	switch p {
 	case 20, 21, 22, 23, 25, 42, 43, 53, 67, 69, 79, 80, 81, 88, 102, 110, 111,
@@ -180,7 +183,8 @@ func likelyServerPort(p uint16) bool {
 		3306, 3389, 3478, 3544, 4369, 4500, 4789, 5060, 5061, 5222, 5269, 5353,
 		5355, 5432, 5671, 5672, 5900, 6379, 6443, 6653, 6666, 6667, 6668, 6669,
 		6697, 8000, 8008, 8080, 8081, 8443, 8883, 8888, 9092, 9200, 9443, 10443,
-		11211, 20000, 27017, 44818, 47808:
+		11211, 20000, 27017, 44818, 47808,
+		2703, 4069, 6277, 24441: // flowaudit: Razor, Minger, DCC, Pyzor
 		return true
 	}
 	return false

@@ -213,6 +213,14 @@ func TestTableOutcomes(t *testing.T) {
 				t.Errorf("icmp %+v, want the admin-prohibited error kept", f.ICMP)
 			}
 		}},
+		{name: "midstream razor, server packet first", pkts: []decode.Packet{
+			tcpPkt(t0, srv, 2703, cli, 45000, PA, 900, 110, 20),
+			tcpPkt(t0+1e6, cli, 45000, srv, 2703, PA, 110, 920, 10),
+		}, flows: 1, state: StateOTH, history: "^dD", outcome: Established, check: func(t *testing.T, f Flow) {
+			if f.Orig.Port() != 45000 || f.Resp.Port() != 2703 {
+				t.Errorf("orig %v resp %v: the Razor client should be the originator", f.Orig, f.Resp)
+			}
+		}},
 		{name: "syn then fin", pkts: []decode.Packet{
 			tcpPkt(t0, cli, 40014, srv, 443, S, 1, 0, 0),
 			tcpPkt(t0+1e6, cli, 40014, srv, 443, FA, 2, 0, 0),
