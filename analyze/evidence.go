@@ -38,7 +38,15 @@ func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 		// gateway itself sent it (an inbound UDP port with no listener).
 		name := f.ICMP.Reason
 		switch Reason(name) {
-		case ReasonAdminProhibited, ReasonPortUnreachable, ReasonHostUnreachable, ReasonNetUnreachable:
+		case ReasonPortUnreachable:
+			// Sent by a host other than the server: a router or firewall
+			// rejecting the packet (nftables' plain "reject" does this,
+			// for TCP too), not a closed port on the server.
+			if f.ICMP.From.IsValid() && f.ICMP.From != f.Resp.Addr() {
+				return ReasonPortUnreachable, "sent by " + f.ICMP.From.String() + ", not the server: a firewall rejects it"
+			}
+			return ReasonPortUnreachable, ""
+		case ReasonAdminProhibited, ReasonHostUnreachable, ReasonNetUnreachable:
 			return Reason(name), ""
 		}
 		return ReasonUnreachable, name

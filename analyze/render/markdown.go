@@ -154,7 +154,7 @@ func reasonHint(r analyze.Reason) string {
 	case analyze.ReasonRefusedByGateway:
 		return "the gateway itself refused: start or fix the service on the gateway; a firewall rule will not help"
 	case analyze.ReasonPortUnreachable:
-		return "ICMP port unreachable: the service on the receiving host is not listening"
+		return "ICMP port unreachable: sent by the server, its service is not listening; sent by a firewall (the reason says so), that firewall rejects it"
 	case analyze.ReasonNoReply:
 		return "UDP without a reply: a filter and a silent service look the same; check both"
 	case analyze.ReasonHostUnreachable, analyze.ReasonNetUnreachable:
