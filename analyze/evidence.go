@@ -16,7 +16,7 @@ import (
 // specific evidence first.
 var reasonOrder = []Reason{
 	ReasonAdminProhibited, ReasonRejected, ReasonRefusedByGateway, ReasonPortUnreachable,
-	ReasonHostUnreachable, ReasonNetUnreachable, ReasonUnreachable, ReasonUnanswered, ReasonNoReply,
+	ReasonHostUnreachable, ReasonNetUnreachable, ReasonUnreachable, ReasonHandshakeIncomplete, ReasonUnanswered, ReasonNoReply,
 }
 
 // flowReason says why a failed flow failed, seen in direction dir; "" for
@@ -53,6 +53,9 @@ func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 	case flow.Unanswered:
 		if f.Proto == flow.ProtoUDP {
 			return ReasonNoReply, ""
+		}
+		if f.Proto == flow.ProtoTCP && f.RespPkts > 0 {
+			return ReasonHandshakeIncomplete, ""
 		}
 		return ReasonUnanswered, ""
 	}

@@ -37,3 +37,19 @@ func TestPortUnreachableSender(t *testing.T) {
 		})
 	}
 }
+
+// TestHandshakeIncomplete: an inbound SYN the gateway answered with a
+// SYN-ACK that never got acknowledged is a failure with its own reason,
+// not "dropped silently" and not ok.
+func TestHandshakeIncomplete(t *testing.T) {
+	f := fl(tcp, "203.0.113.77:50000", gw4+":25", flow.Unanswered, func(f *flow.Flow) { f.RespPkts = 3 })
+	rep, err := Audit(&capture.Result{Flows: []flow.Flow{f}, Stats: capture.Stats{End: tEnd}},
+		Options{Products: []*catalog.Product{product("p", req("smtp-in", catalog.In, catalog.TCP, port(25)))},
+			Hosts: []netip.Addr{netip.MustParseAddr(gw4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := findReq(t, rep, "smtp-in"); r.Status != Blocked || r.Reason != ReasonHandshakeIncomplete {
+		t.Errorf("status %s reason %s, want blocked %s", r.Status, r.Reason, ReasonHandshakeIncomplete)
+	}
+}

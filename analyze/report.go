@@ -77,6 +77,10 @@ const (
 	// ReasonUnanswered: TCP (or ICMP echo, or other IP) attempts got no
 	// answer at all: dropped silently on the way.
 	ReasonUnanswered Reason = "unanswered"
+	// ReasonHandshakeIncomplete: the responder answered a TCP SYN with a
+	// SYN-ACK that the originator never acknowledged: the answer is lost
+	// on the way back (a return route, or a firewall that drops it).
+	ReasonHandshakeIncomplete Reason = "handshake-incomplete"
 	// ReasonNoReply: UDP requests got no reply. UDP has no handshake, so a
 	// filter and a service that does not answer look the same.
 	ReasonNoReply Reason = "no-reply"
@@ -107,6 +111,8 @@ func (r Reason) Text() string {
 		return "unanswered: dropped silently"
 	case ReasonNoReply:
 		return "no reply: filtered or silent service"
+	case ReasonHandshakeIncomplete:
+		return "SYN-ACK never acknowledged: the answer is lost on the way back"
 	case ReasonRejected:
 		return "rejected by RST"
 	case ReasonRefusedByGateway:

@@ -155,6 +155,8 @@ func reasonHint(r analyze.Reason) string {
 		return "the gateway itself refused: start or fix the service on the gateway; a firewall rule will not help"
 	case analyze.ReasonPortUnreachable:
 		return "ICMP port unreachable: sent by the server, its service is not listening; sent by a firewall (the reason says so), that firewall rejects it"
+	case analyze.ReasonHandshakeIncomplete:
+		return "the SYN-ACK left but was never acknowledged: check the return route and the firewall's state for the answer's way back"
 	case analyze.ReasonNoReply:
 		return "UDP without a reply: a filter and a silent service look the same; check both"
 	case analyze.ReasonHostUnreachable, analyze.ReasonNetUnreachable:

@@ -35,9 +35,10 @@ type Summary struct {
 // Outcome is the one definition of how a flow ended:
 //
 //   - TCP: the responder's SYN-ACK means Established (an RST afterwards does
-//     not undo it), and so do ACKs from both sides when the start was
-//     missed, and an originator's ACK after its SYN when only its side was
-//     captured; otherwise an RST from the responder means Rejected; an
+//     not undo it) unless the originator never acknowledged it (then the
+//     flow is Unanswered: the answer did not get back); ACKs from both
+//     sides when the start was missed, and an originator's ACK after its
+//     SYN when only its side was captured, mean Established too; otherwise an RST from the responder means Rejected; an
 //     ICMP error means Unreachable; an originator that sent a SYN and got
 //     nothing back is Unanswered; anything else is Unknown.
 //   - UDP, ICMP and other protocols: any packet from the responder means
@@ -51,6 +52,13 @@ func (s Summary) Outcome() Outcome {
 	}
 	if s.Proto == ProtoTCP {
 		switch {
+		case s.RespFlags&(flagSYN|flagACK) == flagSYN|flagACK &&
+			s.OrigFlags&(flagSYN|flagACK|flagRST) == flagSYN && s.OrigBytes == 0 && s.RespBytes == 0:
+			// A SYN-ACK the originator never acknowledged (nor reset, as
+			// a SYN scan would): the answer did not get back to it, so
+			// the connection never worked. A return route or a firewall
+			// on the way back is the usual cause.
+			return Unanswered
 		case s.RespFlags&(flagSYN|flagACK) == flagSYN|flagACK:
 			return Established
 		case s.OrigFlags&flagACK != 0 && s.RespFlags&flagACK != 0:

@@ -33,6 +33,8 @@ func TestSummaryOutcomeAndState(t *testing.T) {
 		{"tcp midstream one side", Summary{Proto: ProtoTCP, OrigFlags: A, OrigPkts: 5}, Unknown, StateOTH},
 		{"tcp midstream reset by the server after an exchange", Summary{Proto: ProtoTCP, OrigFlags: A, RespFlags: A | R, OrigPkts: 3, RespPkts: 3, OrigBytes: 20, RespBytes: 40}, Established, StateRSTRH},
 		{"tcp stale connection reset", Summary{Proto: ProtoTCP, OrigFlags: A, RespFlags: R, OrigPkts: 1, RespPkts: 1, OrigBytes: 10}, Rejected, StateRSTRH},
+		{"tcp syn-ack never acknowledged", Summary{Proto: ProtoTCP, OrigFlags: S, RespFlags: SA, OrigPkts: 3, RespPkts: 3, Attempts: 3}, Unanswered, StateS1},
+		{"tcp syn scan (the scanner resets the syn-ack)", Summary{Proto: ProtoTCP, OrigFlags: S | R, RespFlags: SA, OrigPkts: 2, RespPkts: 1}, Established, StateRSTO},
 		{"tcp only the client side captured", Summary{Proto: ProtoTCP, OrigFlags: S | A | F, OrigPkts: 4, OrigBytes: 12}, Established, StateSH},
 		{"udp answered", Summary{Proto: ProtoUDP, OrigPkts: 1, RespPkts: 1}, Established, StateSF},
 		{"udp unanswered", Summary{Proto: ProtoUDP, OrigPkts: 2}, Unanswered, StateS0},

@@ -221,6 +221,12 @@ func TestTableOutcomes(t *testing.T) {
 				t.Errorf("orig %v resp %v: the Razor client should be the originator", f.Orig, f.Resp)
 			}
 		}},
+		{name: "syn-ack never acknowledged", pkts: []decode.Packet{
+			tcpPkt(t0, cli, 40020, srv, 25, S, 1, 0, 0),
+			tcpPkt(t0+1e6, srv, 25, cli, 40020, SA, 500, 2, 0),
+			tcpPkt(t0+1e9, cli, 40020, srv, 25, S, 1, 0, 0),
+			tcpPkt(t0+1e9+1e6, srv, 25, cli, 40020, SA, 500, 2, 0),
+		}, flows: 1, state: StateS1, history: "Sh", outcome: Unanswered},
 		{name: "syn then fin", pkts: []decode.Packet{
 			tcpPkt(t0, cli, 40014, srv, 443, S, 1, 0, 0),
 			tcpPkt(t0+1e6, cli, 40014, srv, 443, FA, 2, 0, 0),
