@@ -42,8 +42,8 @@ func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 			// Sent by a host other than the server: a router or firewall
 			// rejecting the packet (nftables' plain "reject" does this,
 			// for TCP too), not a closed port on the server.
-			if f.ICMP.From.IsValid() && f.ICMP.From != f.Resp.Addr() {
-				return ReasonPortUnreachable, "sent by " + f.ICMP.From.String() + ", not the server: a firewall rejects it"
+			if from := f.ICMP.From.Unmap(); from.IsValid() && from != f.Resp.Addr().Unmap() {
+				return ReasonPortUnreachable, "sent by " + from.String() + ", not the server: a firewall rejects it"
 			}
 			return ReasonPortUnreachable, ""
 		case ReasonAdminProhibited, ReasonHostUnreachable, ReasonNetUnreachable:

@@ -14,8 +14,10 @@ import (
 // an audit that must infer the hosts of a 200k-flow capture stays small.
 type pendingFlow struct {
 	orig, resp [16]byte
-	start, end int64 // Unix nanoseconds
-	pkts       uint64
+	icmpFrom   [16]byte // sender of the ICMP error, when hasICMP
+	start, end int64    // Unix nanoseconds
+	origPkts   uint64
+	respPkts   uint64
 	uid        string
 	process    *flow.Process // eBPF attribution, rarely set
 	origPort   uint16
@@ -29,6 +31,9 @@ type pendingFlow struct {
 	open       bool
 	origFam    uint8 // 0 invalid, 4, 6
 	respFam    uint8
+	// The ICMP error's sender family, type, code and version: reasons
+	// depend on them (a firewall's port unreachable, a redirect).
+	icmpFromFam, icmpType, icmpCode, icmpVer uint8
 }
 
 // pendingChunk is how many pending flows one allocation holds.
@@ -91,7 +96,7 @@ func cloneStrings(ss []string) []string {
 func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
 	o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 	pf := pendingFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
-		start: nanos(f.Start), end: nanos(f.End), pkts: f.OrigPkts + f.RespPkts,
+		start: nanos(f.Start), end: nanos(f.End), origPkts: f.OrigPkts, respPkts: f.RespPkts,
 		uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
 		node: p.str(f.Node), names: p.nameLists(f.OrigNames, f.RespNames), process: cloneProcess(f.Process), open: f.Open}
 	for i, o := range outcomeCodes {
@@ -101,6 +106,9 @@ func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
 	}
 	if f.ICMP != nil {
 		pf.hasICMP, pf.icmpReason = true, p.str(f.ICMP.Reason)
+		from := f.ICMP.From.Unmap()
+		pf.icmpFrom, pf.icmpFromFam = from.As16(), famOf(from)
+		pf.icmpType, pf.icmpCode, pf.icmpVer = f.ICMP.Type, f.ICMP.Code, f.ICMP.Version
 	}
 	return pf
 }
@@ -120,10 +128,11 @@ func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPEr
 		Orig:  netip.AddrPortFrom(addr(pf.orig, pf.origFam), pf.origPort),
 		Resp:  netip.AddrPortFrom(addr(pf.resp, pf.respFam), pf.respPort),
 		Start: fromNanos(pf.start), End: fromNanos(pf.end),
-		OrigPkts: pf.pkts, Outcome: outcomeCodes[pf.outcome], Node: p.strs[pf.node],
+		OrigPkts: pf.origPkts, RespPkts: pf.respPkts, Outcome: outcomeCodes[pf.outcome], Node: p.strs[pf.node],
 		OrigNames: p.names[pf.names][0], RespNames: p.names[pf.names][1], Process: pf.process, Open: pf.open}
 	if pf.hasICMP {
-		*icmp = flow.ICMPError{Reason: p.strs[pf.icmpReason]}
+		*icmp = flow.ICMPError{Reason: p.strs[pf.icmpReason], From: addr(pf.icmpFrom, pf.icmpFromFam),
+			Type: pf.icmpType, Code: pf.icmpCode, Version: pf.icmpVer}
 		f.ICMP = icmp
 	}
 }
