@@ -170,18 +170,12 @@ func TestResolveHosts(t *testing.T) {
 func TestLoadAll(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	write := func(name string, s *Session) string {
-		if err := Save(name, s); err != nil {
-			t.Fatal(err)
-		}
-		return name
-	}
-	a := write("a.json", sampleSession("gw1", 2))
-	copyA := write("copy.json", sampleSession("gw1", 2))
+	a := saveAs(t, "a.json", sampleSession("gw1", 2))
+	copyA := saveAs(t, "copy.json", sampleSession("gw1", 2))
 	later := sampleSession("gw1", 2)
 	later.Start = later.Start.Add(time.Hour)
-	b := write("b.json", later)
-	other := write("gw2.json", sampleSession("gw2", 2))
+	b := saveAs(t, "b.json", later)
+	other := saveAs(t, "gw2.json", sampleSession("gw2", 2))
 	if err := os.Link(a, "hard.json"); err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,15 @@ func sampleFlows(n int, base time.Time) []flow.Flow {
 	return out
 }
 
+// saveAs saves s under name and returns the name.
+func saveAs(t *testing.T, name string, s *Session) string {
+	t.Helper()
+	if err := Save(name, s); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 func sampleSession(node string, n int) *Session {
 	res := &capture.Result{
 		Flows: sampleFlows(n, t0),

@@ -73,13 +73,7 @@ func TestZeroTimesOmitted(t *testing.T) {
 func TestSameCaptureWithoutStart(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	save := func(name string, s *Session) string {
-		if err := Save(name, s); err != nil {
-			t.Fatal(err)
-		}
-		return name
-	}
-	a := save("a.json", emptyReplay("gw1", "empty.pcap"))
+	a := saveAs(t, "a.json", emptyReplay("gw1", "empty.pcap"))
 	data, err := os.ReadFile(a)
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +86,9 @@ func TestSameCaptureWithoutStart(t *testing.T) {
 	if err := os.WriteFile("old.json", yearOne, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	otherFile := save("other.json", emptyReplay("gw1", "other.pcap"))
-	otherNode := save("gw2.json", emptyReplay("gw2", "empty.pcap"))
-	live := save("live.json", sampleSession("gw1", 0))
+	otherFile := saveAs(t, "other.json", emptyReplay("gw1", "other.pcap"))
+	otherNode := saveAs(t, "gw2.json", emptyReplay("gw2", "empty.pcap"))
+	live := saveAs(t, "live.json", sampleSession("gw1", 0))
 	tests := []struct {
 		name  string
 		paths []string
