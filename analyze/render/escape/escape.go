@@ -1,7 +1,8 @@
 // Package escape makes text that came from files or traffic (catalog
 // overlays, site and session files, DNS names, SNI, HTTP Host, process
 // names) safe for each place flowaudit writes it: a terminal line, a whole
-// document, Markdown, a Zeek TSV field. There is one function per sink.
+// document, Markdown, JSON, a Zeek TSV field. There is one function per
+// sink.
 // Callers escape every string they did not write themselves, then add
 // their own layout (colours, line breaks, table borders) around it.
 //
@@ -26,6 +27,7 @@ package escape
 import (
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -41,6 +43,9 @@ const (
 	// hexBytes writes every byte of an escaped character as \xHH, and
 	// escapes backslash too, as Zeek's ASCII logs do.
 	hexBytes
+	// jsonEscapes writes escaped characters as JSON \uHHHH escapes
+	// (surrogate pairs above U+FFFF) and keeps '\r' with '\n' and '\t'.
+	jsonEscapes
 )
 
 // Terminal returns s as text for one line of a terminal: every character
@@ -61,6 +66,13 @@ func Text(s string) string { return visible(s, keepLayout) }
 // its separator and unprintable bytes, so a tab or newline in a name
 // cannot split a row and a reader that unescapes \xHH gets the bytes back.
 func Zeek(s string) string { return visible(s, hexBytes) }
+
+// JSON returns a JSON text (as encoding/json writes it) with every
+// character Terminal escapes, which encoding/json leaves raw inside
+// strings (DEL, C1 controls, bidi and other format characters), written as
+// a JSON \u escape. Nothing is lost: a decoder reads the same strings. The
+// document's own whitespace stays. Use it on JSON text only.
+func JSON(s string) string { return visible(s, keepLayout|jsonEscapes) }
 
 // Markdown returns s as inline Markdown text, for a list item, a heading
 // or a table cell: line breaks become spaces (a cell or item is one
@@ -121,6 +133,8 @@ func escapesASCII(c byte, m mode) bool {
 		return m&hexBytes != 0
 	case c == '\n' || c == '\t':
 		return m&keepLayout == 0
+	case c == '\r' && m&jsonEscapes != 0:
+		return false
 	}
 	return c < 0x20 || c == 0x7f
 }
@@ -153,6 +167,8 @@ func visible(s string, m mode) string {
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case r == utf8.RuneError && n == 1 && m&jsonEscapes != 0:
+			b.WriteString(`\ufffd`) // as encoding/json replaces it
 		case r == utf8.RuneError && n == 1:
 			hexByte(&b, c)
 		case Hidden(r) && m&hexBytes != 0:
@@ -171,6 +187,14 @@ func visible(s string, m mode) string {
 
 const hexDigits = "0123456789abcdef"
 
+// hex4 writes r (at most U+FFFF) as \uHHHH.
+func hex4(b *strings.Builder, r rune) {
+	b.WriteString(`\u`)
+	for shift := 12; shift >= 0; shift -= 4 {
+		b.WriteByte(hexDigits[r>>shift&0xf])
+	}
+}
+
 func hexByte(b *strings.Builder, c byte) {
 	b.WriteString(`\x`)
 	b.WriteByte(hexDigits[c>>4])
@@ -178,8 +202,18 @@ func hexByte(b *strings.Builder, c byte) {
 }
 
 // escapeRune writes r as \t \n \r, \xHH, \uHHHH or \UHHHHHHHH (Zeek: \xHH
-// only; r is ASCII there).
+// only, r is ASCII there; JSON: \uHHHH only).
 func escapeRune(b *strings.Builder, r rune, m mode) {
+	if m&jsonEscapes != 0 {
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			hex4(b, r1)
+			hex4(b, r2)
+			return
+		}
+		hex4(b, r)
+		return
+	}
 	if m&hexBytes == 0 {
 		switch r {
 		case '\t':

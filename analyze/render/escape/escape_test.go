@@ -1,6 +1,7 @@
 package escape
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode"
@@ -109,11 +110,57 @@ func TestZeek(t *testing.T) {
 	}
 }
 
+func TestJSON(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"{\n  \"a\": \"b\"\r\n}", "{\n  \"a\": \"b\"\r\n}"},
+		{`"evil` + "\u202e" + `gnp"`, `"evil\u202egnp"`},
+		{`"del` + "\x7f c1 \u009b" + `"`, `"del\u007f c1 \u009b"`},
+		{`"tag` + "\U000E0041" + `"`, `"tag\udb40\udc41"`},
+		{`"ok ✓ münchen"`, `"ok ✓ münchen"`},
+	}
+	for _, tc := range tests {
+		if got := JSON(tc.in); got != tc.want {
+			t.Errorf("JSON(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzJSON: escaping encoding/json's output loses nothing (the decoded
+// string is the same) and leaves no raw control, bidi or format
+// character.
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{"", osc52, rlo, "\u009b\x7f", "\U000E0041\u2028", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := json.MarshalIndent(map[string]string{"k": s}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := JSON(string(b))
+		var want, got map[string]string
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("JSON(%q) = %q: %v", b, out, err)
+		}
+		if got["k"] != want["k"] {
+			t.Errorf("JSON changed the string: %q, want %q", got["k"], want["k"])
+		}
+		for _, r := range out {
+			if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == 0x2028 || r == 0x2029) {
+				t.Fatalf("JSON(%q) = %q keeps %U", b, out, r)
+			}
+		}
+	})
+}
+
 // TestNoAllocs: text with nothing to escape (the common case: every name
 // in a normal capture) costs a scan, never an allocation.
 func TestNoAllocs(t *testing.T) {
 	clean := []string{"mx1.example.test", "203.0.113.5 (update.example.test)", "münchen.example — ok ✓", ""}
-	for name, f := range map[string]func(string) string{"Terminal": Terminal, "Text": Text, "Markdown": Markdown, "Zeek": Zeek} {
+	for name, f := range map[string]func(string) string{"Terminal": Terminal, "Text": Text, "Markdown": Markdown, "Zeek": Zeek, "JSON": JSON} {
 		for _, s := range clean {
 			var out string
 			if n := testing.AllocsPerRun(100, func() { out = f(s) }); n != 0 {
