@@ -253,3 +253,20 @@ func FuzzMarkdown(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTerminal: the fast path (a clean name, ASCII or not) against a
+// name that needs escaping.
+func BenchmarkTerminal(b *testing.B) {
+	for _, bc := range []struct{ name, s string }{
+		{"clean-ascii", "203.0.113.22 (update.mailcleaner.test)"},
+		{"clean-utf8", "mx.münchen.example — relay ✓"},
+		{"hostile", "evil" + osc52 + clear + forged + rlo},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = Terminal(bc.s)
+			}
+		})
+	}
+}
