@@ -36,8 +36,8 @@ func hostile(tag string) string {
 // checkReadable fails when out holds a character that must not reach a
 // reader raw (a control other than the newlines ending lines, and tabs in
 // the documents that indent with them; a bidi or other format character;
-// a line separator; a byte that is not UTF-8), or a line that starts with
-// the forged summary, borders and list markers aside.
+// a line separator; a byte that is not UTF-8), or, but in HTML, a line
+// that starts with the forged summary, borders and list markers aside.
 func checkReadable(t *testing.T, what, out string, tabs bool) {
 	t.Helper()
 	for i, r := range out {
@@ -51,8 +51,11 @@ func checkReadable(t *testing.T, what, out string, tabs bool) {
 			return
 		}
 	}
+	if what == "html" { // a browser shows a name's line break as a space
+		return
+	}
 	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(strings.TrimLeft(line, " |│>*-#0123456789.\""), forgedSummary) {
+		if i := strings.Index(line, forgedSummary); i >= 0 && strings.Trim(line[:i], " |│>*-#.0123456789") == "" {
 			t.Errorf("%s: the forged summary starts a line: %q", what, line)
 		}
 	}
@@ -101,7 +104,11 @@ func TestReportHostileSession(t *testing.T) {
 					t.Fatalf("report: %v\n%s", err, stderr.String())
 				}
 				out := stdout.String()
-				checkReadable(t, "stdout", out, format == "html")
+				what := "stdout"
+				if format == "html" {
+					what = "html"
+				}
+				checkReadable(t, what, out, format == "html")
 				checkReadable(t, "stderr", stderr.String(), false)
 				if !strings.Contains(stderr.String(), `warning\x1b]52;c;`) {
 					t.Errorf("stderr does not show the session's warning escaped: %q", stderr.String())
