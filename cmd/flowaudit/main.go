@@ -54,9 +54,10 @@ func exitCode(err error, stderr io.Writer) int {
 	if asFindings(err, &f) {
 		return 1
 	}
-	fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
 	if errors.Is(err, errInterrupted) {
+		fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
 		return 130
 	}
+	fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
 	return 2
 }
