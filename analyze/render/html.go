@@ -1,7 +1,10 @@
 package render
 
 import (
+	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
@@ -9,10 +12,46 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 )
 
 //go:embed html.tmpl
 var htmlSource string
+
+// The page's only style sheet and script, inlined as they are (typed
+// template.CSS and template.JS: html/template would strip their comments
+// and change the bytes the policy hashes).
+var (
+	//go:embed html.css
+	htmlCSS string
+	//go:embed html.js
+	htmlJS string
+
+	htmlStyle  = template.CSS("\n" + htmlCSS)
+	htmlScript = template.JS("\n" + htmlJS)
+)
+
+// htmlCSP is the page's Content-Security-Policy: nothing may load, and
+// only the inline style and script whose SHA-256 the policy names may
+// apply or run. It is the second wall behind html/template's escaping: a
+// name that slipped an element or attribute through could still neither
+// run script, load an image (a tracking pixel) nor send a form. The hashes
+// are computed here, from the bytes inlined, so they cannot drift from
+// them. The page has no style attributes (the policy would refuse them)
+// and loads no image, so img-src stays 'none'.
+var htmlCSP = fmt.Sprintf("default-src 'none'; style-src %s; script-src %s; base-uri 'none'; form-action 'none'",
+	cspHash(string(htmlStyle)), cspHash(string(htmlScript)))
+
+// htmlCSPMeta is the policy's meta tag, written as it is: html/template
+// would turn its quotes into entities, which mean the same but read worse.
+// The policy is this package's constant text (letters, quotes, base64).
+var htmlCSPMeta = template.HTML(`<meta http-equiv="Content-Security-Policy" content="` + htmlCSP + `">`)
+
+// cspHash is a CSP hash source for an inline element's text.
+func cspHash(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"stamp":    stamp,
@@ -30,18 +69,27 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 
 // HTML writes the report as one self-contained page: inline CSS and SVG,
 // no external assets, readable without JavaScript (a few lines of inline
-// script only filter by status). Every value is escaped by html/template.
+// script only filter by status), under a strict Content-Security-Policy
+// (htmlCSP). Every value is escaped by html/template; then control, bidi
+// and other invisible characters, which html/template leaves alone, are
+// shown visibly (escape.Text), so a name cannot read differently from
+// what it is. The template itself has none of them.
 func HTML(w io.Writer, rep *analyze.Report) error {
 	v := newHTMLView(rep)
-	if err := htmlTemplate.Execute(w, v); err != nil {
+	var b bytes.Buffer
+	if err := htmlTemplate.Execute(&b, v); err != nil {
 		return fmt.Errorf("render html report: %w", err)
 	}
-	return nil
+	_, err := io.WriteString(w, escape.Text(b.String()))
+	return err
 }
 
 // htmlView is what the template reads: the report plus what is easier to
 // compute in Go (groups, the summary cards, the timeline geometry).
 type htmlView struct {
+	CSP      template.HTML
+	Style    template.CSS
+	Script   template.JS
 	Rep      *analyze.Report
 	Title    string
 	Summary  string
@@ -91,15 +139,17 @@ type htmlReq struct {
 // htmlPeersShown is how many peers a requirement shows before folding.
 const htmlPeersShown = 10
 
-// outcomeBar is one segment of a requirement's outcome bar.
+// outcomeBar is one segment of a requirement's outcome bar: an SVG rect
+// from X to X+Percent in a 100-wide box (SVG attributes, not a style
+// attribute, which the CSP would refuse).
 type outcomeBar struct {
-	Outcome string
-	Count   int
-	Percent string
+	Outcome    string
+	Count      int
+	X, Percent string
 }
 
 func newHTMLView(rep *analyze.Report) *htmlView {
-	v := &htmlView{Rep: rep, Summary: SummaryLine(rep), Coverage: coverageText(rep.Capture),
+	v := &htmlView{CSP: htmlCSPMeta, Style: htmlStyle, Script: htmlScript, Rep: rep, Summary: SummaryLine(rep), Coverage: coverageText(rep.Capture),
 		Loss: lossText(rep.Capture), Warnings: warnings(rep), Hosts: hostsText(rep.Hosts),
 		Products: productsText(rep.Products), House: housekeepingText(rep.Housekeeping),
 		Title: "flowaudit report: " + productNames(rep.Products)}
@@ -146,13 +196,16 @@ func outcomeBars(c analyze.Counts) []outcomeBar {
 	if c.Flows == 0 {
 		return nil
 	}
-	for _, x := range []struct {
+	x := 0.0
+	for _, s := range []struct {
 		o string
 		n int
 	}{{"established", c.Established}, {"rejected", c.Rejected}, {"unreachable", c.Unreachable},
 		{"unanswered", c.Unanswered}, {"unknown", c.Unknown}, {analyze.OutcomePending, c.Pending}} {
-		if x.n > 0 {
-			out = append(out, outcomeBar{Outcome: x.o, Count: x.n, Percent: fmt.Sprintf("%.2f", 100*float64(x.n)/float64(c.Flows))})
+		if s.n > 0 {
+			w := 100 * float64(s.n) / float64(c.Flows)
+			out = append(out, outcomeBar{Outcome: s.o, Count: s.n, X: fmt.Sprintf("%.2f", x), Percent: fmt.Sprintf("%.2f", w)})
+			x += w
 		}
 	}
 	return out

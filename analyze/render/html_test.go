@@ -2,6 +2,8 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +37,9 @@ func TestHTMLStructure(t *testing.T) {
 					continue
 				}
 				for _, a := range n.Attr {
+					if a.Key == "style" || strings.HasPrefix(a.Key, "on") {
+						t.Errorf("<%s %s=%q>: the CSP refuses inline styles and handlers", n.Data, a.Key, a.Val)
+					}
 					if (a.Key == "src" || a.Key == "href" || a.Key == "xlink:href") && !strings.HasPrefix(a.Val, "#") {
 						t.Errorf("<%s %s=%q>: the page must not load anything", n.Data, a.Key, a.Val)
 					}
@@ -52,7 +57,9 @@ func TestHTMLStructure(t *testing.T) {
 						t.Error("<style> loads something")
 					}
 				case "svg":
-					svgs++
+					if attr(n, "role") == "img" { // the timeline; outcome bars are svg too
+						svgs++
+					}
 				case "article":
 					articles[attr(n, "id")] = n
 				case "span":
@@ -139,4 +146,67 @@ func text(n *html.Node) string {
 		}
 	}
 	return b.String()
+}
+
+// TestHTMLCSP: the page carries a Content-Security-Policy that loads
+// nothing, and its hashes are those of the one <style> and one <script>
+// as written on the page, whatever the report holds.
+func TestHTMLCSP(t *testing.T) {
+	for _, fx := range append(liveFixtures(t), hostileFixture(t)) {
+		t.Run(fx.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := HTML(&b, fx.rep); err != nil {
+				t.Fatal(err)
+			}
+			doc, err := html.Parse(bytes.NewReader(b.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var policy string
+			var inline []string // text of every <style> and <script>
+			for n := range doc.Descendants() {
+				if n.Type != html.ElementNode {
+					continue
+				}
+				switch {
+				case n.Data == "meta" && strings.EqualFold(attr(n, "http-equiv"), "content-security-policy"):
+					if policy != "" {
+						t.Error("two CSP meta tags")
+					}
+					if n.Parent == nil || n.Parent.Data != "head" {
+						t.Error("the CSP meta tag is not in <head>")
+					}
+					policy = attr(n, "content")
+				case n.Data == "style" || n.Data == "script":
+					inline = append(inline, n.Data+" "+text(n))
+				}
+			}
+			directives := map[string][]string{}
+			for _, d := range strings.Split(policy, ";") {
+				f := strings.Fields(d)
+				if len(f) > 0 {
+					directives[f[0]] = f[1:]
+				}
+			}
+			if got := directives["default-src"]; len(got) != 1 || got[0] != "'none'" {
+				t.Errorf("default-src %q, want 'none' (policy %q)", got, policy)
+			}
+			for _, d := range []string{"base-uri", "form-action"} {
+				if got := directives[d]; len(got) != 1 || got[0] != "'none'" {
+					t.Errorf("%s %q, want 'none'", d, got)
+				}
+			}
+			if len(inline) != 2 {
+				t.Fatalf("%d inline <style>/<script> elements, want one of each", len(inline))
+			}
+			for _, el := range inline {
+				kind, body, _ := strings.Cut(el, " ")
+				sum := sha256.Sum256([]byte(body))
+				want := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+				if got := directives[kind+"-src"]; len(got) != 1 || got[0] != want {
+					t.Errorf("%s-src %q, want exactly the page's own %s hash %s", kind, got, kind, want)
+				}
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -257,19 +258,10 @@ func mdRow(b *bufio.Writer, cells ...string) {
 	b.WriteString("\n")
 }
 
-// mdEscaper escapes what Markdown would read as markup: emphasis, code,
-// links, HTML. Text from captures (peer names) and catalogs must stay text.
-var mdEscaper = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
-	"<", "&lt;", ">", "&gt;", "&", "&amp;", "#", `\#`, "|", `\|`,
-)
-
-// mdLines joins lines: a table cell or list item is one line.
-var mdLines = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
-
-func mdText(s string) string {
-	return mdEscaper.Replace(mdLines.Replace(s))
-}
+// mdText escapes text from the report for Markdown (escape.Markdown): one
+// line, no control characters, no markup. Names from captures and text
+// from catalogs must stay text.
+func mdText(s string) string { return escape.Markdown(s) }
 
 // mdCell escapes a table cell; line breaks become spaces, pipes are
 // escaped.

@@ -13,7 +13,8 @@ const maxProcessLines = 20
 // processLines names the local programs behind failed attempts of blocked
 // and partial requirements, when the capture could tell (eBPF attribution):
 // "razor-check (pid 4121) tried TCP/2703 to 198.51.100.7: unanswered".
-// Repeated attempts are counted, not repeated.
+// Repeated attempts are counted, not repeated. The lines are raw text:
+// the caller escapes them for its sink.
 func processLines(rep *analyze.Report) []string {
 	var out []string
 	count := map[string]int{}
@@ -29,7 +30,7 @@ func processLines(rep *analyze.Report) []string {
 			if a.Reason != "" && string(a.Reason) != a.Outcome {
 				what += " (" + string(a.Reason) + ")"
 			}
-			s := fmt.Sprintf("%s (pid %d) tried %s/%d to %s: %s", sanitize(a.Process.Comm), a.Process.PID,
+			s := fmt.Sprintf("%s (pid %d) tried %s/%d to %s: %s", a.Process.Comm, a.Process.PID,
 				strings.ToUpper(string(r.Protocol)), a.Port, a.Peer, what)
 			if count[s] == 0 {
 				out = append(out, s)

@@ -12,6 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 )
 
 // ANSI colours per status (and for warnings).
@@ -48,37 +49,32 @@ func (t *tableWriter) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
-// colored writes one sanitized line in colour (when colour is on).
+// colored writes one line in colour (when colour is on), escaped for
+// the terminal (escape.Terminal) before the colour codes go around it.
 func (t *tableWriter) colored(code, s string) {
-	fmt.Fprintln(t.w, t.paint(code, sanitize(s)))
+	fmt.Fprintln(t.w, t.paint(code, escape.Terminal(s)))
 }
 
-// line writes one line of text from the report, without control
-// characters: names learned from the traffic must not drive the terminal.
+// line writes one line of text from the report; string arguments are
+// escaped for the terminal (escape.Terminal): names learned from the
+// traffic and text from files must neither drive the terminal nor start a
+// line of their own.
 func (t *tableWriter) line(format string, args ...any) {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = sanitize(s)
+			args[i] = escape.Terminal(s)
 		}
 	}
 	fmt.Fprintf(t.w, format+"\n", args...)
 }
 
-// sanitize replaces control characters (C0 but newline, DEL, C1) with
-// "?". Our own colour codes are added after it.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
-			return '?'
-		}
-		return r
-	}, s)
-}
+// cell is one table cell: its lines, each escaped when the table is drawn,
+// so a line break inside a name stays visible ("\n") and only the
+// renderer's own lists (reasons, peers) take several lines.
+type cell []string
+
+// one is a cell of one line.
+func one(s string) cell { return cell{s} }
 
 // Table writes the report for a terminal: the summary line, hosts,
 // capture coverage and warnings, then the requirements grouped by status
@@ -138,7 +134,7 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 // status has to say.
 func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs []analyze.Requirement) error {
 	var header []string
-	var rows [][]string
+	var rows [][]cell
 	var right []int          // columns holding numbers
 	var paint map[int]string // columns to colour, by index
 	switch st {
@@ -150,9 +146,9 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		}
 		right = []int{5, 6}
 		for _, r := range reqs {
-			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
-				strings.Join(reasonLines(r), "\n"), strconv.Itoa(r.Counts.Established), strconv.Itoa(r.Counts.Failed()),
-				strings.Join(peers(r.Peers, r.PeersOmitted), "\n")})
+			rows = append(rows, []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
+				reasonLines(r), one(strconv.Itoa(r.Counts.Established)), one(strconv.Itoa(r.Counts.Failed())),
+				peers(r.Peers, r.PeersOmitted)})
 		}
 		paint = map[int]string{4: statusColor[st]}
 	case analyze.NeverSeen:
@@ -162,9 +158,9 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 			header = append(header, "NOTE")
 		}
 		for _, r := range reqs {
-			row := []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed)}
+			row := []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service), one(allowedText(r.Allowed))}
 			if note {
-				row = append(row, r.Note)
+				row = append(row, one(r.Note))
 			}
 			rows = append(rows, row)
 		}
@@ -176,10 +172,10 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 			header = append(header, "NOTE")
 		}
 		for _, r := range reqs {
-			row := []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
-				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers, r.PeersOmitted), "\n")}
+			row := []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
+				one(strconv.Itoa(r.Counts.Flows)), peersList(r.Peers, r.PeersOmitted)}
 			if note {
-				row = append(row, r.Note)
+				row = append(row, one(r.Note))
 			}
 			rows = append(rows, row)
 		}
@@ -187,8 +183,8 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "CONDITION", "FLOWS"}
 		right = []int{5}
 		for _, r := range reqs {
-			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
-				conditionText(r.Condition, rep.Features), strconv.Itoa(r.Counts.Flows)})
+			rows = append(rows, []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
+				one(conditionText(r.Condition, rep.Features)), one(strconv.Itoa(r.Counts.Flows))})
 		}
 	}
 	return t.table(header, rows, right, paint)
@@ -196,29 +192,31 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 
 func (t *tableWriter) unexpected(us []analyze.UnexpectedFlow) error {
 	header := []string{"DIR", "PORT", "FLOWS", "OUTCOMES", "PEERS", "NOTE"}
-	var rows [][]string
+	var rows [][]cell
 	for _, u := range us {
-		rows = append(rows, []string{string(u.Direction), unexpectedPort(u), strconv.Itoa(u.Counts.Flows),
-			outcomesText(u.Counts, u.Reasons), strings.Join(peersList(u.Peers, u.PeersOmitted), "\n"), unexpectedNote(u)})
+		rows = append(rows, []cell{one(string(u.Direction)), one(unexpectedPort(u)), one(strconv.Itoa(u.Counts.Flows)),
+			one(outcomesText(u.Counts, u.Reasons)), peersList(u.Peers, u.PeersOmitted), one(unexpectedNote(u))})
 	}
 	return t.table(header, rows, []int{2}, nil)
 }
 
 // table renders one tablewriter table: headers as written, no wrapping
-// (cells hold their own line breaks), numbers right-aligned, cells
-// sanitized, then the paint columns coloured line by line.
-func (t *tableWriter) table(header []string, rows [][]string, right []int, paint map[int]string) error {
-	for _, row := range rows {
-		for i, c := range row {
-			c = sanitize(c)
-			if code, ok := paint[i]; ok && t.color {
-				lines := strings.Split(c, "\n")
-				for j := range lines {
-					lines[j] = t.paint(code, lines[j])
+// (cells hold their own lines), numbers right-aligned, every line of every
+// cell escaped for the terminal, then the paint columns coloured line by
+// line.
+func (t *tableWriter) table(header []string, rows [][]cell, right []int, paint map[int]string) error {
+	text := make([][]string, len(rows))
+	for i, row := range rows {
+		text[i] = make([]string, len(row))
+		for j, c := range row {
+			lines := make([]string, len(c))
+			for k, l := range c {
+				lines[k] = escape.Terminal(l)
+				if code, ok := paint[j]; ok {
+					lines[k] = t.paint(code, lines[k])
 				}
-				c = strings.Join(lines, "\n")
 			}
-			row[i] = c
+			text[i][j] = strings.Join(lines, "\n")
 		}
 	}
 	align := make([]tw.Align, len(header))
@@ -236,7 +234,7 @@ func (t *tableWriter) table(header []string, rows [][]string, right []int, paint
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{Global: tw.AlignLeft, PerColumn: align}),
 	)
 	tbl.Header(header)
-	if err := tbl.Bulk(rows); err != nil {
+	if err := tbl.Bulk(text); err != nil {
 		return fmt.Errorf("render table: %w", err)
 	}
 	if err := tbl.Render(); err != nil {

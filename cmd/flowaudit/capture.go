@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/ebpf"
 	"github.com/flowaudit/flowaudit/capture/session"
@@ -146,7 +147,7 @@ func (a *app) runCapture(f *captureFlags) error {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		f.iface, live.Backend(), hostsText(opts, f.audit.site))
+		escape.Terminal(f.iface), live.Backend(), escape.Terminal(hostsText(opts, f.audit.site)))
 	a.watchCapture(ctx, live, &opts, ifHosts, f)
 
 	res, stopErr := live.Stop()

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 	"github.com/flowaudit/flowaudit/capture"
 )
 
@@ -28,7 +29,7 @@ type progress struct {
 	w     io.Writer
 	tty   bool
 	live  bool
-	iface string
+	iface string // escaped for the terminal
 	start time.Time
 	// lines is how many lines the last terminal draw used, to redraw over.
 	lines int
@@ -37,7 +38,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, iface string, live bool, start time.Time) *progress {
-	p := &progress{w: w, iface: iface, live: live, start: start, rows: 24}
+	p := &progress{w: w, iface: escape.Terminal(iface), live: live, start: start, rows: 24}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 		if _, h, err := term.GetSize(int(f.Fd())); err == nil && h > 4 {
@@ -115,7 +116,9 @@ func (p *progress) table(b *strings.Builder, rep *analyze.Report) int {
 		if r.Counts.Attempts > 0 {
 			attempts = fmt.Sprintf("%d ok / %d", r.Counts.Established, r.Counts.Attempts)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s %s %s\t%s\t%s\n", r.Status, r.ID,
+		// Ids come from catalog overlays: escaped, so a tab or newline in
+		// one cannot shift the columns or the line count redraw relies on.
+		fmt.Fprintf(tw, "%s\t%s\t%s %s %s\t%s\t%s\n", r.Status, escape.Terminal(r.ID),
 			r.Direction, r.Protocol, portsString(r.Ports), attempts, r.Reason)
 		n++
 	}

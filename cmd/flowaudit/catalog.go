@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -139,9 +139,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 			}
 			switch format {
 			case "json":
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(showJSON{Product: p.Name, Requirements: p.Requirements})
+				return writeJSON(a.stdout, showJSON{Product: p.Name, Requirements: p.Requirements}, "encode catalog")
 			case "table":
 				return showTable(a.stdout, p, false)
 			case "markdown":
@@ -167,7 +165,7 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 					return a.problems(err, args[0])
 				}
 				fmt.Fprintf(a.stdout, "%s: ok: site with %s, %s, %s\n",
-					args[0], count(len(s.Hosts), "host"), count(len(s.Zones), "zone"), count(len(s.Features), "feature"))
+					escape.Terminal(args[0]), count(len(s.Hosts), "host"), count(len(s.Zones), "zone"), count(len(s.Features), "feature"))
 				return nil
 			}
 			c, err := catalog.LoadFile(args[0])
@@ -176,7 +174,7 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 			}
 			for _, p := range c.Products {
 				fmt.Fprintf(a.stdout, "%s: ok: product %s, %s, %s\n",
-					args[0], p.Name, count(len(p.Requirements), "requirement"), count(len(p.Features()), "feature"))
+					escape.Terminal(args[0]), escape.Terminal(p.Name), count(len(p.Requirements), "requirement"), count(len(p.Features()), "feature"))
 			}
 			return nil
 		},
@@ -294,18 +292,25 @@ func showTable(w io.Writer, p *catalog.Product, markdown bool) error {
 	return renderTable(w, markdown, []string{"Feature", "Default", "Description"}, frows)
 }
 
+// renderTable writes a table for a terminal, or for a Markdown document.
+// Every cell is escaped for its sink first (escape.Terminal: one line, no
+// control or bidi characters; escape.Markdown: the report's Markdown
+// escaping, so an overlay's <script> or pipe stays text): cells hold
+// catalog overlay text and names from captures.
 func renderTable(out io.Writer, markdown bool, header []string, rows [][]string) error {
 	// tablewriter drops write errors; ew keeps the first (a full disk,
 	// a closed pipe) so the exit status says the output is incomplete.
 	ew := &errWriter{w: out}
 	var w io.Writer = ew
 	var r tw.Renderer = renderer.NewBlueprint()
+	esc := escape.Terminal
 	if markdown {
 		r = renderer.NewMarkdown()
-		for _, row := range rows {
-			for i := range row {
-				row[i] = strings.ReplaceAll(row[i], "|", `\|`)
-			}
+		esc = escape.Markdown
+	}
+	for _, row := range rows {
+		for i := range row {
+			row[i] = esc(row[i])
 		}
 	}
 	t := tablewriter.NewTable(w,
@@ -383,17 +388,38 @@ func conditionString(c *catalog.Condition) string {
 }
 
 // problems prints every problem of a catalog or site file on stderr, one
-// "file:line: field: what is wrong" line each, and returns a one-line
-// summary as the error. A single problem is the error itself.
+// "file:line: field: what is wrong" line each (escaped for the terminal),
+// and returns a one-line summary as the error. A single problem is the
+// error itself.
 func (a *app) problems(err error, path string) error {
-	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	lines := problemLines(err)
 	if len(lines) == 1 {
 		return err
 	}
 	for _, l := range lines {
 		fmt.Fprintln(a.stderr, l)
 	}
-	return &fileError{fmt.Sprintf("%s: %d problems (listed above)", path, len(lines)), err}
+	return &fileError{fmt.Sprintf("%s: %d problems (listed above)", escape.Terminal(path), len(lines)), err}
+}
+
+// problemLines are the problems of a catalog or site error, one line
+// each, escaped for the terminal: the errors an errors.Join holds, each
+// one problem whatever its text (a YAML key with a newline is one problem,
+// shown with a visible \n), else the error itself.
+func problemLines(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		out = append(out, escape.Terminal(strings.TrimSpace(e.Error())))
+	}
+	walk(err)
+	return out
 }
 
 // oneArg accepts exactly one argument, with a usage error that says what

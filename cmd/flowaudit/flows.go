@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
@@ -58,12 +58,7 @@ func newFlowsCmd(a *app) *cobra.Command {
 			}
 			sort.SliceStable(res.Flows, func(i, j int) bool { return res.Flows[i].Start.Before(res.Flows[j].Start) })
 			if format == "json" {
-				b, err := json.MarshalIndent(res, "", "  ")
-				if err != nil {
-					return fmt.Errorf("encode flows: %w", err)
-				}
-				_, err = a.stdout.Write(append(b, '\n'))
-				return a.interrupted(err)
+				return a.interrupted(writeJSON(a.stdout, res, "encode flows"))
 			}
 			return a.interrupted(writeFlowsTable(a.stdout, res))
 		},
@@ -140,7 +135,8 @@ func zeekTime(b []byte, ns int64) []byte {
 	b = strconv.AppendInt(b, ns/1e9, 10)
 	b = append(b, '.')
 	us := (ns % 1e9) / 1e3
-	s := strconv.AppendInt(nil, us+1e6, 10)
+	var tmp [8]byte // on the stack: a row allocates nothing
+	s := strconv.AppendInt(tmp[:0], us+1e6, 10)
 	return append(b, s[1:]...)
 }
 
@@ -176,7 +172,9 @@ func (z *zeekWriter) flow(f *flow.Flow) {
 		reason = f.ICMP.Reason
 	}
 	b = zeekField(b, reason)
-	b = append(b, dash(zeekEscape(f.ServerName))...)
+	// The name comes from the traffic: escape.Zeek writes a tab, newline,
+	// control or bidi character as \xHH, so it cannot split the row.
+	b = append(b, dash(escape.Zeek(f.ServerName))...)
 	b = append(b, '\n')
 	z.w.Write(b)
 	z.buf = b
@@ -189,31 +187,6 @@ func zeekField(b []byte, s string) []byte {
 		s = "-"
 	}
 	return append(append(b, s...), '\t')
-}
-
-// zeekEscape keeps a name from breaking the TSV: tabs, newlines and other
-// control bytes are written as \xHH, as Zeek does.
-func zeekEscape(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\' {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var sb strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f || c == '\\' {
-			fmt.Fprintf(&sb, "\\x%02x", c)
-			continue
-		}
-		sb.WriteByte(c)
-	}
-	return sb.String()
 }
 
 // writeFlowsTable prints one row per flow and a summary of the capture.
@@ -244,7 +217,7 @@ func writeFlowsTable(w io.Writer, res *capture.Result) error {
 		return err
 	}
 	if loss := st.LossSignals(); len(loss) > 0 {
-		if _, err := fmt.Fprintf(w, "capture loss seen: %s\n", strings.Join(loss, "; ")); err != nil {
+		if _, err := fmt.Fprintf(w, "capture loss seen: %s\n", escape.Terminal(strings.Join(loss, "; "))); err != nil {
 			return err
 		}
 	}

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 const flowsData = "../../testdata/flows"
@@ -118,5 +122,35 @@ func TestFlowsErrors(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "cut.pcap") || !strings.Contains(stderr, "truncated") || !strings.Contains(out, "\ttcp\t") {
 		t.Errorf("truncated: stderr %q, out %q", stderr, out)
+	}
+}
+
+// TestZeekHostileName: a server name with a tab, a newline, ESC or a
+// bidi override stays inside its column of one conn.log row, written as
+// Zeek's \xHH escapes, and a clean row costs no allocation.
+func TestZeekHostileName(t *testing.T) {
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	zw := &zeekWriter{w: bw}
+	f := flow.Flow{UID: "Chostile", Proto: flow.ProtoTCP, Orig: netip.MustParseAddrPort("192.0.2.10:40000"),
+		Resp: netip.MustParseAddrPort("203.0.113.5:443"), Outcome: flow.Established, State: flow.StateSF,
+		ServerName: "a\tb\nc\x1b[2J\u202e\\d"}
+	zw.flow(&f)
+	bw.Flush()
+	line := out.String()
+	if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") {
+		t.Fatalf("not one row: %q", line)
+	}
+	cols := strings.Split(strings.TrimSuffix(line, "\n"), "\t")
+	if len(cols) != len(zeekFields) {
+		t.Fatalf("%d columns, want %d: %q", len(cols), len(zeekFields), line)
+	}
+	if got, want := cols[len(cols)-1], `a\x09b\x0ac\x1b[2J\xe2\x80\xae\x5cd`; got != want {
+		t.Errorf("server_name %q, want %q", got, want)
+	}
+	f.ServerName = "mx1.example.test"
+	zw.w = bufio.NewWriter(io.Discard)
+	if n := testing.AllocsPerRun(100, func() { zw.flow(&f) }); n != 0 {
+		t.Errorf("a clean row: %.0f allocations, want 0", n)
 	}
 }

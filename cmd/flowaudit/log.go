@@ -6,12 +6,16 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 )
 
 // lineHandler is the slog handler of the command: one line per record in
 // the tool's own style, "flowaudit: warning: MESSAGE key=value...", with no
 // time stamp or level key. A user reads these on a terminal; they are not
-// a log to be parsed.
+// a log to be parsed. The message, keys and values are escaped for the
+// terminal (escape.Terminal): warnings carry text from capture and session
+// files, which must neither drive the terminal nor add lines.
 type lineHandler struct {
 	mu    *sync.Mutex
 	w     io.Writer
@@ -34,10 +38,10 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	case r.Level >= slog.LevelWarn:
 		b.WriteString("warning: ")
 	}
-	b.WriteString(r.Message)
+	b.WriteString(escape.Terminal(r.Message))
 	add := func(a slog.Attr) bool {
 		if !a.Equal(slog.Attr{}) {
-			b.WriteString(" " + a.Key + "=" + a.Value.String())
+			b.WriteString(" " + escape.Terminal(a.Key) + "=" + escape.Terminal(a.Value.String()))
 		}
 		return true
 	}

@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 )
 
 func main() {
@@ -39,10 +42,11 @@ func onSignals(cancel context.CancelFunc) {
 	os.Exit(code)
 }
 
-// exitCode prints err as one line and maps it to the exit status:
+// exitCode prints err as one line, escaped for the terminal (a file name
+// or a catalog key may hold anything), and maps it to the exit status:
 // 0 success, 1 findings, 2 usage or input errors, 130 interrupted (the
 // partial output was written).
-func exitCode(err error, stderr *os.File) int {
+func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
@@ -51,9 +55,9 @@ func exitCode(err error, stderr *os.File) int {
 		return 1
 	}
 	if errors.Is(err, errInterrupted) {
-		fmt.Fprintf(stderr, "flowaudit: %v\n", err)
+		fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
 		return 130
 	}
-	fmt.Fprintf(stderr, "flowaudit: %v\n", err)
+	fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
 	return 2
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/analyze/render"
+	"github.com/flowaudit/flowaudit/analyze/render/escape"
 	"github.com/flowaudit/flowaudit/capture"
 )
 
@@ -92,10 +93,18 @@ func writeReport(a *app, rep *analyze.Report, format, output string) error {
 // writeReportJSON writes the report as indented JSON (schema
 // flowaudit.report/v1, docs/report.md) with a final newline.
 func writeReportJSON(w io.Writer, rep *analyze.Report) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
+	return writeJSON(w, rep, "encode report")
+}
+
+// writeJSON writes v as indented JSON with a final newline. Characters
+// encoding/json leaves raw in strings (DEL, C1 controls, bidi and format
+// characters) are written as \u escapes (escape.JSON): JSON printed on a
+// terminal cannot drive it or read backwards, and decodes the same.
+func writeJSON(w io.Writer, v any, what string) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode report: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = io.WriteString(w, escape.JSON(string(b))+"\n")
 	return err
 }

@@ -163,7 +163,7 @@ func oneLine(err error, path string, site bool) error {
 	if err == nil {
 		return nil
 	}
-	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	lines := problemLines(err)
 	msg := lines[0]
 	validate := "flowaudit catalog validate " + path
 	if site {

@@ -72,7 +72,13 @@ func TestNodeFromCapture(t *testing.T) {
 }
 
 func TestOneLine(t *testing.T) {
-	multi := errors.New("a.yaml:1: product: unknown key (allowed: hosts, zones, features)\na.yaml:2: rows: unknown key (allowed: hosts, zones, features)")
+	// The catalog package joins one error per problem (errors.Join).
+	multi := errors.Join(errors.New("a.yaml:1: product: unknown key (allowed: hosts, zones, features)"),
+		errors.New("a.yaml:2: rows: unknown key (allowed: hosts, zones, features)"))
+	// Issue 10, row 9: a key holding a newline and ESC is one problem,
+	// shown escaped, and the count stays right.
+	hostileKey := errors.Join(errors.New("a.yaml:3: two\nlines\x1b[2J: unknown key (allowed: product, title, document, features, rows)"),
+		errors.New("a.yaml:4: rows[0].ports[0]: \"x\" is not a port number or a lo-hi range"))
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -81,6 +87,7 @@ func TestOneLine(t *testing.T) {
 	}{
 		{"one problem", errors.New("a.yaml:3: hosts[0]: \"x\" is not an IP address"), true, "a.yaml:3: hosts[0]: \"x\" is not an IP address"},
 		{"catalog as site", multi, true, "a.yaml:1: product: unknown key (allowed: hosts, zones, features) (and 1 more; flowaudit catalog validate --site a.yaml lists them all): this looks like a catalog file: give it with --catalog"},
+		{"hostile key", hostileKey, false, `a.yaml:3: two\nlines\x1b[2J: unknown key (allowed: product, title, document, features, rows) (and 1 more; flowaudit catalog validate a.yaml lists them all)`},
 		{"site as catalog", errors.New("a.yaml:1: hosts: unknown key (allowed: product, title, document, features, rows)"), false, "a.yaml:1: hosts: unknown key (allowed: product, title, document, features, rows): this looks like a site file: give it with --site"},
 	} {
 		got := oneLine(tc.err, "a.yaml", tc.site)
