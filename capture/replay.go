@@ -32,7 +32,8 @@ type Options struct {
 	// with the counts so far, from the goroutine that called Run.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
-	// Resolver names flows from DNS answers, TLS SNI and HTTP Host. Nil:
+	// Resolver names flows from the DNS answers to the queries seen; with
+	// it set, Flow.ServerName is filled from TLS SNI and HTTP Host. Nil:
 	// Run makes one, unless NoNames is set.
 	Resolver *naming.Resolver
 	NoNames  bool
