@@ -145,38 +145,46 @@ func TestForgedNameForgesNoVerdict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "updates.pcap")
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := pcapgo.NewWriter(f)
-			if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-				t.Fatal(err)
-			}
-			c := &trustCapture{t: t, w: w, ts: t0}
-			if tt.before != nil {
-				tt.before(c)
-			}
-			c.wait(time.Second)
-			c.http(gw, 40100, updates, tt.host)
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
-			res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep, err := Audit(res, Options{Products: []*catalog.Product{prod}, Hosts: []netip.Addr{netip.MustParseAddr(gw)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := findReq(t, rep, "clearswift-seg/out-tcp-80-av-updates")
+			r := auditUpdates(t, prod, gw, updates, tt.before, tt.host)
 			if (r.Status == OK) != tt.wantOK {
 				t.Errorf("out-tcp-80-av-updates is %s (peers %+v); want ok: %v", r.Status, r.Peers, tt.wantOK)
 			}
 		})
 	}
+}
+
+// auditUpdates writes a capture of before, then the gateway gw fetching
+// from updates over HTTP (with Host: host unless empty), replays it and
+// returns the verdict on clearswift-seg's out-tcp-80-av-updates.
+func auditUpdates(t *testing.T, prod *catalog.Product, gw, updates string, before func(*trustCapture), host string) *Requirement {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "updates.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	c := &trustCapture{t: t, w: w, ts: t0}
+	if before != nil {
+		before(c)
+	}
+	c.wait(time.Second)
+	c.http(gw, 40100, updates, host)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Audit(res, Options{Products: []*catalog.Product{prod}, Hosts: []netip.Addr{netip.MustParseAddr(gw)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return findReq(t, rep, "clearswift-seg/out-tcp-80-av-updates")
 }
 
 // TestServerNameNamesOnlyOutbound: the server name of a flow names its

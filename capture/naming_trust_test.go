@@ -52,6 +52,47 @@ func TestReadFilesNamingTrust(t *testing.T) {
 		attacker = net.IP{203, 0, 113, 90}
 	)
 	path := filepath.Join(t.TempDir(), "named.pcap")
+	writeNamingCapture(t, path, vendor, resolver, overTCP, attacker, forged)
+	res, err := ReadFiles(context.Background(), []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(orig, resp net.IP, port uint16) *flow.Flow {
+		t.Helper()
+		o, r := netip.MustParseAddr(orig.String()), netip.MustParseAddr(resp.String())
+		for i := range res.Flows {
+			f := &res.Flows[i]
+			if f.Orig.Addr() == o && f.Resp.Addr() == r && f.Resp.Port() == port {
+				return f
+			}
+		}
+		t.Fatalf("no flow %s -> %s:%d in %+v", orig, resp, port, res.Flows)
+		return nil
+	}
+	for _, c := range []struct {
+		what       string
+		f          *flow.Flow
+		resp       []string
+		serverName string
+	}{
+		{"the server the gateway asked for", find(gwV4, srvV4, 80), []string{"mx.example.net"}, "www.example.org"},
+		{"an answer over TCP", find(gwV4, overTCP, 80), []string{"tcp.example.net"}, ""},
+		{"an extra record off the question's chain", find(gwV4, forged[0], 80), nil, ""},
+		{"an unsolicited answer", find(gwV4, forged[1], 80), nil, ""},
+		{"an answer with the wrong id", find(gwV4, forged[2], 80), nil, ""},
+		{"the attacker whose request named the vendor", find(gwV4, attacker, 80), nil, ""},
+		{"the gateway, named in an inbound Host header", find(attacker, gwV4, 80), nil, vendor},
+	} {
+		if !slices.Equal(c.f.RespNames, c.resp) || c.f.ServerName != c.serverName || c.f.OrigNames != nil {
+			t.Errorf("%s: resp names %q, server name %q, orig names %q; want %q, %q, none",
+				c.what, c.f.RespNames, c.f.ServerName, c.f.OrigNames, c.resp, c.serverName)
+		}
+	}
+}
+
+// writeNamingCapture writes the capture TestReadFilesNamingTrust replays.
+func writeNamingCapture(t *testing.T, path, vendor string, resolver, overTCP, attacker net.IP, forged []net.IP) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -95,40 +136,5 @@ func TestReadFilesNamingTrust(t *testing.T) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
-	}
-	res, err := ReadFiles(context.Background(), []string{path}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	find := func(orig, resp net.IP, port uint16) *flow.Flow {
-		t.Helper()
-		o, r := netip.MustParseAddr(orig.String()), netip.MustParseAddr(resp.String())
-		for i := range res.Flows {
-			f := &res.Flows[i]
-			if f.Orig.Addr() == o && f.Resp.Addr() == r && f.Resp.Port() == port {
-				return f
-			}
-		}
-		t.Fatalf("no flow %s -> %s:%d in %+v", orig, resp, port, res.Flows)
-		return nil
-	}
-	for _, c := range []struct {
-		what       string
-		f          *flow.Flow
-		resp       []string
-		serverName string
-	}{
-		{"the server the gateway asked for", find(gwV4, srvV4, 80), []string{"mx.example.net"}, "www.example.org"},
-		{"an answer over TCP", find(gwV4, overTCP, 80), []string{"tcp.example.net"}, ""},
-		{"an extra record off the question's chain", find(gwV4, forged[0], 80), nil, ""},
-		{"an unsolicited answer", find(gwV4, forged[1], 80), nil, ""},
-		{"an answer with the wrong id", find(gwV4, forged[2], 80), nil, ""},
-		{"the attacker whose request named the vendor", find(gwV4, attacker, 80), nil, ""},
-		{"the gateway, named in an inbound Host header", find(attacker, gwV4, 80), nil, vendor},
-	} {
-		if !slices.Equal(c.f.RespNames, c.resp) || c.f.ServerName != c.serverName || c.f.OrigNames != nil {
-			t.Errorf("%s: resp names %q, server name %q, orig names %q; want %q, %q, none",
-				c.what, c.f.RespNames, c.f.ServerName, c.f.OrigNames, c.resp, c.serverName)
-		}
 	}
 }
