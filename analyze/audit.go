@@ -86,6 +86,7 @@ type Auditor struct {
 	rules   []rule
 	idx     ruleIndex
 	hs      hostSet
+	names   []string // scratch for hostSet.views
 	hosts   Hosts
 	infer   bool
 	pending [][]pendingFlow // flows kept for inference, in fixed-size chunks
@@ -252,7 +253,7 @@ func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
 		h.Packets += f.OrigPkts + f.RespPkts
 		return false
 	}
-	vs, nv := a.hs.views(f)
+	vs, nv := a.hs.views(f, &a.names)
 	if nv == 0 {
 		t.transit++
 		return false

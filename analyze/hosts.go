@@ -35,13 +35,19 @@ func (s hostSet) sorted() []netip.Addr {
 
 // views returns the flow as seen from the gateway: one view when one side
 // is a gateway address, two (out, then in) when both are (traffic between
-// cluster nodes given as hosts), none for transit. No allocation: this runs
-// once per flow.
-func (s hostSet) views(f *flow.Flow) (vs [2]view, n int) {
+// cluster nodes given as hosts), none for transit.
+//
+// The peer's names are its DNS names, and for an out view also the flow's
+// ServerName: the name the gateway itself asked for (TLS SNI, HTTP Host)
+// names the server it connected to. A name a peer asks for when it
+// connects to the gateway names the gateway, never the peer, so an in view
+// does not get it (docs/naming.md). buf is scratch for the out view's
+// names, valid until the next call: no allocation, this runs once per flow.
+func (s hostSet) views(f *flow.Flow, buf *[]string) (vs [2]view, n int) {
 	o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 	port := serverPort(f)
 	if s[o] {
-		vs[n] = view{dir: catalog.Out, peer: r, names: f.RespNames, port: port}
+		vs[n] = view{dir: catalog.Out, peer: r, names: outNames(f, buf), port: port}
 		n++
 	}
 	if s[r] {
@@ -49,6 +55,21 @@ func (s hostSet) views(f *flow.Flow) (vs [2]view, n int) {
 		n++
 	}
 	return vs, n
+}
+
+// outNames is what names the responder of a flow the gateway opened: its
+// DNS names and, when they lack it, the server name the gateway asked for.
+func outNames(f *flow.Flow, buf *[]string) []string {
+	if f.ServerName == "" {
+		return f.RespNames
+	}
+	for _, n := range f.RespNames {
+		if strings.EqualFold(n, f.ServerName) {
+			return f.RespNames
+		}
+	}
+	*buf = append(append((*buf)[:0], f.RespNames...), f.ServerName)
+	return *buf
 }
 
 // inferHosts guesses the gateway's addresses: per IP family, the unicast

@@ -24,7 +24,7 @@ type pendingFlow struct {
 	respPort   uint16
 	node       uint16 // index into pendingTables.strs
 	icmpReason uint16 // index into pendingTables.strs, when hasICMP
-	names      uint32 // index into pendingTables.names (orig, resp)
+	names      uint32 // index into pendingTables.names
 	proto      uint8
 	outcome    uint8 // index into outcomeCodes
 	hasICMP    bool
@@ -46,13 +46,20 @@ var outcomeCodes = []flow.Outcome{"", flow.Established, flow.Rejected, flow.Unre
 type pendingTables struct {
 	strs     []string
 	strIdx   map[string]uint16
-	names    [][2][]string
+	names    []flowNames
 	namesIdx map[string]uint32
+}
+
+// flowNames are the names of a flow: each side's, and the server name its
+// originator asked for.
+type flowNames struct {
+	orig, resp []string
+	server     string
 }
 
 func newPendingTables() *pendingTables {
 	return &pendingTables{strs: []string{""}, strIdx: map[string]uint16{"": 0},
-		names: [][2][]string{{}}, namesIdx: map[string]uint32{"": 0}}
+		names: []flowNames{{}}, namesIdx: map[string]uint32{"": 0}}
 }
 
 func (p *pendingTables) str(s string) uint16 {
@@ -68,16 +75,16 @@ func (p *pendingTables) str(s string) uint16 {
 	return uint16(len(p.strs) - 1)
 }
 
-func (p *pendingTables) nameLists(orig, resp []string) uint32 {
-	if len(orig) == 0 && len(resp) == 0 {
+func (p *pendingTables) nameLists(f *flow.Flow) uint32 {
+	if len(f.OrigNames) == 0 && len(f.RespNames) == 0 && f.ServerName == "" {
 		return 0
 	}
-	key := strings.Join(orig, "\x00") + "\x01" + strings.Join(resp, "\x00")
+	key := strings.Join(f.OrigNames, "\x00") + "\x01" + strings.Join(f.RespNames, "\x00") + "\x01" + f.ServerName
 	if i, ok := p.namesIdx[key]; ok {
 		return i
 	}
 	p.namesIdx[key] = uint32(len(p.names))
-	p.names = append(p.names, [2][]string{cloneStrings(orig), cloneStrings(resp)})
+	p.names = append(p.names, flowNames{cloneStrings(f.OrigNames), cloneStrings(f.RespNames), strings.Clone(f.ServerName)})
 	return uint32(len(p.names) - 1)
 }
 
@@ -98,7 +105,7 @@ func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
 	pf := pendingFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
 		start: nanos(f.Start), end: nanos(f.End), origPkts: f.OrigPkts, respPkts: f.RespPkts,
 		uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
-		node: p.str(f.Node), names: p.nameLists(f.OrigNames, f.RespNames), process: cloneProcess(f.Process), open: f.Open}
+		node: p.str(f.Node), names: p.nameLists(f), process: cloneProcess(f.Process), open: f.Open}
 	for i, o := range outcomeCodes {
 		if o == f.Outcome {
 			pf.outcome = uint8(i)
@@ -129,7 +136,8 @@ func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPEr
 		Resp:  netip.AddrPortFrom(addr(pf.resp, pf.respFam), pf.respPort),
 		Start: fromNanos(pf.start), End: fromNanos(pf.end),
 		OrigPkts: pf.origPkts, RespPkts: pf.respPkts, Outcome: outcomeCodes[pf.outcome], Node: p.strs[pf.node],
-		OrigNames: p.names[pf.names][0], RespNames: p.names[pf.names][1], Process: pf.process, Open: pf.open}
+		OrigNames: p.names[pf.names].orig, RespNames: p.names[pf.names].resp, ServerName: p.names[pf.names].server,
+		Process: pf.process, Open: pf.open}
 	if pf.hasICMP {
 		*icmp = flow.ICMPError{Reason: p.strs[pf.icmpReason], From: addr(pf.icmpFrom, pf.icmpFromFam),
 			Type: pf.icmpType, Code: pf.icmpCode, Version: pf.icmpVer}

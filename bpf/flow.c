@@ -4,9 +4,9 @@
  * with tcx on ingress and egress parses Ethernet (with up to two VLAN
  * tags), IPv4/IPv6, TCP/UDP/ICMP/ICMPv6 and keeps one LRU hash entry per
  * flow, whichever direction a packet travels. ICMP errors are attached to
- * the flow they quote. Payloads passive naming needs (DNS answers, the
- * first TLS ClientHello or HTTP request of a direction) go to user space
- * through a ring buffer; nothing else does.
+ * the flow they quote. Payloads passive naming needs (DNS queries and
+ * answers, the first TLS ClientHello or HTTP request of a direction) go
+ * to user space through a ring buffer; nothing else does.
  *
  * cgroup sock_addr hooks (proc.h) remember which process connected or sent
  * on a socket (socket-local storage); the TC program copies that into the
@@ -354,7 +354,9 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 
 	if (plen == 0 || (ip.proto != IPPROTO_TCP && ip.proto != IPPROTO_UDP))
 		return TC_ACT_UNSPEC;
-	if (sport == 53) {
+	/* DNS queries as well as answers: user space trusts an answer only
+	 * when it has seen the query it answers. */
+	if (sport == 53 || dport == 53) {
 		emit(skb, &k, dir, PAYLOAD_DNS, ip.l4off + hdr, plen, now);
 		return TC_ACT_UNSPEC;
 	}

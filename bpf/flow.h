@@ -68,7 +68,7 @@ struct flow_val {
 };
 
 /* What a payload_event carries. */
-#define PAYLOAD_DNS 1  /* a DNS message from port 53 (UDP, or TCP with its length prefix) */
+#define PAYLOAD_DNS 1  /* a DNS message to or from port 53 (UDP, or TCP with its length prefix) */
 #define PAYLOAD_TLS 2  /* the first payload of a direction: a TLS ClientHello */
 #define PAYLOAD_HTTP 3 /* the first payload of a direction: an HTTP request */
 #define EVENT_FINISHED 4 /* not a payload: data holds the struct flow_val of a

@@ -93,9 +93,6 @@ func (lr *liveRun) onProgress(p Progress) {
 			ts := c.Start.UnixNano()
 			c.OrigNames = lr.names.Names(c.Orig.Addr(), ts)
 			c.RespNames = lr.names.Names(c.Resp.Addr(), ts)
-			if c.ServerName != "" {
-				c.RespNames = append(c.RespNames, c.ServerName)
-			}
 			active = append(active, *c)
 		})
 	}

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -32,7 +32,8 @@ type Options struct {
 	// with the counts so far, from the goroutine that called Run.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
-	// Resolver names flows from DNS answers, TLS SNI and HTTP Host. Nil:
+	// Resolver names flows from the DNS answers to the queries seen; with
+	// it set, Flow.ServerName is filled from TLS SNI and HTTP Host. Nil:
 	// Run makes one, unless NoNames is set.
 	Resolver *naming.Resolver
 	NoNames  bool
@@ -119,13 +120,15 @@ func newPipeline(opts Options) *pipeline {
 	return pl
 }
 
-// observeDNS feeds a DNS answer to the resolver (TCP: one message whose
-// 2-byte length prefix fits in this segment).
+// observeDNS feeds a DNS query or answer to the resolver, which pairs them
+// (TCP: one message whose 2-byte length prefix fits in this segment).
 func (pl *pipeline) observeDNS(p *decode.Packet) {
 	msg := p.Payload
+	tr := naming.Transport{Src: netip.AddrPortFrom(p.Src, p.SrcPort), Dst: netip.AddrPortFrom(p.Dst, p.DstPort)}
 	switch p.Proto {
 	case flow.ProtoUDP:
 	case flow.ProtoTCP:
+		tr.TCP = true
 		if len(msg) < 2 {
 			return
 		}
@@ -137,8 +140,8 @@ func (pl *pipeline) observeDNS(p *decode.Packet) {
 	default:
 		return
 	}
-	// A malformed answer is simply not used for naming.
-	_ = pl.names.ObserveDNS(msg, p.TS)
+	// A malformed or unsolicited answer is simply not used for naming.
+	_ = pl.names.ObserveDNS(msg, p.TS, tr)
 }
 
 // serverName is the table's hook for a flow's first originator payload.
@@ -150,15 +153,15 @@ func (pl *pipeline) serverName(payload []byte) string {
 	return pl.names.Intern(b)
 }
 
-// finished names a finished flow and delivers or keeps it.
+// finished names a finished flow and delivers or keeps it. Only DNS
+// names its two sides: the flow's ServerName stays apart, since only the
+// audit knows whether the gateway opened the flow, the one case where the
+// name it asked for names the server (docs/naming.md).
 func (pl *pipeline) finished(f *flow.Flow) {
 	if pl.names != nil {
 		ts := f.Start.UnixNano()
 		f.OrigNames = pl.names.Names(f.Orig.Addr(), ts)
 		f.RespNames = pl.names.Names(f.Resp.Addr(), ts)
-		if f.ServerName != "" && !contains(f.RespNames, f.ServerName) {
-			f.RespNames = append(f.RespNames, f.ServerName)
-		}
 	}
 	if pl.opts.OnFlow != nil {
 		pl.opts.OnFlow(f)
@@ -171,15 +174,6 @@ func (pl *pipeline) finished(f *flow.Flow) {
 		ic := *f.ICMP
 		pl.res.Flows[len(pl.res.Flows)-1].ICMP = &ic
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func (pl *pipeline) progress(next *time.Time) {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -173,56 +172,6 @@ func TestReadFilesTruncatedAndUnreadable(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), filepath.Base(p)) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("ReadFiles(%s) error = %v, want one line naming the file", p, err)
 		}
-	}
-}
-
-// TestReadFilesNaming checks that DNS answers and the HTTP Host header
-// name the flows they concern.
-func TestReadFilesNaming(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "named.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	b := &pcapBuilder{t: t, w: w, ts: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	dns := &layers.DNS{ID: 7, QR: true, RD: true, RA: true, ResponseCode: layers.DNSResponseCodeNoErr,
-		Questions: []layers.DNSQuestion{{Name: []byte("mx.example.net"), Type: layers.DNSTypeA, Class: layers.DNSClassIN}},
-		Answers: []layers.DNSResourceRecord{{Name: []byte("mx.example.net"), Type: layers.DNSTypeA, Class: layers.DNSClassIN,
-			TTL: 300, IP: srvV4}}}
-	buf := gopacket.NewSerializeBuffer()
-	if err := dns.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true}); err != nil {
-		t.Fatal(err)
-	}
-	b.udp(true, gwV4, fwV4, 53000, 53, []byte("q"))
-	b.at(time.Millisecond)
-	b.udp(false, fwV4, gwV4, 53, 53000, buf.Bytes())
-	b.at(time.Second)
-	b.tcp(true, gwV4, srvV4, 40100, 80, true, false, false, false, 1, 0, nil)
-	b.tcp(false, srvV4, gwV4, 80, 40100, true, true, false, false, 9, 2, nil)
-	b.tcp(true, gwV4, srvV4, 40100, 80, false, true, false, false, 2, 10, []byte("GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n"))
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ReadFiles(context.Background(), []string{path}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var web *flow.Flow
-	for i := range res.Flows {
-		if res.Flows[i].Resp.Port() == 80 {
-			web = &res.Flows[i]
-		}
-	}
-	if web == nil {
-		t.Fatalf("no web flow in %+v", res.Flows)
-	}
-	if web.ServerName != "www.example.org" || !slices.Contains(web.RespNames, "mx.example.net") ||
-		!slices.Contains(web.RespNames, "www.example.org") {
-		t.Errorf("server name %q, resp names %q", web.ServerName, web.RespNames)
 	}
 }
 

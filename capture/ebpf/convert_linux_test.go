@@ -185,15 +185,29 @@ func TestPrivilegedSupported(t *testing.T) {
 	}
 }
 
-// TestPayloadAllocs: a DNS answer event costs no allocation once its names
-// are known (the ring-buffer path is the only per-packet work in user
-// space).
+// TestPayloadAllocs: a DNS query and its answer cost no allocation once
+// the names are known (the ring-buffer path is the only per-packet work in
+// user space), and the answer is paired with the query: the event's
+// direction gives the transport.
 func TestPayloadAllocs(t *testing.T) {
 	l := &Live{res: naming.NewResolver(), tbl: newTable()}
 	k := keyFor("192.0.2.10", 41000, "198.51.100.53", 53, flow.ProtoUDP)
-	raw := event(k, dirHi, payloadDNS, dnsAnswer(t, "mx.example.net", "198.51.100.25"))
-	l.payload(raw)
-	if n := testing.AllocsPerRun(200, func() { l.payload(raw) }); n != 0 {
-		t.Errorf("payload (DNS answer) allocates %.1f times", n)
+	query := event(k, dirLo, payloadDNS, dnsQuery(t, "mx.example.net"))
+	answer := event(k, dirHi, payloadDNS, dnsAnswer(t, "mx.example.net", "198.51.100.25"))
+	server := netip.MustParseAddr("198.51.100.25")
+	l.payload(answer)
+	if l.res.Len() != 0 {
+		t.Fatal("an answer without its query named an address")
+	}
+	l.payload(query)
+	l.payload(answer)
+	if l.res.Len() != 1 {
+		t.Fatal("the answer to a query seen named nothing")
+	}
+	if n := testing.AllocsPerRun(200, func() { l.payload(query); l.payload(answer) }); n != 0 {
+		t.Errorf("payload (DNS query and answer) allocates %.1f times", n)
+	}
+	if got := l.res.Names(server, int64(1234)+l.clock.offset); len(got) != 1 || got[0] != "mx.example.net" {
+		t.Errorf("names %q", got)
 	}
 }

@@ -168,6 +168,18 @@ func echo(t testing.TB, src, dst string, id uint16, reply bool) []byte {
 	return build(t, o, &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}, &layers.ICMPv6Echo{Identifier: id, SeqNumber: 1})
 }
 
+// dnsQuery is the query dnsAnswer answers: id 7, name, type A, RD set.
+func dnsQuery(t testing.TB, name string) []byte {
+	t.Helper()
+	d := &layers.DNS{ID: 7, RD: true,
+		Questions: []layers.DNSQuestion{{Name: []byte(name), Type: layers.DNSTypeA, Class: layers.DNSClassIN}}}
+	buf := gopacket.NewSerializeBuffer()
+	if err := d.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true}); err != nil {
+		t.Fatalf("serialize dns: %v", err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
+}
+
 // dnsAnswer is a DNS response for name with one A record.
 func dnsAnswer(t testing.TB, name string, addr string) []byte {
 	t.Helper()

@@ -89,7 +89,7 @@ func clientTraffic(t *testing.T, p *vethPair) {
 	inNetns(t, p.client, func() {
 		// DNS first, so the answer is valid when the later flows start.
 		if c, err := net.Dial("udp", serverV4+":53"); err == nil {
-			c.Write([]byte("query"))
+			c.Write(dnsQuery(t, "mx.example.net"))
 			c.SetReadDeadline(time.Now().Add(2 * time.Second))
 			buf := make([]byte, 512)
 			if _, err := c.Read(buf); err != nil {

@@ -186,9 +186,6 @@ func (l *Live) build() capture.Result {
 		} else if len(t.names) > 0 {
 			f.ServerName = t.names[e.key]
 		}
-		if f.ServerName != "" && !slices.Contains(f.RespNames, f.ServerName) {
-			f.RespNames = append(f.RespNames, f.ServerName)
-		}
 		flows = append(flows, f)
 	}
 	// Sort the entries (pointers), not the converted flows: by start, then

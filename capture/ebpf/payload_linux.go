@@ -4,6 +4,7 @@ package ebpf
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"unsafe"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -41,25 +42,29 @@ func parseEvent(raw []byte) (k flowFlowKey, ts uint64, dir, kind uint8, data []b
 }
 
 // payload handles one ring-buffer record: a finished flow goes to the
-// mirror; payloads go to passive naming: DNS answers to
-// the resolver, TLS ClientHello / HTTP request names to the flow (as its
-// ServerName, which is also one of its RespNames), as the AF_PACKET
+// mirror; payloads go to passive naming: DNS queries and answers to the
+// resolver, which pairs them, TLS ClientHello / HTTP request names to the
+// flow (as its ServerName, kept apart from its RespNames), as the AF_PACKET
 // pipeline does.
 func (l *Live) payload(raw []byte) {
-	k, boot, _, kind, data, ok := parseEvent(raw)
+	k, boot, dir, kind, data, ok := parseEvent(raw)
 	if !ok {
 		return
 	}
 	ts := int64(boot) + l.clock.offset
 	switch kind {
 	case payloadDNS:
+		sa, sp := side(&k, dir)
+		da, dp := side(&k, dir^1)
+		tr := naming.Transport{Src: netip.AddrPortFrom(sa, sp), Dst: netip.AddrPortFrom(da, dp)}
 		if k.Proto == flow.ProtoTCP {
 			if len(data) < 2 {
 				return
 			}
 			data = data[2:] // DNS over TCP: drop the length prefix
+			tr.TCP = true
 		}
-		_ = l.res.ObserveDNS(data, ts)
+		_ = l.res.ObserveDNS(data, ts, tr)
 	case eventFinished:
 		var v flowFlowVal
 		if len(data) < int(unsafe.Sizeof(v)) {

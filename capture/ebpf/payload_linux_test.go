@@ -16,17 +16,17 @@ import (
 )
 
 // TestPrivilegedPayloadEvents checks that exactly the payloads naming
-// needs reach the ring buffer: DNS answers, the first TLS ClientHello and
-// HTTP request of a direction; not queries, not later or other payloads.
+// needs reach the ring buffer: DNS queries and answers, the first TLS
+// ClientHello and HTTP request of a direction; not later or other payloads.
 func TestPrivilegedPayloadEvents(t *testing.T) {
 	requireRoot(t)
 	o := loadForTest(t)
 	const c, s = "192.0.2.10:40000", "198.51.100.25:443"
 	hello := clientHello("mail.example.com")
 	httpReq := []byte("GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n")
-	answer := dnsAnswer(t, "mx.example.net", "198.51.100.25")
+	query, answer := dnsQuery(t, "mx.example.net"), dnsAnswer(t, "mx.example.net", "198.51.100.25")
 	frames := [][]byte{
-		udp(t, "192.0.2.10:41000", "198.51.100.53:53", []byte("query: not sent")),
+		udp(t, "192.0.2.10:41000", "198.51.100.53:53", query),
 		udp(t, "198.51.100.53:53", "192.0.2.10:41000", answer),
 		tcp(t, c, s, "S", 1, 0, nil, 0),
 		tcp(t, s, c, "SA", 1, 2, nil, 0),
@@ -66,11 +66,11 @@ func TestPrivilegedPayloadEvents(t *testing.T) {
 		datas = append(datas, append([]byte(nil), data...))
 		live.payload(rec.RawSample)
 	}
-	want := []uint8{payloadDNS, payloadTLS, payloadHTTP}
+	want := []uint8{payloadDNS, payloadDNS, payloadTLS, payloadHTTP}
 	if !slices.Equal(got, want) {
 		t.Fatalf("event kinds %v, want %v", got, want)
 	}
-	for i, w := range [][]byte{answer, hello, httpReq} {
+	for i, w := range [][]byte{query, answer, hello, httpReq} {
 		if !bytes.Equal(datas[i], w) {
 			t.Errorf("event %d: data %q, want %q", i, datas[i], w)
 		}

@@ -112,12 +112,15 @@ type Flow struct {
 	// MissedBytes counts bytes acknowledged but never seen (capture loss).
 	MissedBytes uint64 `json:"missed_bytes,omitempty"`
 
-	// OrigNames and RespNames are names learned passively (DNS answers valid
-	// at Start, TLS SNI, HTTP Host) for each side.
+	// OrigNames and RespNames are names learned passively for each side:
+	// DNS answers, to queries seen, valid at Start (see capture/naming).
 	OrigNames []string `json:"orig_names,omitempty"`
 	RespNames []string `json:"resp_names,omitempty"`
 	// ServerName is the name the originator asked for inside the flow
-	// (TLS SNI or HTTP Host of its first payload), when one was seen.
+	// (TLS SNI or HTTP Host of its first payload), when one was seen. It
+	// is not one of RespNames: it names the responder only when the
+	// originator is trusted, which the audit decides (the gateway opened
+	// the flow).
 	ServerName string `json:"server_name,omitempty"`
 
 	// Open is true when input ended before the flow did.

@@ -67,8 +67,9 @@ func readSegments(t *testing.T, name string) []segment {
 }
 
 // TestCorpusWikipediaDNS feeds the UDP/53 payloads of Zeek's wikipedia.pcap
-// through ObserveDNS. The expectations come from tshark's reading of the
-// same answers (see docs/naming.md).
+// through ObserveDNS, queries and answers, each answer after its query. The
+// expectations come from tshark's reading of the same answers (see
+// docs/naming.md).
 func TestCorpusWikipediaDNS(t *testing.T) {
 	r := NewResolver()
 	var responses, queries int
@@ -77,9 +78,13 @@ func TestCorpusWikipediaDNS(t *testing.T) {
 		if !s.udp || (s.sport != 53 && s.dport != 53) {
 			continue
 		}
-		switch err := r.ObserveDNS(s.payload, s.ts); {
-		case errors.Is(err, ErrNotResponse):
+		tr := Transport{Src: netip.AddrPortFrom(s.src, s.sport), Dst: netip.AddrPortFrom(s.dst, s.dport)}
+		switch err := r.ObserveDNS(s.payload, s.ts, tr); {
+		case s.dport == 53:
 			queries++
+			if err != nil {
+				t.Errorf("query at %d: %v", s.ts, err)
+			}
 		case err != nil:
 			t.Errorf("response at %d: %v", s.ts, err)
 		default:

@@ -5,13 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 )
 
 // Errors returned by ObserveDNS. They exist for tests and counters: a caller
 // on the packet path can ignore them, nothing was learned from the message.
 var (
-	ErrNotResponse = errors.New("dns message is a query, not a response")
+	ErrUnsolicited = errors.New("dns answer matches no outstanding query")
 	ErrTruncated   = errors.New("dns message truncated")
 	ErrMalformed   = errors.New("dns message malformed")
 
@@ -29,18 +30,26 @@ const (
 	// legitimate name has at most 127 labels but needs only a few pointers;
 	// the bound turns a pointer loop into an error instead of a hang.
 	maxPointers = 16
-	// maxChain bounds the CNAME hops followed from an alias to its address.
+	// maxChain bounds the CNAME hops followed from the question name.
 	maxChain = 16
+
+	// dnsPort is where queries go and answers come from.
+	dnsPort = 53
 
 	typeA     = 1
 	typeCNAME = 5
 	typeAAAA  = 28
+	typeANY   = 255
 	classIN   = 1
+
+	flagQR = 0x8000
+	flagTC = 0x0200
+	flagRD = 0x0100
 )
 
 // span is a name decoded into dnsScratch.buf: lower-case, dot-separated,
 // no trailing dot. ok is false when a label holds bytes a report should not
-// print (see appendNormalized); such names are parsed but never bound.
+// print, or a dot; such names are parsed but never bound.
 type span struct {
 	start, end int32
 	ok         bool
@@ -52,7 +61,6 @@ type record struct {
 	addr   netip.Addr
 	ttl    uint32
 	cname  bool
-	next   int // index of the CNAME record owning target, or -1
 }
 
 // dnsScratch is reused by every ObserveDNS call so that steady state does
@@ -62,56 +70,132 @@ type dnsScratch struct {
 	recs []record
 }
 
-// ObserveDNS records the answers of one DNS response message (a UDP payload,
-// or a TCP payload with its 2-byte length prefix removed) seen at ts (Unix
-// nanoseconds). Every A and AAAA record binds its owner name to its address,
-// and CNAME chains are followed back so the queried name and every alias map
-// to the address too. Each name is valid from ts to ts + TTL + grace, where
-// the TTL of an alias is the smallest TTL along its chain (the client must
-// ask again when any link expires). Authority and additional sections are
-// not used: glue there names name servers, not what the client asked for.
+// question is the question of a message, decoded into dnsScratch.
+type question struct {
+	name  span
+	qtype uint16
+	class uint16
+	end   int // offset just past it
+}
+
+// ObserveDNS reads one DNS message (a UDP payload, or a TCP payload with its
+// 2-byte length prefix removed) seen at ts (Unix nanoseconds), sent as tr
+// says.
 //
-// Queries, responses with a non-zero opcode or rcode, and messages with the
-// TC bit are ignored. A malformed or cut-short message is ignored whole and
-// an error is returned; ObserveDNS never panics.
-func (r *Resolver) ObserveDNS(msg []byte, ts int64) error {
+// A query (one question, for an A, AAAA or ANY record, sent to port 53) is
+// remembered until its answer or Options.QueryTimeout. A response is used
+// only when it answers such a query: from the port-53 address the query went
+// to, to the address and port that sent it, over the same transport, with
+// the same transaction id, question name and type, at most QueryTimeout
+// later; anything else returns ErrUnsolicited and binds nothing. One query
+// takes one answer.
+//
+// From an answer, only the records of the answer section that chain from the
+// question name count: its CNAME chain, then the A or AAAA records (of the
+// type asked) owned by a name on the chain. The authority and additional
+// sections never name anything. When the query asked for recursion (RD, a
+// stub asking its resolver), every name on the chain is bound to the
+// addresses, each valid from ts to ts + TTL + grace, where the TTL of an
+// alias is the smallest along its chain. An answer to an iterative query (no
+// RD: a recursive resolver on the gateway asking an authoritative server)
+// binds only the question name: that server is trusted for the name it was
+// asked about, not for the names its CNAME points to.
+//
+// Responses with a non-zero opcode or rcode bind nothing (their query is
+// forgotten), those with the TC bit are ignored. A malformed or cut-short
+// message is ignored whole and an error returned; ObserveDNS never panics.
+func (r *Resolver) ObserveDNS(msg []byte, ts int64, tr Transport) error {
 	if len(msg) < 12 {
 		return ErrTruncated
 	}
-	flags := binary.BigEndian.Uint16(msg[2:])
-	if flags&0x8000 == 0 {
-		return ErrNotResponse
-	}
-	if flags&0x0200 != 0 {
-		return ErrTruncated
-	}
-	if (flags>>11)&0xf != 0 || flags&0xf != 0 {
-		return nil // not a standard query answer, or an error answer
-	}
-	qd := int(binary.BigEndian.Uint16(msg[4:]))
-	an := int(binary.BigEndian.Uint16(msg[6:]))
-	if an == 0 {
-		return nil
-	}
-
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &r.dns
 	s.buf, s.recs = s.buf[:0], s.recs[:0]
-
-	off := 12
-	for range qd {
-		mark := len(s.buf)
-		next, _, err := s.readName(msg, off)
-		if err != nil {
-			return err
-		}
-		s.buf = s.buf[:mark]
-		if next+4 > len(msg) {
-			return ErrTruncated
-		}
-		off = next + 4
+	if binary.BigEndian.Uint16(msg[2:])&flagQR == 0 {
+		return r.observeQuery(msg, ts, tr)
 	}
+	return r.observeResponse(msg, ts, tr)
+}
+
+// observeQuery remembers a query that can be answered with addresses.
+func (r *Resolver) observeQuery(msg []byte, ts int64, tr Transport) error {
+	flags := binary.BigEndian.Uint16(msg[2:])
+	if tr.Dst.Port() != dnsPort || (flags>>11)&0xf != 0 || binary.BigEndian.Uint16(msg[4:]) != 1 {
+		return nil // not a standard query to a DNS server
+	}
+	q, err := r.dns.question(msg)
+	if err != nil {
+		return err
+	}
+	if !q.name.ok || q.class != classIN || (q.qtype != typeA && q.qtype != typeAAAA && q.qtype != typeANY) {
+		return nil // nothing it can be answered with names an address
+	}
+	k := keyOf(tr.Src, tr.Dst, tr.TCP, binary.BigEndian.Uint16(msg), q.qtype)
+	r.queries.add(k, r.hashName(q.name), ts, flags&flagRD != 0)
+	return nil
+}
+
+// observeResponse binds the names of a response that answers an
+// outstanding query.
+func (r *Resolver) observeResponse(msg []byte, ts int64, tr Transport) error {
+	flags := binary.BigEndian.Uint16(msg[2:])
+	if flags&flagTC != 0 {
+		return ErrTruncated // the client asks again over TCP
+	}
+	if (flags>>11)&0xf != 0 {
+		return nil // not an answer to a standard query
+	}
+	if tr.Src.Port() != dnsPort || binary.BigEndian.Uint16(msg[4:]) != 1 {
+		return ErrUnsolicited
+	}
+	s := &r.dns
+	q, err := s.question(msg)
+	if err != nil {
+		return err
+	}
+	if !q.name.ok || q.class != classIN {
+		return ErrUnsolicited
+	}
+	k := keyOf(tr.Dst, tr.Src, tr.TCP, binary.BigEndian.Uint16(msg), q.qtype)
+	query, ok := r.queries.take(k, r.hashName(q.name), ts)
+	if !ok {
+		return ErrUnsolicited
+	}
+	an := int(binary.BigEndian.Uint16(msg[6:]))
+	if flags&0xf != 0 || an == 0 {
+		return nil // an error or an empty answer: nothing to name
+	}
+	if err := s.answers(msg, q.end, an, q.qtype); err != nil {
+		return err
+	}
+	r.bindChain(q.name, ts, query.recursive)
+	return nil
+}
+
+// hashName is the key under which a question name is remembered: a keyed
+// hash, so that a name cannot be chosen to collide with another.
+func (r *Resolver) hashName(n span) uint64 {
+	return maphash.Bytes(r.queries.seed, r.dns.buf[n.start:n.end])
+}
+
+// question decodes the single question at offset 12.
+func (s *dnsScratch) question(msg []byte) (question, error) {
+	next, name, err := s.readName(msg, 12)
+	if err != nil {
+		return question{}, err
+	}
+	if next+4 > len(msg) {
+		return question{}, ErrTruncated
+	}
+	return question{name: name, qtype: binary.BigEndian.Uint16(msg[next:]),
+		class: binary.BigEndian.Uint16(msg[next+2:]), end: next + 4}, nil
+}
+
+// answers decodes the first an (at most maxAnswers) answer records from
+// off into s.recs, keeping CNAMEs and the address records of the type asked
+// for (both for ANY) whose owner is printable.
+func (s *dnsScratch) answers(msg []byte, off, an int, qtype uint16) error {
 	for range min(an, maxAnswers) {
 		mark := len(s.buf)
 		next, owner, err := s.readName(msg, off)
@@ -138,9 +222,9 @@ func (r *Resolver) ObserveDNS(msg []byte, ts int64) error {
 		case class != classIN || !owner.ok:
 			s.buf = s.buf[:mark]
 			continue
-		case typ == typeA && rdlen == 4:
+		case typ == typeA && rdlen == 4 && qtype != typeAAAA:
 			rec.addr = netip.AddrFrom4([4]byte(msg[rd : rd+4]))
-		case typ == typeAAAA && rdlen == 16:
+		case typ == typeAAAA && rdlen == 16 && qtype != typeA:
 			rec.addr = netip.AddrFrom16([16]byte(msg[rd : rd+16])).Unmap()
 		case typ == typeCNAME:
 			end, target, err := s.readName(msg, rd)
@@ -155,89 +239,73 @@ func (r *Resolver) ObserveDNS(msg []byte, ts int64) error {
 			s.buf = s.buf[:mark]
 			continue
 		}
-		s.recs = append(s.recs, rec) // only records with a printable owner
+		s.recs = append(s.recs, rec)
 	}
-	s.link()
-	r.bindAnswers(ts)
 	return nil
 }
 
-// bindAnswers binds every address record in r.dns to its owner and to every
-// alias whose CNAME chain leads to that owner. Aliases further from the
-// address are bound later so that Names lists the queried name first.
-func (r *Resolver) bindAnswers(ts int64) {
+// bindChain follows the CNAME chain from the question name q through the
+// answers in r.dns and binds the names on it to the addresses owned by a
+// name on it. Names further from the address are bound later, so that Names
+// lists the question name first. A non-recursive answer binds only q.
+func (r *Resolver) bindChain(q span, ts int64, recursive bool) {
 	s := &r.dns
-	type alias struct {
-		name  span
-		ttl   uint32
-		depth int
+	var chain [maxChain + 1]span
+	var link [maxChain]uint32 // link[d]: TTL of the CNAME from chain[d] to chain[d+1]
+	chain[0] = q
+	n := 1
+	for n <= maxChain {
+		c := s.cnameOf(chain[n-1])
+		if c < 0 || !s.recs[c].target.ok || s.onChain(chain[:n], s.recs[c].target) {
+			break // the end of the chain, a name that cannot be printed, or a loop
+		}
+		link[n-1] = s.recs[c].ttl
+		chain[n] = s.recs[c].target
+		n++
 	}
-	var chain [maxAnswers]alias
 	for _, a := range s.recs {
 		if a.cname {
 			continue
 		}
-		n := 0
-		chain[n] = alias{a.owner, a.ttl, 0}
-		n++
-		for _, c := range s.recs {
-			if !c.cname {
+		d := s.chainIndex(chain[:n], a.owner)
+		if d < 0 {
+			continue // an address of a name nobody asked about
+		}
+		ttl := a.ttl
+		for j := d; j >= 0; j-- {
+			if j < d {
+				ttl = min(ttl, link[j])
+			}
+			if j > 0 && !recursive {
 				continue
 			}
-			if ttl, depth, ok := s.follow(c, a); ok {
-				chain[n] = alias{c.owner, ttl, depth}
-				n++
-			}
-		}
-		// Insertion sort by depth: n is small.
-		for i := 1; i < n; i++ {
-			for j := i; j > 0 && chain[j-1].depth > chain[j].depth; j-- {
-				chain[j-1], chain[j] = chain[j], chain[j-1]
-			}
-		}
-		for _, al := range chain[:n] {
-			name := r.intern(s.buf[al.name.start:al.name.end])
-			r.bind(a.addr, name, ts, ts+int64(al.ttl)*1e9+r.grace)
+			name := r.intern(s.buf[chain[j].start:chain[j].end])
+			r.bind(a.addr, name, ts, ts+int64(ttl)*1e9+r.grace)
 		}
 	}
 }
 
-// link sets next on every CNAME record, so following a chain costs one step
-// per hop instead of a scan of the answers.
-func (s *dnsScratch) link() {
-	for i := range s.recs {
-		c := &s.recs[i]
-		c.next = -1
-		if !c.cname {
-			continue
-		}
-		for j, n := range s.recs {
-			if n.cname && s.equal(n.owner, c.target) {
-				c.next = j
-				break
-			}
+// cnameOf returns the index of the CNAME record owned by name, or -1.
+func (s *dnsScratch) cnameOf(name span) int {
+	for i, rec := range s.recs {
+		if rec.cname && s.equal(rec.owner, name) {
+			return i
 		}
 	}
+	return -1
 }
 
-// follow walks the CNAME chain starting at c and reports whether it reaches
-// the owner of address record a, with the smallest TTL on the way and the
-// number of hops.
-func (s *dnsScratch) follow(c, a record) (ttl uint32, depth int, ok bool) {
-	ttl = min(c.ttl, a.ttl)
-	cur := c
-	for depth = 1; depth <= maxChain; depth++ {
-		if s.equal(cur.target, a.owner) {
-			return ttl, depth, true
+// chainIndex returns the position of name on chain, or -1.
+func (s *dnsScratch) chainIndex(chain []span, name span) int {
+	for i, c := range chain {
+		if s.equal(c, name) {
+			return i
 		}
-		if cur.next < 0 {
-			return 0, 0, false
-		}
-		cur = s.recs[cur.next]
-		ttl = min(ttl, cur.ttl)
 	}
-	return 0, 0, false
+	return -1
 }
+
+func (s *dnsScratch) onChain(chain []span, name span) bool { return s.chainIndex(chain, name) >= 0 }
 
 func (s *dnsScratch) equal(x, y span) bool {
 	return bytes.Equal(s.buf[x.start:x.end], s.buf[y.start:y.end])

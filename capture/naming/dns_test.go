@@ -77,7 +77,7 @@ func TestObserveDNS(t *testing.T) {
 			checks: []lookup{{"192.0.2.3", t0, []string{"a.example.com", "b.example.com", "c.example.com"}}},
 		},
 		{
-			name: "multiple answers and an unrelated CNAME",
+			name: "multiple answers, an unrelated CNAME, and an AAAA record in an A answer",
 			msg: response("pool.example.com", 1,
 				aRR("pool.example.com", 60, "192.0.2.1"),
 				aRR("pool.example.com", 60, "192.0.2.2"),
@@ -86,6 +86,16 @@ func TestObserveDNS(t *testing.T) {
 			checks: []lookup{
 				{"192.0.2.1", t0, []string{"pool.example.com"}},
 				{"192.0.2.2", t0, []string{"pool.example.com"}},
+				{"2001:db8::2", t0, nil}, // not the type asked for
+			},
+		},
+		{
+			name: "ANY: both address types",
+			msg: response("pool.example.com", 255,
+				aRR("pool.example.com", 60, "192.0.2.1"),
+				aRR("pool.example.com", 60, "2001:db8::2")),
+			checks: []lookup{
+				{"192.0.2.1", t0, []string{"pool.example.com"}},
 				{"2001:db8::2", t0, []string{"pool.example.com"}},
 			},
 		},
@@ -102,12 +112,12 @@ func TestObserveDNS(t *testing.T) {
 			checks: []lookup{{"192.0.2.80", t0, []string{"www.example.com", "web.example.com"}}},
 		},
 		{
-			name: "CNAME loop binds only the address owner",
+			name: "CNAME loop, and an address of a name off the chain: nothing bound",
 			msg: response("x.example.com", 1,
 				cnameRR("x.example.com", 60, "y.example.com"),
 				cnameRR("y.example.com", 60, "x.example.com"),
 				aRR("z.example.com", 60, "192.0.2.4")),
-			checks: []lookup{{"192.0.2.4", t0, []string{"z.example.com"}}},
+			checks: []lookup{{"192.0.2.4", t0, nil}},
 		},
 		{
 			name:   "TTL zero is valid for the grace period only",
@@ -121,7 +131,7 @@ func TestObserveDNS(t *testing.T) {
 		},
 		{
 			name: "records of other types and classes are skipped",
-			msg: response("t.example.com", 16,
+			msg: response("t.example.com", 1,
 				rr{name: "t.example.com", typ: 16, class: 1, ttl: 60, data: []byte{3, 'a', 'b', 'c'}},
 				rr{name: "t.example.com", typ: 1, class: 3, ttl: 60, data: []byte{192, 0, 2, 6}},
 				rr{name: "t.example.com", typ: 1, class: 1, ttl: 60, data: []byte{192, 0, 2}}),
@@ -133,10 +143,9 @@ func TestObserveDNS(t *testing.T) {
 			checks: []lookup{{"192.0.2.7", t0, nil}},
 		},
 		{
-			name:    "query is ignored",
-			msg:     dnsMsg(flagRD, "q.example.com", 1, aRR("q.example.com", 60, "192.0.2.8")),
-			checks:  []lookup{{"192.0.2.8", t0, nil}},
-			wantErr: ErrNotResponse,
+			name:   "a query names nothing, whatever records it carries",
+			msg:    dnsMsg(flagRD, "q.example.com", 1, aRR("q.example.com", 60, "192.0.2.8")),
+			checks: []lookup{{"192.0.2.8", t0, nil}},
 		},
 		{
 			name:    "TC bit is ignored",
@@ -199,7 +208,7 @@ func TestObserveDNS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := NewResolver()
-			err := r.ObserveDNS(tt.msg, t0)
+			err := exchange(r, tt.msg, t0)
 			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Fatalf("ObserveDNS error = %v, want %v", err, tt.wantErr)
 			}
@@ -248,7 +257,10 @@ func TestObserveDNSTruncated(t *testing.T) {
 		aRR("web.example.com", 60, "192.0.2.80"))
 	for n := range len(full) {
 		r := NewResolver()
-		if err := r.ObserveDNS(full[:n], t0); !errors.Is(err, ErrTruncated) {
+		if err := r.ObserveDNS(queryOf(full), t0, asked); err != nil {
+			t.Fatalf("query: %v", err)
+		}
+		if err := r.ObserveDNS(full[:n], t0, answered); !errors.Is(err, ErrTruncated) {
 			t.Errorf("prefix of %d/%d bytes: error = %v, want ErrTruncated", n, len(full), err)
 		}
 		if r.Len() != 0 {
@@ -256,7 +268,7 @@ func TestObserveDNSTruncated(t *testing.T) {
 		}
 	}
 	r := NewResolver()
-	if err := r.ObserveDNS(full, t0); err != nil {
+	if err := exchange(r, full, t0); err != nil {
 		t.Fatalf("full message: %v", err)
 	}
 }
@@ -268,7 +280,7 @@ func TestObserveDNSOverTime(t *testing.T) {
 	grace := int64(DefaultGrace)
 	obs := func(ts int64, name string, ttl uint32) {
 		t.Helper()
-		if err := r.ObserveDNS(response(name, 1, aRR(name, ttl, addr.String())), ts); err != nil {
+		if err := exchange(r, response(name, 1, aRR(name, ttl, addr.String())), ts); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,12 +9,19 @@ import (
 // Test helpers that build DNS messages byte by byte (RFC 1035 section 4), so
 // the tests do not share code with the parser under test.
 
+// Header flags the parser has no name for (flagQR, flagTC and flagRD are
+// the parser's own).
 const (
-	flagQR = 0x8000
 	flagAA = 0x0400
-	flagTC = 0x0200
-	flagRD = 0x0100
 	flagRA = 0x0080
+)
+
+// The transports of the tests: the gateway's stub asks its resolver.
+var (
+	client   = netip.MustParseAddrPort("192.0.2.10:40000")
+	resolver = netip.MustParseAddrPort("198.51.100.53:53")
+	asked    = Transport{Src: client, Dst: resolver}
+	answered = Transport{Src: resolver, Dst: client}
 )
 
 // rr is one resource record; data is the raw RDATA.
@@ -97,10 +104,73 @@ func compressed() []byte {
 	return b
 }
 
-// rawOwner builds a response with no question and one A answer whose owner
-// name is the raw bytes owner, which start at offset 12.
+// rawOwner builds a response whose question name is the raw bytes owner,
+// which start at offset 12, with one A answer owned by a pointer to it.
 func rawOwner(owner ...byte) []byte {
-	b := []byte{0, 1, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0}
+	b := []byte{0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0}
 	b = append(b, owner...)
-	return append(b, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1)
+	b = append(b, 0, 1, 0, 1) // question type A, class IN
+	return append(b, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1)
+}
+
+// queryOf returns the query msg answers: the same header without QR, AA,
+// RA and rcode, and no records (the bytes after the question are left in
+// place: a parser reads only what the counts announce).
+func queryOf(msg []byte) []byte {
+	q := append([]byte(nil), msg...)
+	if len(q) >= 12 {
+		q[2] &^= 0x84 // QR, AA
+		q[3] &^= 0x8f // RA, rcode
+		clear(q[6:12])
+	}
+	return q
+}
+
+// withID returns a copy of msg with transaction id id.
+func withID(msg []byte, id uint16) []byte {
+	m := append([]byte(nil), msg...)
+	binary.BigEndian.PutUint16(m, id)
+	return m
+}
+
+// exchange feeds r the query msg answers (sent at ts) and then msg (at ts):
+// the ordinary case of an answer to a query seen on the wire.
+func exchange(r *Resolver, msg []byte, ts int64) error {
+	_ = r.ObserveDNS(queryOf(msg), ts, asked)
+	return r.ObserveDNS(msg, ts, answered)
+}
+
+// appendNormalized is the reference the tests hold names to: every name
+// the Resolver hands out, and every server name, must come out of it unchanged.
+// It appends name lower-cased and without a trailing dot to dst, and reports
+// false for names that are empty, longer than 253 bytes, have an empty label,
+// or contain bytes outside printable ASCII.
+func appendNormalized[T string | []byte](dst []byte, name T) ([]byte, bool) {
+	n := len(name)
+	if n > 0 && name[n-1] == '.' {
+		n--
+	}
+	if n == 0 || n > 253 {
+		return dst, false
+	}
+	prevDot := true
+	for i := 0; i < n; i++ {
+		c := name[i]
+		switch {
+		case c == '.':
+			if prevDot {
+				return dst, false
+			}
+			prevDot = true
+		case c < 0x21 || c > 0x7e:
+			return dst, false
+		default:
+			prevDot = false
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
 }

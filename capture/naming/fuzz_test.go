@@ -6,18 +6,39 @@ import (
 	"testing"
 )
 
+// FuzzObserveDNS feeds each input as an answer nobody asked for, then as
+// the answer to the query it would answer (the input with QR cleared and no
+// records), twice. An unsolicited answer never binds; a solicited one binds
+// only normalised names; the same exchange again binds the same names.
 func FuzzObserveDNS(f *testing.F) {
 	f.Add(compressed())
 	f.Add(response("www.example.com", 1,
 		cnameRR("www.example.com", 60, "edge.example.net"),
 		aRR("edge.example.net", 60, "198.51.100.10"),
 		aRR("edge.example.net", 60, "2001:db8::10")))
+	f.Add(response("www.example.com", 255,
+		cnameRR("www.example.com", 60, "edge.example.net"),
+		aRR("edge.example.net", 60, "198.51.100.10"),
+		aRR("edge.example.net", 60, "2001:db8::10")))
+	// Records that do not chain from the question: never bound.
+	f.Add(response("mx.example.org", 1,
+		aRR("mx.example.org", 60, "198.51.100.25"),
+		aRR("av-update.example.com", 60, "203.0.113.66"),
+		cnameRR("other.example.net", 60, "av-update.example.com")))
+	// An authoritative answer to an iterative query: only the question.
+	f.Add(dnsMsg(flagQR|flagAA, "mx.attacker.example", 1,
+		cnameRR("mx.attacker.example", 60, "av-update.example.com"),
+		aRR("av-update.example.com", 60, "203.0.113.66")))
 	f.Add(rawOwner(1, 'a', 0xc0, 12))
 	f.Add(rawOwner(0xc0, 14, 0xc0, 12))
+	f.Add(rawOwner(longOwner(61)...))
 	f.Add(dnsMsg(flagQR|flagTC, "q.example.com", 1, aRR("q.example.com", 60, "192.0.2.8")))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		r := NewResolver()
-		err := r.ObserveDNS(msg, t0)
+		if _ = r.ObserveDNS(msg, t0, answered); r.Len() != 0 {
+			t.Fatalf("an unsolicited message bound %d addresses", r.Len())
+		}
+		err := exchange(r, msg, t0)
 		if err != nil && r.Len() != 0 {
 			t.Fatalf("error %v, yet %d addresses bound", err, r.Len())
 		}
@@ -38,7 +59,7 @@ func FuzzObserveDNS(f *testing.F) {
 				}
 			}
 		}
-		// The same message again must bind the same names (scratch reuse).
+		// The same exchange again must bind the same names (scratch reuse).
 		count := func() (n int) {
 			for addr := range r.index {
 				n += len(r.Names(addr, t0))
@@ -46,11 +67,11 @@ func FuzzObserveDNS(f *testing.F) {
 			return n
 		}
 		before := count()
-		if err2 := r.ObserveDNS(msg, t0); (err == nil) != (err2 == nil) {
-			t.Fatalf("second parse: %v, first: %v", err2, err)
+		if err2 := exchange(r, msg, t0); (err == nil) != (err2 == nil) {
+			t.Fatalf("second exchange: %v, first: %v", err2, err)
 		}
 		if after := count(); after != before {
-			t.Fatalf("%d names after the first parse, %d after the second", before, after)
+			t.Fatalf("%d names after the first exchange, %d after the second", before, after)
 		}
 	})
 }

@@ -1,12 +1,22 @@
 // Package naming learns names for addresses passively, the way an auditor
 // can without sending a packet: from the DNS answers crossing the wire (A and
-// AAAA records, following CNAME chains) and from the server name a client
-// states at the start of a connection (TLS ClientHello SNI, HTTP/1.x Host).
+// AAAA records, following CNAME chains), and extracts the server name a
+// client states at the start of a connection (TLS ClientHello SNI, HTTP/1.x
+// Host) for the caller to keep with that connection.
+//
+// Only names an off-path attacker cannot forge are kept: a DNS answer counts
+// only when it answers a query seen on the wire (same transaction id, ports,
+// resolver and question, within Options.QueryTimeout), and only for the names
+// its answer section chains from the question. A server name is never bound
+// to an address here: it names the server of its own connection only, and
+// only the caller knows whether the gateway opened that connection. The trust
+// model is in docs/naming.md.
 //
 // A Resolver keeps, per address, the names valid at a point in time, so a flow
 // that starts at ts can be named with what DNS said at ts, not with what it
 // says at the end of the capture. Memory is bounded: at most MaxNamesPerAddr
-// names per address and Options.MaxAddrs addresses, the oldest evicted first.
+// names per address, Options.MaxAddrs addresses and Options.MaxQueries
+// outstanding queries, the oldest dropped first.
 package naming
 
 import (
@@ -29,20 +39,30 @@ const (
 	// made it; one minute covers those without naming an address after it
 	// has plausibly been handed to someone else.
 	DefaultGrace = time.Minute
-	// DefaultLearnTTL is how long a name learned from SNI or Host (Learn)
-	// stays valid: these carry no TTL, so it is chosen to match a typical
-	// DNS TTL for web and mail front ends.
-	DefaultLearnTTL = time.Hour
 	// DefaultMaxAddrs bounds the addresses remembered. With the defaults a
 	// full Resolver holds 11 to 15 MiB (measured in docs/naming.md).
 	DefaultMaxAddrs = 16384
+	// DefaultMaxQueries bounds the queries waiting for an answer. Answers
+	// come within milliseconds and free their slot, so what fills the
+	// table is queries never answered within QueryTimeout: 8192 slots hold
+	// 800 such queries a second, far more than a mail gateway sends, in
+	// 1.4 MiB (measured in docs/naming.md).
+	DefaultMaxQueries = 8192
+	// DefaultQueryTimeout is how long a query waits for its answer: the
+	// DNS flow timeout (flow.DefaultDNSTimeout, Zeek's
+	// dns_session_timeout), which is also twice the 5 s a stub resolver
+	// waits before it retries (resolv.conf timeout:5).
+	DefaultQueryTimeout = 10 * time.Second
 )
 
 // Options tune a Resolver; zero fields take the defaults above.
 type Options struct {
 	Grace    time.Duration
-	LearnTTL time.Duration
 	MaxAddrs int
+	// MaxQueries bounds the outstanding queries; QueryTimeout is how long
+	// one waits for its answer.
+	MaxQueries   int
+	QueryTimeout time.Duration
 	// MaxInterned bounds the intern table; when it is exceeded the table is
 	// emptied and rebuilt from new names (strings already handed out stay
 	// valid). Default 2 * MaxAddrs.
@@ -70,9 +90,9 @@ type entry struct {
 type Resolver struct {
 	mu sync.Mutex
 
-	grace, learnTTL int64
-	maxAddrs        int
-	maxInterned     int
+	grace       int64
+	maxAddrs    int
+	maxInterned int
 
 	index   map[netip.Addr]int32
 	entries []entry
@@ -82,8 +102,8 @@ type Resolver struct {
 
 	interned map[string]string
 
-	dns  dnsScratch // reused by ObserveDNS
-	name []byte     // reused by LearnBytes
+	queries queries    // outstanding DNS queries
+	dns     dnsScratch // reused by ObserveDNS
 }
 
 // NewResolver returns a Resolver with the default options.
@@ -94,18 +114,21 @@ func NewResolverOptions(o Options) *Resolver {
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
 	}
-	if o.LearnTTL <= 0 {
-		o.LearnTTL = DefaultLearnTTL
-	}
 	if o.MaxAddrs <= 0 {
 		o.MaxAddrs = DefaultMaxAddrs
 	}
 	if o.MaxInterned <= 0 {
 		o.MaxInterned = 2 * o.MaxAddrs
 	}
+	if o.MaxQueries <= 0 {
+		o.MaxQueries = DefaultMaxQueries
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
 	return &Resolver{
 		grace:       int64(o.Grace),
-		learnTTL:    int64(o.LearnTTL),
+		queries:     newQueries(o.MaxQueries, int64(o.QueryTimeout)),
 		maxAddrs:    o.MaxAddrs,
 		maxInterned: o.MaxInterned,
 		index:       make(map[netip.Addr]int32),
@@ -133,67 +156,6 @@ func (r *Resolver) intern(b []byte) string {
 	s := string(b)
 	r.interned[s] = s
 	return s
-}
-
-// Learn records that addr was called name at ts, for Options.LearnTTL (plus
-// the grace period). It is meant for names from SNI or Host headers. The name
-// is lower-cased and a trailing dot removed; an empty or invalid name is
-// ignored.
-func (r *Resolver) Learn(addr netip.Addr, name string, ts int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	learn(r, addr, name, ts)
-}
-
-// LearnBytes is Learn for a name still in a packet buffer (as returned by
-// ServerName); it allocates only for a name never seen before.
-func (r *Resolver) LearnBytes(addr netip.Addr, name []byte, ts int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	learn(r, addr, name, ts)
-}
-
-func learn[T string | []byte](r *Resolver, addr netip.Addr, name T, ts int64) {
-	norm, ok := appendNormalized(r.name[:0], name)
-	r.name = norm[:0]
-	if !ok || !addr.IsValid() {
-		return
-	}
-	r.bind(addr, r.intern(norm), ts, ts+r.learnTTL+r.grace)
-}
-
-// appendNormalized appends name lower-cased and without a trailing dot to
-// dst. It reports false for names that are empty, longer than 253 bytes, have
-// an empty label, or contain bytes outside printable ASCII: such names are
-// useless in a report and could smuggle control characters into a terminal.
-func appendNormalized[T string | []byte](dst []byte, name T) ([]byte, bool) {
-	n := len(name)
-	if n > 0 && name[n-1] == '.' {
-		n--
-	}
-	if n == 0 || n > 253 {
-		return dst, false
-	}
-	prevDot := true
-	for i := 0; i < n; i++ {
-		c := name[i]
-		switch {
-		case c == '.':
-			if prevDot {
-				return dst, false
-			}
-			prevDot = true
-		case c < 0x21 || c > 0x7e:
-			return dst, false
-		default:
-			prevDot = false
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-		}
-		dst = append(dst, c)
-	}
-	return dst, true
 }
 
 // Names returns the names valid for addr at ts, most recently answered first,

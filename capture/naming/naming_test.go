@@ -1,6 +1,8 @@
 package naming
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -11,67 +13,43 @@ import (
 	"unsafe"
 )
 
-func TestLearn(t *testing.T) {
-	addr := netip.MustParseAddr("198.51.100.7")
-	ttl := int64(DefaultLearnTTL + DefaultGrace)
-	tests := []struct {
-		name  string
-		learn string
-		want  []string
-	}{
-		{"plain", "smtp.example.com", []string{"smtp.example.com"}},
-		{"case and trailing dot", "SMTP.Example.COM.", []string{"smtp.example.com"}},
-		{"empty", "", nil},
-		{"only a dot", ".", nil},
-		{"empty label", "a..example.com", nil},
-		{"leading dot", ".example.com", nil},
-		{"space", "a b.example.com", nil},
-		{"control byte", "a\nb.example.com", nil},
-		{"too long", string(make([]byte, 254)), nil},
+// learnDNS names addr as name at ts through a DNS exchange (an A or AAAA
+// query and its answer, TTL one hour).
+func learnDNS(t testing.TB, r *Resolver, addr netip.Addr, name string, ts int64) {
+	t.Helper()
+	qtype := uint16(typeA)
+	if addr.Is6() { // IPv4-mapped too: an AAAA record that is stored as IPv4
+		qtype = typeAAAA
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := NewResolver()
-			r.Learn(addr, tt.learn, t0)
-			if got := r.Names(addr, t0); !slices.Equal(got, tt.want) {
-				t.Errorf("Names = %q, want %q", got, tt.want)
-			}
-			if tt.want == nil {
-				return
-			}
-			if got := r.Names(addr, t0+ttl); !slices.Equal(got, tt.want) {
-				t.Errorf("Names at the end of LearnTTL+grace = %q, want %q", got, tt.want)
-			}
-			if got := r.Names(addr, t0+ttl+1); got != nil {
-				t.Errorf("Names after LearnTTL+grace = %q, want nil", got)
-			}
-		})
-	}
-}
-
-func TestLearnAndDNSCombine(t *testing.T) {
-	r := NewResolver()
-	addr := netip.MustParseAddr("192.0.2.80")
-	if err := r.ObserveDNS(compressed(), t0); err != nil {
-		t.Fatal(err)
-	}
-	r.LearnBytes(addr, []byte("Www.Example.Com"), t0+sec) // same name: refreshed, not duplicated
-	r.Learn(addr, "static.example.com", t0+2*sec)
-	want := []string{"static.example.com", "www.example.com", "web.example.com"}
-	if got := r.Names(addr, t0+3*sec); !slices.Equal(got, want) {
-		t.Errorf("Names = %q, want %q", got, want)
+	if err := exchange(r, response(name, qtype, aRR(name, 3600, addr.String())), ts); err != nil {
+		t.Fatalf("answer %s -> %s: %v", name, addr, err)
 	}
 }
 
 func TestOptions(t *testing.T) {
-	r := NewResolverOptions(Options{Grace: time.Second, LearnTTL: 10 * time.Second})
+	r := NewResolverOptions(Options{Grace: time.Second, QueryTimeout: 2 * time.Second, MaxQueries: 1})
 	addr := netip.MustParseAddr("192.0.2.1")
-	r.Learn(addr, "a.example.com", t0)
+	if err := exchange(r, response("a.example.com", 1, aRR("a.example.com", 10, addr.String())), t0); err != nil {
+		t.Fatal(err)
+	}
 	if got := r.Names(addr, t0+11*sec); got == nil {
-		t.Error("name expired before LearnTTL+Grace")
+		t.Error("name expired before TTL+Grace")
 	}
 	if got := r.Names(addr, t0+11*sec+1); got != nil {
-		t.Errorf("name still valid after LearnTTL+Grace: %q", got)
+		t.Errorf("name still valid after TTL+Grace: %q", got)
+	}
+	msg := response("b.example.com", 1, aRR("b.example.com", 10, addr.String()))
+	if err := r.ObserveDNS(queryOf(msg), t0, asked); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ObserveDNS(msg, t0+2*sec+1, answered); !errors.Is(err, ErrUnsolicited) {
+		t.Errorf("answer after the 2 s QueryTimeout: error %v, want ErrUnsolicited", err)
+	}
+	for i := range 3 {
+		_ = r.ObserveDNS(withID(queryOf(msg), uint16(i)), t0+3*sec, asked)
+	}
+	if r.queries.len() != 1 || r.queries.dropped != 2 {
+		t.Errorf("MaxQueries 1: %d outstanding, %d dropped; want 1 and 2", r.queries.len(), r.queries.dropped)
 	}
 }
 
@@ -104,14 +82,14 @@ func TestIntern(t *testing.T) {
 func TestBoundedAddrs(t *testing.T) {
 	r := NewResolverOptions(Options{MaxAddrs: 4})
 	for i := range 10 {
-		r.Learn(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), fmt.Sprintf("h%d.example.com", i), t0+int64(i))
+		learnDNS(t, r, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), fmt.Sprintf("h%d.example.com", i), t0+int64(i))
 	}
 	if r.Len() != 4 {
 		t.Fatalf("Len = %d, want 4", r.Len())
 	}
 	// Touching 192.0.2.6 makes it the most recent: 192.0.2.7 goes next.
-	r.Learn(netip.AddrFrom4([4]byte{192, 0, 2, 6}), "again.example.com", t0+10)
-	r.Learn(netip.AddrFrom4([4]byte{192, 0, 2, 10}), "h10.example.com", t0+11)
+	learnDNS(t, r, netip.AddrFrom4([4]byte{192, 0, 2, 6}), "again.example.com", t0+10)
+	learnDNS(t, r, netip.AddrFrom4([4]byte{192, 0, 2, 10}), "h10.example.com", t0+11)
 	for i, wantNamed := range map[int]bool{5: false, 6: true, 7: false, 8: true, 9: true, 10: true} {
 		got := r.Names(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), t0+20) != nil
 		if got != wantNamed {
@@ -124,7 +102,7 @@ func TestBoundedNamesPerAddr(t *testing.T) {
 	r := NewResolver()
 	addr := netip.MustParseAddr("2001:db8::1")
 	for i := range MaxNamesPerAddr + 3 {
-		r.Learn(addr, fmt.Sprintf("h%d.example.com", i), t0)
+		learnDNS(t, r, addr, fmt.Sprintf("h%d.example.com", i), t0)
 	}
 	got := r.Names(addr, t0)
 	if len(got) != MaxNamesPerAddr {
@@ -138,32 +116,47 @@ func TestBoundedNamesPerAddr(t *testing.T) {
 	}
 }
 
-// TestAllocs proves the steady-state paths allocate nothing.
+// TestAllocs proves the steady-state paths allocate nothing: a query and
+// its answer (names already interned, every query a new transaction id, so
+// the query table churns) and AppendNames.
 func TestAllocs(t *testing.T) {
 	r := NewResolver()
 	msg := response("www.example.com", 1,
 		cnameRR("www.example.com", 60, "edge.example.net"),
 		aRR("edge.example.net", 60, "198.51.100.10"),
 		aRR("edge.example.net", 60, "198.51.100.11"),
-		aRR("edge.example.net", 60, "2001:db8::10"))
+		aRR("edge.example.net", 60, "2001:db8::10")) // not an A record: not bound
+	query := queryOf(msg)
 	addr := netip.MustParseAddr("198.51.100.10")
-	sni := []byte("mail.example.org")
 	dst := make([]string, 0, MaxNamesPerAddr)
 	ts := t0
-	if err := r.ObserveDNS(msg, ts); err != nil {
+	if err := exchange(r, msg, ts); err != nil {
 		t.Fatal(err)
 	}
-	r.LearnBytes(addr, sni, ts)
+	// Unanswered queries fill part of the table, as lost answers would.
+	for i := range DefaultMaxQueries / 2 {
+		_ = r.ObserveDNS(withID(query, uint16(i)), ts, asked)
+	}
+	var id uint16
 	for name, f := range map[string]func(){
-		"ObserveDNS":  func() { ts++; _ = r.ObserveDNS(msg, ts) },
-		"LearnBytes":  func() { ts++; r.LearnBytes(addr, sni, ts) },
-		"AppendNames": func() { dst = r.AppendNames(dst[:0], addr, ts) },
+		"ObserveDNS query and answer": func() {
+			ts += sec / 100
+			id++
+			binary.BigEndian.PutUint16(query, id)
+			binary.BigEndian.PutUint16(msg, id)
+			_ = r.ObserveDNS(query, ts, asked)
+			if err := r.ObserveDNS(msg, ts, answered); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"ObserveDNS unsolicited": func() { _ = r.ObserveDNS(msg, ts, answered) },
+		"AppendNames":            func() { dst = r.AppendNames(dst[:0], addr, ts) },
 	} {
-		if n := testing.AllocsPerRun(1000, f); n != 0 {
+		if n := testing.AllocsPerRun(5000, f); n != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", name, n)
 		}
 	}
-	if len(dst) != 3 {
+	if len(dst) != 2 {
 		t.Errorf("AppendNames returned %q", dst)
 	}
 }
@@ -174,10 +167,15 @@ func BenchmarkObserveDNS(b *testing.B) {
 		cnameRR("www.example.com", 60, "edge.example.net"),
 		aRR("edge.example.net", 60, "198.51.100.10"),
 		aRR("edge.example.net", 60, "198.51.100.11"))
+	query := queryOf(msg)
 	b.ReportAllocs()
-	b.SetBytes(int64(len(msg)))
+	b.SetBytes(int64(len(query) + len(msg)))
 	for i := 0; b.Loop(); i++ {
-		if err := r.ObserveDNS(msg, t0+int64(i)); err != nil {
+		binary.BigEndian.PutUint16(query, uint16(i))
+		binary.BigEndian.PutUint16(msg, uint16(i))
+		ts := t0 + int64(i)
+		_ = r.ObserveDNS(query, ts, asked)
+		if err := r.ObserveDNS(msg, ts, answered); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -189,13 +187,30 @@ func BenchmarkObserveDNS(b *testing.B) {
 func BenchmarkObserveDNSManyAddrs(b *testing.B) {
 	r := NewResolverOptions(Options{MaxAddrs: 1024, MaxInterned: 8192})
 	msgs := make([][]byte, 4096)
+	queries := make([][]byte, len(msgs))
 	for i := range msgs {
 		name := fmt.Sprintf("h%d.example.com", i)
 		msgs[i] = response(name, 1, aRR(name, 60, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String()))
+		queries[i] = queryOf(msgs[i])
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		_ = r.ObserveDNS(msgs[i%len(msgs)], t0+int64(i))
+		_ = r.ObserveDNS(queries[i%len(msgs)], t0+int64(i), asked)
+		_ = r.ObserveDNS(msgs[i%len(msgs)], t0+int64(i), answered)
+	}
+}
+
+// BenchmarkObserveDNSUnsolicited measures what a flood of answers nobody
+// asked for costs: each is parsed up to its question and refused.
+func BenchmarkObserveDNSUnsolicited(b *testing.B) {
+	r := NewResolver()
+	msg := response("www.example.com", 1, aRR("www.example.com", 60, "198.51.100.10"))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		binary.BigEndian.PutUint16(msg, uint16(i))
+		if err := r.ObserveDNS(msg, t0+int64(i), answered); !errors.Is(err, ErrUnsolicited) {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -203,7 +218,7 @@ func BenchmarkAppendNames(b *testing.B) {
 	r := NewResolver()
 	addr := netip.MustParseAddr("198.51.100.10")
 	for i := range MaxNamesPerAddr {
-		r.Learn(addr, fmt.Sprintf("h%d.example.com", i), t0)
+		learnDNS(b, r, addr, fmt.Sprintf("h%d.example.com", i), t0)
 	}
 	dst := make([]string, 0, MaxNamesPerAddr)
 	b.ReportAllocs()
@@ -233,7 +248,9 @@ func TestMemoryBound(t *testing.T) {
 			addr := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
 			for j := range per {
 				name = fmt.Appendf(name[:0], "host-%d-%d.mail.example.com", i, j)
-				r.LearnBytes(addr, name, t0)
+				r.mu.Lock()
+				r.bind(addr, r.intern(name), t0, t0+int64(time.Hour))
+				r.mu.Unlock()
 			}
 		}
 		held := heap() - base
@@ -251,21 +268,17 @@ func TestMemoryBound(t *testing.T) {
 
 func TestAddressForms(t *testing.T) {
 	r := NewResolver()
-	r.Learn(netip.MustParseAddr("::ffff:192.0.2.1"), "v4.example.com", t0)
-	r.Learn(netip.MustParseAddr("fe80::1%eth0"), "ll.example.com", t0)
+	learnDNS(t, r, netip.MustParseAddr("::ffff:192.0.2.1"), "v4.example.com", t0)
+	learnDNS(t, r, netip.MustParseAddr("2001:db8::1"), "v6.example.com", t0)
 	for _, c := range []lookup{
 		{"192.0.2.1", t0, []string{"v4.example.com"}},
 		{"::ffff:192.0.2.1", t0, []string{"v4.example.com"}},
-		{"fe80::1", t0, []string{"ll.example.com"}},
-		{"fe80::1%eth1", t0, []string{"ll.example.com"}},
+		{"2001:db8::1", t0, []string{"v6.example.com"}},
+		{"2001:db8::1%eth1", t0, []string{"v6.example.com"}},
 	} {
 		if got := r.Names(netip.MustParseAddr(c.addr), c.ts); !slices.Equal(got, c.want) {
 			t.Errorf("Names(%s) = %q, want %q", c.addr, got, c.want)
 		}
-	}
-	r.Learn(netip.Addr{}, "invalid.example.com", t0)
-	if r.Len() != 2 {
-		t.Errorf("the zero Addr was bound: Len = %d", r.Len())
 	}
 }
 
@@ -273,6 +286,7 @@ func TestAddressForms(t *testing.T) {
 func TestConcurrent(t *testing.T) {
 	r := NewResolver()
 	msg := compressed()
+	other := response("sni.example.com", 1, aRR("sni.example.com", 3600, "192.0.2.80"))
 	addr := netip.MustParseAddr("192.0.2.80")
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -281,9 +295,11 @@ func TestConcurrent(t *testing.T) {
 				ts := t0 + int64(i)*sec
 				switch g {
 				case 0:
-					_ = r.ObserveDNS(msg, ts)
+					_ = r.ObserveDNS(queryOf(msg), ts, asked)
+					_ = r.ObserveDNS(msg, ts, answered)
 				case 1:
-					r.Learn(addr, "sni.example.com", ts)
+					_ = r.ObserveDNS(queryOf(other), ts, Transport{Src: netip.MustParseAddrPort("192.0.2.10:40001"), Dst: resolver})
+					_ = r.ObserveDNS(other, ts, Transport{Src: resolver, Dst: netip.MustParseAddrPort("192.0.2.10:40001")})
 				default:
 					r.Names(addr, ts)
 					r.Intern([]byte("x.example.com"))

@@ -6,7 +6,7 @@ import "bytes"
 // payload in a TCP flow: the host_name of a TLS ClientHello's server_name
 // extension, or the Host header of an HTTP/1.x request without its port. The
 // name is returned as sent (not lower-cased; a trailing dot removed) and
-// aliases payload; LearnBytes normalizes it. ServerName does not allocate.
+// aliases payload. ServerName does not allocate.
 //
 // A ClientHello split over several TLS records is followed across them, but
 // only within payload: when the name itself straddles a record boundary, or

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -225,7 +226,8 @@ func writeFlowsTable(w io.Writer, res *capture.Result) error {
 }
 
 // flowDetail says what the table's other columns do not: the ICMP error,
-// retransmitted attempts, names, and whether the flow was cut short.
+// retransmitted attempts, the responder's names and the server name asked
+// for, and whether the flow was cut short.
 func flowDetail(f *flow.Flow) string {
 	var parts []string
 	if f.ICMP != nil {
@@ -236,6 +238,11 @@ func flowDetail(f *flow.Flow) string {
 	}
 	if len(f.RespNames) > 0 {
 		parts = append(parts, strings.Join(f.RespNames, ","))
+	}
+	// What the originator asked for is not a name of the responder unless
+	// DNS says so (only the audit, knowing the gateway, counts it as one).
+	if f.ServerName != "" && !slices.Contains(f.RespNames, f.ServerName) {
+		parts = append(parts, "asked for "+f.ServerName)
 	}
 	if f.Open {
 		parts = append(parts, "open at end")

@@ -154,3 +154,24 @@ func TestZeekHostileName(t *testing.T) {
 		t.Errorf("a clean row: %.0f allocations, want 0", n)
 	}
 }
+
+// TestFlowDetailNames: the table shows the responder's DNS names and,
+// apart, the server name the originator asked for.
+func TestFlowDetailNames(t *testing.T) {
+	for _, c := range []struct {
+		resp   []string
+		server string
+		want   string
+	}{
+		{nil, "", "-"},
+		{[]string{"mx.example.net"}, "", "mx.example.net"},
+		{nil, "www.example.org", "asked for www.example.org"},
+		{[]string{"mx.example.net"}, "www.example.org", "mx.example.net; asked for www.example.org"},
+		{[]string{"www.example.org"}, "www.example.org", "www.example.org"},
+	} {
+		f := flow.Flow{RespNames: c.resp, ServerName: c.server}
+		if got := flowDetail(&f); got != c.want {
+			t.Errorf("names %q, server name %q: detail %q, want %q", c.resp, c.server, got, c.want)
+		}
+	}
+}
