@@ -232,36 +232,14 @@ func (l *errList) rowField(r *rowFields, key string, v *yaml.Node, p string, fea
 			r.name = s
 		}
 	case "direction":
-		if s, ok := l.str(v, p); ok {
-			switch s {
-			case "in":
-				r.dirs = []Direction{In}
-			case "out":
-				r.dirs = []Direction{Out}
-			case "both":
-				r.dirs = []Direction{In, Out}
-			default:
-				l.add(v, p, "unknown direction %q (want in, out or both)", s)
-			}
-		}
+		r.dirs = l.direction(v, p)
 	case "protocol":
 		r.protos = l.protocols(v, p)
 	case "ports":
 		r.portsNode = v
 		r.ports = l.ports(v, p)
 	case "peers":
-		list, ok := l.strOrSeq(v, p, MaxPeers, "peers", " per row")
-		if !ok {
-			return
-		}
-		for i, s := range list {
-			peer, err := ParsePeer(s)
-			if err != nil {
-				l.add(v, fmt.Sprintf("%s[%d]", p, i), "bad peer %v", err)
-				continue
-			}
-			r.peers = append(r.peers, peer)
-		}
+		r.peers = l.peers(v, p)
 	case "service":
 		r.service, _ = l.str(v, p)
 	case "purpose":
@@ -289,6 +267,40 @@ func (l *errList) rowField(r *rowFields, key string, v *yaml.Node, p string, fea
 	case "source":
 		l.source(r, v, p)
 	}
+}
+
+func (l *errList) direction(v *yaml.Node, p string) []Direction {
+	s, ok := l.str(v, p)
+	if !ok {
+		return nil
+	}
+	switch s {
+	case "in":
+		return []Direction{In}
+	case "out":
+		return []Direction{Out}
+	case "both":
+		return []Direction{In, Out}
+	}
+	l.add(v, p, "unknown direction %q (want in, out or both)", s)
+	return nil
+}
+
+func (l *errList) peers(v *yaml.Node, p string) []Peer {
+	list, ok := l.strOrSeq(v, p, MaxPeers, "peers", " per row")
+	if !ok {
+		return nil
+	}
+	var out []Peer
+	for i, s := range list {
+		peer, err := ParsePeer(s)
+		if err != nil {
+			l.add(v, fmt.Sprintf("%s[%d]", p, i), "bad peer %v", err)
+			continue
+		}
+		out = append(out, peer)
+	}
+	return out
 }
 
 func (l *errList) protocols(v *yaml.Node, p string) []Protocol {
