@@ -137,7 +137,7 @@ func NewAuditor(opts Options) (*Auditor, error) {
 		return nil, err
 	}
 	a.rules = rules
-	a.idx = ruleIndex{rules: rules, hits: map[ruleKey][]ruleHit{}}
+	a.idx = newRuleIndex(rules)
 	switch {
 	case len(opts.Hosts) > 0:
 		a.setHosts(opts.Hosts, cmp.Or(opts.HostsHow, "given with --host"), false)

@@ -8,7 +8,10 @@ import (
 )
 
 // Error is one problem found while loading a catalog or site file. Its
-// text is a single line: "file:line: field: what is wrong".
+// text is a single line: "file:line: field: what is wrong", with any
+// control or bidi character of the file name, field or message written
+// out (Visible), so that a hostile key cannot split the line or reach the
+// terminal raw.
 type Error struct {
 	File  string // file name as given to the loader
 	Line  int    // 1-based; 0 when the problem is not tied to a line
@@ -17,14 +20,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := e.File
+	s := Visible(e.File)
 	if e.Line > 0 {
 		s += fmt.Sprintf(":%d", e.Line)
 	}
 	if e.Field != "" {
-		s += ": " + e.Field
+		s += ": " + Visible(e.Field)
 	}
-	return s + ": " + e.Msg
+	return s + ": " + Visible(e.Msg)
 }
 
 // maxErrors bounds how many problems one file reports: enough to fix a
@@ -53,6 +56,11 @@ func (l *errList) add(n *yaml.Node, field, format string, args ...any) {
 }
 
 func (l *errList) err() error { return errors.Join(l.errs...) }
+
+// full reports whether no more problems will be shown: callers stop
+// reading there, so that a hostile file costs no more work than the
+// problems it gets reported.
+func (l *errList) full() bool { return len(l.errs) > maxErrors }
 
 // parseYAML parses data into its top-level mapping node. A YAML syntax
 // error comes back as one *Error naming the file.

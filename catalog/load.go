@@ -25,7 +25,8 @@ var (
 // Parse reads one product file (see docs/catalog.md for the format). name
 // is the file name used in error messages. Every problem found is
 // reported, one *Error per line of the joined error; on error no product
-// is returned.
+// is returned. A file whose rows would make more than
+// MaxProductRequirements requirements is refused before they are made.
 func Parse(name string, data []byte) (*Product, error) {
 	root, err := parseYAML(name, data)
 	if err != nil {
@@ -43,9 +44,14 @@ func Parse(name string, data []byte) (*Product, error) {
 		case "title":
 			p.Title, _ = l.str(v, path)
 		case "document":
-			document, _ = l.str(v, path)
+			// A bad value is reported here; "?" keeps the rows from
+			// reporting it missing as well (nothing of the file is used).
+			var ok bool
+			if document, ok = l.str(v, path); !ok {
+				document = "?"
+			}
 		case "features":
-			l.seq(v, path, func(_ int, fv *yaml.Node, fpath string) {
+			l.seqMax(v, path, MaxFeatures, "features", " per product", func(_ int, fv *yaml.Node, fpath string) {
 				f, ok := l.feature(fv, fpath)
 				if !ok {
 					return
@@ -70,17 +76,7 @@ func Parse(name string, data []byte) (*Product, error) {
 		}
 		return nil, l.err()
 	}
-	ids := map[string]int{}
-	l.seq(rowsNode, "rows", func(_ int, rv *yaml.Node, path string) {
-		for _, r := range l.row(rv, path, p.Name, document, features) {
-			if line, dup := ids[r.ID]; dup {
-				l.add(rv, path+".name", "duplicate id %s (first made by the row at line %d); give this row another name", r.ID, line)
-				continue
-			}
-			ids[r.ID] = rv.Line
-			p.Requirements = append(p.Requirements, r)
-		}
-	})
+	l.rows(p, rowsNode, document, features)
 	if len(l.errs) == 0 && len(p.Requirements) == 0 {
 		l.add(rowsNode, "rows", "must list at least one row")
 	}
@@ -88,6 +84,47 @@ func Parse(name string, data []byte) (*Product, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// rows reads the rows into p.Requirements. It stops at the first row
+// that would take the product over MaxProductRequirements, and once no
+// more problems would be shown, so that its work is bounded whatever the
+// file holds.
+func (l *errList) rows(p *Product, rowsNode *yaml.Node, document string, features map[string]Feature) {
+	ids := map[string]int{}
+	stop := false
+	l.seq(rowsNode, "rows", func(_ int, rv *yaml.Node, path string) {
+		if stop || l.full() {
+			return
+		}
+		r, ok := l.row(rv, path, document, features)
+		if !ok {
+			return
+		}
+		if n := r.count(); len(p.Requirements)+n > MaxProductRequirements {
+			more := "more requirements"
+			if n == 1 {
+				more = "more requirement"
+			}
+			l.add(rv, path, "this row makes %d %s after %d from the rows before it: at most %d per product "+
+				"(a row makes one per direction, protocol and ports entry: write consecutive ports as one range)",
+				n, more, len(p.Requirements), MaxProductRequirements)
+			stop = true
+			return
+		}
+		for _, req := range r.expand(p.Name) {
+			if len(req.ID) > MaxIDLen {
+				l.add(rv, path+".name", "id %s is %d characters long, at most %d (nftables comments hold no more): shorten the row's or the product's name", req.ID, len(req.ID), MaxIDLen)
+				return
+			}
+			if line, dup := ids[req.ID]; dup {
+				l.add(rv, path+".name", "duplicate id %s (first made by the row at line %d); give this row another name", req.ID, line)
+				continue
+			}
+			ids[req.ID] = rv.Line
+			p.Requirements = append(p.Requirements, req)
+		}
+	})
 }
 
 // name reads a product or feature name: lower-case letters, digits and
@@ -141,131 +178,16 @@ type rowFields struct {
 	source     Source
 }
 
-// row reads one row and expands it: one requirement per direction, per
-// protocol and per port or range, so that each can be reported on its own.
-func (l *errList) row(n *yaml.Node, path, product, document string, features map[string]Feature) []Requirement {
+// row reads and checks one row; expand turns it into requirements.
+func (l *errList) row(n *yaml.Node, path, document string, features map[string]Feature) (*rowFields, bool) {
 	n0 := len(l.errs)
-	r := rowFields{source: Source{Document: document}}
+	r := &rowFields{source: Source{Document: document}}
 	have := map[string]bool{}
 	if !l.mapping(n, path, rowKeys, func(key string, v *yaml.Node, p string) {
 		have[key] = true
-		switch key {
-		case "name":
-			if s, ok := l.str(v, p); ok {
-				if !validName(s) {
-					l.add(v, p, "%q: use lower-case letters, digits and dashes (it becomes part of the id)", s)
-				}
-				r.name = s
-			}
-		case "direction":
-			if s, ok := l.str(v, p); ok {
-				switch s {
-				case "in":
-					r.dirs = []Direction{In}
-				case "out":
-					r.dirs = []Direction{Out}
-				case "both":
-					r.dirs = []Direction{In, Out}
-				default:
-					l.add(v, p, "unknown direction %q (want in, out or both)", s)
-				}
-			}
-		case "protocol":
-			list, ok := l.strOrSeq(v, p)
-			if !ok {
-				return
-			}
-			for _, s := range list {
-				switch pr := Protocol(strings.ToLower(s)); pr {
-				case TCP, UDP, ICMP:
-					if contains(protoStrings(r.protos), string(pr)) {
-						l.add(v, p, "protocol %s listed twice", pr)
-						continue
-					}
-					r.protos = append(r.protos, pr)
-				default:
-					l.add(v, p, "unknown protocol %q (want tcp, udp or icmp)", s)
-				}
-			}
-		case "ports":
-			r.portsNode = v
-			if v.Kind == yaml.ScalarNode {
-				if pr, ok := l.portRange(v, p); ok {
-					r.ports = append(r.ports, pr)
-				}
-				return
-			}
-			l.seq(v, p, func(_ int, pv *yaml.Node, pp string) {
-				pr, ok := l.portRange(pv, pp)
-				if !ok {
-					return
-				}
-				for _, q := range r.ports {
-					if pr[0] <= q[1] && q[0] <= pr[1] {
-						l.add(pv, pp, "%s overlaps %s, listed before in this row", pr, q)
-						return
-					}
-				}
-				r.ports = append(r.ports, pr)
-			})
-		case "peers":
-			list, ok := l.strOrSeq(v, p)
-			if !ok {
-				return
-			}
-			for i, s := range list {
-				peer, err := ParsePeer(s)
-				if err != nil {
-					l.add(v, fmt.Sprintf("%s[%d]", p, i), "bad peer %v", err)
-					continue
-				}
-				r.peers = append(r.peers, peer)
-			}
-		case "service":
-			r.service, _ = l.str(v, p)
-		case "purpose":
-			r.purpose, _ = l.str(v, p)
-		case "condition":
-			if s, ok := l.str(v, p); ok {
-				f, known := features[s]
-				if !known {
-					l.add(v, p, "unknown feature %q: declare it under features", s)
-					return
-				}
-				r.condition = &Condition{Feature: f.Name, Default: f.Default}
-			}
-		case "oneway":
-			r.oneway, _ = l.boolean(v, p)
-			if r.oneway {
-				r.onewayNode = v
-			}
-		case "notes":
-			if list, ok := l.strOrSeq(v, p); ok {
-				for _, s := range list {
-					r.notes = append(r.notes, strings.TrimSpace(s))
-				}
-			}
-		case "source":
-			haveText := false
-			l.mapping(v, p, sourceKeys, func(key string, sv *yaml.Node, sp string) {
-				switch key {
-				case "document":
-					r.source.Document, _ = l.str(sv, sp)
-				case "text":
-					haveText = true
-					if sv.Kind == yaml.ScalarNode && strings.TrimSpace(sv.Value) == "" {
-						l.add(sv, sp, "empty source: cite the document's text for this row")
-					} else if s, ok := l.str(sv, sp); ok {
-						r.source.Text = strings.TrimSpace(s)
-					}
-				}
-			})
-			if !haveText && v.Kind == yaml.MappingNode {
-				l.add(v, p+".text", "missing: cite the document's text for this row")
-			}
-		}
+		l.rowField(r, key, v, p, features)
 	}) {
-		return nil
+		return nil, false
 	}
 	for _, k := range []string{"name", "direction", "protocol", "peers", "source"} {
 		if !have[k] {
@@ -291,12 +213,187 @@ func (l *errList) row(n *yaml.Node, path, product, document string, features map
 		}
 	}
 	if len(l.errs) > n0 {
-		return nil
+		return nil, false
 	}
 	if r.notes == nil {
 		r.notes = []string{}
 	}
-	var out []Requirement
+	return r, true
+}
+
+// rowField reads one key of a row into r.
+func (l *errList) rowField(r *rowFields, key string, v *yaml.Node, p string, features map[string]Feature) {
+	switch key {
+	case "name":
+		if s, ok := l.str(v, p); ok {
+			if !validName(s) {
+				l.add(v, p, "%q: use lower-case letters, digits and dashes (it becomes part of the id)", s)
+			}
+			r.name = s
+		}
+	case "direction":
+		r.dirs = l.direction(v, p)
+	case "protocol":
+		r.protos = l.protocols(v, p)
+	case "ports":
+		r.portsNode = v
+		r.ports = l.ports(v, p)
+	case "peers":
+		r.peers = l.peers(v, p)
+	case "service":
+		r.service, _ = l.str(v, p)
+	case "purpose":
+		r.purpose, _ = l.str(v, p)
+	case "condition":
+		if s, ok := l.str(v, p); ok {
+			f, known := features[s]
+			if !known {
+				l.add(v, p, "unknown feature %q: declare it under features", s)
+				return
+			}
+			r.condition = &Condition{Feature: f.Name, Default: f.Default}
+		}
+	case "oneway":
+		r.oneway, _ = l.boolean(v, p)
+		if r.oneway {
+			r.onewayNode = v
+		}
+	case "notes":
+		if list, ok := l.strOrSeq(v, p, MaxNotes, "notes", " per row"); ok {
+			for _, s := range list {
+				r.notes = append(r.notes, strings.TrimSpace(s))
+			}
+		}
+	case "source":
+		l.source(r, v, p)
+	}
+}
+
+func (l *errList) direction(v *yaml.Node, p string) []Direction {
+	s, ok := l.str(v, p)
+	if !ok {
+		return nil
+	}
+	switch s {
+	case "in":
+		return []Direction{In}
+	case "out":
+		return []Direction{Out}
+	case "both":
+		return []Direction{In, Out}
+	}
+	l.add(v, p, "unknown direction %q (want in, out or both)", s)
+	return nil
+}
+
+func (l *errList) peers(v *yaml.Node, p string) []Peer {
+	list, ok := l.strOrSeq(v, p, MaxPeers, "peers", " per row")
+	if !ok {
+		return nil
+	}
+	var out []Peer
+	for i, s := range list {
+		peer, err := ParsePeer(s)
+		if err != nil {
+			l.add(v, fmt.Sprintf("%s[%d]", p, i), "bad peer %v", err)
+			continue
+		}
+		out = append(out, peer)
+	}
+	return out
+}
+
+func (l *errList) protocols(v *yaml.Node, p string) []Protocol {
+	list, ok := l.strOrSeq(v, p, 8, "protocols", " (tcp, udp and icmp, each once)")
+	if !ok {
+		return nil
+	}
+	var out []Protocol
+	for _, s := range list {
+		switch pr := Protocol(strings.ToLower(s)); pr {
+		case TCP, UDP, ICMP:
+			if slices.Contains(out, pr) {
+				l.add(v, p, "protocol %s listed twice", pr)
+				continue
+			}
+			out = append(out, pr)
+		default:
+			l.add(v, p, "unknown protocol %q (want tcp, udp or icmp)", s)
+		}
+	}
+	return out
+}
+
+// ports reads one port or range, or a list of at most MaxPortEntries
+// that do not overlap (the check is quadratic, which that bound keeps
+// under a millisecond).
+func (l *errList) ports(v *yaml.Node, p string) []PortRange {
+	if v.Kind == yaml.ScalarNode {
+		if pr, ok := l.portRange(v, p); ok {
+			return []PortRange{pr}
+		}
+		return nil
+	}
+	var out []PortRange
+	l.seqMax(v, p, MaxPortEntries, "entries", ` per row: write consecutive ports as one range, such as "1-65535", which makes one requirement`,
+		func(_ int, pv *yaml.Node, pp string) {
+			pr, ok := l.portRange(pv, pp)
+			if !ok {
+				return
+			}
+			for _, q := range out {
+				if pr[0] <= q[1] && q[0] <= pr[1] {
+					l.add(pv, pp, "%s overlaps %s, listed before in this row", pr, q)
+					return
+				}
+			}
+			out = append(out, pr)
+		})
+	return out
+}
+
+func (l *errList) source(r *rowFields, v *yaml.Node, p string) {
+	haveText := false
+	l.mapping(v, p, sourceKeys, func(key string, sv *yaml.Node, sp string) {
+		switch key {
+		case "document":
+			var ok bool
+			if r.source.Document, ok = l.str(sv, sp); !ok {
+				r.source.Document = "?" // reported: not missing as well
+			}
+		case "text":
+			haveText = true
+			if sv.Kind == yaml.ScalarNode && strings.TrimSpace(sv.Value) == "" {
+				l.add(sv, sp, "empty source: cite the document's text for this row")
+			} else if s, ok := l.str(sv, sp); ok {
+				r.source.Text = strings.TrimSpace(s)
+			}
+		}
+	})
+	if !haveText && v.Kind == yaml.MappingNode {
+		l.add(v, p+".text", "missing: cite the document's text for this row")
+	}
+}
+
+// count is how many requirements expand makes: one per direction, per
+// protocol and per ports entry (ICMP has none and makes one).
+func (r *rowFields) count() int {
+	n := 0
+	for _, pr := range r.protos {
+		if pr == ICMP {
+			n++
+		} else {
+			n += len(r.ports)
+		}
+	}
+	return n * len(r.dirs)
+}
+
+// expand makes the row's requirements: one per direction, per protocol
+// and per port or range, so that each can be reported on its own. A
+// range stays one requirement whatever its width.
+func (r *rowFields) expand(product string) []Requirement {
+	out := make([]Requirement, 0, r.count())
 	for _, d := range r.dirs {
 		for _, pr := range r.protos {
 			ranges := r.ports
@@ -334,12 +431,4 @@ func (r PortRange) String() string {
 		return fmt.Sprint(r[0])
 	}
 	return fmt.Sprintf("%d-%d", r[0], r[1])
-}
-
-func protoStrings(ps []Protocol) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = string(p)
-	}
-	return out
 }

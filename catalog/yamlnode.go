@@ -26,6 +26,9 @@ func (l *errList) mapping(n *yaml.Node, field string, allowed []string, fn func(
 			continue
 		}
 		path := join(field, k.Value)
+		if !l.clean(k, path, "key", k.Value) {
+			continue
+		}
 		if allowed != nil && !contains(allowed, k.Value) {
 			l.add(k, path, "unknown key (allowed: %s)", strings.Join(allowed, ", "))
 			continue
@@ -54,21 +57,51 @@ func (l *errList) kind(n *yaml.Node, field string, want yaml.Kind, what string) 
 	return true
 }
 
-// str reads a non-empty scalar string.
+// str reads a non-empty scalar string of one line without control or
+// bidi characters. A block scalar's final line break ("|" and ">" keep
+// one) is dropped; any other line break is refused.
 func (l *errList) str(n *yaml.Node, field string) (string, bool) {
 	if !l.kind(n, field, yaml.ScalarNode, "a single value") {
 		return "", false
 	}
-	if n.Tag == "!!null" || strings.TrimSpace(n.Value) == "" {
+	v := n.Value
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		v = strings.TrimRight(v, "\n")
+	}
+	if n.Tag == "!!null" || strings.TrimSpace(v) == "" {
 		l.add(n, field, "must not be empty")
 		return "", false
 	}
-	return n.Value, true
+	if !l.clean(n, field, "value", v) {
+		return "", false
+	}
+	return v, true
+}
+
+// clean reports whether s (a key or a value) is free of the characters
+// forbidden refuses, and reports the first one otherwise, escaped.
+func (l *errList) clean(n *yaml.Node, field, what, s string) bool {
+	pos, desc, bad := firstForbidden(s)
+	if bad {
+		l.add(n, field, "%s has %s at character %d: control characters, bidi controls and line breaks are not allowed", what, desc, pos)
+	}
+	return !bad
+}
+
+// seqMax is seq for lists of at most max elements: a longer list is one
+// problem ("N what, at most max" and the hint), and its elements are not
+// read.
+func (l *errList) seqMax(n *yaml.Node, field string, max int, what, hint string, fn func(i int, v *yaml.Node, path string)) bool {
+	if n.Kind == yaml.SequenceNode && len(n.Content) > max {
+		l.add(n, field, "%d %s, at most %d%s", len(n.Content), what, max, hint)
+		return false
+	}
+	return l.seq(n, field, fn)
 }
 
 // boolean reads true or false.
 func (l *errList) boolean(n *yaml.Node, field string) (bool, bool) {
-	if !l.kind(n, field, yaml.ScalarNode, "true or false") {
+	if !l.kind(n, field, yaml.ScalarNode, "true or false") || !l.clean(n, field, "value", n.Value) {
 		return false, false
 	}
 	switch n.Value {
@@ -92,15 +125,16 @@ func (l *errList) seq(n *yaml.Node, field string, fn func(i int, v *yaml.Node, p
 	return true
 }
 
-// strOrSeq reads either one scalar or a list of scalars.
-func (l *errList) strOrSeq(n *yaml.Node, field string) ([]string, bool) {
+// strOrSeq reads either one scalar or a list of at most max scalars
+// (what names them in the error for a longer list).
+func (l *errList) strOrSeq(n *yaml.Node, field string, max int, what, hint string) ([]string, bool) {
 	if n.Kind == yaml.ScalarNode {
 		s, ok := l.str(n, field)
 		return []string{s}, ok
 	}
 	var out []string
 	ok := true
-	good := l.seq(n, field, func(_ int, v *yaml.Node, path string) {
+	good := l.seqMax(n, field, max, what, hint, func(_ int, v *yaml.Node, path string) {
 		s, k := l.str(v, path)
 		ok = ok && k
 		out = append(out, s)

@@ -40,6 +40,9 @@ func (a *app) loadCatalog(files []string) (*catalog.Catalog, error) {
 			return nil, oneLine(err, f, false)
 		}
 		c = c.Overlay(o)
+		if err := c.CheckSize(); err != nil {
+			return nil, fmt.Errorf("%s: %w", catalog.Visible(f), err)
+		}
 	}
 	return c, nil
 }

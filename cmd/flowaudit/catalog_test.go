@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,4 +313,61 @@ func writeCatalogFile(t *testing.T, name, data string) {
 	if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestCatalogHostileFiles: rows 2, 5 and 9 of issue 10 through the
+// commands. A key with a newline and ESC is one problem on one line, and
+// "(and N more)" counts problems, not lines; a title that would add a
+// table to the nftables export is refused by validate and export alike;
+// overlays past the catalog's bound are refused naming the file.
+func TestCatalogHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key.yaml")
+	writeCatalogFile(t, key, "product: mine\ndocument: d\n\"a\\nb\\e[2J\": 1\nrows:\n  - {name: smtp, direction: sideways, protocol: tcp, ports: [25], peers: [any], source: {text: t}}\n")
+	_, err := runCatalog(t, "catalog", "list", "--catalog", key)
+	want := key + `:3: a\x0ab\x1b[2J: key has control character \x0a at character 2: control characters, bidi controls and line breaks are not allowed (and 1 more; flowaudit catalog validate ` + key + " lists them all)"
+	if err == nil || err.Error() != want {
+		t.Errorf("list --catalog: %v\nwant %s", err, want)
+	}
+	_, stderr, err := runCLI(t, "catalog", "validate", key)
+	if err == nil || err.Error() != key+": 2 problems (listed above)" || strings.Count(stderr, "\n") != 2 || strings.ContainsRune(stderr, 0x1b) {
+		t.Errorf("validate: %v, stderr %q", err, stderr)
+	}
+
+	title := filepath.Join(dir, "title.yaml")
+	writeCatalogFile(t, title, "product: demo\ntitle: \"Demo\\ntable ip evil {\\n}\\n#\"\ndocument: d\nrows:\n  - {name: smtp, direction: in, protocol: tcp, ports: [25], peers: [any], source: {text: t}}\n")
+	wantTitle := title + `:2: title: value has control character \x0a at character 5: control characters, bidi controls and line breaks are not allowed`
+	if _, err := runCatalog(t, "catalog", "validate", title); err == nil || err.Error() != wantTitle {
+		t.Errorf("validate: %v\nwant %s", err, wantTitle)
+	}
+	out, err := runCatalog(t, "catalog", "export", "demo", "--format", "nftables", "--catalog", title)
+	if err == nil || out != "" {
+		t.Errorf("export: %v, wrote %q", err, out)
+	}
+
+	var files []string
+	for i := range 6 {
+		f := filepath.Join(dir, fmt.Sprintf("big%d.yaml", i))
+		var b strings.Builder
+		fmt.Fprintf(&b, "product: big%d\ndocument: d\nrows:\n", i)
+		for r := range 2 {
+			fmt.Fprintf(&b, "  - {name: r%d, direction: both, protocol: [tcp, udp], ports: [%s], peers: [any], source: {text: t}}\n", r, portList(250))
+		}
+		writeCatalogFile(t, f, b.String())
+		files = append(files, "--catalog", f)
+	}
+	_, err = runCatalog(t, append([]string{"catalog", "list"}, files...)...)
+	wantSize := filepath.Join(dir, "big4.yaml") + ": the catalog has 10173 requirements, at most 10000 in all"
+	if err == nil || err.Error() != wantSize {
+		t.Errorf("six big overlays: %v\nwant %s", err, wantSize)
+	}
+}
+
+// portList is "1,2,...,n".
+func portList(n int) string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = fmt.Sprint(i + 1)
+	}
+	return strings.Join(s, ",")
 }
