@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"github.com/flowaudit/flowaudit/internal/escape"
+
 	"fmt"
 	"strings"
 	"unicode"
@@ -74,31 +76,12 @@ func describe(r rune) string {
 	return fmt.Sprintf("control character U+%04X", r)
 }
 
-// Visible returns s with every character that forbidden refuses (and
-// every invalid UTF-8 byte) written out: `\x1b`, `\x0a`, `U+202E`. The
-// result is one line with no control characters; clean text is returned
-// unchanged. Error messages pass every file-derived part through it.
-func Visible(s string) string {
-	if _, _, bad := firstForbidden(s); !bad {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case forbidden(r) && r < 0x80:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case forbidden(r):
-			fmt.Fprintf(&b, "U+%04X", r)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
+// Visible returns s as one line of text for an error message: every
+// character forbidden refuses (and every invalid UTF-8 byte) is shown as a
+// visible escape (`\x1b`, `\n`, `\u202e`), the terminal's rule
+// (internal/escape.Terminal), so an error says exactly what it found and
+// cannot drive the terminal it is printed on.
+func Visible(s string) string { return escape.Terminal(s) }
 
 // nftCommentPunct is the punctuation a string may hold when it is written
 // into an nftables comment (after "#" or inside comment "..."): nothing

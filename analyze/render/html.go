@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/analyze/render/escape"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 //go:embed html.tmpl

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/analyze/render/escape"
+	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 

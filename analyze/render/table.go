@@ -12,7 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/analyze/render/escape"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 // ANSI colours per status (and for warnings).

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/analyze/render/escape"
+	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/ebpf"
 	"github.com/flowaudit/flowaudit/capture/session"

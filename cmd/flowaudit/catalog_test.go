@@ -325,7 +325,7 @@ func TestCatalogHostileFiles(t *testing.T) {
 	key := filepath.Join(dir, "key.yaml")
 	writeCatalogFile(t, key, "product: mine\ndocument: d\n\"a\\nb\\e[2J\": 1\nrows:\n  - {name: smtp, direction: sideways, protocol: tcp, ports: [25], peers: [any], source: {text: t}}\n")
 	_, err := runCatalog(t, "catalog", "list", "--catalog", key)
-	want := key + `:3: a\x0ab\x1b[2J: key has control character \x0a at character 2: control characters, bidi controls and line breaks are not allowed (and 1 more; flowaudit catalog validate ` + key + " lists them all)"
+	want := key + `:3: a\nb\x1b[2J: key has control character \x0a at character 2: control characters, bidi controls and line breaks are not allowed (and 1 more; flowaudit catalog validate ` + key + " lists them all)"
 	if err == nil || err.Error() != want {
 		t.Errorf("list --catalog: %v\nwant %s", err, want)
 	}

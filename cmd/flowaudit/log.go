@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/flowaudit/flowaudit/analyze/render/escape"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 // lineHandler is the slog handler of the command: one line per record in

@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/flowaudit/flowaudit/analyze/render/escape"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 func main() {

@@ -315,8 +315,15 @@ flow() {
 		local kind host=$wire_name
 		kind=$("$LAB_DIR/speak.sh" kind "$port")
 		[[ $kind == http && $host == - ]] && host=$dst
-		"$LAB_DIR/speak.sh" client "$kind" "$host" "$label" |
-			nsx "$from_role" timeout 6 socat -t2 -T3 - "TCP$f:$(sock "$dst" "$port"),$b,connect-timeout=3" >/dev/null 2>&1 || true
+		# The bytes are made before connecting: on a loaded machine the
+		# shell that builds a ClientHello can take longer than socat's
+		# inactivity timeout (-T3), which would then close a connection
+		# that sent nothing.
+		local payload
+		payload=$(mktemp)
+		"$LAB_DIR/speak.sh" client "$kind" "$host" "$label" >"$payload"
+		nsx "$from_role" timeout 6 socat -t2 -T3 - "TCP$f:$(sock "$dst" "$port"),$b,connect-timeout=3" <"$payload" >/dev/null 2>&1 || true
+		rm -f "$payload"
 		;;
 	udp) printf '%s %s\n' "$label" "$port" | nsx "$from_role" timeout 3 socat -T1 - "UDP$f:$(sock "$dst" "$port"),$b" >/dev/null 2>&1 || true ;;
 	icmp) nsx "$from_role" ping -"$f" -c1 -W1 -I "$src" "$dst" >/dev/null 2>&1 || true ;;
