@@ -7,7 +7,8 @@ import "github.com/flowaudit/flowaudit/capture"
 var ErrDropsUnavailable = capture.ErrDropsUnavailable
 
 // DefaultMaxDrops is the kernel drop map's size when DropOptions.MaxEntries
-// is zero: entries are (flow, direction, reason), about 140 bytes each.
+// is zero: entries are (flow, direction, reason), 184 bytes of locked
+// kernel memory each (1.5 MB for the default; docs/local-drops.md).
 const DefaultMaxDrops = 8192
 
 // DropOptions configure StartDropProbe. The zero value watches the calling
