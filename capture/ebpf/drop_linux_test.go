@@ -204,21 +204,7 @@ func TestPrivilegedDropProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range ds {
-		t.Logf("%s %d %v -> %v %s pkts=%d flags=%#x proc=%+v cgroup=%d if=%d", d.Direction, d.Proto, d.Src, d.Dst,
-			d.Reason, d.Packets, d.TCPFlags, d.Process, d.CgroupID, d.Ifindex)
-		if d.Reason != "netfilter-drop" {
-			t.Errorf("reason %q, want netfilter-drop: %+v", d.Reason, d)
-		}
-		for _, ip := range []string{b.gwAddr, b.peerIP, "2001:db8:1::20", "2001:db8:1::21"} {
-			if d.Src.Addr().String() == ip || d.Dst.Addr().String() == ip {
-				t.Errorf("a drop of the other namespace was recorded: %+v", d)
-			}
-		}
-		if d.Dst.Port() == 25 || d.Src.Port() == 25 {
-			t.Errorf("the answered connection was recorded: %+v", d)
-		}
-	}
+	checkStray(t, ds, b)
 	checkOutputDrop(t, ds, 6, razorV4+":2703", runsA["tcp4"], a.gwAddr)
 	checkOutputDrop(t, ds, 6, "["+razorV6+"]:2703", runsA["tcp6"], "2001:db8:1::10")
 	checkOutputDrop(t, ds, 17, razorV4+":6277", runsA["udp"], a.gwAddr)
@@ -248,6 +234,28 @@ func TestPrivilegedDropProbe(t *testing.T) {
 
 	checkRuleNames(t, a, ds)
 	checkDetach(t, p)
+}
+
+// checkStray logs every record and requires none from lab other (the
+// namespace filter), none for the answered port 25, and no reason other
+// than netfilter-drop.
+func checkStray(t *testing.T, ds []capture.LocalDrop, other *dropLab) {
+	t.Helper()
+	for _, d := range ds {
+		t.Logf("%s %d %v -> %v %s pkts=%d flags=%#x proc=%+v cgroup=%d if=%d", d.Direction, d.Proto, d.Src, d.Dst,
+			d.Reason, d.Packets, d.TCPFlags, d.Process, d.CgroupID, d.Ifindex)
+		if d.Reason != "netfilter-drop" {
+			t.Errorf("reason %q, want netfilter-drop: %+v", d.Reason, d)
+		}
+		for _, ip := range []string{other.gwAddr, other.peerIP, "2001:db8:1::20", "2001:db8:1::21"} {
+			if d.Src.Addr().String() == ip || d.Dst.Addr().String() == ip {
+				t.Errorf("a drop of the other namespace was recorded: %+v", d)
+			}
+		}
+		if d.Dst.Port() == 25 || d.Src.Port() == 25 {
+			t.Errorf("the answered connection was recorded: %+v", d)
+		}
+	}
 }
 
 func checkOutputDrop(t *testing.T, ds []capture.LocalDrop, proto uint8, dst string, run *attempt, src string) {
