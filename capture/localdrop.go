@@ -46,8 +46,8 @@ func (d DropDirection) String() string {
 func (d DropDirection) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // LocalDrop aggregates the packets of one direction of one flow that the
-// host's kernel dropped for one reason. It is a plain value: comparable
-// but for Process, safe to copy.
+// host's kernel dropped for one reason. It is a plain value, safe to copy
+// (== compares Process by pointer).
 type LocalDrop struct {
 	Proto uint8 `json:"proto"`
 	// Src and Dst are the dropped packets' source and destination. For

@@ -222,8 +222,10 @@ func (p *DropProbe) Stats() (capture.LocalDropStats, error) {
 const dropReasonSlots = 256
 
 // Close detaches the probe and frees its maps. It may be called more than
-// once.
+// once; Drops and Stats fail after it.
 func (p *DropProbe) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, l := range p.links {
 		_ = l.Close()
 	}
