@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 // Markdown writes the report for a ticket or a change request: the

@@ -11,10 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/ebpf"
 	"github.com/flowaudit/flowaudit/capture/session"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 func init() { subcommands = append(subcommands, newCaptureCmd) }

@@ -11,8 +11,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 // Progress refresh intervals: in place on a terminal, plain lines (for

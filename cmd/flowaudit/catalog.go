@@ -12,8 +12,8 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 
-	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 func init() { subcommands = append(subcommands, newCatalogCmd) }

@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 func init() { subcommands = append(subcommands, newFlowsCmd) }

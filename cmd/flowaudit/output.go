@@ -13,8 +13,8 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/analyze/render"
-	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 // reportFormats maps each --format name to its renderer. Renderers write
