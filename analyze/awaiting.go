@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -30,15 +31,6 @@ const DefaultPendingWindow = time.Second
 func awaitsAnswer(f *flow.Flow) bool {
 	return f.Open && f.Outcome == flow.Unanswered &&
 		(f.ICMP == nil || !flow.ICMPFails(f.ICMP.Version == 6, f.ICMP.Type, f.ICMP.Code))
-}
-
-// keepForLater copies f, which the caller may reuse, strings included.
-func keepForLater(f *flow.Flow) flow.Flow {
-	c := *f.Clone()
-	c.UID, c.Node, c.History, c.ServerName = strings.Clone(f.UID), strings.Clone(f.Node),
-		strings.Clone(f.History), strings.Clone(f.ServerName)
-	c.OrigNames, c.RespNames = cloneStrings(f.OrigNames), cloneStrings(f.RespNames)
-	return c
 }
 
 // noteEnd remembers the latest packet time seen per gateway node: the end
@@ -81,25 +73,111 @@ func (a *Auditor) pendingWindow() time.Duration {
 	return a.opts.PendingWindow
 }
 
-// settle returns the tally with the flows that awaited an answer placed:
-// pending when younger than the window at the end of the capture,
-// failures otherwise. It works on a copy, so t stays usable for more
-// flows and a later Report (which may age them differently), and says
-// how many flows were pending.
+// settle returns the tally with the flows that awaited an answer placed
+// (pending when younger than the window at the end of the capture,
+// failures otherwise) and the sources the scanner test had not decided
+// judged, or set aside when the flows that awaited an answer make them
+// scanners. It works on a copy, so t stays usable for more flows and a
+// later Report (which may age them differently), and says how many flows
+// were pending.
 func (t *tally) settle(a *Auditor, captureEnd time.Time) (*tally, int) {
-	if len(t.awaiting) == 0 {
+	if len(t.awaiting) == 0 && t.srcs.held == 0 {
 		return t, 0
 	}
 	c := t.clone()
+	st := settling{a: a, c: c, srcs: t.srcs, over: map[[16]byte]*overlaySrc{}}
 	window, pending := a.pendingWindow(), 0
+	var f flow.Flow
+	var icmp flow.ICMPError
+	deferred := make([]bool, len(t.awaiting))
 	for i := range t.awaiting {
-		f := &t.awaiting[i]
-		p := t.pendingAt(f, captureEnd, window)
-		if c.place(a, f, p) && p {
+		t.awaitTables.restore(&t.awaiting[i], &f, &icmp)
+		if src, ok := a.screened(&f); ok {
+			deferred[i] = st.screen(&f, src, i)
+			continue
+		}
+		if p := t.pendingAt(&f, captureEnd, window); c.place(a, &f, p) && p {
+			pending++
+		}
+	}
+	// Sources still undecided are judged: first what they held, then
+	// their flows that awaited an answer.
+	for key, rec := range t.srcs.undecided {
+		if o := st.over[key]; o == nil || !o.rec.scan {
+			for i := range rec.held {
+				rec.held[i].restore(&f, &icmp)
+				c.place(a, &f, false)
+			}
+		}
+	}
+	for i := range t.awaiting {
+		if !deferred[i] {
+			continue
+		}
+		t.awaitTables.restore(&t.awaiting[i], &f, &icmp)
+		src, _ := a.screened(&f)
+		if st.over[src.As16()].rec.scan {
+			continue // set aside when its source turned out to scan
+		}
+		p := t.pendingAt(&f, captureEnd, window)
+		if c.place(a, &f, p) && p {
 			pending++
 		}
 	}
 	return c, pending
+}
+
+// settling applies the scanner test to the flows that awaited an answer,
+// in a copy of the tally, over a read-only source table: each source they
+// come from gets an overlay with a copy of its state.
+type settling struct {
+	a    *Auditor
+	c    *tally
+	srcs *sourceTable
+	over map[[16]byte]*overlaySrc
+}
+
+type overlaySrc struct {
+	rec      srcRec // state and ports; held flows stay in the source table
+	deferred []int  // indexes into awaiting, judged at the end unless it scans
+}
+
+// screen sets f aside as noise when its source scans (now or with f's
+// port), and otherwise reports that f waits for the end (true).
+func (st *settling) screen(f *flow.Flow, src netip.Addr, i int) bool {
+	key := src.As16()
+	o := st.over[key]
+	if o == nil {
+		o = &overlaySrc{}
+		if rec := st.srcs.recs[key]; rec != nil {
+			o.rec = srcRec{scan: rec.scan, nports: rec.nports, ports: rec.ports}
+		}
+		st.over[key] = o
+	}
+	switch {
+	case o.rec.scan:
+	case o.rec.tryPort(f.Resp.Port()):
+		o.rec.scan = true
+		st.c.noise.scanSrc++
+		var g flow.Flow
+		var icmp flow.ICMPError
+		if rec := st.srcs.recs[key]; rec != nil {
+			for j := range rec.held {
+				rec.held[j].restore(&g, &icmp)
+				st.c.setAside(st.a, &g, src, scanning)
+			}
+		}
+		for _, j := range o.deferred {
+			st.c.awaitTables.restore(&st.c.awaiting[j], &g, &icmp)
+			st.c.setAside(st.a, &g, src, scanning)
+		}
+		o.deferred = nil
+	default:
+		o.deferred = append(o.deferred, i)
+		return true
+	}
+	st.c.setAside(st.a, f, src, scanning)
+	return false
 }
 
 // pendingWarning says how many audited flows were still waiting for an
@@ -151,18 +229,14 @@ func (t *tally) clone() *tally {
 			notApplicable: maps.Clone(u.notApplicable)}
 	}
 	c.nodes, c.hostSeen, c.ends = maps.Clone(t.nodes), maps.Clone(t.hostSeen), maps.Clone(t.ends)
-	c.awaiting = nil
+	c.folded = foldedGroups{keys: maps.Clone(t.folded.keys), counts: t.folded.counts}
+	c.noise = t.noise.clone()
 	return &c
 }
 
 func (e *evidence) clone() *evidence {
 	c := *e
-	c.peers = make(map[[16]byte]*peerAcc, len(e.peers))
-	for k, p := range e.peers {
-		pp := *p
-		pp.names = slices.Clone(p.names)
-		c.peers[k] = &pp
-	}
+	c.peers = e.peers.clone()
 	c.nodes = make(map[string]*Counts, len(e.nodes))
 	for k, n := range e.nodes {
 		nn := *n

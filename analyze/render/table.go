@@ -126,6 +126,13 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 		if err := t.unexpected(rep.Unexpected); err != nil {
 			return err
 		}
+		if f := unexpectedFoldedText(rep.UnexpectedFolded); f != "" {
+			t.line("  and %s", f)
+		}
+	}
+	if n := noiseText(rep.Noise); n != "" {
+		t.line("")
+		t.line("Noise (not judged, see docs/report.md): %s", n)
 	}
 	t.line("")
 	t.line("Housekeeping (link-local, not audited): %s", housekeepingText(rep.Housekeeping))
@@ -152,7 +159,7 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		for _, r := range reqs {
 			rows = append(rows, []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
 				strings.Join(reasonLines(r), "\n"), strconv.Itoa(r.Counts.Established), strconv.Itoa(r.Counts.Failed()),
-				strings.Join(peers(r.Peers, r.PeersOmitted), "\n")})
+				strings.Join(peers(r.Peers, r.PeersOmitted, r.PeersFolded), "\n")})
 		}
 		paint = map[int]string{4: statusColor[st]}
 	case analyze.NeverSeen:
@@ -177,7 +184,7 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		}
 		for _, r := range reqs {
 			row := []string{shortID(rep, r.ID), string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service,
-				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers, r.PeersOmitted), "\n")}
+				strconv.Itoa(r.Counts.Flows), strings.Join(peersList(r.Peers, r.PeersOmitted, r.PeersFolded), "\n")}
 			if note {
 				row = append(row, r.Note)
 			}
@@ -199,7 +206,7 @@ func (t *tableWriter) unexpected(us []analyze.UnexpectedFlow) error {
 	var rows [][]string
 	for _, u := range us {
 		rows = append(rows, []string{string(u.Direction), unexpectedPort(u), strconv.Itoa(u.Counts.Flows),
-			outcomesText(u.Counts, u.Reasons), strings.Join(peersList(u.Peers, u.PeersOmitted), "\n"), unexpectedNote(u)})
+			outcomesText(u.Counts, u.Reasons), strings.Join(peersList(u.Peers, u.PeersOmitted, u.PeersFolded), "\n"), unexpectedNote(u)})
 	}
 	return t.table(header, rows, []int{2}, nil)
 }
