@@ -221,6 +221,12 @@ func (a *Auditor) Add(f *flow.Flow) {
 	a.t.add(a, f)
 }
 
+// KeepsFlows reports whether the Auditor keeps a compact copy of every
+// flow until Report, to infer the gateway addresses (none given): its
+// memory then grows with the input. Otherwise what it holds is bounded by
+// its options and the capture's flow table (docs/report.md).
+func (a *Auditor) KeepsFlows() bool { return a.infer }
+
 // Report returns the report for the flows added so far, with stats as the
 // capture's evidence. It may be called again after more flows are added.
 func (a *Auditor) Report(stats capture.Stats) *Report {

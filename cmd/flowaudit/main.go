@@ -9,10 +9,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	setMemoryLimit = func(n int64) {
+		if os.Getenv("GOMEMLIMIT") == "" { // the user's own limit wins
+			debug.SetMemoryLimit(n)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go onSignals(cancel)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
