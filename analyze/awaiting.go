@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -81,103 +82,109 @@ func (a *Auditor) pendingWindow() time.Duration {
 // later Report (which may age them differently), and says how many flows
 // were pending.
 func (t *tally) settle(a *Auditor, captureEnd time.Time) (*tally, int) {
-	if len(t.awaiting) == 0 && t.srcs.held == 0 {
+	if len(t.awaiting) == 0 && t.srcs.nheld == 0 {
 		return t, 0
 	}
-	c := t.clone()
-	st := settling{a: a, c: c, srcs: t.srcs, over: map[[16]byte]*overlaySrc{}}
-	window, pending := a.pendingWindow(), 0
-	var f flow.Flow
-	var icmp flow.ICMPError
-	deferred := make([]bool, len(t.awaiting))
+	st := &settling{a: a, t: t, c: t.clone(), end: captureEnd, window: a.pendingWindow()}
+	// Flows from screened sources go through the scanner test by source
+	// (in the order they came, within a source); the others are placed.
+	var screened []awaitingSrc
 	for i := range t.awaiting {
-		t.awaitTables.restore(&t.awaiting[i], &f, &icmp)
-		if src, ok := a.screened(&f); ok {
-			deferred[i] = st.screen(&f, src, i)
+		t.awaitTables.restore(&t.awaiting[i], &st.f, &st.icmp)
+		if src, ok := a.screened(&st.f); ok {
+			screened = append(screened, awaitingSrc{key: src.As16(), i: int32(i)})
 			continue
 		}
-		if p := t.pendingAt(&f, captureEnd, window); c.place(a, &f, p) && p {
-			pending++
-		}
+		st.place(&st.f)
 	}
-	// Sources still undecided are judged: first what they held, then
-	// their flows that awaited an answer.
-	for key, rec := range t.srcs.undecided {
-		if o := st.over[key]; o == nil || !o.rec.scan {
-			for i := range rec.held {
-				rec.held[i].restore(&f, &icmp)
-				c.place(a, &f, false)
+	slices.SortStableFunc(screened, func(x, y awaitingSrc) int { return bytes.Compare(x.key[:], y.key[:]) })
+	done := make([]bool, len(t.srcs.recs)) // undecided sources judged with their group
+	for len(screened) > 0 {
+		n := 1
+		for n < len(screened) && screened[n].key == screened[0].key {
+			n++
+		}
+		if slot, ok := t.srcs.idx[screened[0].key]; ok {
+			done[slot] = true
+		}
+		st.group(screened[:n])
+		screened = screened[n:]
+	}
+	// The other sources still undecided are judged.
+	for i := t.srcs.head; i != none; i = t.srcs.recs[i].next {
+		if !done[i] {
+			for h := range t.srcs.heldOf(i) {
+				st.c.place(a, h, false)
 			}
 		}
 	}
-	for i := range t.awaiting {
-		if !deferred[i] {
-			continue
-		}
-		t.awaitTables.restore(&t.awaiting[i], &f, &icmp)
-		src, _ := a.screened(&f)
-		if st.over[src.As16()].rec.scan {
-			continue // set aside when its source turned out to scan
-		}
-		p := t.pendingAt(&f, captureEnd, window)
-		if c.place(a, &f, p) && p {
-			pending++
-		}
-	}
-	return c, pending
+	return st.c, st.pending
 }
 
-// settling applies the scanner test to the flows that awaited an answer,
-// in a copy of the tally, over a read-only source table: each source they
-// come from gets an overlay with a copy of its state.
+// settling places, in c (a copy of t), the flows of t that awaited an
+// answer and those the scanner test holds.
 type settling struct {
-	a    *Auditor
-	c    *tally
-	srcs *sourceTable
-	over map[[16]byte]*overlaySrc
+	a       *Auditor
+	t, c    *tally
+	end     time.Time
+	window  time.Duration
+	pending int
+	f       flow.Flow
+	icmp    flow.ICMPError
 }
 
-type overlaySrc struct {
-	rec      srcRec // state and ports; held flows stay in the source table
-	deferred []int  // indexes into awaiting, judged at the end unless it scans
-}
-
-// screen sets f aside as noise when its source scans (now or with f's
-// port), and otherwise reports that f waits for the end (true).
-func (st *settling) screen(f *flow.Flow, src netip.Addr, i int) bool {
-	key := src.As16()
-	o := st.over[key]
-	if o == nil {
-		o = &overlaySrc{}
-		if rec := st.srcs.recs[key]; rec != nil {
-			o.rec = srcRec{scan: rec.scan, nports: rec.nports, ports: rec.ports}
-		}
-		st.over[key] = o
+// place places f, which awaited an answer: pending when younger than the
+// window.
+func (st *settling) place(f *flow.Flow) {
+	if p := st.t.pendingAt(f, st.end, st.window); st.c.place(st.a, f, p) && p {
+		st.pending++
 	}
-	switch {
-	case o.rec.scan:
-	case o.rec.tryPort(f.Resp.Port()):
-		o.rec.scan = true
+}
+
+// group applies the scanner test to the flows one source sent that awaited
+// an answer, with what the source table knows of it (read, not changed):
+// they, and what the source held, are noise if the source scans, else
+// judged.
+func (st *settling) group(group []awaitingSrc) {
+	srcs := st.t.srcs
+	slot, known := srcs.idx[group[0].key]
+	var rec srcRec // a copy
+	if known {
+		rec = srcs.recs[slot]
+	}
+	scans := rec.scan
+	for _, g := range group {
+		st.t.awaitTables.restore(&st.t.awaiting[g.i], &st.f, &st.icmp)
+		scans = rec.tryPort(st.f.Resp.Port()) || scans
+	}
+	src := netip.AddrFrom16(group[0].key).Unmap()
+	if scans && !rec.scan {
 		st.c.noise.scanSrc++
-		var g flow.Flow
-		var icmp flow.ICMPError
-		if rec := st.srcs.recs[key]; rec != nil {
-			for j := range rec.held {
-				rec.held[j].restore(&g, &icmp)
-				st.c.setAside(st.a, &g, src, scanning)
+	}
+	if known && !rec.scan {
+		for h := range srcs.heldOf(slot) {
+			if scans {
+				st.c.setAside(st.a, h, src, scanning)
+			} else {
+				st.c.place(st.a, h, false)
 			}
 		}
-		for _, j := range o.deferred {
-			st.c.awaitTables.restore(&st.c.awaiting[j], &g, &icmp)
-			st.c.setAside(st.a, &g, src, scanning)
-		}
-		o.deferred = nil
-	default:
-		o.deferred = append(o.deferred, i)
-		return true
 	}
-	st.c.setAside(st.a, f, src, scanning)
-	return false
+	for _, g := range group {
+		st.t.awaitTables.restore(&st.t.awaiting[g.i], &st.f, &st.icmp)
+		if scans {
+			st.c.setAside(st.a, &st.f, src, scanning)
+		} else {
+			st.place(&st.f)
+		}
+	}
+}
+
+// awaitingSrc is a flow that awaited an answer (index i into awaiting)
+// from a screened source.
+type awaitingSrc struct {
+	key [16]byte
+	i   int32
 }
 
 // pendingWarning says how many audited flows were still waiting for an
