@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 
-.PHONY: help build test test-privileged fuzz bench generate generate-check lint clean
+.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (a duration, or a count such as
 
 bench: build ## synthetic 5M-packet capture: flowaudit vs tcpdump vs argus
 	bash testdata/bench/bench.sh
+
+bench-flood: build ## 5M-flow SYN flood: replay's peak RSS and time vs flows (issue 10)
+	bash testdata/bench/flood.sh
 
 generate: ## regenerate bpf2go outputs (needs clang)
 	$(GO) generate ./...

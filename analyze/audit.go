@@ -36,6 +36,10 @@ type Options struct {
 	// not a failure. Zero means DefaultPendingWindow; negative turns the
 	// rule off (every unanswered flow is a failure).
 	PendingWindow time.Duration
+	// NoiseSources bounds the sources the scanner test follows at once
+	// (and so its memory: it holds at most twice as many flows); zero
+	// means DefaultNoiseSources. See docs/report.md "Internet noise".
+	NoiseSources int
 }
 
 // unexpectedKey groups unexpected flows. Comparable without strings: it
@@ -50,6 +54,19 @@ type unexpectedAcc struct {
 	ev             *evidence
 	peerNotAllowed map[string]bool
 	notApplicable  map[string]bool
+}
+
+// MaxUnexpected bounds the unexpected groups a report lists; flows of
+// further groups are counted together (Report.UnexpectedFolded), so the
+// groups' memory does not grow with the number of ports an attacker
+// makes the gateway answer.
+const MaxUnexpected = 1024
+
+// foldedGroups counts the unexpected flows of groups beyond MaxUnexpected:
+// which groups (a set of keys, bounded by the key space) and their flows.
+type foldedGroups struct {
+	keys   map[unexpectedKey]struct{}
+	counts Counts
 }
 
 // Audit matches the flows of res against the products' requirements and
@@ -89,6 +106,7 @@ type Auditor struct {
 	names   []string // scratch for hostSet.views
 	hosts   Hosts
 	infer   bool
+	exempt  []netip.Prefix  // sources always judged (zones, IP peers)
 	pending [][]pendingFlow // flows kept for inference, in fixed-size chunks
 	tables  *pendingTables
 	t       *tally
@@ -105,11 +123,19 @@ type tally struct {
 	transit   int
 	nodes     map[string]bool
 	hostSeen  map[netip.Addr]bool // gateway addresses that took part in a flow
+	folded    foldedGroups
 	// awaiting are the flows cut off by the end of input before an answer
 	// could come (awaitsAnswer), placed at Report once their age at the
 	// end of the capture is known; ends is each node's latest packet.
-	awaiting []flow.Flow
-	ends     map[string]time.Time
+	// At most one per flow the capture's table held at the end (its
+	// --max-flows bound), kept compact.
+	awaiting    []pendingFlow
+	awaitTables *pendingTables
+	ends        map[string]time.Time
+	// srcs is the scanner test's source table; noise what it and the
+	// backscatter rule set aside.
+	srcs  *sourceTable
+	noise noiseSum
 }
 
 // NewAuditor prepares an audit. It fails on unusable options: no product,
@@ -146,7 +172,8 @@ func NewAuditor(opts Options) (*Auditor, error) {
 	default:
 		a.infer = true
 	}
-	a.t = newTally(len(rules))
+	a.exempt = exemptPrefixes(rules, opts.Site)
+	a.t = newTally(a)
 	return a, nil
 }
 
@@ -161,14 +188,16 @@ func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
 	b := *a
 	b.infer, b.pending, b.tables = false, nil, nil
 	b.setHosts(addrs, how, true)
-	b.t = newTally(len(a.rules))
+	b.t = newTally(&b)
 	return &b
 }
 
-func newTally(n int) *tally {
+func newTally(a *Auditor) *tally {
+	n := len(a.rules)
 	t := &tally{evs: make([]*evidence, n), otherPeer: make([]int, n), hk: map[string]*Housekeeping{},
 		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}, hostSeen: map[netip.Addr]bool{},
-		ends: map[string]time.Time{}}
+		ends: map[string]time.Time{}, awaitTables: newPendingTables(), srcs: newSourceTable(a.opts.NoiseSources),
+		noise: noiseSum{rules: make([]int, n), rulesBack: make([]int, n)}}
 	for i := range t.evs {
 		t.evs[i] = newEvidence(true)
 	}
@@ -192,6 +221,12 @@ func (a *Auditor) Add(f *flow.Flow) {
 	}
 	a.t.add(a, f)
 }
+
+// KeepsFlows reports whether the Auditor keeps a compact copy of every
+// flow until Report, to infer the gateway addresses (none given): its
+// memory then grows with the input. Otherwise what it holds is bounded by
+// its options and the capture's flow table (docs/report.md).
+func (a *Auditor) KeepsFlows() bool { return a.infer }
 
 // Report returns the report for the flows added so far, with stats as the
 // capture's evidence. It may be called again after more flows are added.
@@ -223,15 +258,29 @@ func (a *Auditor) pendingFlows() iter.Seq[*flow.Flow] {
 	}
 }
 
-// add counts one flow, or keeps it for Report when it still awaited an
-// answer at the end of input.
+// add counts one flow, sets it aside as noise, or keeps it for Report:
+// when it still awaited an answer at the end of input, or when the scanner
+// test has not decided on its source yet.
 func (t *tally) add(a *Auditor, f *flow.Flow) {
 	t.noteEnd(f)
-	if awaitsAnswer(f) {
-		t.awaiting = append(t.awaiting, keepForLater(f))
-		return
+	src, screened := a.screened(f)
+	switch {
+	case screened && isBackscatter(f):
+		t.setAside(a, f, src, backscatter)
+	case awaitsAnswer(f):
+		t.awaiting = append(t.awaiting, t.awaitTables.keep(f))
+	case screened:
+		t.screen(a, f, src)
+	default:
+		t.place(a, f, false)
 	}
-	t.place(a, f, false)
+}
+
+// noteNode remembers the gateway node f was recorded on.
+func (t *tally) noteNode(f *flow.Flow) {
+	if f.Node != "" && !t.nodes[f.Node] {
+		t.nodes[strings.Clone(f.Node)] = true
+	}
 }
 
 // place counts one flow: housekeeping, transit, evidence for the
@@ -240,9 +289,7 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 // audited (matched a requirement or is unexpected).
 func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
 	t.flows++
-	if f.Node != "" && !t.nodes[f.Node] {
-		t.nodes[strings.Clone(f.Node)] = true
-	}
+	t.noteNode(f)
 	if kind := housekeepingKind(f); kind != "" {
 		h := t.hk[kind]
 		if h == nil {
@@ -294,13 +341,23 @@ func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
 		t.matched++
 		return true
 	}
-	v := vs[0]
+	t.unexpected(f, vs[0], pending, peerNo, notApp)
+	return true
+}
+
+// unexpected counts f, seen as v, in its unexpected group: peerNo lists the
+// requirements whose peers it fails, notApp those that do not apply.
+func (t *tally) unexpected(f *flow.Flow, v view, pending bool, peerNo, notApp []string) {
 	proto := f.Proto
 	if proto == flow.ProtoICMPv6 {
 		proto = flow.ProtoICMP
 	}
 	key := unexpectedKey{out: v.dir == catalog.Out, proto: proto, port: v.port}
 	u := t.unexp[key]
+	if u == nil && len(t.unexp) >= MaxUnexpected {
+		t.folded.add(key, f.Outcome, pending)
+		return
+	}
 	if u == nil {
 		u = &unexpectedAcc{ev: newEvidence(false), peerNotAllowed: map[string]bool{}, notApplicable: map[string]bool{}}
 		t.unexp[key] = u
@@ -312,7 +369,6 @@ func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
 	for _, id := range notApp {
 		u.notApplicable[id] = true
 	}
-	return true
 }
 
 // report builds the Report from the tally; the tally stays usable.
@@ -345,6 +401,11 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	for _, u := range rep.Unexpected {
 		rep.Summary.UnexpectedFlows += u.Counts.Flows
 	}
+	if len(t.folded.keys) > 0 {
+		rep.UnexpectedFolded = &FoldedGroups{Groups: len(t.folded.keys), Counts: t.folded.counts}
+		rep.Summary.Unexpected += len(t.folded.keys)
+		rep.Summary.UnexpectedFlows += t.folded.counts.Flows
+	}
 	for _, k := range housekeepingKinds {
 		if h := t.hk[k.kind]; h != nil {
 			h.Text = k.text
@@ -356,6 +417,8 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	if pending > 0 {
 		rep.Warnings = append(rep.Warnings, pendingWarning(pending, a.pendingWindow()))
 	}
+	rep.Warnings = append(rep.Warnings, foldWarnings(&rep)...)
+	t.noise.report(&rep)
 	rep.Warnings = append(rep.Warnings, zoneWarnings(a.rules)...)
 	if rep.Capture.LossSeen {
 		rep.Warnings = append(rep.Warnings, lossWarnings(&stats)...)

@@ -1,8 +1,10 @@
 package analyze
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -30,15 +32,6 @@ const DefaultPendingWindow = time.Second
 func awaitsAnswer(f *flow.Flow) bool {
 	return f.Open && f.Outcome == flow.Unanswered &&
 		(f.ICMP == nil || !flow.ICMPFails(f.ICMP.Version == 6, f.ICMP.Type, f.ICMP.Code))
-}
-
-// keepForLater copies f, which the caller may reuse, strings included.
-func keepForLater(f *flow.Flow) flow.Flow {
-	c := *f.Clone()
-	c.UID, c.Node, c.History, c.ServerName = strings.Clone(f.UID), strings.Clone(f.Node),
-		strings.Clone(f.History), strings.Clone(f.ServerName)
-	c.OrigNames, c.RespNames = cloneStrings(f.OrigNames), cloneStrings(f.RespNames)
-	return c
 }
 
 // noteEnd remembers the latest packet time seen per gateway node: the end
@@ -81,25 +74,117 @@ func (a *Auditor) pendingWindow() time.Duration {
 	return a.opts.PendingWindow
 }
 
-// settle returns the tally with the flows that awaited an answer placed:
-// pending when younger than the window at the end of the capture,
-// failures otherwise. It works on a copy, so t stays usable for more
-// flows and a later Report (which may age them differently), and says
-// how many flows were pending.
+// settle returns the tally with the flows that awaited an answer placed
+// (pending when younger than the window at the end of the capture,
+// failures otherwise) and the sources the scanner test had not decided
+// judged, or set aside when the flows that awaited an answer make them
+// scanners. It works on a copy, so t stays usable for more flows and a
+// later Report (which may age them differently), and says how many flows
+// were pending.
 func (t *tally) settle(a *Auditor, captureEnd time.Time) (*tally, int) {
-	if len(t.awaiting) == 0 {
+	if len(t.awaiting) == 0 && t.srcs.nheld == 0 {
 		return t, 0
 	}
-	c := t.clone()
-	window, pending := a.pendingWindow(), 0
+	st := &settling{a: a, t: t, c: t.clone(), end: captureEnd, window: a.pendingWindow()}
+	// Flows from screened sources go through the scanner test by source
+	// (in the order they came, within a source); the others are placed.
+	var screened []awaitingSrc
 	for i := range t.awaiting {
-		f := &t.awaiting[i]
-		p := t.pendingAt(f, captureEnd, window)
-		if c.place(a, f, p) && p {
-			pending++
+		t.awaitTables.restore(&t.awaiting[i], &st.f, &st.icmp)
+		if src, ok := a.screened(&st.f); ok {
+			screened = append(screened, awaitingSrc{key: src.As16(), i: int32(i)})
+			continue
+		}
+		st.place(&st.f)
+	}
+	slices.SortStableFunc(screened, func(x, y awaitingSrc) int { return bytes.Compare(x.key[:], y.key[:]) })
+	done := make([]bool, len(t.srcs.recs)) // undecided sources judged with their group
+	for len(screened) > 0 {
+		n := 1
+		for n < len(screened) && screened[n].key == screened[0].key {
+			n++
+		}
+		if slot, ok := t.srcs.idx[screened[0].key]; ok {
+			done[slot] = true
+		}
+		st.group(screened[:n])
+		screened = screened[n:]
+	}
+	// The other sources still undecided are judged.
+	for i := t.srcs.head; i != none; i = t.srcs.recs[i].next {
+		if !done[i] {
+			for h := range t.srcs.heldOf(i) {
+				st.c.place(a, h, false)
+			}
 		}
 	}
-	return c, pending
+	return st.c, st.pending
+}
+
+// settling places, in c (a copy of t), the flows of t that awaited an
+// answer and those the scanner test holds.
+type settling struct {
+	a       *Auditor
+	t, c    *tally
+	end     time.Time
+	window  time.Duration
+	pending int
+	f       flow.Flow
+	icmp    flow.ICMPError
+}
+
+// place places f, which awaited an answer: pending when younger than the
+// window.
+func (st *settling) place(f *flow.Flow) {
+	if p := st.t.pendingAt(f, st.end, st.window); st.c.place(st.a, f, p) && p {
+		st.pending++
+	}
+}
+
+// group applies the scanner test to the flows one source sent that awaited
+// an answer, with what the source table knows of it (read, not changed):
+// they, and what the source held, are noise if the source scans, else
+// judged.
+func (st *settling) group(group []awaitingSrc) {
+	srcs := st.t.srcs
+	slot, known := srcs.idx[group[0].key]
+	var rec srcRec // a copy
+	if known {
+		rec = srcs.recs[slot]
+	}
+	scans := rec.scan
+	for _, g := range group {
+		st.t.awaitTables.restore(&st.t.awaiting[g.i], &st.f, &st.icmp)
+		scans = rec.tryPort(st.f.Resp.Port()) || scans
+	}
+	src := netip.AddrFrom16(group[0].key).Unmap()
+	if scans && !rec.scan {
+		st.c.noise.scanSrc++
+	}
+	if known && !rec.scan {
+		for h := range srcs.heldOf(slot) {
+			if scans {
+				st.c.setAside(st.a, h, src, scanning)
+			} else {
+				st.c.place(st.a, h, false)
+			}
+		}
+	}
+	for _, g := range group {
+		st.t.awaitTables.restore(&st.t.awaiting[g.i], &st.f, &st.icmp)
+		if scans {
+			st.c.setAside(st.a, &st.f, src, scanning)
+		} else {
+			st.place(&st.f)
+		}
+	}
+}
+
+// awaitingSrc is a flow that awaited an answer (index i into awaiting)
+// from a screened source.
+type awaitingSrc struct {
+	key [16]byte
+	i   int32
 }
 
 // pendingWarning says how many audited flows were still waiting for an
@@ -151,18 +236,14 @@ func (t *tally) clone() *tally {
 			notApplicable: maps.Clone(u.notApplicable)}
 	}
 	c.nodes, c.hostSeen, c.ends = maps.Clone(t.nodes), maps.Clone(t.hostSeen), maps.Clone(t.ends)
-	c.awaiting = nil
+	c.folded = foldedGroups{keys: maps.Clone(t.folded.keys), counts: t.folded.counts}
+	c.noise = t.noise.clone()
 	return &c
 }
 
 func (e *evidence) clone() *evidence {
 	c := *e
-	c.peers = make(map[[16]byte]*peerAcc, len(e.peers))
-	for k, p := range e.peers {
-		pp := *p
-		pp.names = slices.Clone(p.names)
-		c.peers[k] = &pp
-	}
+	c.peers = e.peers.clone()
 	c.nodes = make(map[string]*Counts, len(e.nodes))
 	for k, n := range e.nodes {
 		nn := *n

@@ -62,18 +62,11 @@ func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 	return "", ""
 }
 
-// peerAcc gathers what was seen of one peer.
-type peerAcc struct {
-	addr   netip.Addr
-	names  []string // few per peer: a slice beats a map
-	counts Counts
-}
-
 // evidence gathers the flows behind one requirement or unexpected group.
 type evidence struct {
 	counts      Counts
-	peers       map[[16]byte]*peerAcc // keyed by As16: cheaper to hash than netip.Addr
-	nodes       map[string]*Counts    // per gateway node (merged sessions)
+	peers       peerTable
+	nodes       map[string]*Counts // per gateway node (merged sessions)
 	reasons     map[Reason]int
 	details     map[Reason]map[string]bool
 	first, last time.Time
@@ -86,8 +79,23 @@ type evidence struct {
 	oneway bool
 }
 
+// maxDetails bounds the details kept per reason: a firewall's address
+// for port unreachable sent by one, or the ICMP error's name. Forged
+// ICMP errors from many addresses must not grow a requirement without
+// end; detailsMore stands for the others.
+const (
+	maxDetails  = 8
+	detailsMore = "and others"
+)
+
+// newEvidence prepares the evidence of a requirement (timeline true) or
+// of an unexpected group.
 func newEvidence(timeline bool) *evidence {
-	return &evidence{peers: map[[16]byte]*peerAcc{}, nodes: map[string]*Counts{},
+	max := maxReqPeers
+	if !timeline {
+		max = maxGroupPeers
+	}
+	return &evidence{peers: newPeerTable(max), nodes: map[string]*Counts{},
 		reasons: map[Reason]int{}, details: map[Reason]map[string]bool{}, keepTimes: timeline}
 }
 
@@ -125,18 +133,7 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 		pending = false // nothing to wait for
 	}
 	countOutcome(&e.counts, out, pending)
-	key := v.peer.As16() // addresses are unmapped: IPv4 and IPv6 cannot collide
-	p := e.peers[key]
-	if p == nil {
-		p = &peerAcc{addr: v.peer}
-		e.peers[key] = p
-	}
-	countOutcome(&p.counts, out, pending)
-	for _, n := range v.names {
-		if n = normName(n); !slices.Contains(p.names, n) {
-			p.names = append(p.names, n)
-		}
-	}
+	e.peers.add(v.peer, v.names, out, pending)
 	if f.Node != "" {
 		c := e.nodes[f.Node]
 		if c == nil {
@@ -170,13 +167,26 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 	if r != "" {
 		e.reasons[r]++
 		if detail != "" {
-			if e.details[r] == nil {
-				e.details[r] = map[string]bool{}
-			}
-			e.details[r][detail] = true
+			e.addDetail(r, detail)
 		}
 	}
 	e.keep(f, v, string(out), r)
+}
+
+// addDetail notes a detail of reason r, up to maxDetails of them.
+func (e *evidence) addDetail(r Reason, detail string) {
+	d := e.details[r]
+	if d == nil {
+		d = map[string]bool{}
+		e.details[r] = d
+	}
+	switch {
+	case d[detail]:
+	case len(d) < maxDetails:
+		d[strings.Clone(detail)] = true
+	default:
+		d[detailsMore] = true
+	}
 }
 
 // keep puts f on the timeline (requirements only) as outcome.
@@ -234,9 +244,14 @@ func (e *evidence) reasonList() []ReasonCount {
 		}
 		rc := ReasonCount{Reason: r, Text: r.Text(), Flows: n}
 		for d := range e.details[r] {
-			rc.Detail = append(rc.Detail, d)
+			if d != detailsMore {
+				rc.Detail = append(rc.Detail, d)
+			}
 		}
 		slices.Sort(rc.Detail)
+		if e.details[r][detailsMore] {
+			rc.Detail = append(rc.Detail, detailsMore)
+		}
 		out = append(out, rc)
 	}
 	// Stable: ties keep reasonOrder.
@@ -254,7 +269,8 @@ func (e *evidence) peerList(site *catalog.Site) ([]PeerSeen, int) {
 	// Keep the MaxPeers best-ranked in a heap whose root is the worst kept:
 	// O(n log MaxPeers) rather than sorting every peer of a busy service.
 	kept := peerHeap{}
-	for _, p := range e.peers {
+	for i := range e.peers.peers {
+		p := &e.peers.peers[i]
 		if len(kept) < MaxPeers {
 			heap.Push(&kept, p)
 		} else if comparePeers(p, kept[0]) < 0 {
@@ -272,7 +288,17 @@ func (e *evidence) peerList(site *catalog.Site) ([]PeerSeen, int) {
 		slices.Sort(names)
 		out[i] = PeerSeen{Addr: p.addr, Names: names, Counts: p.counts, Zones: zonesOf(p.addr, site)}
 	}
-	return out, len(e.peers) - len(kept)
+	return out, len(e.peers.peers) - len(kept)
+}
+
+// folded returns the estimated number of folded peers and their flows'
+// counts; 0 and nil when no peer was folded.
+func (e *evidence) folded() (int, *Counts) {
+	if e.peers.folded == nil {
+		return 0, nil
+	}
+	c := e.peers.rest
+	return e.peers.foldedPeers(), &c
 }
 
 // comparePeers ranks peers: most failed attempts, most flows, address.

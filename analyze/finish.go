@@ -16,6 +16,7 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 	ev.trimTimeline()
 	req.Counts = ev.counts
 	req.Peers, req.PeersOmitted = ev.peerList(site)
+	req.PeersFolded, req.FoldedCounts = ev.folded()
 	req.Nodes, req.ByNode = ev.nodeList()
 	req.FirstSeen, req.LastSeen = utcPtr(ev.first), utcPtr(ev.last)
 	req.Timeline, req.TimelineOmitted = nonNil(slices.Clone(ev.timeline)), ev.omitted
@@ -49,11 +50,12 @@ func finishUnexpected(m map[unexpectedKey]*unexpectedAcc, site *catalog.Site) []
 	out := make([]UnexpectedFlow, 0, len(m))
 	for k, u := range m {
 		peers, omitted := u.ev.peerList(site)
+		folded, foldedCounts := u.ev.folded()
 		nodes, byNode := u.ev.nodeList()
 		out = append(out, UnexpectedFlow{
 			Direction: dirOf(k.out), Protocol: protoName(k.proto), Port: k.port,
 			Counts: u.ev.counts, Outcomes: outcomeList(u.ev.counts), Reasons: u.ev.reasonList(),
-			Peers: peers, PeersOmitted: omitted, Nodes: nodes, ByNode: byNode,
+			Peers: peers, PeersOmitted: omitted, PeersFolded: folded, FoldedCounts: foldedCounts, Nodes: nodes, ByNode: byNode,
 			FirstSeen: u.ev.first.UTC(), LastSeen: u.ev.last.UTC(),
 			PeerNotAllowed: sortedKeys(u.peerNotAllowed), NotApplicable: sortedKeys(u.notApplicable),
 		})

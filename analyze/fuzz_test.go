@@ -13,11 +13,17 @@ import (
 )
 
 // FuzzAudit feeds arbitrary flows (every 8 bytes make one) to Audit, with
-// and without gateway addresses: it must not panic, and every flow must be
-// placed exactly once (housekeeping, transit, matched or unexpected).
+// and without gateway addresses, and with a scanner test of room for one
+// source: it must not panic, every flow must be placed exactly once
+// (housekeeping, transit, matched, unexpected or noise), and streaming
+// (Auditor.Add, then Report) must give the same report as Audit.
 func FuzzAudit(f *testing.F) {
 	f.Add([]byte{6, 0, 1, 0, 25, 0, 0, 0, 17, 1, 0, 0, 53, 3, 1, 0})
 	f.Add([]byte{58, 4, 5, 135, 0, 2, 0, 0, 1, 0, 1, 8, 0, 1, 0, 0, 2, 0, 6, 0, 0, 0, 0, 0})
+	// A scanner (three refused ports), a spoofed SYN, a session, an SYN
+	// cut off by the end.
+	f.Add([]byte{6, 1, 0, 50, 0, 22, 1, 0, 6, 1, 0, 51, 0, 23, 1, 0, 6, 1, 0, 52, 0, 80, 1, 0,
+		6, 2, 0, 53, 0, 25, 3, 128, 6, 2, 0, 54, 0, 25, 0, 64, 6, 2, 0, 55, 0, 22, 3 | 64, 0})
 	addrs := []netip.Addr{
 		netip.MustParseAddr(gw4), netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("198.51.100.7"),
 		netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("ff02::1"),
@@ -56,18 +62,27 @@ func FuzzAudit(f *testing.F) {
 			if b[7]&32 != 0 {
 				fl.Process = &flow.Process{PID: uint32(b[5]), Comm: "razor"}
 			}
+			if b[7]&64 != 0 { // a handshake completed, data sent
+				fl.OrigBytes, fl.History = 1, "ShAD"
+			}
+			if b[7]&128 != 0 { // the responder answered (a SYN-ACK)
+				fl.RespPkts = 1
+			}
+			fl.Open = b[6]&64 != 0
 			flows = append(flows, fl)
 		}
 		for _, opts := range []Options{
 			{Products: prods, Site: site},
 			{Products: prods, Hosts: []netip.Addr{addrs[0], addrs[3]}, Features: map[string]bool{"cluster": true}},
+			{Products: prods, Hosts: []netip.Addr{addrs[0], addrs[3]}, NoiseSources: 1},
 		} {
-			rep, err := Audit(&capture.Result{Flows: flows}, opts)
+			stats := capture.Stats{End: t0.Add(3 * time.Second)}
+			rep, err := Audit(&capture.Result{Flows: flows, Stats: stats}, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s := rep.Summary
-			if s.Flows != s.Housekeeping+s.Transit+s.Matched+s.UnexpectedFlows {
+			if s.Flows != s.Housekeeping+s.Transit+s.Matched+s.UnexpectedFlows+s.Noise {
 				t.Fatalf("flows not placed exactly once: %+v", s)
 			}
 			// Streaming (with the compact copies kept for inference) must
@@ -80,7 +95,8 @@ func FuzzAudit(f *testing.F) {
 				a.Add(&flows[i])
 			}
 			want, _ := json.Marshal(rep)
-			got, _ := json.Marshal(a.Report(capture.Stats{}))
+			a.Report(stats) // a report in between changes nothing
+			got, _ := json.Marshal(a.Report(stats))
 			if !bytes.Equal(want, got) {
 				t.Fatalf("streamed report differs:\n%s\n%s", got, want)
 			}

@@ -38,18 +38,42 @@ func TestPortUnreachableSender(t *testing.T) {
 	}
 }
 
-// TestHandshakeIncomplete: an inbound SYN the gateway answered with a
-// SYN-ACK that never got acknowledged is a failure with its own reason,
-// not "dropped silently" and not ok.
+// TestHandshakeIncomplete: a SYN answered with a SYN-ACK that never got
+// acknowledged is a failure with its own reason, not "dropped silently"
+// and not ok: outbound, and inbound from a source a site zone names.
+// Inbound from anyone else it is backscatter (a spoofed SYN): noise, not
+// judged, and the never-seen requirement gets a warning saying so.
 func TestHandshakeIncomplete(t *testing.T) {
-	f := fl(tcp, "203.0.113.77:50000", gw4+":25", flow.Unanswered, func(f *flow.Flow) { f.RespPkts = 3 })
-	rep, err := Audit(&capture.Result{Flows: []flow.Flow{f}, Stats: capture.Stats{End: tEnd}},
-		Options{Products: []*catalog.Product{product("p", req("smtp-in", catalog.In, catalog.TCP, port(25)))},
-			Hosts: []netip.Addr{netip.MustParseAddr(gw4)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := findReq(t, rep, "smtp-in"); r.Status != Blocked || r.Reason != ReasonHandshakeIncomplete {
-		t.Errorf("status %s reason %s, want blocked %s", r.Status, r.Reason, ReasonHandshakeIncomplete)
+	site := &catalog.Site{Hosts: []netip.Addr{netip.MustParseAddr(gw4)},
+		Zones: map[string][]netip.Prefix{"partners": {netip.MustParsePrefix("198.51.100.0/24")}}}
+	prod := product("p", req("smtp-in", catalog.In, catalog.TCP, port(25)), req("smtp-out", catalog.Out, catalog.TCP, port(25)))
+	for _, tc := range []struct {
+		name, orig, resp, id string
+		status               Status
+		noise                int
+	}{
+		{"outbound", gw4 + ":50000", "203.0.113.77:25", "smtp-out", Blocked, 0},
+		{"inbound from a zone", "198.51.100.77:50000", gw4 + ":25", "smtp-in", Blocked, 0},
+		{"inbound from anyone: backscatter", "203.0.113.77:50000", gw4 + ":25", "smtp-in", NeverSeen, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fl(tcp, tc.orig, tc.resp, flow.Unanswered, func(f *flow.Flow) { f.RespPkts = 3 })
+			rep, err := Audit(&capture.Result{Flows: []flow.Flow{f}, Stats: capture.Stats{End: tEnd}},
+				Options{Products: []*catalog.Product{prod}, Site: site})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := findReq(t, rep, tc.id)
+			if r.Status != tc.status || r.NoiseFlows != tc.noise || rep.Summary.Noise != tc.noise {
+				t.Errorf("status %s, %d noise flows (report %d); want %s, %d", r.Status, r.NoiseFlows, rep.Summary.Noise, tc.status, tc.noise)
+			}
+			if tc.status == Blocked && r.Reason != ReasonHandshakeIncomplete {
+				t.Errorf("reason %s, want %s", r.Reason, ReasonHandshakeIncomplete)
+			}
+			if tc.noise > 0 && (rep.Noise == nil || rep.Noise.Backscatter != (NoiseKind{Sources: 1, Flows: 1}) ||
+				!hasWarning(rep, "smtp-in is never-seen, but the gateway answered 1 inbound SYN(s)")) {
+				t.Errorf("noise %+v warnings %q; want 1 backscatter flow from 1 source and a warning", rep.Noise, rep.Warnings)
+			}
+		})
 	}
 }

@@ -24,13 +24,18 @@ type pendingFlow struct {
 	respPort   uint16
 	node       uint16 // index into pendingTables.strs
 	icmpReason uint16 // index into pendingTables.strs, when hasICMP
+	history    uint16 // index into pendingTables.hists
 	names      uint32 // index into pendingTables.names
 	proto      uint8
 	outcome    uint8 // index into outcomeCodes
 	hasICMP    bool
 	open       bool
-	origFam    uint8 // 0 invalid, 4, 6
-	respFam    uint8
+	// payload and the history say whether a handshake completed (the
+	// scanner test, engages): whether payload went either way is all
+	// the audit reads of the byte counts.
+	payload bool
+	origFam uint8 // 0 invalid, 4, 6
+	respFam uint8
 	// The ICMP error's sender family, type, code and version: reasons
 	// depend on them (a firewall's port unreachable, a redirect).
 	icmpFromFam, icmpType, icmpCode, icmpVer uint8
@@ -41,11 +46,11 @@ const pendingChunk = 4096
 
 var outcomeCodes = []flow.Outcome{"", flow.Established, flow.Rejected, flow.Unreachable, flow.Unanswered, flow.Unknown}
 
-// pendingTables interns the strings pending flows share (nodes, ICMP
-// reasons, name lists).
+// pendingTables interns the strings pending flows share (nodes and ICMP
+// reasons, histories, name lists).
 type pendingTables struct {
-	strs     []string
-	strIdx   map[string]uint16
+	strs     interned
+	hists    interned
 	names    []flowNames
 	namesIdx map[string]uint32
 }
@@ -58,21 +63,31 @@ type flowNames struct {
 }
 
 func newPendingTables() *pendingTables {
-	return &pendingTables{strs: []string{""}, strIdx: map[string]uint16{"": 0},
+	return &pendingTables{strs: newInterned(), hists: newInterned(),
 		names: []flowNames{{}}, namesIdx: map[string]uint32{"": 0}}
 }
 
-func (p *pendingTables) str(s string) uint16 {
-	if i, ok := p.strIdx[s]; ok {
+// interned is a table of up to 65536 distinct strings, "" first.
+type interned struct {
+	list []string
+	idx  map[string]uint16
+}
+
+func newInterned() interned { return interned{list: []string{""}, idx: map[string]uint16{"": 0}} }
+
+// of returns s's index; beyond 65536 distinct strings, that of "" (the
+// detail is dropped: absurdly many nodes, reasons or histories).
+func (t *interned) of(s string) uint16 {
+	if i, ok := t.idx[s]; ok {
 		return i
 	}
-	if len(p.strs) == 1<<16 {
-		return 0 // absurdly many distinct nodes or reasons: drop the detail
+	if len(t.list) == 1<<16 {
+		return 0
 	}
 	s = strings.Clone(s)
-	p.strIdx[s] = uint16(len(p.strs))
-	p.strs = append(p.strs, s)
-	return uint16(len(p.strs) - 1)
+	t.idx[s] = uint16(len(t.list))
+	t.list = append(t.list, s)
+	return uint16(len(t.list) - 1)
 }
 
 func (p *pendingTables) nameLists(f *flow.Flow) uint32 {
@@ -99,20 +114,45 @@ func cloneStrings(ss []string) []string {
 	return out
 }
 
-// keep reduces f to a pendingFlow.
+// keep reduces f to a pendingFlow, interning its strings.
 func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
+	pf := compactFlow(f)
+	// Beyond 65536 distinct histories one is lost (interned.of): a flow
+	// without payload then no longer shows the handshake it completed.
+	pf.node, pf.names, pf.history = p.strs.of(f.Node), p.nameLists(f), p.hists.of(f.History)
+	if f.ICMP != nil {
+		pf.icmpReason = p.strs.of(f.ICMP.Reason)
+	}
+	return pf
+}
+
+// restore fills f (reused between calls) from pf.
+func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPError) {
+	expandFlow(pf, f, icmp)
+	n := &p.names[pf.names]
+	f.Node, f.OrigNames, f.RespNames, f.ServerName = p.strs.list[pf.node], n.orig, n.resp, n.server
+	f.History = p.hists.list[pf.history]
+	if pf.hasICMP {
+		icmp.Reason = p.strs.list[pf.icmpReason]
+	}
+}
+
+// compactFlow reduces f to the numbers a pendingFlow holds (and its UID
+// and process, copied); the strings it shares with other flows (node,
+// ICMP reason, names) are left to the caller.
+func compactFlow(f *flow.Flow) pendingFlow {
 	o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 	pf := pendingFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
 		start: nanos(f.Start), end: nanos(f.End), origPkts: f.OrigPkts, respPkts: f.RespPkts,
-		uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
-		node: p.str(f.Node), names: p.nameLists(f), process: cloneProcess(f.Process), open: f.Open}
+		payload: f.OrigBytes > 0 || f.RespBytes > 0, uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
+		process: cloneProcess(f.Process), open: f.Open}
 	for i, o := range outcomeCodes {
 		if o == f.Outcome {
 			pf.outcome = uint8(i)
 		}
 	}
 	if f.ICMP != nil {
-		pf.hasICMP, pf.icmpReason = true, p.str(f.ICMP.Reason)
+		pf.hasICMP = true
 		from := f.ICMP.From.Unmap()
 		pf.icmpFrom, pf.icmpFromFam = from.As16(), famOf(from)
 		pf.icmpType, pf.icmpCode, pf.icmpVer = f.ICMP.Type, f.ICMP.Code, f.ICMP.Version
@@ -120,8 +160,10 @@ func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
 	return pf
 }
 
-// restore fills f (reused between calls) from pf.
-func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPError) {
+// expandFlow fills f (and icmp, which f then points to) from the numbers
+// of pf; node, names and the ICMP reason are left empty. Byte counts are
+// not kept: OrigBytes is 1 when payload went either way, else 0.
+func expandFlow(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPError) {
 	addr := func(b [16]byte, fam uint8) netip.Addr {
 		switch fam {
 		case 4:
@@ -135,11 +177,13 @@ func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPEr
 		Orig:  netip.AddrPortFrom(addr(pf.orig, pf.origFam), pf.origPort),
 		Resp:  netip.AddrPortFrom(addr(pf.resp, pf.respFam), pf.respPort),
 		Start: fromNanos(pf.start), End: fromNanos(pf.end),
-		OrigPkts: pf.origPkts, RespPkts: pf.respPkts, Outcome: outcomeCodes[pf.outcome], Node: p.strs[pf.node],
-		OrigNames: p.names[pf.names].orig, RespNames: p.names[pf.names].resp, ServerName: p.names[pf.names].server,
+		OrigPkts: pf.origPkts, RespPkts: pf.respPkts, Outcome: outcomeCodes[pf.outcome],
 		Process: pf.process, Open: pf.open}
+	if pf.payload {
+		f.OrigBytes = 1
+	}
 	if pf.hasICMP {
-		*icmp = flow.ICMPError{Reason: p.strs[pf.icmpReason], From: addr(pf.icmpFrom, pf.icmpFromFam),
+		*icmp = flow.ICMPError{From: addr(pf.icmpFrom, pf.icmpFromFam),
 			Type: pf.icmpType, Code: pf.icmpCode, Version: pf.icmpVer}
 		f.ICMP = icmp
 	}

@@ -150,8 +150,15 @@ type Report struct {
 
 	Requirements []Requirement    `json:"requirements"`
 	Unexpected   []UnexpectedFlow `json:"unexpected"`
-	Housekeeping []Housekeeping   `json:"housekeeping"`
-	Capture      CaptureSummary   `json:"capture"`
+	// UnexpectedFolded counts the unexpected groups beyond MaxUnexpected
+	// and their flows; absent when every group is listed.
+	UnexpectedFolded *FoldedGroups `json:"unexpected_folded,omitempty"`
+	// Noise summarises the inbound flows set aside as internet noise
+	// (backscatter and scanners, docs/report.md): not judged, not listed
+	// as unexpected. Absent when there was none.
+	Noise        *Noise         `json:"noise,omitempty"`
+	Housekeeping []Housekeeping `json:"housekeeping"`
+	Capture      CaptureSummary `json:"capture"`
 	// Warnings are things the reader must know to trust the report: loss,
 	// unconfigured zones, inferred hosts.
 	Warnings []string `json:"warnings"`
@@ -176,6 +183,9 @@ type Summary struct {
 	Matched      int `json:"matched"`
 	Transit      int `json:"transit"`
 	Housekeeping int `json:"housekeeping"`
+	// Noise counts the flows set aside as internet noise (Report.Noise):
+	// Flows = Housekeeping + Transit + Matched + UnexpectedFlows + Noise.
+	Noise int `json:"noise,omitempty"`
 }
 
 // Count returns the number of requirements with status s (or unexpected
@@ -333,9 +343,19 @@ type Requirement struct {
 
 	Counts Counts `json:"counts"`
 	// Peers are worst first (most failed attempts, most flows, address),
-	// at most MaxPeers; PeersOmitted counts the rest.
+	// at most MaxPeers; PeersOmitted counts the rest of the peers tracked.
 	Peers        []PeerSeen `json:"peers"`
 	PeersOmitted int        `json:"peers_omitted"`
+	// PeersFolded estimates (HyperLogLog, about 3 % error) how many
+	// distinct peers were not tracked once the requirement had seen more
+	// than it keeps; FoldedCounts are their flows, exactly. Both absent
+	// when nothing was folded.
+	PeersFolded  int     `json:"peers_folded,omitempty"`
+	FoldedCounts *Counts `json:"folded_counts,omitempty"`
+	// NoiseFlows counts inbound flows of this requirement's port set aside
+	// as internet noise (Report.Noise): they are not in Counts and did not
+	// decide Status.
+	NoiseFlows int `json:"noise_flows,omitempty"`
 	// Nodes are the gateways that saw matching flows (merged sessions);
 	// ByNode gives each one's counts, so a report says which node saw what.
 	Nodes     []string     `json:"nodes"`
@@ -368,9 +388,12 @@ type UnexpectedFlow struct {
 	// Outcomes lists the outcomes seen, in a fixed order.
 	Outcomes []string      `json:"outcomes"`
 	Reasons  []ReasonCount `json:"reasons"`
-	// Peers as in Requirement: worst first, at most MaxPeers.
+	// Peers as in Requirement: worst first; a group tracks fewer peers
+	// than a requirement (32), and folds the others as a requirement does.
 	Peers        []PeerSeen   `json:"peers"`
 	PeersOmitted int          `json:"peers_omitted"`
+	PeersFolded  int          `json:"peers_folded,omitempty"`
+	FoldedCounts *Counts      `json:"folded_counts,omitempty"`
 	Nodes        []string     `json:"nodes"`
 	ByNode       []NodeCounts `json:"by_node"`
 	FirstSeen    time.Time    `json:"first_seen"`
@@ -380,6 +403,47 @@ type UnexpectedFlow struct {
 	// that would allow them but whose condition is off.
 	PeerNotAllowed []string `json:"peer_not_allowed"`
 	NotApplicable  []string `json:"not_applicable"`
+}
+
+// FoldedGroups stands for the unexpected groups the report does not
+// list (beyond MaxUnexpected): how many, and their flows (exact).
+type FoldedGroups struct {
+	Groups int    `json:"groups"`
+	Counts Counts `json:"counts"`
+}
+
+// Noise summarises the inbound flows set aside as internet noise, in one
+// line (docs/report.md "Internet noise").
+type Noise struct {
+	// Flows is every flow set aside (Summary.Noise).
+	Flows int `json:"flows"`
+	// Backscatter: inbound TCP SYNs the gateway answered with a SYN-ACK
+	// that was never acknowledged (spoofed sources). Sources is an
+	// estimate (a flood has too many to count exactly).
+	Backscatter NoiseKind `json:"backscatter"`
+	// Scanners: sources that tried ScanPorts or more distinct ports
+	// without completing a handshake with the gateway in between.
+	// Sources counts them exactly.
+	Scanners NoiseKind `json:"scanners"`
+	// Ports are the ports noise went to, most flows first (at most 5).
+	Ports []NoisePort `json:"ports"`
+	// Overflow counts inbound flows judged without the scanner test
+	// because the source table (Options.NoiseSources) was full; when
+	// non-zero a warning says so.
+	Overflow int `json:"overflow,omitempty"`
+}
+
+// NoiseKind counts one kind of noise.
+type NoiseKind struct {
+	Sources int `json:"sources"`
+	Flows   int `json:"flows"`
+}
+
+// NoisePort is one port noise went to.
+type NoisePort struct {
+	Protocol string `json:"protocol"`
+	Port     uint16 `json:"port"`
+	Flows    int    `json:"flows"`
 }
 
 // Housekeeping summarises one kind of link-local chatter (neighbour

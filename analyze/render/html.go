@@ -102,6 +102,12 @@ type htmlView struct {
 	Products string
 	House    string
 	Timeline *timeline
+	// Noise is the noise line; UnexpectedFolded counts the unexpected
+	// groups not listed. Both empty when there are none.
+	Noise, UnexpectedFolded string
+	// UnexpectedPeersFolded says, per unexpected group (same index), what
+	// its folded peers amount to.
+	UnexpectedPeersFolded []string
 }
 
 type htmlCard struct {
@@ -134,6 +140,8 @@ type htmlReq struct {
 	// the report left out.
 	PeersHead, PeersTail []analyze.PeerSeen
 	PeersMore            int
+	// Folded says what the requirement's folded peers amount to.
+	Folded string
 }
 
 // htmlPeersShown is how many peers a requirement shows before folding.
@@ -168,6 +176,7 @@ func newHTMLView(rep *analyze.Report) *htmlView {
 				hr.Hint = reasonHint(r.Reason)
 			}
 			hr.Outcomes = outcomeBars(r.Counts)
+			hr.Folded = foldedText(r.PeersFolded, r.FoldedCounts)
 			hr.PeersHead, hr.PeersMore = r.Peers, r.PeersOmitted
 			if len(r.Peers) > htmlPeersShown {
 				hr.PeersHead, hr.PeersTail = r.Peers[:htmlPeersShown], r.Peers[htmlPeersShown:]
@@ -175,7 +184,7 @@ func newHTMLView(rep *analyze.Report) *htmlView {
 			if !hr.Open {
 				hr.Brief = plural(r.Counts.Flows, "flow", "flows")
 				if len(r.Peers) > 0 {
-					hr.Brief += " · " + strings.Join(peersList(r.Peers, r.PeersOmitted), ", ")
+					hr.Brief += " · " + strings.Join(peersList(r.Peers, r.PeersOmitted, r.PeersFolded), ", ")
 				}
 				if st == analyze.NotApplicable {
 					hr.Brief = hr.Condition + " · " + hr.Brief
@@ -187,6 +196,10 @@ func newHTMLView(rep *analyze.Report) *htmlView {
 	}
 	v.Cards = append(v.Cards, htmlCard{Status: analyze.Unexpected, Label: "unexpected", Count: rep.Summary.Unexpected})
 	v.Timeline = newTimeline(rep)
+	v.Noise, v.UnexpectedFolded = noiseText(rep.Noise), unexpectedFoldedText(rep.UnexpectedFolded)
+	for _, u := range rep.Unexpected {
+		v.UnexpectedPeersFolded = append(v.UnexpectedPeersFolded, foldedText(u.PeersFolded, u.FoldedCounts))
+	}
 	return v
 }
 

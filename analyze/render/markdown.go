@@ -61,6 +61,9 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 			}
 			if len(r.Peers) > 0 {
 				p("   - Seen: %s", mdText(peersSeenText(r.Peers, r.PeersOmitted)))
+				if f := foldedText(r.PeersFolded, r.FoldedCounts); f != "" {
+					p("   - Folded: %s", mdText(f))
+				}
 			}
 			if r.Source.Text != "" {
 				p("   - Vendor (%s): %s", mdText(r.Source.Document), mdText("\""+r.Source.Text+"\""))
@@ -82,19 +85,7 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 		mdRequirements(b, rep, st, reqs)
 	}
 
-	p("")
-	p("## Unexpected (%d)", len(rep.Unexpected))
-	p("")
-	if len(rep.Unexpected) == 0 {
-		p("Nothing unexpected: every flow to or from the gateway is allowed by an applicable requirement.")
-	} else {
-		mdTable(b, []string{"Direction", "Port", "Flows", "Outcomes", "Peers", "First seen", "Last seen", "Note"}, []int{2})
-		for _, u := range rep.Unexpected {
-			mdRow(b, string(u.Direction), unexpectedPort(u), fmt.Sprint(u.Counts.Flows), outcomesText(u.Counts, u.Reasons),
-				strings.Join(peersList(u.Peers, u.PeersOmitted), ", "), stamp(u.FirstSeen), stamp(u.LastSeen), unexpectedNote(u))
-		}
-	}
-
+	mdUnexpected(b, rep)
 	p("")
 	p("## Coverage")
 	p("")
@@ -109,6 +100,32 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping)
 	p("- Housekeeping (link-local, not audited): %s", mdText(housekeepingText(rep.Housekeeping)))
 	return b.Flush()
+}
+
+// mdUnexpected writes the unexpected flows and the noise line.
+func mdUnexpected(b *bufio.Writer, rep *analyze.Report) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p("")
+	p("## Unexpected (%d)", len(rep.Unexpected))
+	p("")
+	if len(rep.Unexpected) == 0 {
+		p("Nothing unexpected: every flow to or from the gateway is allowed by an applicable requirement.")
+	} else {
+		mdTable(b, []string{"Direction", "Port", "Flows", "Outcomes", "Peers", "First seen", "Last seen", "Note"}, []int{2})
+		for _, u := range rep.Unexpected {
+			mdRow(b, string(u.Direction), unexpectedPort(u), fmt.Sprint(u.Counts.Flows), outcomesText(u.Counts, u.Reasons),
+				strings.Join(peersList(u.Peers, u.PeersOmitted, u.PeersFolded), ", "), stamp(u.FirstSeen), stamp(u.LastSeen), unexpectedNote(u))
+		}
+		if f := unexpectedFoldedText(rep.UnexpectedFolded); f != "" {
+			p("")
+			p("And %s.", mdText(f))
+		}
+	}
+	if n := noiseText(rep.Noise); n != "" {
+		p("")
+		p("Noise (not judged, see docs/report.md): %s.", mdText(n))
+	}
+
 }
 
 func productNames(ps []analyze.ProductSummary) string {
@@ -192,7 +209,7 @@ func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, req
 		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Reason", "Worked", "Failed", "Peers", "First seen", "Last seen"}, []int{5, 6})
 		for _, r := range reqs {
 			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, strings.Join(reasonLines(r), "; "),
-				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersWithOutcomes(r.Peers, r.PeersOmitted), ", "),
+				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersWithOutcomes(r.Peers, r.PeersOmitted, r.PeersFolded), ", "),
 				stampPtr(r.FirstSeen), stampPtr(r.LastSeen))
 		}
 	case analyze.NeverSeen:
@@ -218,7 +235,7 @@ func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, req
 		mdTable(b, header, []int{4})
 		for _, r := range reqs {
 			row := []string{r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, fmt.Sprint(r.Counts.Flows),
-				strings.Join(peersList(r.Peers, r.PeersOmitted), ", ")}
+				strings.Join(peersList(r.Peers, r.PeersOmitted, r.PeersFolded), ", ")}
 			if note {
 				row = append(row, r.Note)
 			}

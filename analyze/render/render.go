@@ -129,18 +129,19 @@ func peerText(p analyze.PeerSeen) string {
 }
 
 // peersList renders up to maxPeers peers and counts the rest, including
-// those the report itself left out (omitted).
-func peersList(ps []analyze.PeerSeen, omitted int) []string {
-	return peersListOf(ps, omitted, false)
+// those the report itself left out (omitted) and, approximately, those it
+// folded (folded).
+func peersList(ps []analyze.PeerSeen, omitted, folded int) []string {
+	return peersListOf(ps, omitted, folded, false)
 }
 
 // peersWithOutcomes is peersList with each peer's outcomes, for partial
 // requirements where it matters which peers failed.
-func peersWithOutcomes(ps []analyze.PeerSeen, omitted int) []string {
-	return peersListOf(ps, omitted, true)
+func peersWithOutcomes(ps []analyze.PeerSeen, omitted, folded int) []string {
+	return peersListOf(ps, omitted, folded, true)
 }
 
-func peersListOf(ps []analyze.PeerSeen, omitted int, outcomes bool) []string {
+func peersListOf(ps []analyze.PeerSeen, omitted, folded int, outcomes bool) []string {
 	var out []string
 	for i, p := range ps {
 		if i == maxPeers {
@@ -152,10 +153,66 @@ func peersListOf(ps []analyze.PeerSeen, omitted int, outcomes bool) []string {
 		}
 		out = append(out, s)
 	}
-	if more := len(ps) - len(out) + omitted; more > 0 {
+	more := len(ps) - len(out) + omitted
+	switch {
+	case folded > 0:
+		out = append(out, fmt.Sprintf("+%d more, and about %d folded", more, folded))
+	case more > 0:
 		out = append(out, fmt.Sprintf("+%d more", more))
 	}
 	return out
+}
+
+// foldedText says what an unexpected group's or requirement's folded
+// peers amount to: "about 4903 other peers (5000000 flows: 5000000
+// unanswered)"; "" when none were folded.
+func foldedText(folded int, c *analyze.Counts) string {
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("about %s (%s: %s)", plural(folded, "other peer", "other peers"), plural(c.Flows, "flow", "flows"), countsText(*c))
+}
+
+// noiseText is the one line the report gives internet noise: "3000
+// inbound flows set aside, not judged: 3000 flows from 150 scanners;
+// top ports tcp/22 (150), tcp/443 (150)"; "" when there was none.
+func noiseText(n *analyze.Noise) string {
+	if n == nil {
+		return ""
+	}
+	s := plural(n.Flows, "inbound flow", "inbound flows") + " set aside, not judged"
+	var kinds []string
+	if k := n.Scanners; k.Flows > 0 {
+		kinds = append(kinds, fmt.Sprintf("%s from %s", plural(k.Flows, "flow", "flows"), plural(k.Sources, "scanner", "scanners")))
+	}
+	if k := n.Backscatter; k.Flows > 0 {
+		kinds = append(kinds, fmt.Sprintf("%s of backscatter (SYN-ACKs to spoofed sources, never acknowledged) from about %s",
+			plural(k.Flows, "flow", "flows"), plural(k.Sources, "source", "sources")))
+	}
+	if len(kinds) > 0 {
+		s += ": " + strings.Join(kinds, ", ")
+	}
+	if len(n.Ports) > 0 {
+		ports := make([]string, len(n.Ports))
+		for i, p := range n.Ports {
+			ports[i] = fmt.Sprintf("%s/%d (%d)", p.Protocol, p.Port, p.Flows)
+		}
+		s += "; top ports " + strings.Join(ports, ", ")
+	}
+	if n.Overflow > 0 {
+		s += fmt.Sprintf("; %s judged without the whole scanner test (its table was full)", plural(n.Overflow, "flow", "flows"))
+	}
+	return s
+}
+
+// unexpectedFoldedText counts the unexpected groups the report does not
+// list; "" when it lists them all.
+func unexpectedFoldedText(g *analyze.FoldedGroups) string {
+	if g == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s more, not listed (%d per report), counted together: %s (%s)",
+		plural(g.Groups, "group", "groups"), analyze.MaxUnexpected, plural(g.Counts.Flows, "flow", "flows"), countsText(g.Counts))
 }
 
 // allowedText renders a requirement's peer constraint: "zone:vendor-support,

@@ -122,6 +122,13 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 		if err := t.unexpected(rep.Unexpected); err != nil {
 			return err
 		}
+		if f := unexpectedFoldedText(rep.UnexpectedFolded); f != "" {
+			t.line("  and %s", f)
+		}
+	}
+	if n := noiseText(rep.Noise); n != "" {
+		t.line("")
+		t.line("Noise (not judged, see docs/report.md): %s", n)
 	}
 	t.line("")
 	t.line("Housekeeping (link-local, not audited): %s", housekeepingText(rep.Housekeeping))
@@ -148,7 +155,7 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		for _, r := range reqs {
 			rows = append(rows, []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
 				reasonLines(r), one(strconv.Itoa(r.Counts.Established)), one(strconv.Itoa(r.Counts.Failed())),
-				peers(r.Peers, r.PeersOmitted)})
+				peers(r.Peers, r.PeersOmitted, r.PeersFolded)})
 		}
 		paint = map[int]string{4: statusColor[st]}
 	case analyze.NeverSeen:
@@ -173,7 +180,7 @@ func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs 
 		}
 		for _, r := range reqs {
 			row := []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
-				one(strconv.Itoa(r.Counts.Flows)), peersList(r.Peers, r.PeersOmitted)}
+				one(strconv.Itoa(r.Counts.Flows)), peersList(r.Peers, r.PeersOmitted, r.PeersFolded)}
 			if note {
 				row = append(row, one(r.Note))
 			}
@@ -195,7 +202,7 @@ func (t *tableWriter) unexpected(us []analyze.UnexpectedFlow) error {
 	var rows [][]cell
 	for _, u := range us {
 		rows = append(rows, []cell{one(string(u.Direction)), one(unexpectedPort(u)), one(strconv.Itoa(u.Counts.Flows)),
-			one(outcomesText(u.Counts, u.Reasons)), peersList(u.Peers, u.PeersOmitted), one(unexpectedNote(u))})
+			one(outcomesText(u.Counts, u.Reasons)), peersList(u.Peers, u.PeersOmitted, u.PeersFolded), one(unexpectedNote(u))})
 	}
 	return t.table(header, rows, []int{2}, nil)
 }

@@ -10,12 +10,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 func main() {
+	setMemoryLimit = func(n int64) {
+		if os.Getenv("GOMEMLIMIT") == "" { // the user's own limit wins
+			debug.SetMemoryLimit(n)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go onSignals(cancel)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

@@ -101,6 +101,9 @@ func newReplayCmd(a *app) *cobra.Command {
 					return err
 				}
 				copts.OnFlow = aud.Add
+				if !aud.KeepsFlows() {
+					setMemoryLimit(streamHeapLimit(maxFlows))
+				}
 				res, err := a.readFiles(args, copts, false)
 				if err != nil {
 					return err
