@@ -129,6 +129,7 @@ func newReplayCmd(a *app) *cobra.Command {
 	}
 	f.register(cmd)
 	sf.register(cmd)
+	a.addMaxInputFlag(cmd.Flags())
 	cmd.Flags().Lookup("node").Usage = "gateway name recorded in the session (default: the first capture's file name without extensions)"
 	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
 		"bound on concurrent flows `N`; the longest idle are finished early when it is reached (0: the default, 262144)")
@@ -180,8 +181,8 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 		opts.Products = append(opts.Products, p)
 	}
 	if f.site != "" {
-		if opts.Site, err = catalog.LoadSite(f.site); err != nil {
-			return opts, nil, oneLine(err, f.site, true)
+		if opts.Site, err = catalog.LoadSiteLimit(f.site, int64(a.maxInput)); err != nil {
+			return opts, nil, sizeHint(oneLine(err, f.site, true))
 		}
 	}
 	for _, h := range f.hosts {
