@@ -139,6 +139,11 @@ func WriteFileAtomic(path string, write func(f *os.File) error) error {
 	}
 	defer a.Abort()
 	if err := write(a.File); err != nil {
+		// "write s.json: no space left on device", not the temporary
+		// file's name (or the path) a second time.
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err
+		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return a.Commit()
