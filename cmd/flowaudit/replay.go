@@ -60,7 +60,8 @@ func newReplayCmd(a *app) *cobra.Command {
 			"requirement allows are listed as unexpected. docs/report.md explains the report.\n\n" +
 			"Exit status: 0 when every applicable requirement is ok and nothing is unexpected,\n" +
 			"1 when the report has findings (--fail-on), 2 for usage or input errors, 130 when\n" +
-			"Ctrl-C stopped reading (the partial report is written; a second Ctrl-C aborts).",
+			"Ctrl-C (143 when SIGTERM) stopped reading (the partial report is written; a\n" +
+			"second signal aborts).",
 		Example: "  flowaudit replay --product mailcleaner --host 192.0.2.10 gateway.pcap\n" +
 			"  flowaudit replay -p spamexperts --site site.yaml --with cluster -f json -o report.json day1.pcapng day2.pcapng",
 		RunE: func(cmd *cobra.Command, args []string) error {
