@@ -67,7 +67,10 @@ type fileSource struct {
 // order), pcapng (several interfaces with different link types; the EPB
 // drop count goes into Frame.Dropped), or a gzip of either. The format is
 // detected from the content, not the name. The returned Source reads frames
-// without copying them (Frame.Data is valid until the next Next).
+// without copying them (Frame.Data is valid until the next Next). Whatever
+// a file's headers claim, reading it holds no record over MaxRecord: a
+// longer one, or one longer than the snap length, ends the file with an
+// error wrapping ErrDamaged.
 func OpenFile(path string) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
