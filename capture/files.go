@@ -46,22 +46,31 @@ type fileSource struct {
 	size   int64
 	gz     *gzip.Reader
 	pcap   *pcapgo.Reader
+	recs   pcapRecords // pcap only: record lengths checked before pcapgo reads them
 	ng     *pcapgo.NgReader
+	guard  *ngGuard        // pcapng only: blocks checked before pcapgo reads them
 	link   layers.LinkType // pcap only; pcapng gives it per packet
 	frames uint64
 	// pcapng drop accounting per (section, interface): drop counts seen
 	// in EPB options, and the latest (cumulative) ISB isb_ifdrop.
-	section  int
-	epbDrops map[ifaceKey]uint64
-	isbDrops map[ifaceKey]uint64
-	err      error // sticky: once reading failed, every Next returns it
+	// Maps hold the current section only; pastDrops sums the drops of
+	// the sections before it, so a file of a million sections costs no
+	// more than one.
+	section   int
+	epbDrops  map[ifaceKey]uint64
+	isbDrops  map[ifaceKey]uint64
+	pastDrops uint64
+	err       error // sticky: once reading failed, every Next returns it
 }
 
 // OpenFile opens a capture file: pcap (µs or ns timestamps, either byte
 // order), pcapng (several interfaces with different link types; the EPB
 // drop count goes into Frame.Dropped), or a gzip of either. The format is
 // detected from the content, not the name. The returned Source reads frames
-// without copying them (Frame.Data is valid until the next Next).
+// without copying them (Frame.Data is valid until the next Next). Whatever
+// a file's headers claim, reading it holds no record over MaxRecord: a
+// longer one, or one longer than the snap length, ends the file with an
+// error wrapping ErrDamaged.
 func OpenFile(path string) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -127,21 +136,30 @@ func newFileSource(name string, r io.Reader) (*fileSource, error) {
 		}
 		return nil, fmt.Errorf("open capture %s: %w", name, readErr(err))
 	}
-	switch [4]byte(magic) {
+	switch m := [4]byte(magic); m {
 	case magicPcapUS, magicPcapNS, magicPcapUSBE, magicPcapNSBE:
 		// pcapgo wraps br in a bufio.Reader of its default size, which
-		// returns br itself since br is larger.
+		// returns br itself since br is larger: s.recs peeks at the record
+		// headers in the very buffer pcapgo reads.
 		if s.pcap, err = pcapgo.NewReader(br); err != nil {
 			return nil, fmt.Errorf("open capture %s: pcap header: %w", name, headerErr(err))
 		}
 		s.link = s.pcap.LinkType()
+		s.recs = pcapRecords{br: br, order: binary.LittleEndian, off: 24,
+			snap: int64(s.pcap.Snaplen()), limit: recordLimit(s.pcap.Snaplen())}
+		if m == magicPcapUSBE || m == magicPcapNSBE {
+			s.recs.order = binary.BigEndian
+		}
 	case magicPcapng:
 		s.epbDrops = map[ifaceKey]uint64{}
 		s.isbDrops = map[ifaceKey]uint64{}
-		s.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{
+		// pcapgo reads through the guard, in a buffer of its own (the
+		// guard copies checked blocks into it).
+		s.guard = newNgGuard(br)
+		s.ng, err = pcapgo.NewNgReader(bufio.NewReaderSize(s.guard, 64<<10), pcapgo.NgReaderOptions{
 			WantMixedLinkType:  true,
 			SkipUnknownVersion: true,
-			SectionEndCallback: func([]pcapgo.NgInterface, pcapgo.NgSectionInfo) { s.section++ },
+			SectionEndCallback: func([]pcapgo.NgInterface, pcapgo.NgSectionInfo) { s.endSection() },
 			StatisticsCallback: func(id int, st pcapgo.NgInterfaceStatistics) {
 				if st.PacketsDropped != pcapgo.NgNoValue64 {
 					s.isbDrops[ifaceKey{s.section, id}] = st.PacketsDropped
@@ -149,6 +167,9 @@ func newFileSource(name string, r io.Reader) (*fileSource, error) {
 			},
 		})
 		if err != nil {
+			if gerr := s.guard.Err(); gerr != nil {
+				err = gerr
+			}
 			return nil, fmt.Errorf("open capture %s: pcapng header: %w", name, headerErr(err))
 		}
 	case magicPcapKuz, magicPcapKuzB:
@@ -210,7 +231,9 @@ func (s *fileSource) Next(fr *Frame) error {
 		err  error
 	)
 	if s.pcap != nil {
-		data, ci, err = s.pcap.ZeroCopyReadPacketData()
+		if err = s.recs.check(); err == nil {
+			data, ci, err = s.pcap.ZeroCopyReadPacketData()
+		}
 		if err == io.EOF && !ci.Timestamp.IsZero() {
 			// The record header was read but not one byte of its data.
 			err = io.ErrUnexpectedEOF
@@ -220,6 +243,9 @@ func (s *fileSource) Next(fr *Frame) error {
 	} else {
 		var opts pcapgo.NgPacketOptions
 		data, ci, opts, err = s.ng.ZeroCopyReadPacketDataWithOptions()
+		if gerr := s.guard.Err(); err != nil && gerr != nil {
+			err = gerr // pcapgo may have worded it as its own, or taken it for the end
+		}
 		if err == nil {
 			fr.LinkType = s.link
 			if len(ci.AncillaryData) > 0 {
@@ -285,6 +311,11 @@ type InputCounter interface {
 // InterfaceDrops implements InterfaceDropCounter: per interface, the
 // latest ISB drop count minus the EPB drop counts already delivered.
 func (s *fileSource) InterfaceDrops() uint64 {
+	return s.pastDrops + s.sectionDrops()
+}
+
+// sectionDrops is InterfaceDrops for the current section.
+func (s *fileSource) sectionDrops() uint64 {
 	var n uint64
 	for k, isb := range s.isbDrops {
 		if epb := s.epbDrops[k]; isb > epb {
@@ -292,6 +323,15 @@ func (s *fileSource) InterfaceDrops() uint64 {
 		}
 	}
 	return n
+}
+
+// endSection folds the drop counts of the section that ended into
+// pastDrops: its interfaces are never named again.
+func (s *fileSource) endSection() {
+	s.pastDrops += s.sectionDrops()
+	clear(s.isbDrops)
+	clear(s.epbDrops)
+	s.section++
 }
 
 // Close closes the file.

@@ -1,9 +1,13 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // AtomicFile is a file that appears at its final path complete or not at
@@ -15,6 +19,10 @@ import (
 // An existing path that is not a regular file (/dev/null, /dev/stdout, a
 // named pipe) is written in place: renaming over it would replace a device
 // node with a file.
+//
+// The file gets the permissions of the regular file it replaces (a report
+// kept 0600 stays 0600), or for a new file 0666 less the umask, as any
+// program's new file does.
 type AtomicFile struct {
 	*os.File
 	path   string
@@ -35,11 +43,31 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	// Created with the final permissions (the umask applies), never wider
+	// than the file replaced: the temporary file is readable by no one
+	// the result is not.
+	perm := os.FileMode(0o666)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		perm = fi.Mode().Perm()
+	}
+	f, err := createTemp(dir, "."+base+".tmp-", perm)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	return &AtomicFile{File: f, path: path}, nil
+}
+
+// createTemp is os.CreateTemp with the permissions given (os.CreateTemp
+// makes every file 0600).
+func createTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
+	for range 10000 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
 }
 
 // Path is the final path the file will have after Commit.
@@ -69,10 +97,13 @@ func (a *AtomicFile) Commit() error {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: close: %w", a.path, err)
 	}
-	// CreateTemp makes the file 0600; give the result the usual mode.
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", a.path, err)
+	// The file replaced keeps its permissions, also when the umask took
+	// some away from the temporary file (or it appeared meanwhile).
+	if fi, err := os.Stat(a.path); err == nil && fi.Mode().IsRegular() {
+		if err := os.Chmod(tmp, fi.Mode().Perm()); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("write %s: %w", a.path, err)
+		}
 	}
 	if err := os.Rename(tmp, a.path); err != nil {
 		os.Remove(tmp)
@@ -108,6 +139,11 @@ func WriteFileAtomic(path string, write func(f *os.File) error) error {
 	}
 	defer a.Abort()
 	if err := write(a.File); err != nil {
+		// "write s.json: no space left on device", not the temporary
+		// file's name (or the path) a second time.
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err
+		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return a.Commit()

@@ -37,3 +37,54 @@ func TestAtomicFileDevice(t *testing.T) {
 		t.Errorf("the pipe was replaced: %v %v", fi.Mode(), err)
 	}
 }
+
+// TestAtomicFileModes: a new file follows the umask, a replaced one keeps
+// its permissions (issue 10, row 11: both used to be forced to 0644).
+func TestAtomicFileModes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		umask    int
+		existing os.FileMode // 0: no file there
+		want     os.FileMode
+	}{
+		{"new, umask 022", 0o022, 0, 0o644},
+		{"new, umask 077", 0o077, 0, 0o600},
+		{"new, umask 002", 0o002, 0, 0o664},
+		{"replacing 0600, umask 022", 0o022, 0o600, 0o600},
+		{"replacing 0640, umask 077", 0o077, 0o640, 0o640},
+		{"replacing 0644, umask 077", 0o077, 0o644, 0o644},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "report.json")
+			if tc.existing != 0 {
+				if err := os.WriteFile(path, []byte("old"), tc.existing); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, tc.existing); err != nil { // WriteFile's mode is masked
+					t.Fatal(err)
+				}
+			}
+			old := syscall.Umask(tc.umask)
+			defer syscall.Umask(old)
+			var tmpMode os.FileMode
+			err := WriteFileAtomic(path, func(f *os.File) error {
+				fi, err := f.Stat()
+				tmpMode = fi.Mode().Perm()
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != tc.want {
+				t.Errorf("mode %#o, want %#o", got, tc.want)
+			}
+			if tmpMode&^tc.want != 0 {
+				t.Errorf("the temporary file was %#o: wider than the result %#o", tmpMode, tc.want)
+			}
+		})
+	}
+}

@@ -170,6 +170,17 @@ func FuzzOpenFile(f *testing.F) {
 	writePcapng(f, le, links, frames)
 	f.Add(readAll(f, le))
 	f.Add([]byte{})
+	// Headers that claim more than they hold (issue 10): a 4 GiB pcap
+	// record, a pcapng packet over its block and over the bound, and the
+	// blocks the reader drops.
+	pcapHuge := binary.LittleEndian.AppendUint32(nil, 0xa1b2c3d4)
+	pcapHuge = append(pcapHuge, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0)
+	f.Add(append(pcapHuge, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0))
+	frame := marked(3)
+	f.Add((&ngb{}).shb().idb(0).epb(uint32(len(frame)), frame).epb(0xfffffff0, nil).out)
+	f.Add((&ngb{}).shb().idb(64).epb(200, frame).out)
+	f.Add((&ngb{}).shb().idb(0).block(4, []byte{1, 0, 8, 0, 192, 0, 2, 1, 'a', 0, 0, 0, 0, 0, 0, 0}).
+		block(ngSPB, binary.LittleEndian.AppendUint32(nil, 0xfffffff0)).out)
 	// The damaged files of the shared corpus, when present, are good
 	// starting points: real-world oddities the builders do not make.
 	if dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "corpus", "malformed")); err == nil {
@@ -206,7 +217,7 @@ func FuzzOpenFile(f *testing.F) {
 				}
 				return
 			}
-			if len(fr.Data) > len(data) || n > len(data) {
+			if len(fr.Data) > len(data) || len(fr.Data) > MaxRecord || n > len(data) {
 				t.Fatalf("frame %d of %d bytes from %d bytes of input", n, len(fr.Data), len(data))
 			}
 		}

@@ -308,8 +308,11 @@ func warningLines(err error) []string {
 		return out
 	}
 	msg := err.Error()
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		msg = fmt.Sprintf("%s (truncated: flows up to this point are kept)", msg)
+	case errors.Is(err, ErrDamaged):
+		msg = fmt.Sprintf("%s (the rest of the file is not read: flows up to this point are kept)", msg)
 	}
 	return append(out, msg)
 }

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"sort"
@@ -50,11 +49,19 @@ func Bundled() (*Catalog, error) {
 }
 
 // LoadFile reads a user's product file, with the same validation as the
-// bundled ones. Nothing is returned when anything in it is wrong.
+// bundled ones. Nothing is returned when anything in it is wrong. The file
+// must be a regular file of at most MaxFileSize bytes (see LoadFileLimit).
 func LoadFile(file string) (*Catalog, error) {
-	data, err := os.ReadFile(file)
+	return LoadFileLimit(file, MaxFileSize)
+}
+
+// LoadFileLimit is LoadFile for a file of at most max bytes (MaxFileSize
+// when max is 0). A larger file is refused unread (ErrTooLarge), and so is
+// anything but a regular file (ErrNotRegular).
+func LoadFileLimit(file string, max int64) (*Catalog, error) {
+	data, err := readInput(file, max)
 	if err != nil {
-		return nil, fmt.Errorf("load catalog: %w", err)
+		return nil, fmt.Errorf("load catalog %s: %w", file, unwrapPath(err))
 	}
 	p, err := Parse(file, data)
 	if err != nil {

@@ -3,7 +3,6 @@ package catalog
 import (
 	"fmt"
 	"net/netip"
-	"os"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,10 +17,20 @@ var siteKeys = []string{"hosts", "zones", "features"}
 //	zones:
 //	  vendor-support: [198.51.100.0/24]
 //	features: {cluster: true}
+//
+// The file must be a regular file of at most MaxFileSize bytes (see
+// LoadSiteLimit).
 func LoadSite(file string) (*Site, error) {
-	data, err := os.ReadFile(file)
+	return LoadSiteLimit(file, MaxFileSize)
+}
+
+// LoadSiteLimit is LoadSite for a file of at most max bytes (MaxFileSize
+// when max is 0), refusing a larger one or anything but a regular file
+// unread, as LoadFileLimit does.
+func LoadSiteLimit(file string, max int64) (*Site, error) {
+	data, err := readInput(file, max)
 	if err != nil {
-		return nil, fmt.Errorf("load site: %w", err)
+		return nil, fmt.Errorf("load site %s: %w", file, unwrapPath(err))
 	}
 	return ParseSite(file, data)
 }

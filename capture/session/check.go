@@ -35,44 +35,47 @@ var (
 		flow.StateRSTO, flow.StateRSTR, flow.StateRSTOS0, flow.StateRSTRH, flow.StateSH, flow.StateSHR, flow.StateOTH}
 )
 
-// validate checks what decoding cannot: values outside a vocabulary,
-// addresses left empty, negative counts, a flow ending before it starts,
-// an ICMP error of no IP version. Any of them would be mis-audited or
-// shown as they are (an unknown outcome counts as never seen, an ICMP
-// reason is printed in the report).
-func (s *Session) validate() error {
+// checkHosts and checkFlow check what decoding cannot: values outside a
+// vocabulary, addresses left empty, negative counts, a flow ending before
+// it starts, an ICMP error of no IP version. Any of them would be
+// mis-audited or shown as they are (an unknown outcome counts as never
+// seen, an ICMP reason is printed in the report). The reader checks each
+// flow as it decodes it.
+func (s *Session) checkHosts() error {
 	for i, a := range s.Hosts {
 		if !a.IsValid() {
 			return &FieldError{fmt.Sprintf("hosts[%d]", i), `"" is not an IP address`}
 		}
 	}
-	for i := range s.Flows {
-		f := &s.Flows[i]
-		field := func(name string) string { return fmt.Sprintf("flows[%d].%s", i, name) }
-		if !slices.Contains(outcomes, f.Outcome) {
-			problem := fmt.Sprintf("unknown outcome %q", f.Outcome)
-			if f.Outcome == "" {
-				problem = "missing"
-			}
-			return &FieldError{field("outcome"), problem + " (want " + list(outcomes) + ")"}
+	return nil
+}
+
+// checkFlow checks flows[i] (see checkHosts).
+func checkFlow(i int, f *flow.Flow) *FieldError {
+	field := func(name string) string { return fmt.Sprintf("flows[%d].%s", i, name) }
+	if !slices.Contains(outcomes, f.Outcome) {
+		problem := fmt.Sprintf("unknown outcome %q", f.Outcome)
+		if f.Outcome == "" {
+			problem = "missing"
 		}
-		if f.State != "" && !slices.Contains(connStates, f.State) {
-			return &FieldError{field("conn_state"), fmt.Sprintf("unknown conn_state %q (want one of Zeek's: %s)", f.State, list(connStates))}
+		return &FieldError{field("outcome"), problem + " (want " + list(outcomes) + ")"}
+	}
+	if f.State != "" && !slices.Contains(connStates, f.State) {
+		return &FieldError{field("conn_state"), fmt.Sprintf("unknown conn_state %q (want one of Zeek's: %s)", f.State, list(connStates))}
+	}
+	for _, side := range []struct {
+		name string
+		ap   netip.AddrPort
+	}{{"orig", f.Orig}, {"resp", f.Resp}} {
+		if !side.ap.Addr().IsValid() {
+			return &FieldError{field(side.name), `missing (want "ip:port")`}
 		}
-		for _, side := range []struct {
-			name string
-			ap   netip.AddrPort
-		}{{"orig", f.Orig}, {"resp", f.Resp}} {
-			if !side.ap.Addr().IsValid() {
-				return &FieldError{field(side.name), `missing (want "ip:port")`}
-			}
-		}
-		if f.Orig.Addr().Unmap().Is4() != f.Resp.Addr().Unmap().Is4() {
-			return &FieldError{fmt.Sprintf("flows[%d]", i), fmt.Sprintf("orig %s and resp %s are not of one IP version", f.Orig, f.Resp)}
-		}
-		if fe := checkFlowValues(f, field); fe != nil {
-			return fe
-		}
+	}
+	if f.Orig.Addr().Unmap().Is4() != f.Resp.Addr().Unmap().Is4() {
+		return &FieldError{fmt.Sprintf("flows[%d]", i), fmt.Sprintf("orig %s and resp %s are not of one IP version", f.Orig, f.Resp)}
+	}
+	if fe := checkFlowValues(f, field); fe != nil {
+		return fe
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -35,9 +34,17 @@ func (e *duplicateError) Is(target error) bool { return target == ErrDuplicate }
 
 // Load reads a session file, checking its format and version first so a
 // wrong or newer file is refused with one clear line: "session FILE:
-// PROBLEM", PROBLEM naming the field when one is at fault.
+// PROBLEM", PROBLEM naming the field when one is at fault. The file must
+// be a regular file of at most MaxFileSize bytes (see LoadLimit).
 func Load(path string) (*Session, error) {
-	f, err := os.Open(path)
+	return LoadLimit(path, MaxFileSize)
+}
+
+// LoadLimit is Load for a file of at most max bytes (MaxFileSize when max
+// is 0). A larger file, or anything but a regular file (a directory,
+// /dev/zero, a named pipe), is refused unread: ErrTooLarge, ErrNotRegular.
+func LoadLimit(path string, max int64) (*Session, error) {
+	s, err := load(path, max)
 	if err != nil {
 		// The path is already in front: keep only what went wrong.
 		if pe, ok := errors.AsType[*os.PathError](err); ok {
@@ -45,33 +52,43 @@ func Load(path string) (*Session, error) {
 		}
 		return nil, fmt.Errorf("session %s: %w", path, err)
 	}
-	defer f.Close()
-	s, err := Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("session %s: %w", path, err)
-	}
 	return s, nil
+}
+
+func load(path string, max int64) (*Session, error) {
+	if max <= 0 {
+		max = MaxFileSize
+	}
+	f, size, err := openInput(path, max)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return newStream(newCapped(f, max, size), f).session()
 }
 
 // Read decodes a session from r (see Load) and checks every value the
 // audit relies on: an error is one line, a *FieldError naming the field
-// ("flows[3].outcome") when one is at fault.
+// ("flows[3].outcome") when one is at fault. It reads r as a stream: the
+// memory it needs is that of the session's values, not of the file. A
+// syntax error is placed by line and column when r is an io.ReadSeeker
+// (it reads r again up to the error), by byte offset otherwise.
 func Read(r io.Reader) (*Session, error) {
-	data, err := io.ReadAll(bufio.NewReaderSize(r, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if err := checkObject(data); err != nil {
-		return nil, err
-	}
-	// The header first: a file from a newer flowaudit may not decode into
-	// this version's types, and the version error is the useful one.
+	seek, _ := r.(io.ReadSeeker)
+	return newStream(newCapped(r, -1, -1), seek).session()
+}
+
+// decodeHead decodes the fields of a session other than its flows, data
+// being an object of them: the format and version first, since a file
+// from a newer flowaudit may not decode into this version's types and the
+// version error is the useful one.
+func decodeHead(data []byte) (*Session, error) {
 	var head struct {
 		Format  *string `json:"format"`
 		Version *int    `json:"version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, describe(data, err, reflect.TypeOf(head))
+		return nil, describeAt("", data, err, reflect.TypeOf(head))
 	}
 	if head.Format == nil || *head.Format != Format {
 		return nil, fmt.Errorf("%w (no \"format\": %q field)", ErrNotSession, Format)
@@ -82,131 +99,37 @@ func Read(r io.Reader) (*Session, error) {
 	if *head.Version != Version {
 		return nil, fmt.Errorf("%w %d (this flowaudit reads version %d; use the flowaudit that wrote it, or a newer one)", ErrVersion, *head.Version, Version)
 	}
-	s, err := decode(data)
-	if err != nil {
-		return nil, err
+	var s Session
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, describeAt("", data, err, reflect.TypeFor[Session]())
 	}
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return &s, nil
 }
 
-// wireSession is Session as read: its Flows shadows the embedded field
-// and stays nil when the file has no "flows" (or "flows": null), which
-// must be refused rather than read as a capture without flows.
-type wireSession struct {
-	Session
-	Flows *[]flow.Flow `json:"flows"`
-}
-
-// decode decodes a session whose header was checked. Errors are
-// FieldErrors where a field is at fault.
-func decode(data []byte) (*Session, error) {
-	var w wireSession
-	if err := json.Unmarshal(data, &w); err != nil {
-		return nil, describe(data, err, reflect.TypeFor[Session]())
-	}
-	if w.Flows == nil {
-		if raw := rawFlows(data); raw != nil {
-			return nil, &FieldError{"flows", "want an array, got " + got(raw)}
-		}
-		return nil, &FieldError{"flows", "missing (want an array of flows, [] when the capture saw none)"}
-	}
-	s := &w.Session
-	s.Flows = *w.Flows
-	// A null flow decodes as a flow with every field empty. Only the first
-	// such flow needs the raw array, to tell null from {}: validate
-	// refuses an empty flow anyway (no outcome), so the slow path runs at
-	// most once and never for a usable file.
-	for i := range s.Flows {
-		if s.Flows[i].Outcome != "" || !reflect.ValueOf(&s.Flows[i]).Elem().IsZero() {
-			continue
-		}
-		var elems []json.RawMessage
-		if json.Unmarshal(rawFlows(data), &elems) == nil && i < len(elems) && string(bytes.TrimSpace(elems[i])) == "null" {
-			return nil, &FieldError{fmt.Sprintf("flows[%d]", i), "want an object, got null"}
-		}
-		break
-	}
-	return s, nil
-}
-
-// rawFlows returns the value of data's "flows" key, nil when there is
-// none.
-func rawFlows(data []byte) json.RawMessage {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(data, &obj) != nil {
-		return nil
-	}
-	v, _ := lookupFold(obj, "flows")
-	return v
-}
-
-// checkObject refuses what cannot be a session before decoding: nothing
-// at all, or anything but a JSON object (a capture file given by
-// mistake, a JSON array).
-func checkObject(data []byte) error {
-	trimmed := bytes.TrimSpace(data)
-	switch {
-	case len(trimmed) == 0:
-		return fmt.Errorf("%w: empty file", ErrCorrupt)
-	case trimmed[0] == '{':
-		return nil
-	case json.Valid(trimmed):
-		return fmt.Errorf("%w (JSON %s, not an object)", ErrNotSession, jsonKind(trimmed))
-	}
-	return fmt.Errorf("%w (not JSON)", ErrNotSession)
-}
-
-// describe turns a failed decode of data into type t into one line: the
-// field at fault and what is wrong with its value, or where the syntax
-// breaks.
-func describe(data []byte, err error, t reflect.Type) error {
-	if _, ok := errors.AsType[*json.SyntaxError](err); !ok {
-		if fe := locate("", data, t); fe != nil {
-			return fe
-		}
-	}
-	return describeJSONErr(data, err)
-}
-
-// describeJSONErr names a syntax error (or anything locate could not
-// place) and where it is.
-func describeJSONErr(data []byte, err error) error {
-	syn, isSyn := errors.AsType[*json.SyntaxError](err)
-	switch {
-	case isSyn && strings.Contains(syn.Error(), "unexpected end"):
-		return fmt.Errorf("%w: truncated after %d bytes", ErrCorrupt, len(data))
-	case isSyn:
-		line, col := position(data, syn.Offset)
-		return fmt.Errorf("%w: line %d column %d: %v", ErrCorrupt, line, col, oneLine(syn.Error()))
+// describeAt turns a failed decode of raw, the value at path, into type t
+// into one line: the field at fault and what is wrong with its value. raw
+// is valid JSON (the stream decoder checked it), so the error is one of
+// types or values.
+func describeAt(path string, raw []byte, err error, t reflect.Type) error {
+	if fe := locate(path, raw, t); fe != nil {
+		return fe
 	}
 	return fmt.Errorf("%w: %v", ErrCorrupt, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
-}
-
-func position(data []byte, off int64) (line, col int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	line, col = 1, 1
-	for _, b := range data[:off] {
-		if b == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 // LoadAll loads the sessions at paths for one merged report. It refuses,
 // naming the files, what would count flows twice: one file given twice
 // (the same path, or the same file under two names) and two files that
 // record the same capture (see SameCapture). Two sessions of one node
-// with different starts (a node captured twice) are fine.
+// with different starts (a node captured twice) are fine. Each file must
+// be a regular file of at most MaxFileSize bytes (see LoadAllLimit).
 func LoadAll(paths ...string) ([]*Session, error) {
+	return LoadAllLimit(MaxFileSize, paths...)
+}
+
+// LoadAllLimit is LoadAll with each file bounded to max bytes (MaxFileSize
+// when max is 0), as LoadLimit.
+func LoadAllLimit(max int64, paths ...string) ([]*Session, error) {
 	type seen struct {
 		path string
 		abs  string
@@ -231,7 +154,7 @@ func LoadAll(paths ...string) ([]*Session, error) {
 	}
 	out := make([]*Session, 0, len(paths))
 	for i, p := range paths {
-		s, err := Load(p)
+		s, err := LoadLimit(p, max)
 		if err != nil {
 			return nil, err
 		}

@@ -55,6 +55,7 @@ func newCaptureCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return a.runCapture(&f) },
 	}
 	f.audit.register(cmd)
+	a.addMaxInputFlag(cmd.Flags())
 	fl := cmd.Flags()
 	fl.Lookup("host").Usage = "gateway address `ADDR` (repeatable); default: the site file's hosts, else the interface's own addresses"
 	fl.StringVarP(&f.iface, "iface", "i", "", "capture on interface `IF` (required)")

@@ -35,9 +35,9 @@ func (a *app) loadCatalog(files []string) (*catalog.Catalog, error) {
 		return nil, err
 	}
 	for _, f := range files {
-		o, err := catalog.LoadFile(f)
+		o, err := catalog.LoadFileLimit(f, int64(a.maxInput))
 		if err != nil {
-			return nil, oneLine(err, f, false)
+			return nil, sizeHint(oneLine(err, f, false))
 		}
 		c = c.Overlay(o)
 		if err := c.CheckSize(); err != nil {
@@ -81,6 +81,7 @@ func newCatalogCmd(a *app) *cobra.Command {
 		return errors.New("catalog: give a subcommand: list, show, validate or export (flowaudit catalog --help)")
 	}
 	addCatalogFlag(cmd, &files)
+	a.addMaxInputFlag(cmd.PersistentFlags())
 	cmd.AddCommand(
 		newCatalogListCmd(a, &files),
 		newCatalogShowCmd(a, &files),
@@ -163,17 +164,17 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 		Args:  oneArg("catalog validate", "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if site {
-				s, err := catalog.LoadSite(args[0])
+				s, err := catalog.LoadSiteLimit(args[0], int64(a.maxInput))
 				if err != nil {
-					return a.problems(err, args[0])
+					return a.problems(sizeHint(err), args[0])
 				}
 				fmt.Fprintf(a.stdout, "%s: ok: site with %s, %s, %s\n",
 					escape.Terminal(args[0]), count(len(s.Hosts), "host"), count(len(s.Zones), "zone"), count(len(s.Features), "feature"))
 				return nil
 			}
-			c, err := catalog.LoadFile(args[0])
+			c, err := catalog.LoadFileLimit(args[0], int64(a.maxInput))
 			if err != nil {
-				return a.problems(err, args[0])
+				return a.problems(sizeHint(err), args[0])
 			}
 			for _, p := range c.Products {
 				fmt.Fprintf(a.stdout, "%s: ok: product %s, %s, %s\n",
@@ -207,8 +208,8 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			}
 			opt := catalog.NFTOptions{Features: map[string]bool{}}
 			if site != "" {
-				if opt.Site, err = catalog.LoadSite(site); err != nil {
-					return oneLine(err, site, true)
+				if opt.Site, err = catalog.LoadSiteLimit(site, int64(a.maxInput)); err != nil {
+					return sizeHint(oneLine(err, site, true))
 				}
 				for f, on := range opt.Site.Features {
 					opt.Features[f] = on

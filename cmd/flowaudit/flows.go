@@ -32,7 +32,8 @@ func newFlowsCmd(a *app) *cobra.Command {
 			"unanswered or unknown. --format zeek writes Zeek's conn.log TSV, for diffing\n" +
 			"against Zeek and for tools that read conn.log. docs/flows.md explains the fields.\n\n" +
 			"Exit status: 0 when every file was read, 2 for usage or input errors, 130 when\n" +
-			"Ctrl-C stopped reading (what was read is written; a second Ctrl-C aborts).",
+			"Ctrl-C (143 when SIGTERM) stopped reading (what was read is written; a second\n" +
+			"signal aborts).",
 		Example: "  flowaudit flows gateway.pcap\n" +
 			"  flowaudit flows --format zeek day1.pcapng day2.pcapng > conn.log",
 		RunE: func(cmd *cobra.Command, args []string) error {

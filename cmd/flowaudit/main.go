@@ -22,11 +22,17 @@ func main() {
 			debug.SetMemoryLimit(n)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	go onSignals(cancel)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	os.Exit(exitCode(err, os.Stderr))
 }
+
+// signalCause is why ctx was cancelled when a signal stopped the command
+// (context.Cause): the exit status of an interrupted read depends on it.
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string { return "stopped by " + c.sig.String() }
 
 // onSignals turns the first SIGINT or SIGTERM into an orderly stop (ctx is
 // cancelled: a capture finishes its flows, a replay stops reading, and what
@@ -34,24 +40,28 @@ func main() {
 // 128+signal, whatever the command is doing (reading a stalled pipe,
 // writing to a blocked stdout). Files are written under temporary names
 // and renamed, so the abort leaves nothing half-written under a final name.
-func onSignals(cancel context.CancelFunc) {
+func onSignals(cancel context.CancelCauseFunc) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	<-ch
-	cancel()
+	cancel(signalCause{<-ch})
 	sig := <-ch
 	fmt.Fprintf(os.Stderr, "\nflowaudit: %v again: aborting without writing anything more\n", sig)
-	code := 130
+	os.Exit(signalStatus(sig))
+}
+
+// signalStatus is the exit status a shell reports for a command a signal
+// ended: 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
+func signalStatus(sig os.Signal) int {
 	if sig == syscall.SIGTERM {
-		code = 143
+		return 143
 	}
-	os.Exit(code)
+	return 130
 }
 
 // exitCode prints err as one line, escaped for the terminal (a file name
 // or a catalog key may hold anything), and maps it to the exit status:
-// 0 success, 1 findings, 2 usage or input errors, 130 interrupted (the
-// partial output was written).
+// 0 success, 1 findings, 2 usage or input errors, 130 (SIGINT) or 143
+// (SIGTERM) interrupted (the partial output was written).
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
@@ -60,10 +70,12 @@ func exitCode(err error, stderr io.Writer) int {
 	if asFindings(err, &f) {
 		return 1
 	}
+	fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
+	if ie, ok := errors.AsType[*interruptError](err); ok {
+		return ie.status
+	}
 	if errors.Is(err, errInterrupted) {
-		fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
 		return 130
 	}
-	fmt.Fprintf(stderr, "flowaudit: %s\n", escape.Terminal(err.Error()))
 	return 2
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -87,14 +88,25 @@ func attachReadProgress(opts *capture.Options, w io.Writer) (done func()) {
 
 // errInterrupted is returned, after the partial output was written, when
 // a signal stopped reading before the end of the input: exit status 130,
-// as a shell reports a command ended by Ctrl-C.
+// or 143 for SIGTERM, as a shell reports a command ended by the signal.
 var errInterrupted = errors.New("interrupted: the output covers only the packets read before the signal")
 
+// interruptError is errInterrupted with the exit status of the signal
+// that stopped reading (errors.Is(err, errInterrupted) holds).
+type interruptError struct{ status int }
+
+func (e *interruptError) Error() string        { return errInterrupted.Error() }
+func (e *interruptError) Is(target error) bool { return target == errInterrupted }
+
 // interrupted turns the result of writing the output into errInterrupted
-// when reading was cut short; a real error wins.
+// when reading was cut short; a real error wins. The signal is the cause
+// main gave the context (SIGINT when none was given: a test's cancel).
 func (a *app) interrupted(err error) error {
 	if !a.readStopped || (err != nil && !asFindings(err, new(*findingsError))) {
 		return err
 	}
-	return errInterrupted
+	if c, ok := errors.AsType[signalCause](context.Cause(a.ctx)); ok {
+		return &interruptError{status: signalStatus(c.sig)}
+	}
+	return &interruptError{status: 130}
 }

@@ -60,7 +60,8 @@ func newReplayCmd(a *app) *cobra.Command {
 			"requirement allows are listed as unexpected. docs/report.md explains the report.\n\n" +
 			"Exit status: 0 when every applicable requirement is ok and nothing is unexpected,\n" +
 			"1 when the report has findings (--fail-on), 2 for usage or input errors, 130 when\n" +
-			"Ctrl-C stopped reading (the partial report is written; a second Ctrl-C aborts).",
+			"Ctrl-C (143 when SIGTERM) stopped reading (the partial report is written; a\n" +
+			"second signal aborts).",
 		Example: "  flowaudit replay --product mailcleaner --host 192.0.2.10 gateway.pcap\n" +
 			"  flowaudit replay -p spamexperts --site site.yaml --with cluster -f json -o report.json day1.pcapng day2.pcapng",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -132,6 +133,7 @@ func newReplayCmd(a *app) *cobra.Command {
 	}
 	f.register(cmd)
 	sf.register(cmd)
+	a.addMaxInputFlag(cmd.Flags())
 	cmd.Flags().Lookup("node").Usage = "gateway name recorded in the session (default: the first capture's file name without extensions)"
 	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
 		"bound on concurrent flows `N`; the longest idle are finished early when it is reached (0: the default, 262144)")
@@ -183,8 +185,8 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 		opts.Products = append(opts.Products, p)
 	}
 	if f.site != "" {
-		if opts.Site, err = catalog.LoadSite(f.site); err != nil {
-			return opts, nil, oneLine(err, f.site, true)
+		if opts.Site, err = catalog.LoadSiteLimit(f.site, int64(a.maxInput)); err != nil {
+			return opts, nil, sizeHint(oneLine(err, f.site, true))
 		}
 	}
 	for _, h := range f.hosts {

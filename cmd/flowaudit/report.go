@@ -48,9 +48,9 @@ func newReportCmd(a *app) *cobra.Command {
 			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
 				return err
 			}
-			sessions, err := session.LoadAll(args...)
+			sessions, err := session.LoadAllLimit(int64(a.maxInput), args...)
 			if err != nil {
-				return err
+				return sizeHint(err)
 			}
 			res := session.Merge(sessions...)
 			for _, w := range res.Stats.Warnings {
@@ -79,6 +79,7 @@ func newReportCmd(a *app) *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	a.addMaxInputFlag(cmd.Flags())
 	// auditFlags' --host text describes replay's default; report's differs.
 	cmd.Flags().Lookup("host").Usage = reportHostUsage
 	return cmd

@@ -33,6 +33,9 @@ type app struct {
 	// readStopped is set when a signal stopped reading capture files
 	// before their end (the output is partial).
 	readStopped bool
+	// maxInput is --max-input-size: the bound on catalog, site and
+	// session files (0: each kind's default).
+	maxInput sizeFlag
 }
 
 // run parses args and runs one subcommand. It is main without the process:
