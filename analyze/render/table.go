@@ -78,15 +78,29 @@ func (t *tableWriter) para(prefix string, indent int, code, text string) {
 	}
 }
 
-// wrapText breaks s at spaces into lines at most lim columns wide (a
-// word longer than lim keeps its own line); all of s when lim <= 0.
+// wrapText breaks s at spaces into lines at most lim columns wide, with
+// the least ragged right edge (a word longer than lim keeps a line of its
+// own); all of s when lim <= 0. twwarp.WrapString would widen every line
+// to the longest word: a long name would push the whole paragraph past
+// the width.
 func wrapText(s string, lim int) []string {
 	if lim <= 0 || twwidth.Width(s) <= lim {
 		return []string{s}
 	}
-	lines, _ := twwarp.WrapString(s, lim)
+	var lines []string
+	for _, ws := range twwarp.WrapWords(twwarp.SplitWords(s), 1, lim, wrapPenalty) {
+		if len(ws) > 1 && twwidth.Width(strings.Join(ws, " ")) > lim {
+			lines = append(lines, ws...) // a long word shares no line
+			continue
+		}
+		lines = append(lines, strings.Join(ws, " "))
+	}
 	return lines
 }
+
+// wrapPenalty is what WrapWords adds for a line longer than the limit
+// (only a word longer than it makes one): the value twwarp uses.
+const wrapPenalty = 1e5
 
 // cell is one table cell: its lines, each escaped when the table is drawn,
 // so a line break inside a name stays visible ("\n") and only the
