@@ -15,28 +15,30 @@ import (
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
-// TestTableColor: colour only when asked, and colour codes do not break
-// the table's alignment.
+// TestTableColor: colour only when asked, and colour codes change
+// nothing else (the tables' alignment, the blocks', the wrapping).
 func TestTableColor(t *testing.T) {
 	for _, fx := range liveFixtures(t) {
-		t.Run(fx.name, func(t *testing.T) {
-			var plain, color bytes.Buffer
-			if err := Table(&plain, fx.rep, Options{}); err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(plain.Bytes(), []byte("\x1b")) {
-				t.Error("escape codes without Options.Color")
-			}
-			if err := Table(&color, fx.rep, Options{Color: true}); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Contains(color.Bytes(), []byte(ansiBold)) {
-				t.Error("no colour with Options.Color")
-			}
-			if got := ansi.ReplaceAllString(color.String(), ""); got != plain.String() {
-				t.Errorf("coloured table differs from the plain one beyond escape codes:\n%s", got)
-			}
-		})
+		for _, width := range []int{0, 80, 120} {
+			t.Run(fmt.Sprintf("%s/%d", fx.name, width), func(t *testing.T) {
+				var plain, color bytes.Buffer
+				if err := Table(&plain, fx.rep, Options{Width: width}); err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(plain.Bytes(), []byte("\x1b")) {
+					t.Error("escape codes without Options.Color")
+				}
+				if err := Table(&color, fx.rep, Options{Color: true, Width: width}); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Contains(color.Bytes(), []byte(ansiBold)) {
+					t.Error("no colour with Options.Color")
+				}
+				if got := ansi.ReplaceAllString(color.String(), ""); got != plain.String() {
+					t.Errorf("coloured table differs from the plain one beyond escape codes:\n%s", got)
+				}
+			})
+		}
 	}
 	for _, fx := range goldenFixtures(t) {
 		if fx.name == "synthetic" {
