@@ -284,7 +284,7 @@ func (t *tally) noteNode(f *flow.Flow) {
 }
 
 // place counts one flow: housekeeping, transit, evidence for the
-// requirements it matches, or unexpected; pending says it is counted as
+// requirement it counts for, or unexpected; pending says it is counted as
 // pending rather than by its outcome. It reports whether the flow was
 // audited (matched a requirement or is unexpected).
 func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
@@ -314,35 +314,118 @@ func (t *tally) place(a *Auditor, f *flow.Flow, pending bool) bool {
 			}
 		}
 	}
+	t.judge(a, f, vs[:nv], pending)
+	return true
+}
+
+// claim is a requirement a view of a flow matches (peer included),
+// with what makes it specific for the flow.
+type claim struct {
+	hit      ruleHit
+	v        view
+	specific bool // a peer narrower than any allowed it
+	width    int  // ports in the narrowest range holding the port
+	ok       bool
+}
+
+// offer keeps hit when it is more specific for the flow than the
+// claim kept so far: a peer narrower than any beats any, then the
+// narrower port range, then the earlier requirement in catalog order.
+func (c *claim) offer(hit ruleHit, v view, specific bool, width int) {
+	if c.ok {
+		switch {
+		case specific != c.specific:
+			if !specific {
+				return
+			}
+		case width != c.width:
+			if width > c.width {
+				return
+			}
+		case hit.rule > c.hit.rule:
+			return
+		}
+	}
+	*c = claim{hit: hit, v: v, specific: specific, width: width, ok: true}
+}
+
+// judge counts a flow seen from the gateway (vs: one view, or two for a
+// flow between two gateway addresses) for one requirement per view and
+// product: the most specific applicable one (claim.offer). Only when no
+// view has one is the flow unexpected, and then it is the evidence of the
+// most specific not-applicable requirement that would allow it, if any.
+// So a product never counts a flow twice on one side, and a
+// not-applicable requirement never shows a flow an applicable one
+// explains.
+func (t *tally) judge(a *Auditor, f *flow.Flow, vs []view, pending bool) {
 	allowed := false
-	var peerNo, notApp []string
-	for _, v := range vs[:nv] {
+	var na claim
+	for _, v := range vs {
+		var best claim
 		for _, hit := range a.idx.lookup(f, v) {
 			r := &a.rules[hit.rule]
-			if !r.peerOK(v.peer, v.names) {
-				t.otherPeer[hit.rule]++
-				if r.applies {
-					peerNo = append(peerNo, r.id)
-				}
-				continue
-			}
-			if hit.counts {
-				t.evs[hit.rule].oneway = r.oneway
-				t.evs[hit.rule].add(f, v, pending)
-			}
-			if r.applies {
+			if best.ok && a.rules[best.hit.rule].product != r.product {
+				// Hits come in rule order, products one after the other.
 				allowed = true
-			} else {
-				notApp = append(notApp, r.id)
+				t.count(a, best, f, pending)
+				best = claim{}
 			}
+			ok, specific := r.peerMatch(v.peer, v.names)
+			switch {
+			case !ok:
+			case r.applies:
+				best.offer(hit, v, specific, r.portWidth(v.port))
+			default:
+				na.offer(hit, v, specific, r.portWidth(v.port))
+			}
+		}
+		if best.ok {
+			allowed = true
+			t.count(a, best, f, pending)
 		}
 	}
 	if allowed {
 		t.matched++
-		return true
+		return
 	}
+	if na.ok {
+		t.count(a, na, f, pending)
+	}
+	peerNo, notApp := t.nearMisses(a, f, vs)
 	t.unexpected(f, vs[0], pending, peerNo, notApp)
-	return true
+}
+
+// count adds f, seen as c.v, to the evidence of c's requirement; an ICMP
+// message other than echo is allowed by an ICMP requirement but is no
+// evidence (ruleHit.counts).
+func (t *tally) count(a *Auditor, c claim, f *flow.Flow, pending bool) {
+	if !c.hit.counts {
+		return
+	}
+	ev := t.evs[c.hit.rule]
+	ev.oneway = a.rules[c.hit.rule].oneway
+	ev.add(f, c.v, pending)
+}
+
+// nearMisses lists, for an unexpected flow, the applicable requirements
+// whose peer constraint it fails (each counts it in other_peer_flows) and
+// the not-applicable ones that would allow it.
+func (t *tally) nearMisses(a *Auditor, f *flow.Flow, vs []view) (peerNo, notApp []string) {
+	for _, v := range vs {
+		for _, hit := range a.idx.lookup(f, v) {
+			r := &a.rules[hit.rule]
+			switch {
+			case !r.peerOK(v.peer, v.names):
+				t.otherPeer[hit.rule]++
+				if r.applies {
+					peerNo = append(peerNo, r.id)
+				}
+			case !r.applies:
+				notApp = append(notApp, r.id)
+			}
+		}
+	}
+	return peerNo, notApp
 }
 
 // unexpected counts f, seen as v, in its unexpected group: peerNo lists the

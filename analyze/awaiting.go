@@ -255,5 +255,10 @@ func (e *evidence) clone() *evidence {
 		c.details[r] = maps.Clone(d)
 	}
 	c.timeline = slices.Clone(e.timeline)
+	c.procs = e.procs.clone()
+	if e.act != nil {
+		act := *e.act
+		c.act = &act
+	}
 	return &c
 }

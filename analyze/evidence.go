@@ -77,6 +77,10 @@ type evidence struct {
 	// oneway: the requirement expects no reply, so a datagram sent and
 	// not answered is the exchange working, not failing.
 	oneway bool
+	// procs are the local programs behind the flows (eBPF); act counts
+	// the flows over time (nil until the first).
+	procs processTable
+	act   *activity
 }
 
 // maxDetails bounds the details kept per reason: a firewall's address
@@ -134,6 +138,12 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 	}
 	countOutcome(&e.counts, out, pending)
 	e.peers.add(v.peer, v.names, out, pending)
+	kind := activityKind(out, pending)
+	e.procs.add(f.Process, kind == actFailed)
+	if e.act == nil {
+		e.act = newActivity(f.Start)
+	}
+	e.act.add(f.Start, kind)
 	if f.Node != "" {
 		c := e.nodes[f.Node]
 		if c == nil {
@@ -171,6 +181,17 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 		}
 	}
 	e.keep(f, v, string(out), r)
+}
+
+// activityKind is the Activity counter a flow goes to.
+func activityKind(out flow.Outcome, pending bool) int {
+	switch {
+	case pending || out == flow.Unknown || out == "":
+		return actOther
+	case out == flow.Established:
+		return actEstablished
+	}
+	return actFailed
 }
 
 // addDetail notes a detail of reason r, up to maxDetails of them.

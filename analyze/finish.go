@@ -22,6 +22,11 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 	req.Timeline, req.TimelineOmitted = nonNil(slices.Clone(ev.timeline)), ev.omitted
 	req.OtherPeerFlows = otherPeer
 	req.Reasons = ev.reasonList()
+	req.Processes, req.ProcessFlowsOther = ev.procs.list(), ev.procs.other
+	if req.TimelineOmitted > 0 {
+		// The timeline shows every flow otherwise.
+		req.Activity = ev.act.report()
+	}
 	c := ev.counts
 	switch {
 	case !r.applies:
@@ -58,6 +63,7 @@ func finishUnexpected(m map[unexpectedKey]*unexpectedAcc, site *catalog.Site) []
 			Peers: peers, PeersOmitted: omitted, PeersFolded: folded, FoldedCounts: foldedCounts, Nodes: nodes, ByNode: byNode,
 			FirstSeen: u.ev.first.UTC(), LastSeen: u.ev.last.UTC(),
 			PeerNotAllowed: sortedKeys(u.peerNotAllowed), NotApplicable: sortedKeys(u.notApplicable),
+			Processes: u.ev.procs.list(), ProcessFlowsOther: u.ev.procs.other, Activity: u.ev.act.report(),
 		})
 	}
 	slices.SortFunc(out, func(a, b UnexpectedFlow) int {
@@ -99,6 +105,12 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 	if !st.Start.IsZero() && st.End.After(st.Start) {
 		cs.Seconds = st.End.Sub(st.Start).Seconds()
 	}
+	for _, sp := range st.Spans {
+		cs.Spans = append(cs.Spans, CaptureSpan{Node: sp.Node, Start: sp.Start.UTC(), End: sp.End.UTC()})
+	}
+	slices.SortStableFunc(cs.Spans, func(a, b CaptureSpan) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Node, b.Node), a.End.Compare(b.End))
+	})
 	return cs
 }
 

@@ -32,6 +32,8 @@ type truthFile struct {
 	Flows    []truthFlow     `yaml:"flows"`
 	// zones, when set, is the site the audit was given (not from YAML).
 	zones map[string][]netip.Prefix
+	// product is the product audited (not from YAML).
+	product *catalog.Product
 }
 
 type truthFlow struct {
@@ -123,30 +125,76 @@ func loadTruth(t *testing.T, capturePath string) *truthFile {
 // truthPeerOK is the catalog's peer rule applied to a truth row, written
 // from docs/report.md: a zone the site does not define matches any peer.
 func truthPeerOK(peers []catalog.Peer, row truthFlow, zones map[string][]netip.Prefix) bool {
+	ok, _ := truthPeerMatch(peers, row, zones)
+	return ok
+}
+
+// truthPeerMatch also says whether a peer narrower than any allowed the
+// row (an IP, a configured zone, a host name).
+func truthPeerMatch(peers []catalog.Peer, row truthFlow, zones map[string][]netip.Prefix) (ok, specific bool) {
 	if len(peers) == 0 {
-		return true
+		return true, false
 	}
 	addr := netip.MustParseAddr(row.Peer)
 	for _, p := range peers {
 		switch p.Kind {
 		case catalog.PeerAny:
-			return true
+			ok = true
 		case catalog.PeerZone:
-			pfxs, ok := zones[p.Value]
-			if !ok || slices.ContainsFunc(pfxs, func(pf netip.Prefix) bool { return pf.Contains(addr) }) {
-				return true
+			pfxs, configured := zones[p.Value]
+			switch {
+			case !configured:
+				ok = true
+			case slices.ContainsFunc(pfxs, func(pf netip.Prefix) bool { return pf.Contains(addr) }):
+				return true, true
 			}
 		case catalog.PeerHost:
 			if row.Name != "" && catalog.MatchHost(p.Value, row.Name) {
-				return true
+				return true, true
 			}
 		case catalog.PeerIP:
-			if pfx, ok := p.Prefix(); ok && pfx.Contains(addr) {
-				return true
+			if pfx, found := p.Prefix(); found && pfx.Contains(addr) {
+				return true, true
 			}
 		}
 	}
-	return false
+	return ok, false
+}
+
+// truthCounts reports whether row counts for r: a row counts for the
+// most specific requirement that allows it (docs/report.md "Matching"):
+// among the applicable ones, else among the not-applicable ones; a peer
+// narrower than any first, then the narrower port range, then catalog
+// order.
+func truthCounts(r *catalog.Requirement, row truthFlow, tf *truthFile) bool {
+	if !truthMatches(r, row, tf.zones) {
+		return false
+	}
+	var best *catalog.Requirement
+	var bestSpecific bool
+	var bestWidth int
+	for _, applicable := range []bool{true, false} {
+		for i := range tf.product.Requirements {
+			c := &tf.product.Requirements[i]
+			if c.Applies(tf.Features) != applicable || !truthMatches(c, row, tf.zones) {
+				continue
+			}
+			_, specific := truthPeerMatch(c.Peers, row, tf.zones)
+			width := 0
+			for _, pr := range c.Ports {
+				if pr.Contains(uint16(row.Port)) && (width == 0 || int(pr[1]-pr[0])+1 < width) {
+					width = int(pr[1]-pr[0]) + 1
+				}
+			}
+			if best == nil || (specific && !bestSpecific) || (specific == bestSpecific && width < bestWidth) {
+				best, bestSpecific, bestWidth = c, specific, width
+			}
+		}
+		if best != nil {
+			break
+		}
+	}
+	return best == r
 }
 
 // truthMatches reports whether a captured truth row satisfies requirement r.
@@ -172,7 +220,7 @@ type expectation struct {
 func expect(r *catalog.Requirement, tf *truthFile) expectation {
 	e := expectation{reasons: map[Reason]int{}, peers: map[netip.Addr][]string{}}
 	for _, row := range tf.Flows {
-		if !truthMatches(r, row, tf.zones) {
+		if !truthCounts(r, row, tf) {
 			continue
 		}
 		a := netip.MustParseAddr(row.Peer)
@@ -227,6 +275,7 @@ func TestLabCaptures(t *testing.T) {
 			if err != nil {
 				t.Skipf("truth names product %q: %v", name, err)
 			}
+			tf.product = prod
 			res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
 			if err != nil {
 				t.Fatal(err)

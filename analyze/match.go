@@ -124,12 +124,24 @@ func (m *peerMatcher) matches(addr netip.Addr, names []string) bool {
 
 // peerOK reports whether any of the rule's peers allows the peer.
 func (r *rule) peerOK(addr netip.Addr, names []string) bool {
+	ok, _ := r.peerMatch(addr, names)
+	return ok
+}
+
+// peerMatch reports whether any of the rule's peers allows the peer, and
+// whether one that is narrower than any peer does (an IP, a configured
+// zone or a host name): the more specific requirement for the flow.
+func (r *rule) peerMatch(addr netip.Addr, names []string) (ok, specific bool) {
 	for i := range r.peers {
-		if r.peers[i].matches(addr, names) {
-			return true
+		m := &r.peers[i]
+		if m.matches(addr, names) {
+			ok = true
+			if !m.anyPeer {
+				return true, true
+			}
 		}
 	}
-	return false
+	return ok, false
 }
 
 // portOK reports whether the server port is one of the rule's ports.
@@ -140,6 +152,21 @@ func (r *rule) portOK(port uint16) bool {
 		}
 	}
 	return false
+}
+
+// portWidth is the number of ports of the narrowest of the rule's
+// ranges holding port (0 for ICMP, which has no ports): the narrower, the
+// more specific the requirement is for the flow.
+func (r *rule) portWidth(port uint16) int {
+	width := 0
+	for _, pr := range r.ports {
+		if pr.Contains(port) {
+			if w := int(pr[1]) - int(pr[0]) + 1; width == 0 || w < width {
+				width = w
+			}
+		}
+	}
+	return width
 }
 
 // view is one flow seen from the gateway: which side is the peer and what

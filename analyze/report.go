@@ -37,6 +37,10 @@ const (
 	OK Status = "ok"
 	// NotApplicable: the requirement's condition (feature) is off.
 	NotApplicable Status = "not-applicable"
+	// Inconclusive: attempts were seen, but none could be judged (the
+	// capture ended before their answers): tried, not judged. No audit
+	// gives it yet; the renderers already place and colour it.
+	Inconclusive Status = "inconclusive"
 	// Unexpected is not a requirement status: it names the unexpected
 	// flows for --fail-on and Findings.
 	Unexpected Status = "unexpected"
@@ -373,6 +377,15 @@ type Requirement struct {
 	OtherPeerFlows  int       `json:"other_peer_flows"`
 	Timeline        []Attempt `json:"timeline"`
 	TimelineOmitted int       `json:"timeline_omitted"`
+	// Activity counts every flow over time when the timeline could not
+	// keep them all (TimelineOmitted > 0); absent otherwise.
+	Activity *Activity `json:"activity,omitempty"`
+	// Processes are the local programs behind the flows, when the capture
+	// could tell (eBPF attribution): at most MaxProcesses, most failures
+	// first; ProcessFlowsOther counts the flows of programs beyond them.
+	// Both absent when no flow named its program.
+	Processes         []ProcessSeen `json:"processes,omitempty"`
+	ProcessFlowsOther int           `json:"process_flows_other,omitempty"`
 
 	Source catalog.Source `json:"source"`
 }
@@ -403,6 +416,13 @@ type UnexpectedFlow struct {
 	// that would allow them but whose condition is off.
 	PeerNotAllowed []string `json:"peer_not_allowed"`
 	NotApplicable  []string `json:"not_applicable"`
+	// Processes and ProcessFlowsOther as in Requirement: which local
+	// programs opened these flows.
+	Processes         []ProcessSeen `json:"processes,omitempty"`
+	ProcessFlowsOther int           `json:"process_flows_other,omitempty"`
+	// Activity counts the group's flows over time (a group keeps no
+	// timeline).
+	Activity *Activity `json:"activity,omitempty"`
 }
 
 // FoldedGroups stands for the unexpected groups the report does not
@@ -486,13 +506,25 @@ type CaptureSummary struct {
 	// StoppedEarly is true when the input was not read to its end (an
 	// interrupted replay, a truncated or damaged file): blocked and partial
 	// verdicts of attempts just before the cut may be wrong too.
-	StoppedEarly bool     `json:"stopped_early,omitempty"`
-	Nodes        []string `json:"nodes"`
-	Warnings     []string `json:"warnings"`
+	StoppedEarly bool `json:"stopped_early,omitempty"`
+	// Spans are the capture windows of merged sessions (capture.Stats
+	// Spans), by start: the report draws the gaps between them. Absent
+	// for a single capture, whose window is Start to End.
+	Spans    []CaptureSpan `json:"spans,omitempty"`
+	Nodes    []string      `json:"nodes"`
+	Warnings []string      `json:"warnings"`
 	// Attribution is capture.Stats.Attribution: whether flows name the
 	// local process that opened them ("unavailable: ..." when the eBPF
 	// hooks could not load; empty for backends that cannot tell).
 	Attribution string `json:"attribution,omitempty"`
+}
+
+// CaptureSpan is one session's capture window: its node, first and last
+// packet.
+type CaptureSpan struct {
+	Node  string    `json:"node"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // Findings counts what failOn asks about: requirements whose status is

@@ -56,6 +56,17 @@ type Stats struct {
 	// "best effort (cgroup socket hooks)" when it tried, or
 	// "unavailable: <why>" when its hooks could not load.
 	Attribution string `json:"attribution,omitempty"`
+	// Spans are the capture windows of merged sessions, one per session
+	// that holds packets (set by session.Merge when it merges several);
+	// empty for a single capture, whose window is Start to End.
+	Spans []Span `json:"spans,omitempty"`
+}
+
+// Span is one session's capture window in merged sessions.
+type Span struct {
+	Node  string    `json:"node"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // LossSeen reports whether any sign of capture loss was seen: packets

@@ -30,20 +30,27 @@ func chromium(t *testing.T) string {
 // loadInChromium opens page in headless Chromium and returns the DOM after
 // load and what the browser logged, console messages included (CSP
 // violations are logged there).
-func loadInChromium(t *testing.T, bin, page string) (dom, log string) {
+func loadInChromium(t *testing.T, bin, page string, args ...string) (dom, log string) {
+	t.Helper()
+	return runChromium(t, bin, page, append(args, "--enable-logging=stderr", "--v=0", "--dump-dom")...)
+}
+
+// runChromium runs headless Chromium on page with the flags this machine
+// needs (BRIEF.md) and args, and returns its output and log.
+func runChromium(t *testing.T, bin, page string, args ...string) (out, log string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+	all := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0",
-		"--dump-dom", "file://"+page)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+		"--user-data-dir=" + t.TempDir()}, args...)
+	cmd := exec.CommandContext(ctx, bin, append(all, "file://"+page)...)
+	var o, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &errb
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("chromium %s: %v\n%s", filepath.Base(page), err, errb.String())
 	}
-	return out.String(), errb.String()
+	return o.String(), errb.String()
 }
 
 // cspMessages are the log lines about the Content-Security-Policy: the
@@ -70,7 +77,7 @@ func TestHTMLCSPChromium(t *testing.T) {
 	pages := map[string][]byte{}
 	for _, fx := range []fixture{goldenFixtures(t)[0], hostileFixture(t)} {
 		var b bytes.Buffer
-		if err := HTML(&b, fx.rep); err != nil {
+		if err := HTML(&b, fx.rep, Options{All: true}); err != nil {
 			t.Fatal(err)
 		}
 		pages[fx.name] = b.Bytes()

@@ -15,28 +15,30 @@ import (
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
-// TestTableColor: colour only when asked, and colour codes do not break
-// the table's alignment.
+// TestTableColor: colour only when asked, and colour codes change
+// nothing else (the tables' alignment, the blocks', the wrapping).
 func TestTableColor(t *testing.T) {
 	for _, fx := range liveFixtures(t) {
-		t.Run(fx.name, func(t *testing.T) {
-			var plain, color bytes.Buffer
-			if err := Table(&plain, fx.rep, Options{}); err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(plain.Bytes(), []byte("\x1b")) {
-				t.Error("escape codes without Options.Color")
-			}
-			if err := Table(&color, fx.rep, Options{Color: true}); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Contains(color.Bytes(), []byte(ansiBold)) {
-				t.Error("no colour with Options.Color")
-			}
-			if got := ansi.ReplaceAllString(color.String(), ""); got != plain.String() {
-				t.Errorf("coloured table differs from the plain one beyond escape codes:\n%s", got)
-			}
-		})
+		for _, width := range []int{0, 80, 120} {
+			t.Run(fmt.Sprintf("%s/%d", fx.name, width), func(t *testing.T) {
+				var plain, color bytes.Buffer
+				if err := Table(&plain, fx.rep, Options{Width: width}); err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(plain.Bytes(), []byte("\x1b")) {
+					t.Error("escape codes without Options.Color")
+				}
+				if err := Table(&color, fx.rep, Options{Color: true, Width: width}); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Contains(color.Bytes(), []byte(ansiBold)) {
+					t.Error("no colour with Options.Color")
+				}
+				if got := ansi.ReplaceAllString(color.String(), ""); got != plain.String() {
+					t.Errorf("coloured table differs from the plain one beyond escape codes:\n%s", got)
+				}
+			})
+		}
 	}
 	for _, fx := range goldenFixtures(t) {
 		if fx.name == "synthetic" {
@@ -50,61 +52,124 @@ func TestTableColor(t *testing.T) {
 }
 
 // TestTableContent checks the table's order and completeness on every
-// capture: the summary first, statuses worst first, every requirement and
-// unexpected group listed, rows of one table equally wide.
+// capture, at every width: the summary first, the sections in order of
+// urgency, every requirement and unexpected group listed (not-applicable
+// ones folded to one line unless All), rows of one table equally wide,
+// and no line wider than the width (no word in these reports is).
 func TestTableContent(t *testing.T) {
 	for _, fx := range liveFixtures(t) {
-		t.Run(fx.name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := Table(&b, fx.rep, Options{}); err != nil {
-				t.Fatal(err)
-			}
-			out := b.String()
-			if first, _, _ := strings.Cut(out, "\n"); first != SummaryLine(fx.rep) {
-				t.Errorf("first line %q, want the summary %q", first, SummaryLine(fx.rep))
-			}
-			last := -1
-			for _, st := range analyze.Statuses {
-				n := fx.rep.Summary.Count(st)
-				head := strings.ToUpper(statusTitle[st]) + " ("
-				i := strings.Index(out, "\n"+head)
-				if n == 0 {
-					if i >= 0 {
-						t.Errorf("section %s without requirements", st)
-					}
-					continue
+		for _, opts := range []Options{{}, {All: true}, {Width: 80}, {Width: 120, All: true}, {Width: 200}} {
+			t.Run(fmt.Sprintf("%s/width=%d/all=%v", fx.name, opts.Width, opts.All), func(t *testing.T) {
+				var b bytes.Buffer
+				if err := Table(&b, fx.rep, opts); err != nil {
+					t.Fatal(err)
 				}
-				if i < last {
-					t.Errorf("section %s out of order", st)
-				}
-				last = i
+				checkTable(t, fx.rep, b.String(), opts)
+			})
+		}
+	}
+}
+
+func checkTable(t *testing.T, rep *analyze.Report, out string, opts Options) {
+	t.Helper()
+	if first, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(SummaryLine(rep), first) {
+		t.Errorf("first line %q, want the summary %q", first, SummaryLine(rep))
+	}
+	last := -1
+	for _, s := range sections {
+		n := rep.Summary.Count(s.status)
+		head := "\n" + strings.ToUpper(s.title) + " ("
+		if s.status == analyze.NotApplicable && !opts.All {
+			head = fmt.Sprintf("\n%d not applicable: ", n)
+		}
+		i := strings.Index(out, head)
+		switch {
+		case n == 0 && i >= 0:
+			t.Errorf("section %s without requirements", s.status)
+		case n > 0 && i < last:
+			t.Errorf("section %s missing or out of order", s.status)
+		case n > 0:
+			last = i
+		}
+	}
+	checkListed(t, rep, out, opts)
+	if rep.Capture.LossSeen != strings.Contains(strings.Join(strings.Fields(out), " "), "never-seen verdicts may be wrong") {
+		t.Errorf("loss seen %v, but the warning is %v", rep.Capture.LossSeen, !rep.Capture.LossSeen)
+	}
+	checkWidths(t, out, opts.Width)
+}
+
+// checkListed: every requirement (the not-applicable ones only with
+// All) is a table row or a block, and every unexpected group is there.
+func checkListed(t *testing.T, rep *analyze.Report, out string, opts Options) {
+	t.Helper()
+	list := opts.Width > 0 && !strings.Contains(out, "┌")
+	for _, r := range rep.Requirements {
+		id := shortID(rep, r.ID)
+		row, block := "│ "+id+" ", "\n"+strings.ToUpper(statusTitle(r.Status))+" "+id+" "
+		listed := strings.Contains(out, row) || strings.Contains(out, block)
+		switch {
+		case r.Status == analyze.NotApplicable && !opts.All:
+			if listed {
+				t.Errorf("not-applicable %s listed without All", r.ID)
 			}
-			for _, r := range fx.rep.Requirements {
-				if !strings.Contains(out, "│ "+shortID(fx.rep, r.ID)+" ") {
-					t.Errorf("requirement %s not in the table", r.ID)
-				}
-			}
-			for _, u := range fx.rep.Unexpected {
-				if !strings.Contains(out, unexpectedPort(u)) {
-					t.Errorf("unexpected %s not in the table", unexpectedPort(u))
-				}
-			}
-			if fx.rep.Capture.LossSeen != strings.Contains(out, "never-seen verdicts may be wrong") {
-				t.Errorf("loss seen %v, but the warning is %v", fx.rep.Capture.LossSeen, !fx.rep.Capture.LossSeen)
-			}
-			width := 0
-			for _, line := range strings.Split(out, "\n") {
-				if !strings.HasPrefix(line, "│") && !strings.HasPrefix(line, "┌") && !strings.HasPrefix(line, "├") && !strings.HasPrefix(line, "└") {
-					width = 0
-					continue
-				}
-				w := utf8.RuneCountInString(line)
-				if width != 0 && w != width {
-					t.Errorf("ragged table row (%d runes, table is %d): %q", w, width, line)
-				}
-				width = w
-			}
-		})
+		case list && !strings.Contains(out, block), !list && !strings.Contains(out, row):
+			t.Errorf("requirement %s not in the report", r.ID)
+		}
+	}
+	for _, u := range rep.Unexpected {
+		if !strings.Contains(out, unexpectedPort(u)) {
+			t.Errorf("unexpected %s not in the table", unexpectedPort(u))
+		}
+	}
+}
+
+// checkWidths: no line wider than width (when there is one), and every
+// row of a table as wide as the table.
+func checkWidths(t *testing.T, out string, width int) {
+	t.Helper()
+	table := 0
+	for _, line := range strings.Split(out, "\n") {
+		w := utf8.RuneCountInString(line)
+		if width > 0 && w > width {
+			t.Errorf("line of %d runes in %d columns: %q", w, width, line)
+		}
+		if !strings.HasPrefix(line, "│") && !strings.HasPrefix(line, "┌") && !strings.HasPrefix(line, "├") && !strings.HasPrefix(line, "└") {
+			table = 0
+			continue
+		}
+		if table != 0 && w != table {
+			t.Errorf("ragged table row (%d runes, table is %d): %q", w, table, line)
+		}
+		table = w
+	}
+}
+
+// TestTableWidth: below ListWidth every requirement is a block of lines,
+// from ListWidth tables whose text columns wrap, and without a width the
+// tables are as wide as their cells.
+func TestTableWidth(t *testing.T) {
+	rep := goldenFixtures(t)[0].rep
+	for _, tc := range []struct {
+		width       int
+		table, wrap bool
+	}{{60, false, false}, {ListWidth - 1, false, false}, {120, true, true}, {200, true, false}, {0, true, false}} {
+		var b bytes.Buffer
+		if err := Table(&b, rep, Options{Width: tc.width}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if got := strings.Contains(out, "┌"); got != tc.table {
+			t.Errorf("width %d: tables %v, want %v", tc.width, got, tc.table)
+		}
+		if !tc.table && !strings.Contains(out, "\nBLOCKED out-tcp-2703-razor  out tcp/2703  Razor\n  reason: rejected by RST (1)\n") {
+			t.Errorf("width %d: no block for out-tcp-2703-razor:\n%s", tc.width, out)
+		}
+		// "refused by the gateway itself: service not listening (1)" on
+		// one line or over several.
+		if got := !strings.Contains(out, "refused by the gateway itself: service not listening (1)"); tc.table && got != tc.wrap {
+			t.Errorf("width %d: reason wrapped %v, want %v", tc.width, got, tc.wrap)
+		}
 	}
 }
 
@@ -118,7 +183,7 @@ func TestMarkdownContent(t *testing.T) {
 	for _, fx := range liveFixtures(t) {
 		t.Run(fx.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := Markdown(&b, fx.rep); err != nil {
+			if err := Markdown(&b, fx.rep, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()
@@ -134,9 +199,12 @@ func TestMarkdownContent(t *testing.T) {
 				t.Errorf("%d actions, want %d (blocked + partial)", n, want)
 			}
 			for _, r := range fx.rep.Requirements {
-				if !strings.Contains(out, "| "+mdText(r.ID)+" |") {
-					t.Errorf("requirement %s not in a table", r.ID)
+				if in := strings.Contains(out, "| "+mdText(r.ID)+" |"); in != (r.Status != analyze.NotApplicable) {
+					t.Errorf("requirement %s (%s) in a table: %v", r.ID, r.Status, in)
 				}
+			}
+			if n := fx.rep.Summary.NotApplicable; n > 0 && !strings.Contains(out, mdText(naFoldText(fx.rep))+".\n") {
+				t.Errorf("no line for the %d not-applicable requirements", n)
 			}
 			cols := 0
 			for _, line := range strings.Split(out, "\n") {
@@ -173,8 +241,8 @@ func TestDeterministic(t *testing.T) {
 				render func(*bytes.Buffer, *analyze.Report) error
 			}{
 				{"table", func(b *bytes.Buffer, r *analyze.Report) error { return Table(b, r, Options{Color: true}) }},
-				{"markdown", func(b *bytes.Buffer, r *analyze.Report) error { return Markdown(b, r) }},
-				{"html", func(b *bytes.Buffer, r *analyze.Report) error { return HTML(b, r) }},
+				{"markdown", func(b *bytes.Buffer, r *analyze.Report) error { return Markdown(b, r, Options{}) }},
+				{"html", func(b *bytes.Buffer, r *analyze.Report) error { return HTML(b, r, Options{}) }},
 			} {
 				var a, b, c bytes.Buffer
 				if err := f.render(&a, fx.rep); err != nil {
@@ -217,8 +285,8 @@ func TestWriteErrors(t *testing.T) {
 		render func(*failingWriter) error
 	}{
 		{"table", func(w *failingWriter) error { return Table(w, rep, Options{}) }},
-		{"markdown", func(w *failingWriter) error { return Markdown(w, rep) }},
-		{"html", func(w *failingWriter) error { return HTML(w, rep) }},
+		{"markdown", func(w *failingWriter) error { return Markdown(w, rep, Options{}) }},
+		{"html", func(w *failingWriter) error { return HTML(w, rep, Options{}) }},
 	} {
 		for _, n := range []int{0, 100, 5000} {
 			if err := f.render(&failingWriter{n: n}); err == nil {
@@ -287,13 +355,13 @@ func TestManyPeers(t *testing.T) {
 	if !strings.Contains(tb.String(), want) {
 		t.Errorf("table lacks %q", want)
 	}
-	if err := Markdown(&md, rep); err != nil {
+	if err := Markdown(&md, rep, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(md.String(), want) || !strings.Contains(md.String(), fmt.Sprintf("; and %d more", 14-maxActionPeers+7)) {
 		t.Errorf("markdown lacks the peer counts")
 	}
-	if err := HTML(&hb, rep); err != nil {
+	if err := HTML(&hb, rep, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	page := hb.String()

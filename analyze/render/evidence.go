@@ -88,12 +88,30 @@ func coverageText(c analyze.CaptureSummary) string {
 	if len(c.Nodes) > 0 {
 		fmt.Fprintf(&b, ", nodes %s", strings.Join(c.Nodes, ", "))
 	}
+	if g := uncaptured(c); g > 0 {
+		fmt.Fprintf(&b, ", nothing captured for %s between sessions", shortDuration(g))
+	}
 	if c.LossSeen {
 		b.WriteString("; LOSS SEEN")
 	} else {
 		b.WriteString("; no loss seen")
 	}
 	return b.String()
+}
+
+// uncaptured is how long no session of merged sessions was capturing,
+// between the first start and the last end.
+func uncaptured(c analyze.CaptureSummary) time.Duration {
+	if len(c.Spans) == 0 || !c.End.After(c.Start) {
+		return 0
+	}
+	var d time.Duration
+	for _, s := range coverage(c.Start, c.End, c.Spans) {
+		if s.gap {
+			d += s.t1.Sub(s.t0)
+		}
+	}
+	return d.Round(time.Second)
 }
 
 func seconds(s float64) string {

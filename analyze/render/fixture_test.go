@@ -3,6 +3,7 @@ package render
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -24,8 +25,9 @@ type fixture struct {
 
 // goldenFixtures are the reports behind the golden files: the bundled
 // example capture audited against mailcleaner as `flowaudit replay` does,
-// and a synthetic audit that reaches what the lab captures do not
-// (partial, loss, several products and nodes, zones, text needing escapes).
+// a synthetic audit that reaches what the lab captures do not (partial,
+// loss, several products and nodes, zones, processes, text needing
+// escapes), and merged sessions with a gap and thousands of flows.
 // Each is frozen as testdata/NAME.report.json, rebuilt with -update, so
 // the golden files change when the renderers change, not whenever a lab
 // capture is recorded again.
@@ -34,9 +36,10 @@ func goldenFixtures(t *testing.T) []fixture {
 	build := map[string]func(*testing.T) *analyze.Report{
 		"gateway":   func(t *testing.T) *analyze.Report { return auditCapture(t, exampleCapture) },
 		"synthetic": syntheticReport,
+		"merged":    mergedReport,
 	}
 	var out []fixture
-	for _, name := range []string{"gateway", "synthetic"} {
+	for _, name := range []string{"gateway", "synthetic", "merged"} {
 		path := filepath.Join("testdata", name+".report.json")
 		if *update {
 			rep := build[name](t)
@@ -64,7 +67,7 @@ func goldenFixtures(t *testing.T) []fixture {
 var exampleCapture = filepath.Join("..", "..", "testdata", "example", "gateway.pcap")
 
 // liveFixtures audits the bundled example and every lab capture now, for
-// the structural tests, plus the synthetic report.
+// the structural tests, plus the synthetic and merged reports.
 func liveFixtures(t *testing.T) []fixture {
 	t.Helper()
 	captures := []string{exampleCapture}
@@ -79,7 +82,7 @@ func liveFixtures(t *testing.T) []fixture {
 	if len(out) == 0 {
 		t.Fatal("no capture found (testdata/example/gateway.pcap is committed)")
 	}
-	return append(out, fixture{name: "synthetic", rep: syntheticReport(t)})
+	return append(out, fixture{name: "synthetic", rep: syntheticReport(t)}, fixture{name: "merged", rep: mergedReport(t)})
 }
 
 // auditCapture audits a capture against its product (the file's name; the
@@ -217,6 +220,9 @@ func syntheticReport(t *testing.T) *analyze.Report {
 		flows = append(flows, f)
 	}
 	names := func(ns ...string) func(*flow.Flow) { return func(f *flow.Flow) { f.RespNames = ns } }
+	proc := func(pid uint32, comm string) func(*flow.Flow) {
+		return func(f *flow.Flow) { f.Process = &flow.Process{PID: pid, Comm: comm} }
+	}
 	icmpErr := func(reason, from string) func(*flow.Flow) {
 		return func(f *flow.Flow) {
 			f.ICMP = &flow.ICMPError{Type: 3, Code: 13, Version: 4, From: netip.MustParseAddr(from), Reason: reason}
@@ -225,13 +231,13 @@ func syntheticReport(t *testing.T) *analyze.Report {
 	// SMTP out: partial, over both nodes and five peers.
 	add(1, flow.ProtoTCP, gw+":40001", "203.0.113.25:25", flow.Established, "gw1", names("mx1.example.net"))
 	add(4, flow.ProtoTCP, gw+":40002", "203.0.113.26:25", flow.Established, "gw2", names("mx2.example.net", "mail.example.net"))
-	add(9, flow.ProtoTCP, gw+":40003", "203.0.113.27:587", flow.Unanswered, "gw1")
-	add(15, flow.ProtoTCP, gw+":40004", "203.0.113.27:587", flow.Unanswered, "gw1")
+	add(9, flow.ProtoTCP, gw+":40003", "203.0.113.27:587", flow.Unanswered, "gw1", proc(2101, "smtp"))
+	add(15, flow.ProtoTCP, gw+":40004", "203.0.113.27:587", flow.Unanswered, "gw1", proc(2107, "smtp"))
 	add(22, flow.ProtoTCP, gw+":40005", "203.0.113.28:25", flow.Rejected, "gw2")
 	add(30, flow.ProtoTCP, gw+":40006", "203.0.113.29:25", flow.Unreachable, "gw2", icmpErr("admin-prohibited", "198.51.100.1"))
 	// NTP: blocked, no reply.
-	add(3, flow.ProtoUDP, gw+":123", "198.51.100.123:123", flow.Unanswered, "gw1", names("ntp.example.org"))
-	add(33, flow.ProtoUDP, gw+":123", "198.51.100.123:123", flow.Unanswered, "gw1", names("ntp.example.org"))
+	add(3, flow.ProtoUDP, gw+":123", "198.51.100.123:123", flow.Unanswered, "gw1", names("ntp.example.org"), proc(612, "ntpd"))
+	add(33, flow.ProtoUDP, gw+":123", "198.51.100.123:123", flow.Unanswered, "gw1", names("ntp.example.org"), proc(612, "ntpd"))
 	// Ping: ok.
 	add(5, flow.ProtoICMP, gw+":8", "198.51.100.1:0", flow.Established, "gw1")
 	// SSH from the support zone is never seen; SSH from elsewhere is
@@ -242,7 +248,7 @@ func syntheticReport(t *testing.T) *analyze.Report {
 	// Beta updates: ok by name.
 	add(7, flow.ProtoTCP, gw+":40200", "203.0.113.80:443", flow.Established, "gw2", names("eu.updates.beta.test"))
 	// IRC out: unexpected, established, with a name.
-	add(25, flow.ProtoTCP, gw+":40100", "203.0.113.66:6667", flow.Established, "gw1", names("irc.example-chat.test"))
+	add(25, flow.ProtoTCP, gw+":40100", "203.0.113.66:6667", flow.Established, "gw1", names("irc.example-chat.test"), proc(4242, "weechat"))
 	// IPv6 neighbour discovery: housekeeping.
 	add(2, flow.ProtoICMPv6, "[fe80::1]:135", "[ff02::1:ff00:10]:0", flow.Unanswered, "gw1")
 	res := &capture.Result{Flows: flows, Stats: capture.Stats{Backend: "file",
@@ -260,5 +266,60 @@ func syntheticReport(t *testing.T) *analyze.Report {
 	}
 	rep.Tool = "flowaudit test"
 	rep.Generated = time.Date(2026, 11, 22, 9, 5, 0, 0, time.UTC)
+	return rep
+}
+
+// mergedReport audits two sessions of one gateway with two hours between
+// them and a second node's session, as `flowaudit report` merges them:
+// thousands of SMTP attempts (a density strip, not dots), a few
+// unexpected IRC flows by one program and an RDP scan from many peers.
+func mergedReport(t *testing.T) *analyze.Report {
+	t.Helper()
+	acme, err := catalog.Parse("acme.yaml", []byte(syntheticCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := netip.MustParseAddr("192.0.2.10")
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	spans := []capture.Span{{Node: "gw1", Start: at(0), End: at(10 * time.Minute)},
+		{Node: "gw1", Start: at(2 * time.Hour), End: at(2*time.Hour + 5*time.Minute)},
+		{Node: "gw2", Start: at(2 * time.Minute), End: at(12 * time.Minute)}}
+	var flows []flow.Flow
+	add := func(start time.Time, port uint16, orig, resp netip.Addr, out flow.Outcome, node string, p *flow.Process) {
+		f := flow.Flow{UID: fmt.Sprintf("C%d", len(flows)), Proto: flow.ProtoTCP, Orig: netip.AddrPortFrom(orig, 40000+uint16(len(flows)%20000)),
+			Resp: netip.AddrPortFrom(resp, port), Start: start, End: start.Add(200 * time.Millisecond), Outcome: out, OrigPkts: 2, Node: node, Process: p}
+		if out == flow.Established || out == flow.Rejected {
+			f.RespPkts = 1
+		}
+		flows = append(flows, f)
+	}
+	mx := netip.MustParseAddr("203.0.113.25")
+	for i := range 3000 { // every 200 ms in gw1's first session, one in ten dropped
+		out := flow.Established
+		if i%10 == 3 || (i > 1200 && i < 1500) {
+			out = flow.Unanswered
+		}
+		add(at(time.Duration(i)*200*time.Millisecond), 25, gw, mx, out, "gw1", &flow.Process{PID: uint32(2100 + i%7), Comm: "smtp"})
+	}
+	for i := range 500 { // and through the second
+		add(at(2*time.Hour+time.Duration(i)*600*time.Millisecond), 25, gw, mx, flow.Established, "gw1", &flow.Process{PID: 3100, Comm: "smtp"})
+	}
+	irc := netip.MustParseAddr("203.0.113.66")
+	weechat := &flow.Process{PID: 4242, Comm: "weechat"}
+	add(at(3*time.Minute), 6667, gw, irc, flow.Established, "gw1", weechat)
+	add(at(2*time.Hour+time.Minute), 6667, gw, irc, flow.Established, "gw1", weechat)
+	add(at(2*time.Hour+time.Minute+30*time.Second), 6667, gw, irc, flow.Rejected, "gw1", weechat)
+	for i := range 400 { // an RDP scan seen by gw2
+		src := netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + i%20)})
+		add(at(5*time.Minute+time.Duration(i)*time.Second), 3389, src, gw, flow.Rejected, "gw2", nil)
+	}
+	res := &capture.Result{Flows: flows, Stats: capture.Stats{Backend: "afpacket", Start: at(0), End: at(2*time.Hour + 5*time.Minute),
+		Packets: uint64(3 * len(flows)), Flows: uint64(len(flows)), Spans: spans}}
+	rep, err := analyze.Audit(res, analyze.Options{Products: []*catalog.Product{acme}, Hosts: []netip.Addr{gw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Tool = "flowaudit test"
+	rep.Generated = at(3 * time.Hour)
 	return rep
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
@@ -54,10 +55,12 @@ func hostileFixture(t *testing.T) fixture {
 			r.Timeline[j].Node = hostile("attempt-node")
 			r.Timeline[j].Process = &flow.Process{PID: 4121, Comm: hostile("comm")}
 		}
+		r.Processes = []analyze.ProcessSeen{{Comm: hostile("comm"), PIDs: []uint32{4121}, Flows: 1}}
 	}
 	for i := range rep.Unexpected {
 		u := &rep.Unexpected[i]
 		u.Nodes = []string{hostile("unexpected-node")}
+		u.Processes = []analyze.ProcessSeen{{Comm: hostile("unexpected-comm"), PIDs: []uint32{31337}, Flows: 1}}
 		for j := range u.Peers {
 			u.Peers[j].Names = []string{hostile("unexpected-name")}
 		}
@@ -87,23 +90,25 @@ func rawHidden(s string, allowTab bool) string {
 // keeps the markup as text.
 func TestHostileText(t *testing.T) {
 	fx := hostileFixture(t)
-	for _, format := range []string{"table", "color", "markdown", "html"} {
+	for _, format := range []string{"table", "color", "narrow", "markdown", "html"} {
 		t.Run(format, func(t *testing.T) {
 			var b bytes.Buffer
 			var err error
 			switch format {
 			case "table", "color":
-				err = Table(&b, fx.rep, Options{Color: format == "color"})
+				err = Table(&b, fx.rep, Options{Color: format == "color", All: true})
+			case "narrow": // blocks of lines, wrapped
+				err = Table(&b, fx.rep, Options{Color: true, Width: 80})
 			case "markdown":
-				err = Markdown(&b, fx.rep)
+				err = Markdown(&b, fx.rep, Options{})
 			case "html":
-				err = HTML(&b, fx.rep)
+				err = HTML(&b, fx.rep, Options{})
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()
-			if format == "color" {
+			if format == "color" || format == "narrow" {
 				out = ansi.ReplaceAllString(out, "") // our own colour codes
 			}
 			if bad := rawHidden(out, format == "html"); bad != "" {
@@ -115,10 +120,7 @@ func TestHostileText(t *testing.T) {
 			if format != "html" {
 				checkNoForgedLine(t, out)
 			}
-			for _, tag := range []string{"hostshow", "file", "node", "warning", "name", "comm", "title", "service"} {
-				if format != "table" && format != "color" && tag == "comm" { // only the table names processes
-					continue
-				}
+			for _, tag := range []string{"hostshow", "file", "node", "warning", "name", "comm", "unexpected-comm", "title", "service"} {
 				if !strings.Contains(out, tag) {
 					t.Errorf("%s not shown at all", tag)
 				}

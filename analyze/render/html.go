@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/internal/escape"
@@ -27,7 +26,7 @@ var (
 	//go:embed html.js
 	htmlJS string
 
-	htmlStyle  = template.CSS("\n" + htmlCSS)
+	htmlStyle  = template.CSS("\n" + paletteCSS() + htmlCSS)
 	htmlScript = template.JS("\n" + htmlJS)
 )
 
@@ -64,18 +63,20 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"join":     strings.Join,
 	"short":    shortID,
 	"dir":      dirText,
-	"title":    func(s analyze.Status) string { return statusTitle[s] },
+	"breaks":   breakPoints,
+	"procs":    processList,
 }).Parse(htmlSource))
 
 // HTML writes the report as one self-contained page: inline CSS and SVG,
 // no external assets, readable without JavaScript (a few lines of inline
-// script only filter by status), under a strict Content-Security-Policy
-// (htmlCSP). Every value is escaped by html/template; then control, bidi
-// and other invisible characters, which html/template leaves alone, are
-// shown visibly (escape.Text), so a name cannot read differently from
-// what it is. The template itself has none of them.
-func HTML(w io.Writer, rep *analyze.Report) error {
-	v := newHTMLView(rep)
+// script filter by status and open every <details> for printing), under
+// a strict Content-Security-Policy (htmlCSP). Every value is escaped by
+// html/template; then control, bidi and other invisible characters,
+// which html/template leaves alone, are shown visibly (escape.Text), so a
+// name cannot read differently from what it is. The template itself has
+// none of them. opts.All lists the not-applicable requirements in full.
+func HTML(w io.Writer, rep *analyze.Report, opts Options) error {
+	v := newHTMLView(rep, opts)
 	var b bytes.Buffer
 	if err := htmlTemplate.Execute(&b, v); err != nil {
 		return fmt.Errorf("render html report: %w", err)
@@ -85,16 +86,18 @@ func HTML(w io.Writer, rep *analyze.Report) error {
 }
 
 // htmlView is what the template reads: the report plus what is easier to
-// compute in Go (groups, the summary cards, the timeline geometry).
+// compute in Go (sections, the summary cards, the timeline geometry).
 type htmlView struct {
 	CSP      template.HTML
 	Style    template.CSS
 	Script   template.JS
 	Rep      *analyze.Report
-	Title    string
+	Title    string // the <title>: products, gateway, time
+	Heading  string
+	Subtitle string
 	Summary  string
 	Cards    []htmlCard
-	Groups   []htmlGroup
+	Sections []htmlSection
 	Coverage string
 	Loss     string
 	Warnings []string
@@ -105,9 +108,11 @@ type htmlView struct {
 	// Noise is the noise line; UnexpectedFolded counts the unexpected
 	// groups not listed. Both empty when there are none.
 	Noise, UnexpectedFolded string
-	// UnexpectedPeersFolded says, per unexpected group (same index), what
-	// its folded peers amount to.
-	UnexpectedPeersFolded []string
+	// Unexpected are the unexpected groups with what the template shows
+	// of them; UnexpectedProcs says whether any names its programs.
+	Unexpected      []htmlUnexpected
+	UnexpectedProcs bool
+	Attribution     string
 }
 
 type htmlCard struct {
@@ -116,10 +121,23 @@ type htmlCard struct {
 	Count  int
 }
 
-type htmlGroup struct {
-	Status analyze.Status
-	Title  string
-	Reqs   []htmlReq
+// htmlSection is one section of the page, in the report's order: the
+// requirements of one status, the unexpected groups (Unexpected), or the
+// not-applicable requirements' one line (Fold).
+type htmlSection struct {
+	Status     analyze.Status
+	Title      string
+	Count      int
+	Unexpected bool
+	Fold       string
+	Reqs       []htmlReq
+}
+
+type htmlUnexpected struct {
+	analyze.UnexpectedFlow
+	// Folded says what the group's folded peers amount to.
+	Folded string
+	Procs  []string
 }
 
 type htmlReq struct {
@@ -142,6 +160,7 @@ type htmlReq struct {
 	PeersMore            int
 	// Folded says what the requirement's folded peers amount to.
 	Folded string
+	Procs  []string
 }
 
 // htmlPeersShown is how many peers a requirement shows before folding.
@@ -156,51 +175,112 @@ type outcomeBar struct {
 	X, Percent string
 }
 
-func newHTMLView(rep *analyze.Report) *htmlView {
+func newHTMLView(rep *analyze.Report, opts Options) *htmlView {
 	v := &htmlView{CSP: htmlCSPMeta, Style: htmlStyle, Script: htmlScript, Rep: rep, Summary: SummaryLine(rep), Coverage: coverageText(rep.Capture),
 		Loss: lossText(rep.Capture), Warnings: warnings(rep), Hosts: hostsText(rep.Hosts),
 		Products: productsText(rep.Products), House: housekeepingText(rep.Housekeeping),
-		Title: "flowaudit report: " + productNames(rep.Products)}
-	for _, st := range analyze.Statuses {
-		v.Cards = append(v.Cards, htmlCard{Status: st, Label: strings.ToLower(statusTitle[st]), Count: rep.Summary.Count(st)})
-		reqs := byStatus(rep, st)
+		Heading: "flowaudit report: " + productNames(rep.Products), Attribution: rep.Capture.Attribution}
+	v.Title, v.Subtitle = htmlTitle(rep)
+	for _, s := range sections {
+		n := rep.Summary.Count(s.status)
+		if n > 0 || !s.optional {
+			v.Cards = append(v.Cards, htmlCard{Status: s.status, Label: strings.ToLower(s.title), Count: n})
+		}
+		if s.status == analyze.Unexpected {
+			v.Sections = append(v.Sections, htmlSection{Status: s.status, Title: s.title, Count: len(rep.Unexpected), Unexpected: true})
+			continue
+		}
+		reqs := byStatus(rep, s.status)
 		if len(reqs) == 0 {
 			continue
 		}
-		g := htmlGroup{Status: st, Title: statusTitle[st]}
-		for _, r := range reqs {
-			hr := htmlReq{Requirement: r, Short: shortID(rep, r.ID), Port: reqPort(r.Protocol, r.Ports),
-				Condition: conditionText(r.Condition, rep.Features), Open: st != analyze.OK && st != analyze.NotApplicable}
-			if st == analyze.Blocked || st == analyze.Partial {
-				hr.Reasons = reasonLines(r)
-				hr.Hint = reasonHint(r.Reason)
+		sec := htmlSection{Status: s.status, Title: s.title, Count: len(reqs)}
+		if s.status == analyze.NotApplicable && !opts.All {
+			sec.Fold = naFoldText(rep)
+		} else {
+			for _, r := range reqs {
+				sec.Reqs = append(sec.Reqs, newHTMLReq(rep, r))
 			}
-			hr.Outcomes = outcomeBars(r.Counts)
-			hr.Folded = foldedText(r.PeersFolded, r.FoldedCounts)
-			hr.PeersHead, hr.PeersMore = r.Peers, r.PeersOmitted
-			if len(r.Peers) > htmlPeersShown {
-				hr.PeersHead, hr.PeersTail = r.Peers[:htmlPeersShown], r.Peers[htmlPeersShown:]
-			}
-			if !hr.Open {
-				hr.Brief = plural(r.Counts.Flows, "flow", "flows")
-				if len(r.Peers) > 0 {
-					hr.Brief += " · " + strings.Join(peersList(r.Peers, r.PeersOmitted, r.PeersFolded), ", ")
-				}
-				if st == analyze.NotApplicable {
-					hr.Brief = hr.Condition + " · " + hr.Brief
-				}
-			}
-			g.Reqs = append(g.Reqs, hr)
 		}
-		v.Groups = append(v.Groups, g)
+		v.Sections = append(v.Sections, sec)
 	}
-	v.Cards = append(v.Cards, htmlCard{Status: analyze.Unexpected, Label: "unexpected", Count: rep.Summary.Unexpected})
 	v.Timeline = newTimeline(rep)
 	v.Noise, v.UnexpectedFolded = noiseText(rep.Noise), unexpectedFoldedText(rep.UnexpectedFolded)
 	for _, u := range rep.Unexpected {
-		v.UnexpectedPeersFolded = append(v.UnexpectedPeersFolded, foldedText(u.PeersFolded, u.FoldedCounts))
+		hu := htmlUnexpected{UnexpectedFlow: u, Folded: foldedText(u.PeersFolded, u.FoldedCounts), Procs: processList(u.Processes, u.ProcessFlowsOther)}
+		v.UnexpectedProcs = v.UnexpectedProcs || len(hu.Procs) > 0
+		v.Unexpected = append(v.Unexpected, hu)
 	}
 	return v
+}
+
+// newHTMLReq prepares one requirement's card.
+func newHTMLReq(rep *analyze.Report, r analyze.Requirement) htmlReq {
+	st := r.Status
+	hr := htmlReq{Requirement: r, Short: shortID(rep, r.ID), Port: reqPort(r.Protocol, r.Ports),
+		Condition: conditionText(r.Condition, rep.Features), Open: st != analyze.OK && st != analyze.NotApplicable,
+		Procs: processList(r.Processes, r.ProcessFlowsOther)}
+	if st == analyze.Blocked || st == analyze.Partial {
+		hr.Reasons = reasonLines(r)
+		hr.Hint = reasonHint(r.Reason)
+	}
+	hr.Outcomes = outcomeBars(r.Counts)
+	hr.Folded = foldedText(r.PeersFolded, r.FoldedCounts)
+	hr.PeersHead, hr.PeersMore = r.Peers, r.PeersOmitted
+	if len(r.Peers) > htmlPeersShown {
+		hr.PeersHead, hr.PeersTail = r.Peers[:htmlPeersShown], r.Peers[htmlPeersShown:]
+	}
+	if !hr.Open {
+		hr.Brief = plural(r.Counts.Flows, "flow", "flows")
+		if len(r.Peers) > 0 {
+			hr.Brief += " · " + strings.Join(peersList(r.Peers, r.PeersOmitted, r.PeersFolded), ", ")
+		}
+		if st == analyze.NotApplicable {
+			hr.Brief = hr.Condition + " · " + hr.Brief
+		}
+	}
+	return hr
+}
+
+// htmlTitle is the page's <title> and the line under its heading: the
+// products, the gateway's addresses (the first two) and when the report
+// was generated (or, without that, when the capture ended), so that tabs
+// and files of several reports tell themselves apart.
+func htmlTitle(rep *analyze.Report) (title, subtitle string) {
+	gw := addrsText(rep.Hosts.Addrs[:min(len(rep.Hosts.Addrs), 2)])
+	if n := len(rep.Hosts.Addrs); n > 2 {
+		gw += fmt.Sprintf(" +%d", n-2)
+	}
+	title = "flowaudit: " + productNames(rep.Products)
+	var sub []string
+	if gw != "" {
+		title += " on " + gw
+		sub = append(sub, "gateway "+gw)
+	}
+	switch {
+	case !rep.Generated.IsZero():
+		t := rep.Generated.UTC().Format("2006-01-02 15:04Z")
+		title += ", " + t
+		sub = append(sub, "generated "+stamp(rep.Generated))
+	case !rep.Capture.End.IsZero():
+		title += ", captured " + rep.Capture.End.UTC().Format("2006-01-02 15:04Z")
+		sub = append(sub, "captured until "+stamp(rep.Capture.End))
+	}
+	return title, strings.Join(sub, " · ")
+}
+
+// breakPoints splits a name after its dots and dashes, where the page
+// lets a long name wrap (<wbr>) rather than anywhere.
+func breakPoints(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if (s[i] == '.' || s[i] == '-') && i+1 < len(s) {
+			out = append(out, s[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 // outcomeBars splits a requirement's flows by outcome for a stacked bar.
@@ -222,146 +302,4 @@ func outcomeBars(c analyze.Counts) []outcomeBar {
 		}
 	}
 	return out
-}
-
-// timeline is the SVG of attempts over capture time: one row per
-// requirement with attempts, one per unexpected group (a span from first
-// to last seen, since groups keep no per-flow times), dots coloured by
-// outcome.
-type timeline struct {
-	Width, Height int
-	Left, Right   int // x of the time axis ends
-	LaneW         int
-	Rows          []timelineRow
-	Ticks         []timelineTick
-	AxisY         int
-	Start, End    string
-	// Omitted counts attempts not drawn as dots (after each requirement's
-	// first MaxTimeline).
-	Omitted int
-	MaxDots int
-}
-
-type timelineRow struct {
-	Y int
-	// Range spans first to last seen behind the dots: with many attempts
-	// only the first MaxTimeline are dots, the range shows the rest.
-	Range  *timelineSpan
-	Label  string
-	Status string // CSS class suffix: a status or "unexpected"
-	Dots   []timelineDot
-	Span   *timelineSpan
-}
-
-type timelineDot struct {
-	X       string
-	Y       int
-	Outcome string
-	Tip     string
-}
-
-type timelineSpan struct {
-	X, W string
-	Y    int
-	Tip  string
-}
-
-type timelineTick struct {
-	X     string
-	Label string
-}
-
-const (
-	tlWidth  = 1140
-	tlLeft   = 330
-	tlRight  = 1080
-	tlRowH   = 22
-	tlTop    = 10
-	tlBottom = 34
-)
-
-func newTimeline(rep *analyze.Report) *timeline {
-	start, end := rep.Capture.Start, rep.Capture.End
-	// Reports built without capture times still get an axis from the
-	// evidence itself.
-	for _, r := range rep.Requirements {
-		for _, a := range r.Timeline {
-			if start.IsZero() || a.Time.Before(start) {
-				start = a.Time
-			}
-			if a.Time.After(end) {
-				end = a.Time
-			}
-		}
-	}
-	tl := &timeline{Width: tlWidth, Left: tlLeft, Right: tlRight, LaneW: tlRight - tlLeft, MaxDots: analyze.MaxTimeline}
-	span := end.Sub(start)
-	if span <= 0 {
-		span = time.Second
-	}
-	x := func(t time.Time) float64 {
-		return tlLeft + float64(tlRight-tlLeft)*float64(t.Sub(start))/float64(span)
-	}
-	y := tlTop
-	for _, st := range analyze.Statuses {
-		for _, r := range byStatus(rep, st) {
-			if len(r.Timeline) == 0 {
-				continue
-			}
-			row := timelineRow{Y: y, Label: shortID(rep, r.ID) + " " + reqPort(r.Protocol, r.Ports), Status: string(st)}
-			if r.FirstSeen != nil && r.LastSeen != nil {
-				x0, x1 := x(*r.FirstSeen), x(*r.LastSeen)
-				row.Range = &timelineSpan{X: fmt.Sprintf("%.1f", x0), W: fmt.Sprintf("%.1f", max(x1-x0, 1)), Y: y + 7,
-					Tip: fmt.Sprintf("%s to %s: %s", stamp(*r.FirstSeen), stamp(*r.LastSeen), outcomesText(r.Counts, r.Reasons))}
-			}
-			for _, a := range r.Timeline {
-				tip := fmt.Sprintf("%s %s %s", stamp(a.Time), a.Peer, a.Outcome)
-				if a.Reason != "" {
-					tip += " (" + a.Reason.Text() + ")"
-				}
-				if a.Node != "" {
-					tip += " on " + a.Node
-				}
-				row.Dots = append(row.Dots, timelineDot{X: fmt.Sprintf("%.1f", x(a.Time)), Y: y + 9, Outcome: a.Outcome, Tip: tip})
-			}
-			tl.Omitted += r.TimelineOmitted
-			tl.Rows = append(tl.Rows, row)
-			y += tlRowH
-		}
-	}
-	for _, u := range rep.Unexpected {
-		x0, x1 := x(u.FirstSeen), x(u.LastSeen)
-		if x1-x0 < 4 { // keep short spans visible, inside the axis
-			x1 = min(x0+4, tlRight)
-			x0 = x1 - 4
-		}
-		row := timelineRow{Y: y, Label: "unexpected " + string(u.Direction) + " " + unexpectedPort(u), Status: string(analyze.Unexpected),
-			Span: &timelineSpan{X: fmt.Sprintf("%.1f", x0), W: fmt.Sprintf("%.1f", x1-x0), Y: y + 4,
-				Tip: fmt.Sprintf("%s to %s: %s", stamp(u.FirstSeen), stamp(u.LastSeen), outcomesText(u.Counts, u.Reasons))}}
-		tl.Rows = append(tl.Rows, row)
-		y += tlRowH
-	}
-	if len(tl.Rows) == 0 {
-		return nil
-	}
-	tl.AxisY = y + 4
-	tl.Height = y + tlBottom
-	tl.Start, tl.End = stamp(start), stamp(end)
-	for i := 0; i <= 4; i++ {
-		t := start.Add(span * time.Duration(i) / 4)
-		tl.Ticks = append(tl.Ticks, timelineTick{X: fmt.Sprintf("%.1f", x(t)), Label: tickLabel(t, span)})
-	}
-	return tl
-}
-
-// tickLabel shows as much of the time as the span needs.
-func tickLabel(t time.Time, span time.Duration) string {
-	t = t.UTC()
-	switch {
-	case span < time.Minute:
-		return t.Format("15:04:05.000")
-	case span < 24*time.Hour:
-		return t.Format("15:04:05")
-	}
-	return t.Format("01-02 15:04")
 }

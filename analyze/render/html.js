@@ -7,3 +7,13 @@ document.querySelectorAll('.card').forEach(function (c) {
     });
   });
 });
+// Printing shows every <details> (evidence, vendor text, long peer lists)
+// open, then closes again those that were closed.
+var printOpened = [];
+window.addEventListener('beforeprint', function () {
+  document.querySelectorAll('details:not([open])').forEach(function (d) { d.open = true; printOpened.push(d); });
+});
+window.addEventListener('afterprint', function () {
+  printOpened.forEach(function (d) { d.open = false; });
+  printOpened = [];
+});

@@ -28,16 +28,16 @@ func TestLossInEveryFormat(t *testing.T) {
 	}
 	formats := []struct {
 		name   string
-		render func(io.Writer, *analyze.Report) error
+		render func(io.Writer, *analyze.Report, Options) error
 	}{
-		{"table", func(w io.Writer, r *analyze.Report) error { return Table(w, r, Options{}) }},
+		{"table", Table},
 		{"markdown", Markdown},
 		{"html", HTML},
 	}
 	for _, f := range formats {
 		t.Run(f.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := f.render(&b, rep); err != nil {
+			if err := f.render(&b, rep, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()

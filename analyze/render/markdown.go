@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/flowaudit/flowaudit/analyze"
@@ -14,10 +15,11 @@ import (
 // Markdown writes the report for a ticket or a change request: the
 // summary, a "needs a firewall change" list with one actionable line per
 // blocked or partial requirement (direction, protocol/port, peers, reason,
-// the vendor's words), a table per status, the unexpected flows and the
-// evidence coverage. Text from the report is escaped so that names and
-// vendor quotes cannot break the layout.
-func Markdown(w io.Writer, rep *analyze.Report) error {
+// the vendor's words), then a table per section in order of urgency
+// (sections), the not-applicable requirements folded to one line unless
+// opts.All, and the evidence coverage. Text from the report is escaped
+// so that names and vendor quotes cannot break the layout.
+func Markdown(w io.Writer, rep *analyze.Report, opts Options) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 
@@ -47,7 +49,33 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 			p("> Warning: %s", mdText(warn))
 		}
 	}
+	mdActions(b, rep)
+	for _, s := range sections {
+		mdSection(b, rep, s, opts.All)
+	}
+	p("")
+	p("## Coverage")
+	p("")
+	c := rep.Capture
+	p("- Evidence: %s", mdText(coverageText(c)))
+	loss := "none"
+	if c.LossSeen {
+		loss = lossText(c)
+	}
+	p("- Loss signals: %s", mdText(loss))
+	p("- Flows: %d read, %d matched a requirement, %d transit, %d housekeeping",
+		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping)
+	p("- Housekeeping (link-local, not audited): %s", mdText(housekeepingText(rep.Housekeeping)))
+	if a := rep.Capture.Attribution; a != "" {
+		p("- Process attribution: %s", mdText(a))
+	}
+	return b.Flush()
+}
 
+// mdActions writes "Needs a firewall change": one numbered line per
+// blocked or partial requirement.
+func mdActions(b *bufio.Writer, rep *analyze.Report) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	p("")
 	p("## Needs a firewall change")
 	p("")
@@ -65,6 +93,9 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 					p("   - Folded: %s", mdText(f))
 				}
 			}
+			if ps := processList(r.Processes, r.ProcessFlowsOther); len(ps) > 0 {
+				p("   - Process: %s", mdText(strings.Join(ps, "; ")))
+			}
 			if r.Source.Text != "" {
 				p("   - Vendor (%s): %s", mdText(r.Source.Document), mdText("\""+r.Source.Text+"\""))
 			}
@@ -73,33 +104,28 @@ func Markdown(w io.Writer, rep *analyze.Report) error {
 	if actions == 0 {
 		p("Nothing: no requirement is blocked or partial.")
 	}
+}
 
-	for _, st := range analyze.Statuses {
-		reqs := byStatus(rep, st)
-		if len(reqs) == 0 {
-			continue
-		}
-		p("")
-		p("## %s (%d)", statusTitle[st], len(reqs))
-		p("")
-		mdRequirements(b, rep, st, reqs)
+// mdSection writes one section: a heading and a table, the unexpected
+// groups, or the not-applicable requirements' one line.
+func mdSection(b *bufio.Writer, rep *analyze.Report, s section, all bool) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	if s.status == analyze.Unexpected {
+		mdUnexpected(b, rep)
+		return
 	}
-
-	mdUnexpected(b, rep)
-	p("")
-	p("## Coverage")
-	p("")
-	c := rep.Capture
-	p("- Evidence: %s", mdText(coverageText(c)))
-	loss := "none"
-	if c.LossSeen {
-		loss = lossText(c)
+	reqs := byStatus(rep, s.status)
+	if len(reqs) == 0 {
+		return
 	}
-	p("- Loss signals: %s", mdText(loss))
-	p("- Flows: %d read, %d matched a requirement, %d transit, %d housekeeping",
-		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping)
-	p("- Housekeeping (link-local, not audited): %s", mdText(housekeepingText(rep.Housekeeping)))
-	return b.Flush()
+	p("")
+	p("## %s (%d)", s.title, len(reqs))
+	p("")
+	if s.status == analyze.NotApplicable && !all {
+		p("%s.", mdText(naFoldText(rep)))
+		return
+	}
+	mdRequirements(b, rep, s.status, reqs)
 }
 
 // mdUnexpected writes the unexpected flows and the noise line.
@@ -111,11 +137,15 @@ func mdUnexpected(b *bufio.Writer, rep *analyze.Report) {
 	if len(rep.Unexpected) == 0 {
 		p("Nothing unexpected: every flow to or from the gateway is allowed by an applicable requirement.")
 	} else {
-		mdTable(b, []string{"Direction", "Port", "Flows", "Outcomes", "Peers", "First seen", "Last seen", "Note"}, []int{2})
+		t := mdRows{header: []string{"Direction", "Port", "Flows", "Outcomes", "Peers", "First seen", "Last seen"}, right: []int{2}}
+		t.optional("Process")
+		t.optional("Note")
 		for _, u := range rep.Unexpected {
-			mdRow(b, string(u.Direction), unexpectedPort(u), fmt.Sprint(u.Counts.Flows), outcomesText(u.Counts, u.Reasons),
-				strings.Join(peersList(u.Peers, u.PeersOmitted, u.PeersFolded), ", "), stamp(u.FirstSeen), stamp(u.LastSeen), unexpectedNote(u))
+			t.rows = append(t.rows, []string{string(u.Direction), unexpectedPort(u), fmt.Sprint(u.Counts.Flows), outcomesText(u.Counts, u.Reasons),
+				strings.Join(peersList(u.Peers, u.PeersOmitted, u.PeersFolded), ", "), stamp(u.FirstSeen), stamp(u.LastSeen),
+				strings.Join(processList(u.Processes, u.ProcessFlowsOther), "; "), unexpectedNote(u)})
 		}
+		t.write(b)
 		if f := unexpectedFoldedText(rep.UnexpectedFolded); f != "" {
 			p("")
 			p("And %s.", mdText(f))
@@ -125,7 +155,6 @@ func mdUnexpected(b *bufio.Writer, rep *analyze.Report) {
 		p("")
 		p("Noise (not judged, see docs/report.md): %s.", mdText(n))
 	}
-
 }
 
 func productNames(ps []analyze.ProductSummary) string {
@@ -204,49 +233,87 @@ func peersSeenText(ps []analyze.PeerSeen, omitted int) string {
 }
 
 func mdRequirements(b *bufio.Writer, rep *analyze.Report, st analyze.Status, reqs []analyze.Requirement) {
+	t := mdRows{header: []string{"Requirement", "Direction", "Port", "Service"}}
 	switch st {
 	case analyze.Blocked, analyze.Partial:
-		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Reason", "Worked", "Failed", "Peers", "First seen", "Last seen"}, []int{5, 6})
-		for _, r := range reqs {
-			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, strings.Join(reasonLines(r), "; "),
-				fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()), strings.Join(peersWithOutcomes(r.Peers, r.PeersOmitted, r.PeersFolded), ", "),
-				stampPtr(r.FirstSeen), stampPtr(r.LastSeen))
-		}
+		t.add([]string{"Reason", "Worked", "Failed", "Peers", "First seen", "Last seen"}, 5, 6)
 	case analyze.NeverSeen:
-		header := []string{"Requirement", "Direction", "Port", "Service", "Allowed peers", "Purpose"}
-		note := hasNote(reqs)
-		if note {
-			header = append(header, "Note")
-		}
-		mdTable(b, header, nil)
-		for _, r := range reqs {
-			row := []string{r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed), r.Purpose}
-			if note {
-				row = append(row, r.Note)
-			}
-			mdRow(b, row...)
-		}
-	case analyze.OK:
-		header := []string{"Requirement", "Direction", "Port", "Service", "Flows", "Peers"}
-		note := hasNote(reqs)
-		if note {
-			header = append(header, "Note")
-		}
-		mdTable(b, header, []int{4})
-		for _, r := range reqs {
-			row := []string{r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, fmt.Sprint(r.Counts.Flows),
-				strings.Join(peersList(r.Peers, r.PeersOmitted, r.PeersFolded), ", ")}
-			if note {
-				row = append(row, r.Note)
-			}
-			mdRow(b, row...)
-		}
+		t.add([]string{"Allowed peers", "Purpose"})
+		t.optional("Note")
 	case analyze.NotApplicable:
-		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Condition", "Flows"}, []int{5})
-		for _, r := range reqs {
-			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, conditionText(r.Condition, rep.Features),
-				fmt.Sprint(r.Counts.Flows))
+		t.add([]string{"Condition", "Flows"}, 5)
+	default: // ok, inconclusive
+		t.add([]string{"Flows", "Peers"}, 4)
+		t.optional("Note")
+	}
+	if st != analyze.NotApplicable {
+		t.optional("Process")
+	}
+	for _, r := range reqs {
+		row := []string{r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service}
+		procs := strings.Join(processList(r.Processes, r.ProcessFlowsOther), "; ")
+		switch st {
+		case analyze.Blocked, analyze.Partial:
+			row = append(row, strings.Join(reasonLines(r), "; "), fmt.Sprint(r.Counts.Established), fmt.Sprint(r.Counts.Failed()),
+				strings.Join(peersWithOutcomes(r.Peers, r.PeersOmitted, r.PeersFolded), ", "), stampPtr(r.FirstSeen), stampPtr(r.LastSeen), procs)
+		case analyze.NeverSeen:
+			row = append(row, allowedText(r.Allowed), r.Purpose, r.Note, procs)
+		case analyze.NotApplicable:
+			row = append(row, conditionText(r.Condition, rep.Features), fmt.Sprint(r.Counts.Flows))
+		default:
+			row = append(row, fmt.Sprint(r.Counts.Flows), strings.Join(peersList(r.Peers, r.PeersOmitted, r.PeersFolded), ", "), r.Note, procs)
 		}
+		t.rows = append(t.rows, row)
+	}
+	t.write(b)
+}
+
+// mdRows is a Markdown table whose optional columns are left out when
+// no row has anything in them.
+type mdRows struct {
+	header []string
+	right  []int // columns holding numbers
+	opt    map[int]bool
+	rows   [][]string
+}
+
+// add appends columns; right lists those of them (by index in the whole
+// table) that hold numbers.
+func (t *mdRows) add(cols []string, right ...int) {
+	t.header = append(t.header, cols...)
+	t.right = append(t.right, right...)
+}
+
+func (t *mdRows) optional(col string) {
+	if t.opt == nil {
+		t.opt = map[int]bool{}
+	}
+	t.opt[len(t.header)] = true
+	t.header = append(t.header, col)
+}
+
+func (t *mdRows) write(b *bufio.Writer) {
+	var keep []int
+	var right []int
+	for i := range t.header {
+		if t.opt[i] && !slices.ContainsFunc(t.rows, func(r []string) bool { return r[i] != "" }) {
+			continue
+		}
+		if slices.Contains(t.right, i) {
+			right = append(right, len(keep))
+		}
+		keep = append(keep, i)
+	}
+	pick := func(row []string) []string {
+		out := make([]string, len(keep))
+		for j, i := range keep {
+			out[j] = row[i]
+		}
+		return out
+	}
+	mdTable(b, pick(t.header), right)
+	for _, r := range t.rows {
+		mdRow(b, pick(r)...)
 	}
 }
 

@@ -65,17 +65,17 @@ func TestNoiseAndFoldingInEveryFormat(t *testing.T) {
 	folded := fmt.Sprintf("+%d more, and about ", analyze.MaxPeers-3+(128-analyze.MaxPeers))
 	for _, fm := range []struct {
 		name   string
-		render func(io.Writer, *analyze.Report) error
+		render func(io.Writer, *analyze.Report, Options) error
 		want   []string
 	}{
-		{"table", func(w io.Writer, r *analyze.Report) error { return Table(w, r, Options{}) },
+		{"table", Table,
 			[]string{noise, "peers folded: 1 requirement(s) (https-out)", "  and 10 groups more, not listed (1024 per report), counted together: 10 flows (10 rejected)"}},
 		{"markdown", Markdown, []string{noise, "peers folded: 1 requirement(s) (https-out)", "And 10 groups more, not listed"}},
 		{"html", HTML, []string{noise, "peers folded: 1 requirement(s) (https-out)", "And 10 groups more, not listed", "Folded (more distinct peers than the report keeps): about "}},
 	} {
 		t.Run(fm.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := fm.render(&b, rep); err != nil {
+			if err := fm.render(&b, rep, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()

@@ -50,17 +50,17 @@ func TestPendingInEveryFormat(t *testing.T) {
 	// ones have the reason line); HTML gives every requirement's note.
 	formats := []struct {
 		name   string
-		render func(io.Writer, *analyze.Report) error
+		render func(io.Writer, *analyze.Report, Options) error
 		notes  int
 	}{
-		{"table", func(w io.Writer, r *analyze.Report) error { return Table(w, r, Options{}) }, 2},
+		{"table", Table, 2},
 		{"markdown", Markdown, 2},
 		{"html", HTML, 3},
 	}
 	for _, fm := range formats {
 		t.Run(fm.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := fm.render(&b, rep); err != nil {
+			if err := fm.render(&b, rep, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()

@@ -2,44 +2,55 @@ package render
 
 import (
 	"bytes"
-	"net/netip"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flowaudit/flowaudit/analyze"
-	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
-func TestProcessLines(t *testing.T) {
-	razor := &flow.Process{PID: 4121, Comm: "razor-check"}
-	peer := netip.MustParseAddr("198.51.100.7")
-	rep := &analyze.Report{Requirements: []analyze.Requirement{
-		{ID: "p/out-tcp-2703", Status: analyze.Blocked, Protocol: "tcp", Timeline: []analyze.Attempt{
-			{Peer: peer, Port: 2703, Outcome: "unanswered", Reason: "unanswered", Process: razor},
-			{Peer: peer, Port: 2703, Outcome: "unanswered", Reason: "unanswered", Process: razor},
-			{Peer: peer, Port: 2703, Outcome: "rejected", Reason: "rst-firewall", Process: razor},
-			{Peer: peer, Port: 2703, Outcome: "unanswered"}, // no process: not listed
-		}},
-		{ID: "p/out-tcp-25", Status: analyze.OK, Protocol: "tcp", Timeline: []analyze.Attempt{
-			{Peer: peer, Port: 25, Outcome: "established", Process: razor},
-		}},
-	}}
-	want := []string{
-		"razor-check (pid 4121) tried TCP/2703 to 198.51.100.7: unanswered (2 times)",
-		"razor-check (pid 4121) tried TCP/2703 to 198.51.100.7: rejected (rst-firewall)",
-	}
-	if got := processLines(rep); !slices.Equal(got, want) {
-		t.Errorf("processLines:\n got %q\nwant %q", got, want)
-	}
+// TestProcessesInEveryFormat (issue 12): the programs behind a blocked
+// requirement's flows and behind an unexpected group (eBPF attribution)
+// are named in the table (both layouts), the Markdown and the HTML.
+func TestProcessesInEveryFormat(t *testing.T) {
+	rep := syntheticReport(t)
+	ntp, irc := "ntpd (pid 612, 2 flows)", "weechat (pid 4242, 1 flow)"
 	rep.Capture.Attribution = "unavailable: no cgroup2 mount"
-	var b bytes.Buffer
-	if err := Table(&b, rep, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range append(want, "PROCESSES", "Process attribution unavailable: no cgroup2 mount") {
-		if !strings.Contains(b.String(), s) {
-			t.Errorf("table report lacks %q:\n%s", s, b.String())
+	for _, f := range []struct {
+		name   string
+		opts   Options
+		render func(*bytes.Buffer, *analyze.Report, Options) error
+		want   []string
+	}{
+		{"table", Options{}, func(b *bytes.Buffer, r *analyze.Report, o Options) error { return Table(b, r, o) },
+			[]string{"│ " + ntp + " ", "│ " + irc + " ", "Process attribution unavailable: no cgroup2 mount"}},
+		{"blocks", Options{Width: 80}, func(b *bytes.Buffer, r *analyze.Report, o Options) error { return Table(b, r, o) },
+			[]string{"  process: " + ntp + "\n", "  process:  " + irc + "\n"}},
+		{"markdown", Options{}, func(b *bytes.Buffer, r *analyze.Report, o Options) error { return Markdown(b, r, o) },
+			[]string{"   - Process: " + ntp + "\n", "| " + irc + " |", "- Process attribution: unavailable: no cgroup2 mount"}},
+		{"html", Options{}, func(b *bytes.Buffer, r *analyze.Report, o Options) error { return HTML(b, r, o) },
+			[]string{`<dt>Processes</dt><dd class="procs">` + ntp + `</dd>`, "<td>" + irc + "</td>", "attribution unavailable: no cgroup2 mount"}},
+	} {
+		var b bytes.Buffer
+		if err := f.render(&b, rep, f.opts); err != nil {
+			t.Fatal(err)
 		}
+		for _, w := range f.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s lacks %q", f.name, w)
+			}
+		}
+	}
+}
+
+// TestProcessText: one program, several process ids, more than kept, and
+// the flows of programs not listed.
+func TestProcessText(t *testing.T) {
+	got := processList([]analyze.ProcessSeen{
+		{Comm: "razor-check", PIDs: []uint32{4121}, Flows: 1},
+		{Comm: "smtp", PIDs: []uint32{2100, 2101, 2102, 2103}, MorePIDs: true, Flows: 9},
+	}, 3)
+	want := []string{"razor-check (pid 4121, 1 flow)", "smtp (pids 2100, 2101, 2102, 2103 and others, 9 flows)", "+3 flows of other programs"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("processList:\n got %q\nwant %q", got, want)
 	}
 }

@@ -9,33 +9,76 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
-// Options tune the terminal table.
+// Options tune the renderers.
 type Options struct {
-	// Color adds ANSI colours. The caller sets it only when the writer is a
-	// terminal (golang.org/x/term.IsTerminal): files and pipes never get
-	// escape codes.
+	// Color adds ANSI colours to the table. The caller sets it only when
+	// the writer is a terminal (golang.org/x/term.IsTerminal): files and
+	// pipes never get escape codes.
 	Color bool
+	// Width is the table's width in columns (the terminal's): text
+	// columns and lines wrap to fit it, and below ListWidth every
+	// requirement is a block of lines instead of a table row. 0 means no
+	// limit: tables as wide as their cells, lines unwrapped.
+	Width int
+	// All lists the not-applicable requirements in full in every format;
+	// otherwise they fold to one line (naFoldText).
+	All bool
 }
+
+// ListWidth is the narrowest width that gets tables: below it the
+// table report lists each requirement as a block of lines, since eight
+// columns of 3 to 20 characters leave its reasons and peers too little
+// room.
+const ListWidth = 100
 
 // maxPeers bounds the peers listed in one table or Markdown cell; the rest
 // are counted ("+3 more"). The HTML page lists every peer.
 const maxPeers = 3
 
-// statusTitle names each status in headings.
-var statusTitle = map[analyze.Status]string{
-	analyze.Blocked:       "Blocked",
-	analyze.Partial:       "Partial",
-	analyze.NeverSeen:     "Never seen",
-	analyze.OK:            "OK",
-	analyze.NotApplicable: "Not applicable",
+// section is one part of a report. sections lists them in the order
+// every format follows: what needs action first, then what is unknown,
+// then what works, then what does not apply. A status a report lacks is
+// skipped, so a new status is one line here (and its colours).
+type section struct {
+	status analyze.Status // a requirement status, or analyze.Unexpected
+	title  string
+	ansi   string // table colour
+	// optional sections get no HTML summary card when empty.
+	optional bool
 }
+
+var sections = []section{
+	{status: analyze.Blocked, title: "Blocked", ansi: ansiRed},
+	{status: analyze.Partial, title: "Partial", ansi: ansiYellow},
+	{status: analyze.Unexpected, title: "Unexpected", ansi: ansiMagenta},
+	{status: analyze.Inconclusive, title: "Inconclusive", ansi: ansiCyan, optional: true},
+	{status: analyze.NeverSeen, title: "Never seen", ansi: ansiBlue},
+	{status: analyze.OK, title: "OK", ansi: ansiGreen},
+	{status: analyze.NotApplicable, title: "Not applicable", ansi: ansiDim},
+}
+
+// sectionOf returns the section of status st.
+func sectionOf(st analyze.Status) section {
+	for _, s := range sections {
+		if s.status == st {
+			return s
+		}
+	}
+	return section{status: st, title: string(st)}
+}
+
+// statusTitle names a status in headings ("Never seen").
+func statusTitle(st analyze.Status) string { return sectionOf(st).title }
 
 // SummaryLine is the one-line verdict every format starts with:
 // analyze.Summary.Line ("38 requirements: 21 ok, 4 blocked, 11 never seen,
@@ -310,17 +353,6 @@ func reasonLines(r analyze.Requirement) []string {
 	return out
 }
 
-// hasNote reports whether any of reqs has a Note, so tables add a note
-// column only when there is something to put in it.
-func hasNote(reqs []analyze.Requirement) bool {
-	for _, r := range reqs {
-		if r.Note != "" {
-			return true
-		}
-	}
-	return false
-}
-
 // conditionText says why a requirement does not apply (or when it does).
 func conditionText(c *catalog.Condition, features map[string]bool) string {
 	if c == nil {
@@ -346,4 +378,72 @@ func unexpectedNote(u analyze.UnexpectedFlow) string {
 		parts = append(parts, "allowed only by not-applicable "+strings.Join(u.NotApplicable, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// naFoldText is the one line not-applicable requirements fold to: "13
+// not applicable: cluster (10), premium-support (3); --all to list",
+// grouped by the feature that is off, most requirements first; a
+// requirement without a feature condition is counted by why it does not
+// apply, when the report says so. "" when there is none.
+func naFoldText(rep *analyze.Report) string {
+	count := map[string]int{}
+	var order []string
+	n := 0
+	for _, r := range rep.Requirements {
+		if r.Status != analyze.NotApplicable {
+			continue
+		}
+		n++
+		key := "no feature condition"
+		switch {
+		case r.Condition != nil:
+			key = r.Condition.Feature
+		case r.Note != "":
+			key = r.Note
+		}
+		if count[key] == 0 {
+			order = append(order, key)
+		}
+		count[key]++
+	}
+	if n == 0 {
+		return ""
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(count[b], count[a]) })
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%s (%d)", k, count[k])
+	}
+	return fmt.Sprintf("%d not applicable: %s; --all to list", n, strings.Join(parts, ", "))
+}
+
+// processText renders one program behind flows: "razor-check (pid 4121,
+// 2 flows)", "razor-check (pids 4121, 4133 and others, 9 flows)".
+func processText(p analyze.ProcessSeen) string {
+	pids := make([]string, len(p.PIDs))
+	for i, pid := range p.PIDs {
+		pids[i] = strconv.FormatUint(uint64(pid), 10)
+	}
+	s := p.Comm + " (pid"
+	if len(p.PIDs) > 1 || p.MorePIDs {
+		s += "s"
+	}
+	s += " " + strings.Join(pids, ", ")
+	if p.MorePIDs {
+		s += " and others"
+	}
+	return s + ", " + plural(p.Flows, "flow", "flows") + ")"
+}
+
+// processList renders the programs of a requirement or group, one per
+// entry, then the flows of programs not listed; nil when none.
+func processList(ps []analyze.ProcessSeen, other int) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, processText(p))
+	}
+	if other > 0 {
+		out = append(out, fmt.Sprintf("+%s of other programs", plural(other, "flow", "flows")))
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,15 +33,31 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// TestTableGolden: the bundled example's table at 80 (blocks), 120 and
+// 200 columns (tables, wrapped at 120), the other fixtures' without a
+// width limit, the synthetic one also with every not-applicable
+// requirement.
 func TestTableGolden(t *testing.T) {
 	for _, fx := range goldenFixtures(t) {
-		t.Run(fx.name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := Table(&b, fx.rep, Options{}); err != nil {
-				t.Fatal(err)
+		cases := map[string]Options{fx.name + ".txt": {}}
+		switch fx.name {
+		case "gateway":
+			delete(cases, fx.name+".txt") // 200 is as wide as it gets
+			for _, w := range []int{80, 120, 200} {
+				cases[fmt.Sprintf("%s.%d.txt", fx.name, w)] = Options{Width: w}
 			}
-			golden(t, fx.name+".txt", b.Bytes())
-		})
+		case "synthetic":
+			cases[fx.name+".all.txt"] = Options{All: true}
+		}
+		for name, opts := range cases {
+			t.Run(name, func(t *testing.T) {
+				var b bytes.Buffer
+				if err := Table(&b, fx.rep, opts); err != nil {
+					t.Fatal(err)
+				}
+				golden(t, name, b.Bytes())
+			})
+		}
 	}
 }
 
@@ -48,7 +65,7 @@ func TestMarkdownGolden(t *testing.T) {
 	for _, fx := range goldenFixtures(t) {
 		t.Run(fx.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := Markdown(&b, fx.rep); err != nil {
+			if err := Markdown(&b, fx.rep, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, fx.name+".md", b.Bytes())
@@ -60,7 +77,7 @@ func TestHTMLGolden(t *testing.T) {
 	for _, fx := range goldenFixtures(t) {
 		t.Run(fx.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := HTML(&b, fx.rep); err != nil {
+			if err := HTML(&b, fx.rep, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, fx.name+".html", b.Bytes())

@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/olekukonko/tablewriter/pkg/twwarp"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/internal/escape"
@@ -20,39 +18,29 @@ const (
 	ansiReset   = "\x1b[0m"
 	ansiRed     = "\x1b[1;31m"
 	ansiYellow  = "\x1b[1;33m"
+	ansiBlue    = "\x1b[1;34m"
 	ansiMagenta = "\x1b[1;35m"
+	ansiCyan    = "\x1b[1;36m"
 	ansiGreen   = "\x1b[1;32m"
 	ansiDim     = "\x1b[2m"
 	ansiBold    = "\x1b[1m"
 )
 
-var statusColor = map[analyze.Status]string{
-	analyze.Blocked:       ansiRed,
-	analyze.Partial:       ansiYellow,
-	analyze.NeverSeen:     ansiMagenta,
-	analyze.OK:            ansiGreen,
-	analyze.NotApplicable: ansiDim,
-	analyze.Unexpected:    ansiYellow,
-}
-
-// tableWriter carries the output and the colour choice through the
-// sections, and keeps the first write error.
+// tableWriter carries the output and the layout choices through the
+// sections.
 type tableWriter struct {
 	w     *bufio.Writer
 	color bool
+	width int  // 0: no limit
+	list  bool // blocks of lines instead of tables (width < ListWidth)
+	all   bool // not-applicable requirements in full
 }
 
 func (t *tableWriter) paint(code, s string) string {
-	if !t.color || s == "" {
+	if !t.color || s == "" || code == "" {
 		return s
 	}
 	return code + s + ansiReset
-}
-
-// colored writes one line in colour (when colour is on), escaped for
-// the terminal (escape.Terminal) before the colour codes go around it.
-func (t *tableWriter) colored(code, s string) {
-	fmt.Fprintln(t.w, t.paint(code, escape.Terminal(s)))
 }
 
 // line writes one line of text from the report; string arguments are
@@ -68,184 +56,164 @@ func (t *tableWriter) line(format string, args ...any) {
 	fmt.Fprintf(t.w, format+"\n", args...)
 }
 
+// para writes prefix and text (escaped for the terminal) as a paragraph
+// that fits the width, every line coloured with code. Continuation lines
+// are indented by indent; a prefix as wide as that (a label padded to
+// the indent, "Gateway:      ") keeps the text aligned under itself, a
+// longer one wraps with the text.
+func (t *tableWriter) para(prefix string, indent int, code, text string) {
+	text = escape.Terminal(text)
+	if indent == 0 {
+		indent = len(prefix)
+	}
+	lead := prefix
+	if len(prefix) > indent {
+		text, lead = prefix+text, ""
+	}
+	for i, l := range wrapText(text, t.width-indent) {
+		if i > 0 {
+			lead = strings.Repeat(" ", indent)
+		}
+		fmt.Fprintln(t.w, t.paint(code, lead+l))
+	}
+}
+
+// wrapText breaks s at spaces into lines at most lim columns wide, with
+// the least ragged right edge (a word longer than lim keeps a line of its
+// own); all of s when lim <= 0. twwarp.WrapString would widen every line
+// to the longest word: a long name would push the whole paragraph past
+// the width.
+func wrapText(s string, lim int) []string {
+	if lim <= 0 || twwidth.Width(s) <= lim {
+		return []string{s}
+	}
+	var lines []string
+	for _, ws := range twwarp.WrapWords(twwarp.SplitWords(s), 1, lim, wrapPenalty) {
+		if len(ws) > 1 && twwidth.Width(strings.Join(ws, " ")) > lim {
+			lines = append(lines, ws...) // a long word shares no line
+			continue
+		}
+		lines = append(lines, strings.Join(ws, " "))
+	}
+	return lines
+}
+
+// wrapPenalty is what WrapWords adds for a line longer than the limit
+// (only a word longer than it makes one): the value twwarp uses.
+const wrapPenalty = 1e5
+
 // cell is one table cell: its lines, each escaped when the table is drawn,
 // so a line break inside a name stays visible ("\n") and only the
 // renderer's own lists (reasons, peers) take several lines.
 type cell []string
 
-// one is a cell of one line.
-func one(s string) cell { return cell{s} }
+// one is a cell of one line; none when s is empty.
+func one(s string) cell {
+	if s == "" {
+		return nil
+	}
+	return cell{s}
+}
 
 // Table writes the report for a terminal: the summary line, hosts,
-// capture coverage and warnings, then the requirements grouped by status
-// (blocked first), the unexpected flows and the housekeeping summary.
+// capture coverage and warnings, then the sections in order of urgency
+// (blocked, partial, unexpected, inconclusive, never-seen, ok, then the
+// not-applicable requirements folded to one line unless Options.All),
+// and the noise and housekeeping summaries. With Options.Width the text
+// fits that many columns: table columns of text wrap, and below
+// ListWidth every requirement is a block of lines.
 func Table(w io.Writer, rep *analyze.Report, opts Options) error {
-	t := &tableWriter{w: bufio.NewWriter(w), color: opts.Color}
-	t.colored(ansiBold, SummaryLine(rep))
+	t := &tableWriter{w: bufio.NewWriter(w), color: opts.Color, width: max(opts.Width, 0), all: opts.All}
+	t.list = t.width > 0 && (t.width < ListWidth || !t.tablesFit(rep))
+	t.para("", 2, ansiBold, SummaryLine(rep))
 	t.line("")
-	t.line("Products:     %s", productsText(rep.Products))
-	t.line("Gateway:      %s", hostsText(rep.Hosts))
-	t.line("Capture:      %s", coverageText(rep.Capture))
+	t.para("Products:     ", 0, "", productsText(rep.Products))
+	t.para("Gateway:      ", 0, "", hostsText(rep.Hosts))
+	t.para("Capture:      ", 0, "", coverageText(rep.Capture))
 	if l := lossText(rep.Capture); l != "" {
-		t.colored(ansiRed, "WARNING: capture loss: "+l)
+		t.para("WARNING: capture loss: ", 9, ansiRed, l)
 	}
 	for _, warn := range warnings(rep) {
-		t.colored(ansiYellow, "Warning: "+warn)
+		t.para("Warning: ", 0, ansiYellow, warn)
 	}
-	for _, st := range analyze.Statuses {
-		reqs := byStatus(rep, st)
-		if len(reqs) == 0 {
-			continue
-		}
-		t.line("")
-		t.colored(statusColor[st], fmt.Sprintf("%s (%d)", strings.ToUpper(statusTitle[st]), len(reqs)))
-		if err := t.requirements(rep, st, reqs); err != nil {
+	for _, s := range sections {
+		if err := t.section(rep, s); err != nil {
 			return err
-		}
-	}
-	if ps := processLines(rep); len(ps) > 0 {
-		t.line("")
-		t.line("PROCESSES (eBPF attribution, best effort)")
-		for _, p := range ps {
-			t.line("  %s", p)
-		}
-	}
-	if a := rep.Capture.Attribution; strings.HasPrefix(a, "unavailable") {
-		t.colored(ansiYellow, "Process attribution "+a)
-	}
-	t.line("")
-	if len(rep.Unexpected) == 0 {
-		t.line("UNEXPECTED: none")
-	} else {
-		t.colored(statusColor[analyze.Unexpected],
-			fmt.Sprintf("UNEXPECTED (%d groups, %s)", len(rep.Unexpected), plural(rep.Summary.UnexpectedFlows, "flow", "flows")))
-		if err := t.unexpected(rep.Unexpected); err != nil {
-			return err
-		}
-		if f := unexpectedFoldedText(rep.UnexpectedFolded); f != "" {
-			t.line("  and %s", f)
 		}
 	}
 	if n := noiseText(rep.Noise); n != "" {
 		t.line("")
-		t.line("Noise (not judged, see docs/report.md): %s", n)
+		t.para("", 2, "", "Noise (not judged, see docs/report.md): "+n)
+	}
+	if a := rep.Capture.Attribution; strings.HasPrefix(a, "unavailable") {
+		t.line("")
+		t.para("", 2, ansiYellow, "Process attribution "+a)
 	}
 	t.line("")
-	t.line("Housekeeping (link-local, not audited): %s", housekeepingText(rep.Housekeeping))
-	t.line("Flows: %d read, %d matched a requirement, %d transit, %d housekeeping",
-		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping)
+	t.para("", 2, "", "Housekeeping (link-local, not audited): "+housekeepingText(rep.Housekeeping))
+	t.para("", 2, "", fmt.Sprintf("Flows: %d read, %d matched a requirement, %d transit, %d housekeeping",
+		rep.Summary.Flows, rep.Summary.Matched, rep.Summary.Transit, rep.Summary.Housekeeping))
 	return t.w.Flush()
 }
 
-// requirements writes one status's table; the columns depend on what the
-// status has to say.
-func (t *tableWriter) requirements(rep *analyze.Report, st analyze.Status, reqs []analyze.Requirement) error {
-	var header []string
-	var rows [][]cell
-	var right []int          // columns holding numbers
-	var paint map[int]string // columns to colour, by index
-	switch st {
-	case analyze.Blocked, analyze.Partial:
-		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "REASON (FLOWS)", "OK", "FAILED", "PEERS"}
-		peers := peersList
-		if st == analyze.Partial {
-			peers = peersWithOutcomes
-		}
-		right = []int{5, 6}
-		for _, r := range reqs {
-			rows = append(rows, []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
-				reasonLines(r), one(strconv.Itoa(r.Counts.Established)), one(strconv.Itoa(r.Counts.Failed())),
-				peers(r.Peers, r.PeersOmitted, r.PeersFolded)})
-		}
-		paint = map[int]string{4: statusColor[st]}
-	case analyze.NeverSeen:
-		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "ALLOWED PEERS"}
-		note := hasNote(reqs)
-		if note {
-			header = append(header, "NOTE")
-		}
-		for _, r := range reqs {
-			row := []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service), one(allowedText(r.Allowed))}
-			if note {
-				row = append(row, one(r.Note))
-			}
-			rows = append(rows, row)
-		}
-	case analyze.OK:
-		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "FLOWS", "PEERS"}
-		right = []int{4}
-		note := hasNote(reqs)
-		if note {
-			header = append(header, "NOTE")
-		}
-		for _, r := range reqs {
-			row := []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
-				one(strconv.Itoa(r.Counts.Flows)), peersList(r.Peers, r.PeersOmitted, r.PeersFolded)}
-			if note {
-				row = append(row, one(r.Note))
-			}
-			rows = append(rows, row)
-		}
-	case analyze.NotApplicable:
-		header = []string{"REQUIREMENT", "DIR", "PORT", "SERVICE", "CONDITION", "FLOWS"}
-		right = []int{5}
-		for _, r := range reqs {
-			rows = append(rows, []cell{one(shortID(rep, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(r.Service),
-				one(conditionText(r.Condition, rep.Features)), one(strconv.Itoa(r.Counts.Flows))})
+// tablesFit reports whether every section's table fits the width with
+// its text columns at least minComfort wide (or as wide as their text).
+func (t *tableWriter) tablesFit(rep *analyze.Report) bool {
+	var sets []rowset
+	for _, s := range sections {
+		switch reqs := byStatus(rep, s.status); {
+		case s.status == analyze.Unexpected && len(rep.Unexpected) > 0:
+			sets = append(sets, unexpectedRows(s, rep.Unexpected))
+		case len(reqs) > 0 && (s.status != analyze.NotApplicable || t.all):
+			sets = append(sets, requirementRows(rep, s, reqs))
 		}
 	}
-	return t.table(header, rows, right, paint)
+	for _, rs := range sets {
+		fields, rows := rs.visible(false)
+		text := escapeCells(rows)
+		natural := fitColumns(fields, text, 0)
+		for i, w := range fitColumns(fields, text, t.width) {
+			if fields[i].wrap && w < min(natural[i], minComfort) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
-func (t *tableWriter) unexpected(us []analyze.UnexpectedFlow) error {
-	header := []string{"DIR", "PORT", "FLOWS", "OUTCOMES", "PEERS", "NOTE"}
-	var rows [][]cell
-	for _, u := range us {
-		rows = append(rows, []cell{one(string(u.Direction)), one(unexpectedPort(u)), one(strconv.Itoa(u.Counts.Flows)),
-			one(outcomesText(u.Counts, u.Reasons)), peersList(u.Peers, u.PeersOmitted, u.PeersFolded), one(unexpectedNote(u))})
+// section writes one section: its heading and its requirements or
+// unexpected groups, as a table or blocks; the not-applicable ones fold
+// to one line unless t.all.
+func (t *tableWriter) section(rep *analyze.Report, s section) error {
+	if s.status == analyze.Unexpected {
+		return t.unexpected(rep, s)
 	}
-	return t.table(header, rows, []int{2}, nil)
+	reqs := byStatus(rep, s.status)
+	if len(reqs) == 0 {
+		return nil
+	}
+	t.line("")
+	if s.status == analyze.NotApplicable && !t.all {
+		t.para("", 2, s.ansi, naFoldText(rep))
+		return nil
+	}
+	t.para("", 2, s.ansi, fmt.Sprintf("%s (%d)", strings.ToUpper(s.title), len(reqs)))
+	return t.rows(requirementRows(rep, s, reqs))
 }
 
-// table renders one tablewriter table: headers as written, no wrapping
-// (cells hold their own lines), numbers right-aligned, every line of every
-// cell escaped for the terminal, then the paint columns coloured line by
-// line.
-func (t *tableWriter) table(header []string, rows [][]cell, right []int, paint map[int]string) error {
-	text := make([][]string, len(rows))
-	for i, row := range rows {
-		text[i] = make([]string, len(row))
-		for j, c := range row {
-			lines := make([]string, len(c))
-			for k, l := range c {
-				lines[k] = escape.Terminal(l)
-				if code, ok := paint[j]; ok {
-					lines[k] = t.paint(code, lines[k])
-				}
-			}
-			text[i][j] = strings.Join(lines, "\n")
-		}
+// unexpected writes the unexpected groups, or says there are none.
+func (t *tableWriter) unexpected(rep *analyze.Report, s section) error {
+	t.line("")
+	if len(rep.Unexpected) == 0 {
+		t.line("UNEXPECTED: none")
+		return nil
 	}
-	align := make([]tw.Align, len(header))
-	for i := range align {
-		align[i] = tw.AlignLeft
+	t.para("", 2, s.ansi, fmt.Sprintf("UNEXPECTED (%d groups, %s)", len(rep.Unexpected), plural(rep.Summary.UnexpectedFlows, "flow", "flows")))
+	if err := t.rows(unexpectedRows(s, rep.Unexpected)); err != nil {
+		return err
 	}
-	for _, i := range right {
-		align[i] = tw.AlignRight
-	}
-	tbl := tablewriter.NewTable(t.w,
-		tablewriter.WithRenderer(renderer.NewBlueprint()),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{Global: tw.AlignLeft, PerColumn: align}),
-	)
-	tbl.Header(header)
-	if err := tbl.Bulk(text); err != nil {
-		return fmt.Errorf("render table: %w", err)
-	}
-	if err := tbl.Render(); err != nil {
-		return fmt.Errorf("render table: %w", err)
+	if f := unexpectedFoldedText(rep.UnexpectedFolded); f != "" {
+		t.para("  ", 0, "", "and "+f)
 	}
 	return nil
 }

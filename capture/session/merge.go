@@ -90,6 +90,9 @@ func Merge(sessions ...*Session) *capture.Result {
 			attribution = append(attribution, prefixFor(node)+ss.Attribution)
 		}
 		st.Files = append(st.Files, ss.Files...)
+		if len(sessions) > 1 && !ss.Start.IsZero() {
+			st.Spans = append(st.Spans, capture.Span{Node: node, Start: ss.Start, End: ss.End})
+		}
 		if !ss.Start.IsZero() && (st.Start.IsZero() || ss.Start.Before(st.Start)) {
 			st.Start = ss.Start
 		}

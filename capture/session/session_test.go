@@ -179,6 +179,10 @@ func TestMergeTwoSessions(t *testing.T) {
 	if !st.Start.Equal(t0.Add(-time.Minute)) || !st.End.Equal(t0.Add(2*time.Minute)) {
 		t.Errorf("span %v - %v", st.Start, st.End)
 	}
+	wantSpans := []capture.Span{{Node: "gw-a", Start: a.Stats.Start, End: a.Stats.End}, {Node: "session-2", Start: b.Stats.Start, End: b.Stats.End}}
+	if !slices.Equal(st.Spans, wantSpans) {
+		t.Errorf("spans %+v, want %+v", st.Spans, wantSpans)
+	}
 	if st.Iface != "gw-a:eth0,session-2:eth1" || st.Backend != "afpacket" {
 		t.Errorf("iface %q backend %q", st.Iface, st.Backend)
 	}

@@ -174,7 +174,7 @@ func (a *app) runCapture(f *captureFlags) error {
 		saveErr = session.Save(f.session, s)
 	}
 	// The report is written even when the session could not be.
-	err = a.auditAndWrite(res, opts, failOn, f.audit.format, f.audit.output)
+	err = a.auditAndWrite(res, opts, failOn, &f.audit)
 	return joinWriteErrors(err, saveErr)
 }
 

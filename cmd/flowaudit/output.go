@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -18,12 +20,13 @@ import (
 )
 
 // reportFormats maps each --format name to its renderer. Renderers write
-// the whole report to w and return the first write error.
-var reportFormats = map[string]func(w io.Writer, rep *analyze.Report) error{
+// the whole report to w and return the first write error; opts carries
+// --all (the width and colour are the table's own).
+var reportFormats = map[string]func(w io.Writer, rep *analyze.Report, opts render.Options) error{
 	"json":     writeReportJSON,
 	"table":    writeReportTable,
 	"markdown": render.Markdown,
-	"html":     render.HTML,
+	"html":     writeReportHTML,
 	"auto":     writeReportAuto,
 }
 
@@ -43,16 +46,51 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// writeReportTable writes the terminal table, coloured only when w is a
-// terminal and NO_COLOR is unset: files and pipes never get escape codes.
-func writeReportTable(w io.Writer, rep *analyze.Report) error {
-	return render.Table(w, rep, render.Options{Color: isTerminal(w) && os.Getenv("NO_COLOR") == ""})
+// defaultTableWidth is the table's width when neither the output (not a
+// terminal) nor COLUMNS says: a file or a pipe read by a person in an
+// editor, a pager or a ticket, where 100 columns fit.
+const defaultTableWidth = 100
+
+// tableWidth is the width the table fits: the terminal's when w is one,
+// else the COLUMNS environment variable (export COLUMNS=250 for wide
+// tables in a file), else defaultTableWidth.
+func tableWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	if cols, err := strconv.Atoi(strings.TrimSpace(os.Getenv("COLUMNS"))); err == nil && cols > 0 {
+		return cols
+	}
+	return defaultTableWidth
+}
+
+// writeReportTable writes the terminal table, as wide as tableWidth,
+// coloured only when w is a terminal and NO_COLOR is unset: files and
+// pipes never get escape codes.
+func writeReportTable(w io.Writer, rep *analyze.Report, opts render.Options) error {
+	opts.Color = isTerminal(w) && os.Getenv("NO_COLOR") == ""
+	opts.Width = tableWidth(w)
+	return render.Table(w, rep, opts)
+}
+
+// writeReportHTML writes the HTML page, stamped with the time it was
+// generated (its title names it): a page is a document sent and kept,
+// unlike the other formats, which stay byte-identical for one capture.
+func writeReportHTML(w io.Writer, rep *analyze.Report, opts render.Options) error {
+	if rep.Generated.IsZero() {
+		r := *rep
+		r.Generated = time.Now().UTC().Truncate(time.Second)
+		rep = &r
+	}
+	return render.HTML(w, rep, opts)
 }
 
 // writeReportAuto writes the table: what a person reading the output
 // expects, on a terminal or through a pager. Tools ask for --format json.
-func writeReportAuto(w io.Writer, rep *analyze.Report) error {
-	return writeReportTable(w, rep)
+func writeReportAuto(w io.Writer, rep *analyze.Report, opts render.Options) error {
+	return writeReportTable(w, rep, opts)
 }
 
 // reportFormatNames lists the formats for help texts and errors.
@@ -68,7 +106,7 @@ func reportFormatNames() string {
 // writeReport renders rep in format to output: stdout when output is "" or
 // "-", otherwise a file written atomically (temporary file, then rename),
 // so a crash never leaves half a report.
-func writeReport(a *app, rep *analyze.Report, format, output string) error {
+func writeReport(a *app, rep *analyze.Report, format, output string, opts render.Options) error {
 	if format == "auto" && output != "" && output != "-" {
 		if f, ok := autoFormats[strings.ToLower(filepath.Ext(output))]; ok {
 			format = f
@@ -79,10 +117,10 @@ func writeReport(a *app, rep *analyze.Report, format, output string) error {
 		return fmt.Errorf("unknown report format %q (want %s)", format, reportFormatNames())
 	}
 	if output == "" || output == "-" {
-		return render(a.stdout, rep)
+		return render(a.stdout, rep, opts)
 	}
-	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, rep) })
-	if err != nil && render(a.stdout, rep) == nil {
+	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, rep, opts) })
+	if err != nil && render(a.stdout, rep, opts) == nil {
 		// A full disk at the end of a maintenance window must not cost
 		// the results: they go to stdout, and the error says so.
 		return fmt.Errorf("%w (the report was written to stdout instead)", err)
@@ -92,7 +130,7 @@ func writeReport(a *app, rep *analyze.Report, format, output string) error {
 
 // writeReportJSON writes the report as indented JSON (schema
 // flowaudit.report/v1, docs/report.md) with a final newline.
-func writeReportJSON(w io.Writer, rep *analyze.Report) error {
+func writeReportJSON(w io.Writer, rep *analyze.Report, _ render.Options) error {
 	return writeJSON(w, rep, "encode report")
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
@@ -31,6 +32,7 @@ type auditFlags struct {
 	format   string
 	output   string
 	failOn   string
+	all      bool
 }
 
 func (f *auditFlags) register(cmd *cobra.Command) {
@@ -43,6 +45,7 @@ func (f *auditFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.catalogs, "catalog", nil, "catalog `FILE` overlaid on the bundled products (repeatable; later files win)")
 	fl.StringVarP(&f.format, "format", "f", defaultReportFormat, "report `FORMAT`: "+reportFormatNames())
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
+	fl.BoolVar(&f.all, "all", false, "list every not-applicable requirement in full (by default they fold to one line)")
 	fl.StringVar(&f.failOn, "fail-on", "blocked,partial,never-seen,unexpected",
 		"`STATUSES` that make the exit status 1 (comma-separated: blocked, partial, never-seen, ok, not-applicable, unexpected; \"none\" for never)")
 }
@@ -109,7 +112,7 @@ func newReplayCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.interrupted(a.writeFindings(aud.Report(res.Stats), failOn, f.format, f.output))
+				return a.interrupted(a.writeFindings(aud.Report(res.Stats), failOn, &f))
 			}
 			res, err := a.readFiles(args, copts, false)
 			if err != nil {
@@ -127,7 +130,7 @@ func newReplayCmd(a *app) *cobra.Command {
 			}
 			saveErr := sf.save(res, opts, f.site)
 			// The report is written even when the session could not be.
-			err = a.writeFindings(rep, failOn, f.format, f.output)
+			err = a.writeFindings(rep, failOn, &f)
 			return a.interrupted(joinWriteErrors(err, saveErr))
 		},
 	}
@@ -140,20 +143,21 @@ func newReplayCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// auditAndWrite runs the audit, writes the report and turns findings into
-// the exit status.
-func (a *app) auditAndWrite(res *capture.Result, opts analyze.Options, failOn []analyze.Status, format, output string) error {
+// auditAndWrite runs the audit, writes the report as f asks and turns
+// findings into the exit status.
+func (a *app) auditAndWrite(res *capture.Result, opts analyze.Options, failOn []analyze.Status, f *auditFlags) error {
 	rep, err := analyze.Audit(res, opts)
 	if err != nil {
 		return err
 	}
-	return a.writeFindings(rep, failOn, format, output)
+	return a.writeFindings(rep, failOn, f)
 }
 
-// writeFindings writes the report and turns findings into the exit status.
-func (a *app) writeFindings(rep *analyze.Report, failOn []analyze.Status, format, output string) error {
+// writeFindings writes the report as f asks (--format, --output, --all)
+// and turns findings into the exit status.
+func (a *app) writeFindings(rep *analyze.Report, failOn []analyze.Status, f *auditFlags) error {
 	rep.Tool = "flowaudit " + version
-	if err := writeReport(a, rep, format, output); err != nil {
+	if err := writeReport(a, rep, f.format, f.output, render.Options{All: f.all}); err != nil {
 		return err
 	}
 	if n := rep.Findings(failOn); n > 0 {

@@ -75,7 +75,7 @@ func newReportCmd(a *app) *cobra.Command {
 				}
 				rep.Warnings = append(ws, rep.Warnings...)
 			}
-			return a.writeFindings(rep, failOn, f.format, f.output)
+			return a.writeFindings(rep, failOn, &f)
 		},
 	}
 	f.register(cmd)
