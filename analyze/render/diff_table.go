@@ -1,0 +1,124 @@
+package render
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/flowaudit/flowaudit/analyze"
+)
+
+// diffColor colours each category's heading on a terminal.
+var diffColor = map[analyze.DiffCategory]string{
+	analyze.DiffNewlyFailing:    ansiRed,
+	analyze.DiffNewlyUnexpected: ansiRed,
+	analyze.DiffStillFailing:    ansiYellow,
+	analyze.DiffStillUnexpected: ansiYellow,
+	analyze.DiffNoLongerSeen:    ansiMagenta,
+	analyze.DiffNotJudged:       ansiMagenta,
+	analyze.DiffFixed:           ansiGreen,
+	analyze.DiffNowOK:           ansiGreen,
+	analyze.DiffGoneUnexpected:  ansiGreen,
+	analyze.DiffNeverSeen:       ansiDim,
+}
+
+// DiffTable writes a diff for a terminal: the summary line, both
+// captures' windows, the products and gateway, any mismatch and warning,
+// then one table per category that has entries (regressions first), and
+// one line each for the requirements still ok, not applicable or in one
+// report only. Text from the reports is escaped for the terminal.
+func DiffTable(w io.Writer, d *analyze.Diff, opts Options) error {
+	t := &tableWriter{w: bufio.NewWriter(w), color: opts.Color}
+	t.colored(ansiBold, d.Summary.Line())
+	t.line("")
+	t.line("Before:       %s", coverageText(d.Before.Capture))
+	t.line("After:        %s", coverageText(d.After.Capture))
+	t.line("Products:     %s", diffProductsText(d))
+	t.line("Gateway:      %s", diffHostsText(d))
+	if d.Mismatch != "" {
+		t.colored(ansiYellow, "Not comparable: "+d.Mismatch)
+	}
+	for _, warn := range d.Warnings {
+		t.colored(ansiYellow, "Warning: "+warn)
+	}
+	for _, c := range analyze.DiffCategories {
+		var err error
+		switch {
+		case slices.Contains(diffRequirementSections, c):
+			err = t.diffRequirements(d, c)
+		case slices.Contains(diffUnexpectedSections, c):
+			err = t.diffUnexpected(d, c)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if f := diffFooter(d); len(f) > 0 {
+		t.line("")
+		for _, l := range f {
+			t.line("%s", l)
+		}
+	}
+	return t.w.Flush()
+}
+
+// diffHeading writes a category's heading and what it means.
+func (t *tableWriter) diffHeading(c analyze.DiffCategory, n int) {
+	t.line("")
+	t.colored(diffColor[c], fmt.Sprintf("%s (%d)", strings.ToUpper(diffTitle[c]), n))
+	if h := diffHint[c]; h != "" {
+		t.line("%s", h)
+	}
+}
+
+// diffRequirements writes one category's requirements: each side's
+// status and reasons, and the peers that matter.
+func (t *tableWriter) diffRequirements(d *analyze.Diff, c analyze.DiffCategory) error {
+	cs := changesIn(d, c)
+	if len(cs) == 0 {
+		return nil
+	}
+	t.diffHeading(c, len(cs))
+	if c == analyze.DiffNeverSeen {
+		header := []string{"REQUIREMENT", "DIR", "PORT", "ALLOWED PEERS"}
+		rows := make([][]cell, len(cs))
+		for i, r := range cs {
+			rows[i] = []cell{one(diffShortID(d, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(allowedText(r.Allowed))}
+		}
+		return t.table(header, rows, nil, nil)
+	}
+	side, _ := changePeers(cs[0])
+	header := []string{"REQUIREMENT", "DIR", "PORT", "BEFORE", "AFTER", "PEERS (" + strings.ToUpper(side) + ")"}
+	rows := make([][]cell, len(cs))
+	for i, r := range cs {
+		_, peers := changePeers(r)
+		rows[i] = []cell{one(diffShortID(d, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)),
+			stateLines(r.Before), afterLines(r), peers}
+	}
+	return t.table(header, rows, nil, map[int]string{4: diffColor[c]})
+}
+
+// diffUnexpected writes one category's unexpected groups: flows and
+// outcomes on each side, and the peers.
+func (t *tableWriter) diffUnexpected(d *analyze.Diff, c analyze.DiffCategory) error {
+	us := groupsIn(d, c)
+	if len(us) == 0 {
+		return nil
+	}
+	t.diffHeading(c, len(us))
+	header := []string{"DIR", "PORT", "BEFORE", "AFTER", "PEERS"}
+	note := hasGroupNote(us)
+	if note {
+		header = append(header, "NOTE")
+	}
+	rows := make([][]cell, len(us))
+	for i, u := range us {
+		rows[i] = []cell{one(string(u.Direction)), one(groupPort(u)), groupLines(u.Before), groupLines(u.After), groupPeers(u)}
+		if note {
+			rows[i] = append(rows[i], one(groupNote(u)))
+		}
+	}
+	return t.table(header, rows, nil, nil)
+}
