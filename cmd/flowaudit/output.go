@@ -69,12 +69,18 @@ func reportFormatNames() string {
 // "-", otherwise a file written atomically (temporary file, then rename),
 // so a crash never leaves half a report.
 func writeReport(a *app, rep *analyze.Report, format, output string) error {
+	return writeRendered(a, rep, reportFormats, format, output)
+}
+
+// writeRendered is writeReport for any document with renderers of the
+// same format names (the report's, the diff's).
+func writeRendered[T any](a *app, rep T, formats map[string]func(io.Writer, T) error, format, output string) error {
 	if format == "auto" && output != "" && output != "-" {
 		if f, ok := autoFormats[strings.ToLower(filepath.Ext(output))]; ok {
 			format = f
 		}
 	}
-	render, ok := reportFormats[format]
+	render, ok := formats[format]
 	if !ok {
 		return fmt.Errorf("unknown report format %q (want %s)", format, reportFormatNames())
 	}
