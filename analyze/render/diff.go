@@ -149,7 +149,7 @@ func afterLines(c analyze.RequirementChange) []string {
 	if !c.ReasonChanged {
 		return []string{out[0], "same reason"}
 	}
-	return append([]string{out[0], "reason changed:"}, out[1:]...)
+	return append([]string{out[0], "reason changed"}, out[1:]...)
 }
 
 // statusChange is "partial -> blocked", or the status once when it did
@@ -221,6 +221,17 @@ func groupNote(u analyze.UnexpectedChange) string {
 		return ""
 	}
 	return unexpectedNote(analyze.UnexpectedFlow{PeerNotAllowed: s.PeerNotAllowed, NotApplicable: s.NotApplicable})
+}
+
+// hasAfterNote reports whether any of cs has a note after the change
+// (pending attempts): never-seen tables add a note column only then.
+func hasAfterNote(cs []analyze.RequirementChange) bool {
+	for _, c := range cs {
+		if c.After != nil && c.After.Note != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasGroupNote reports whether any of us has a note, so tables add a

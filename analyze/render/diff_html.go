@@ -90,9 +90,9 @@ type diffSection struct {
 }
 
 type diffReqRow struct {
-	ID, Dir, Port, Service, Allowed string
-	Before, After                   diffState
-	Peers                           []string
+	ID, Dir, Port, Service, Allowed, Note string
+	Before, After                         diffState
+	Peers                                 []string
 }
 
 // diffState is one side of a requirement: a badge (Class is a known
@@ -165,7 +165,14 @@ func newDiffView(d *analyze.Diff) *diffView {
 func diffReqRowOf(d *analyze.Diff, r analyze.RequirementChange) diffReqRow {
 	_, peers := changePeers(r)
 	return diffReqRow{ID: diffShortID(d, r.ID), Dir: string(r.Direction), Port: reqPort(r.Protocol, r.Ports), Service: r.Service,
-		Allowed: allowedText(r.Allowed), Before: diffStateOf(r.Before, stateLines(r.Before)), After: diffStateOf(r.After, afterLines(r)), Peers: peers}
+		Allowed: allowedText(r.Allowed), Note: afterNote(r), Before: diffStateOf(r.Before, stateLines(r.Before)), After: diffStateOf(r.After, afterLines(r)), Peers: peers}
+}
+
+func afterNote(r analyze.RequirementChange) string {
+	if r.After == nil {
+		return ""
+	}
+	return r.After.Note
 }
 
 // diffStateOf makes a badge of lines' first line (the status) and keeps

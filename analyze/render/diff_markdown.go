@@ -199,9 +199,9 @@ func mdDiffRequirements(b *bufio.Writer, d *analyze.Diff, c analyze.DiffCategory
 	}
 	mdDiffHeading(b, c, len(cs))
 	if c == analyze.DiffNeverSeen {
-		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Allowed peers"}, nil)
+		mdTable(b, []string{"Requirement", "Direction", "Port", "Service", "Allowed peers", "Note (after)"}, nil)
 		for _, r := range cs {
-			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed))
+			mdRow(b, r.ID, string(r.Direction), reqPort(r.Protocol, r.Ports), r.Service, allowedText(r.Allowed), r.After.Note)
 		}
 		return
 	}

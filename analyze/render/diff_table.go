@@ -33,8 +33,8 @@ func DiffTable(w io.Writer, d *analyze.Diff, opts Options) error {
 	t := &tableWriter{w: bufio.NewWriter(w), color: opts.Color}
 	t.colored(ansiBold, d.Summary.Line())
 	t.line("")
-	t.line("Before:       %s", coverageText(d.Before.Capture))
-	t.line("After:        %s", coverageText(d.After.Capture))
+	t.line("Before:       %s", sideText(d.Before))
+	t.line("After:        %s", sideText(d.After))
 	t.line("Products:     %s", diffProductsText(d))
 	t.line("Gateway:      %s", diffHostsText(d))
 	if d.Mismatch != "" {
@@ -83,9 +83,16 @@ func (t *tableWriter) diffRequirements(d *analyze.Diff, c analyze.DiffCategory) 
 	t.diffHeading(c, len(cs))
 	if c == analyze.DiffNeverSeen {
 		header := []string{"REQUIREMENT", "DIR", "PORT", "ALLOWED PEERS"}
+		note := hasAfterNote(cs)
+		if note {
+			header = append(header, "NOTE (AFTER)")
+		}
 		rows := make([][]cell, len(cs))
 		for i, r := range cs {
 			rows[i] = []cell{one(diffShortID(d, r.ID)), one(string(r.Direction)), one(reqPort(r.Protocol, r.Ports)), one(allowedText(r.Allowed))}
+			if note {
+				rows[i] = append(rows[i], one(r.After.Note))
+			}
 		}
 		return t.table(header, rows, nil, nil)
 	}

@@ -61,12 +61,17 @@ func diffKind(path string) (string, error) {
 
 // sniffJSON reads the top-level object's members until it meets "schema"
 // or "format" with a string value, and returns that key and value. It
-// returns "notjson" when the input does not start with an object, and
-// ("", "") when neither key was found within the input.
+// returns "notjson" when the input does not start with a JSON value, and
+// ("", "") when it is not an object or neither key was found within the
+// input.
 func sniffJSON(r *bufio.Reader) (key, value string) {
 	dec := json.NewDecoder(r)
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	tok, err := dec.Token()
+	if err != nil {
 		return "notjson", ""
+	}
+	if tok != json.Delim('{') {
+		return "", ""
 	}
 	for dec.More() {
 		tok, err := dec.Token()
