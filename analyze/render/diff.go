@@ -152,20 +152,6 @@ func afterLines(c analyze.RequirementChange) []string {
 	return append([]string{out[0], "reason changed"}, out[1:]...)
 }
 
-// statusChange is "partial -> blocked", or the status once when it did
-// not change.
-func statusChange(c analyze.RequirementChange) string {
-	switch {
-	case c.Before == nil && c.After == nil:
-		return ""
-	case c.Before == nil:
-		return string(c.After.Status)
-	case c.After == nil || c.Before.Status == c.After.Status:
-		return string(c.Before.Status)
-	}
-	return string(c.Before.Status) + " -> " + string(c.After.Status)
-}
-
 // changePeers lists the peers that matter for a change: those seen after
 // (with their outcomes when partial), or before when nothing was seen
 // after. The header says which side.

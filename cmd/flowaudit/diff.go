@@ -11,6 +11,8 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/analyze/render"
+	"github.com/flowaudit/flowaudit/capture/session"
+	"github.com/flowaudit/flowaudit/catalog"
 	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
@@ -62,6 +64,9 @@ func newDiffCmd(a *app) *cobra.Command {
 	fl.Lookup("output").Usage = "write the diff to `FILE` (atomically) instead of stdout; the extension picks the format"
 	fl.Lookup("format").Usage = "diff `FORMAT`: " + reportFormatNames()
 	fl.Lookup("product").Usage = "product `P` to audit sessions against (repeatable or comma-separated); not for reports, audited already"
+	fl.Lookup("host").Usage = reportHostUsage
+	fl.Lookup("max-input-size").Usage = fmt.Sprintf("largest catalog, site, session or JSON report `SIZE` to read (e.g. 16MiB, 2GiB; default: %s for catalog and site files, %s for sessions, %s for reports)",
+		sizeName(catalog.MaxFileSize), sizeName(session.MaxFileSize), sizeName(maxReportFile))
 	return cmd
 }
 

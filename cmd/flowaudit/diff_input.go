@@ -113,7 +113,9 @@ func loadReport(path string, max int64) (*analyze.Report, error) {
 		return nil, fmt.Errorf("report %s: %d bytes, over the size limit of %d (--max-input-size raises it)", path, fi.Size(), max)
 	}
 	var rep analyze.Report
-	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&rep); err != nil {
+	// The limit holds if the file grows after the check: the JSON is then
+	// cut, and damaged.
+	if err := json.NewDecoder(bufio.NewReader(io.LimitReader(f, max))).Decode(&rep); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("report %s: damaged JSON: %v", path, err)

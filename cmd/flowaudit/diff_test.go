@@ -168,8 +168,8 @@ func synGroup(dir catalog.Direction, port uint16, peer string, flows int, note .
 	return analyze.UnexpectedFlow{Direction: dir, Protocol: "tcp", Port: port,
 		Counts:   analyze.Counts{Flows: flows, Attempts: flows, Established: flows},
 		Outcomes: []string{"established"}, Reasons: []analyze.ReasonCount{},
-		Peers:    []analyze.PeerSeen{{Addr: netip.MustParseAddr(peer), Names: []string{}, Counts: analyze.Counts{Flows: flows, Attempts: flows, Established: flows}}},
-		Nodes:    []string{}, ByNode: []analyze.NodeCounts{}, FirstSeen: synT0, LastSeen: synT0.Add(time.Minute),
+		Peers: []analyze.PeerSeen{{Addr: netip.MustParseAddr(peer), Names: []string{}, Counts: analyze.Counts{Flows: flows, Attempts: flows, Established: flows}}},
+		Nodes: []string{}, ByNode: []analyze.NodeCounts{}, FirstSeen: synT0, LastSeen: synT0.Add(time.Minute),
 		PeerNotAllowed: note, NotApplicable: []string{}}
 }
 
