@@ -74,7 +74,7 @@ func writeReport(a *app, rep *analyze.Report, format, output string) error {
 
 // writeRendered is writeReport for any document with renderers of the
 // same format names (the report's, the diff's).
-func writeRendered[T any](a *app, rep T, formats map[string]func(io.Writer, T) error, format, output string) error {
+func writeRendered[T any](a *app, doc T, formats map[string]func(io.Writer, T) error, format, output string) error {
 	if format == "auto" && output != "" && output != "-" {
 		if f, ok := autoFormats[strings.ToLower(filepath.Ext(output))]; ok {
 			format = f
@@ -85,10 +85,10 @@ func writeRendered[T any](a *app, rep T, formats map[string]func(io.Writer, T) e
 		return fmt.Errorf("unknown report format %q (want %s)", format, reportFormatNames())
 	}
 	if output == "" || output == "-" {
-		return render(a.stdout, rep)
+		return render(a.stdout, doc)
 	}
-	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, rep) })
-	if err != nil && render(a.stdout, rep) == nil {
+	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, doc) })
+	if err != nil && render(a.stdout, doc) == nil {
 		// A full disk at the end of a maintenance window must not cost
 		// the results: they go to stdout, and the error says so.
 		return fmt.Errorf("%w (the report was written to stdout instead)", err)
