@@ -175,13 +175,18 @@ func afterNote(r analyze.RequirementChange) string {
 	return r.After.Note
 }
 
+// diffBadgeStatuses are the statuses diff.css colours (.st-NAME); any
+// other, such as a status added later, gets the neutral .st-other rather
+// than a badge without a colour.
+var diffBadgeStatuses = []analyze.Status{analyze.Blocked, analyze.Partial, analyze.NeverSeen, analyze.OK, analyze.NotApplicable}
+
 // diffStateOf makes a badge of lines' first line (the status) and keeps
 // the rest under it.
 func diffStateOf(s *analyze.RequirementState, lines []string) diffState {
 	st := diffState{Class: "none", Label: lines[0], Lines: lines[1:]}
 	if s != nil {
 		st.Class = "other"
-		if slices.Contains(analyze.Statuses, s.Status) {
+		if slices.Contains(diffBadgeStatuses, s.Status) {
 			st.Class = string(s.Status)
 		}
 	}
