@@ -14,6 +14,7 @@ import (
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/lab"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -97,6 +98,9 @@ func auditCapture(t *testing.T, path string) *analyze.Report {
 	product := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	if product == "gateway" {
 		product = "mailcleaner"
+	}
+	if tr, err := lab.LoadTruth(lab.TruthPath(path)); err == nil && tr.Product != "" {
+		product = tr.Product // a lab capture not named after its product (maintenance-before.pcap)
 	}
 	p, err := cat.Product(product)
 	if err != nil {

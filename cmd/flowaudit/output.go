@@ -107,20 +107,30 @@ func reportFormatNames() string {
 // "-", otherwise a file written atomically (temporary file, then rename),
 // so a crash never leaves half a report.
 func writeReport(a *app, rep *analyze.Report, format, output string, opts render.Options) error {
+	formats := make(map[string]func(io.Writer, *analyze.Report) error, len(reportFormats))
+	for name, r := range reportFormats {
+		formats[name] = func(w io.Writer, rep *analyze.Report) error { return r(w, rep, opts) }
+	}
+	return writeRendered(a, rep, formats, format, output)
+}
+
+// writeRendered is writeReport for any document with renderers of the
+// same format names (the report's, the diff's).
+func writeRendered[T any](a *app, doc T, formats map[string]func(io.Writer, T) error, format, output string) error {
 	if format == "auto" && output != "" && output != "-" {
 		if f, ok := autoFormats[strings.ToLower(filepath.Ext(output))]; ok {
 			format = f
 		}
 	}
-	render, ok := reportFormats[format]
+	render, ok := formats[format]
 	if !ok {
 		return fmt.Errorf("unknown report format %q (want %s)", format, reportFormatNames())
 	}
 	if output == "" || output == "-" {
-		return render(a.stdout, rep, opts)
+		return render(a.stdout, doc)
 	}
-	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, rep, opts) })
-	if err != nil && render(a.stdout, rep, opts) == nil {
+	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, doc) })
+	if err != nil && render(a.stdout, doc) == nil {
 		// A full disk at the end of a maintenance window must not cost
 		// the results: they go to stdout, and the error says so.
 		return fmt.Errorf("%w (the report was written to stdout instead)", err)

@@ -48,32 +48,9 @@ func newReportCmd(a *app) *cobra.Command {
 			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
 				return err
 			}
-			sessions, err := session.LoadAllLimit(int64(a.maxInput), args...)
-			if err != nil {
-				return sizeHint(err)
-			}
-			res := session.Merge(sessions...)
-			for _, w := range res.Stats.Warnings {
-				a.log.Warn("session: " + w)
-			}
-			var inferred []session.HostsOf
-			if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
-				if opts.Hosts, opts.HostsHow, inferred, err = reportHosts(sessions, opts.Products); err != nil {
-					return err
-				}
-			}
-			rep, err := analyze.Audit(res, opts)
+			rep, err := a.auditSessions(args, opts)
 			if err != nil {
 				return err
-			}
-			if len(inferred) > 0 {
-				rep.Hosts.Inferred = true
-				var ws []string
-				for _, h := range inferred {
-					ws = append(ws, fmt.Sprintf("gateway addresses of %s were inferred from its own flows (%s): give --host or a site file to be sure",
-						h.Node, addrsText(h.Addrs)))
-				}
-				rep.Warnings = append(ws, rep.Warnings...)
 			}
 			return a.writeFindings(rep, failOn, &f)
 		},
@@ -83,6 +60,40 @@ func newReportCmd(a *app) *cobra.Command {
 	// auditFlags' --host text describes replay's default; report's differs.
 	cmd.Flags().Lookup("host").Usage = reportHostUsage
 	return cmd
+}
+
+// auditSessions loads the sessions at paths and audits them as one merged
+// report (report and diff use it): the gateway addresses come from opts,
+// else from the sessions (see reportHosts).
+func (a *app) auditSessions(paths []string, opts analyze.Options) (*analyze.Report, error) {
+	sessions, err := session.LoadAllLimit(int64(a.maxInput), paths...)
+	if err != nil {
+		return nil, sizeHint(err)
+	}
+	res := session.Merge(sessions...)
+	for _, w := range res.Stats.Warnings {
+		a.log.Warn("session: " + w)
+	}
+	var inferred []session.HostsOf
+	if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
+		if opts.Hosts, opts.HostsHow, inferred, err = reportHosts(sessions, opts.Products); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := analyze.Audit(res, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(inferred) > 0 {
+		rep.Hosts.Inferred = true
+		var ws []string
+		for _, h := range inferred {
+			ws = append(ws, fmt.Sprintf("gateway addresses of %s were inferred from its own flows (%s): give --host or a site file to be sure",
+				h.Node, addrsText(h.Addrs)))
+		}
+		rep.Warnings = append(ws, rep.Warnings...)
+	}
+	return rep, nil
 }
 
 // reportHostUsage is report's --host help.
