@@ -32,6 +32,11 @@ func Parse(name string, data []byte) (*Product, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseProduct(name, root)
+}
+
+// parseProduct is Parse on the file's top-level mapping.
+func parseProduct(name string, root *yaml.Node) (*Product, error) {
 	l := &errList{file: name}
 	p := &Product{}
 	var rowsNode *yaml.Node
