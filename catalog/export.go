@@ -188,62 +188,68 @@ func ExportWarnings(p *Product, opt ExportOptions) ([]ExportWarning, error) {
 	return exportWarnings(p, opt), nil
 }
 
-// exportWarnings is ExportWarnings for a product exportCheck has passed.
-func exportWarnings(p *Product, opt ExportOptions) []ExportWarning {
-	type zoneUse struct{ in, out []string }
-	zones := map[string]*zoneUse{}
-	var zoneOrder, inHosts, outHosts []string
-	var open []PortRange // inbound tcp ports open to anyone
-	var dns, ntp bool
-	for i := range p.Requirements {
-		r := &p.Requirements[i]
-		if !r.Applies(opt.Features) {
-			continue
-		}
-		dns = dns || r.Direction == Out && r.Protocol == UDP && covers(r.Ports, 53)
-		ntp = ntp || r.Direction == Out && r.Protocol == UDP && covers(r.Ports, 123)
-		for _, g := range peerGroups(r, opt.Site) {
-			switch {
-			case g.kind == PeerAny && r.Direction == In && r.Protocol == TCP:
-				open = append(open, r.Ports...)
-			case g.kind == PeerZone && g.empty():
-				u := zones[g.zone]
-				if u == nil {
-					u = &zoneUse{}
-					zones[g.zone] = u
-					zoneOrder = append(zoneOrder, g.zone)
-				}
-				if r.Direction == In {
-					u.in = append(u.in, r.ID)
-				} else {
-					u.out = append(u.out, r.ID)
-				}
-			case g.kind == PeerHost && g.empty() && r.Direction == In:
-				inHosts = append(inHosts, r.ID)
-			case g.kind == PeerHost && g.empty():
-				outHosts = append(outHosts, r.ID)
+// exportUse is what exportWarnings learns from the applicable
+// requirements: which empty zones and host lists they name, in which
+// direction, which inbound tcp ports are open to anyone, and whether the
+// gateway may send DNS queries and reach NTP servers.
+type exportUse struct {
+	zoneOrder         []string
+	zoneIn, zoneOut   map[string][]string
+	inHosts, outHosts []string
+	open              []PortRange
+	dns, ntp          bool
+}
+
+func (u *exportUse) add(r *Requirement, site *Site) {
+	u.dns = u.dns || r.Direction == Out && r.Protocol == UDP && covers(r.Ports, 53)
+	u.ntp = u.ntp || r.Direction == Out && r.Protocol == UDP && covers(r.Ports, 123)
+	for _, g := range peerGroups(r, site) {
+		switch {
+		case g.kind == PeerAny && r.Direction == In && r.Protocol == TCP:
+			u.open = append(u.open, r.Ports...)
+		case !g.empty():
+		case g.kind == PeerZone:
+			if u.zoneIn[g.zone] == nil && u.zoneOut[g.zone] == nil {
+				u.zoneOrder = append(u.zoneOrder, g.zone)
 			}
+			if r.Direction == In {
+				u.zoneIn[g.zone] = append(u.zoneIn[g.zone], r.ID)
+			} else {
+				u.zoneOut[g.zone] = append(u.zoneOut[g.zone], r.ID)
+			}
+		case r.Direction == In:
+			u.inHosts = append(u.inHosts, r.ID)
+		default:
+			u.outHosts = append(u.outHosts, r.ID)
 		}
 	}
+}
+
+// exportWarnings is ExportWarnings for a product exportCheck has passed.
+func exportWarnings(p *Product, opt ExportOptions) []ExportWarning {
+	u := &exportUse{zoneIn: map[string][]string{}, zoneOut: map[string][]string{}}
+	reqs, _ := applicable(p, opt.Features)
+	for _, r := range reqs {
+		u.add(r, opt.Site)
+	}
 	var lock, other []ExportWarning
-	for _, z := range zoneOrder {
-		u := zones[z]
-		if len(u.in) > 0 {
-			lock = append(lock, ExportWarning{LockOut: true, IDs: u.in,
+	for _, z := range u.zoneOrder {
+		if ids := u.zoneIn[z]; len(ids) > 0 {
+			lock = append(lock, ExportWarning{LockOut: true, IDs: ids,
 				Head: "zone " + z + " has no addresses, so these inbound requirements admit nobody from it until it is filled (site file zones, --site)"})
 		}
-		if len(u.out) > 0 {
-			other = append(other, ExportWarning{IDs: u.out,
+		if ids := u.zoneOut[z]; len(ids) > 0 {
+			other = append(other, ExportWarning{IDs: ids,
 				Head: "zone " + z + " has no addresses, so these outbound requirements reach nobody in it until it is filled (site file zones, --site)"})
 		}
 	}
-	if len(inHosts) > 0 {
-		lock = append(lock, ExportWarning{LockOut: true, IDs: inHosts,
+	if len(u.inHosts) > 0 {
+		lock = append(lock, ExportWarning{LockOut: true, IDs: u.inHosts,
 			Head: "the documents list no addresses for the host names of these inbound requirements: they admit nobody until the addresses are filled in"})
 	}
 	if len(opt.AllowAdmin) == 0 {
 		var closed []string
-		for _, r := range subtractRanges(p.AdminPorts(), mergeRanges(open)) {
+		for _, r := range subtractRanges(p.AdminPorts(), mergeRanges(u.open)) {
 			closed = append(closed, r.String())
 		}
 		if len(closed) > 0 {
@@ -251,14 +257,14 @@ func exportWarnings(p *Product, opt ExportOptions) []ExportWarning {
 				Head: "no --allow-admin: SSH and web UI ports (tcp " + strings.Join(closed, ", ") + ") are open to nobody but the requirements' peers, and loading this over SSH from elsewhere can cut the session: give --allow-admin CIDR with the management network"})
 		}
 	}
-	if len(outHosts) > 0 {
-		other = append(other, ExportWarning{IDs: outHosts,
+	if len(u.outHosts) > 0 {
+		other = append(other, ExportWarning{IDs: u.outHosts,
 			Head: "the documents list no addresses for the host names of these outbound requirements: they reach nobody until the addresses are filled in"})
 	}
-	if !dns {
+	if !u.dns {
 		other = append(other, ExportWarning{Head: "no applicable requirement lets the gateway send DNS queries (udp 53): name resolution stops unless the resolver is the gateway itself"})
 	}
-	if !ntp {
+	if !u.ntp {
 		other = append(other, ExportWarning{Head: "no applicable requirement lets the gateway reach NTP servers (udp 123): its clock stops being synchronised (add a row with a --catalog overlay)"})
 	}
 	return append(lock, other...)

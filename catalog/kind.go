@@ -45,7 +45,7 @@ func detectKind(name string, root *yaml.Node) (FileKind, error) {
 			site = append(site, k)
 		}
 		if len(all) < 8 {
-			all = append(all, k)
+			all = append(all, shortKey(k))
 		}
 	}
 	switch {
@@ -63,6 +63,14 @@ func detectKind(name string, root *yaml.Node) (FileKind, error) {
 	}
 	return "", &Error{File: name, Line: root.Line, Msg: fmt.Sprintf(
 		"neither a catalog file (product, rows) nor a site file (hosts, zones, features): its top-level keys are %s", strings.Join(all, ", "))}
+}
+
+// shortKey keeps a key to 40 characters for a message.
+func shortKey(k string) string {
+	if r := []rune(k); len(r) > 40 {
+		return string(r[:40]) + "..."
+	}
+	return k
 }
 
 // LoadAnyLimit reads a catalog or a site file of at most max bytes

@@ -44,24 +44,7 @@ func TestSiteExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Bundled()
-	if err != nil {
-		t.Fatal(err)
-	}
-	used := map[string]bool{}
-	features := map[string]bool{}
-	for _, p := range c.Products {
-		for _, r := range p.Requirements {
-			for _, peer := range r.Peers {
-				if peer.Kind == PeerZone {
-					used[peer.Value] = true
-				}
-			}
-		}
-		for _, f := range p.Features() {
-			features[f.Name] = true
-		}
-	}
+	used, features := bundledZonesFeatures(t)
 	for z := range used {
 		if len(site.Zones[z]) == 0 {
 			t.Errorf("zone %s, used by the bundled products, has no addresses in the example", z)
@@ -93,7 +76,37 @@ func TestSiteExample(t *testing.T) {
 			t.Errorf("feature %s is no bundled product's", f)
 		}
 	}
-	// Each zone says what it is for, in a comment above it.
+	checkZoneComments(t, data)
+}
+
+// bundledZonesFeatures returns the zones the bundled products' peers name
+// and the features they declare.
+func bundledZonesFeatures(t *testing.T) (zones, features map[string]bool) {
+	t.Helper()
+	c, err := Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zones, features = map[string]bool{}, map[string]bool{}
+	for _, p := range c.Products {
+		for _, r := range p.Requirements {
+			for _, peer := range r.Peers {
+				if peer.Kind == PeerZone {
+					zones[peer.Value] = true
+				}
+			}
+		}
+		for _, f := range p.Features() {
+			features[f.Name] = true
+		}
+	}
+	return zones, features
+}
+
+// checkZoneComments: each zone of a site file says what it is for, in a
+// comment above it.
+func checkZoneComments(t *testing.T, data []byte) {
+	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
@@ -127,6 +140,7 @@ func TestDetectKind(t *testing.T) {
 		"product: x\nhosts: [192.0.2.1]\n":        "f.yaml:1: has keys of a catalog file (product) and of a site file (hosts): give each its own file",
 		"colour: blue\nsize: 3\n":                 "f.yaml:1: neither a catalog file (product, rows) nor a site file (hosts, zones, features): its top-level keys are colour, size",
 		"- a\n":                                   "f.yaml:1: top level must be a mapping of keys to values",
+		strings.Repeat("k", 100) + ": 1\n":        "f.yaml:1: neither a catalog file (product, rows) nor a site file (hosts, zones, features): its top-level keys are " + strings.Repeat("k", 40) + "...",
 		"":                                        "f.yaml: file is empty",
 	} {
 		kind, err := DetectKind("f.yaml", []byte(src))

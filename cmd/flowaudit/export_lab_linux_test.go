@@ -431,26 +431,19 @@ func TestPrivilegedExportLab(t *testing.T) {
 	}
 }
 
-func exportLab(t *testing.T, format string) {
-	start := time.Now()
-	gw, peer := upExportLab(t)
-	dir := t.TempDir()
+// exportFiles runs `catalog export` as an admin would, for format
+// (nftables, or iptables for both halves), into dir; it returns the
+// files by format.
+func exportFiles(t *testing.T, format, dir string) map[string]string {
+	t.Helper()
 	site := filepath.Join(dir, "site.yaml")
 	writeCatalogFile(t, site, labSite)
-	c, err := catalog.Bundled()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := c.Product("mailcleaner")
-	features := map[string]bool{"cluster": true, "premium-support": true}
-
-	// The export, through the command as an admin runs it.
-	files := map[string]string{"nftables": "mailcleaner.nft"}
+	files := map[string]string{"nftables": filepath.Join(dir, "mailcleaner.nft")}
 	if format == "iptables" {
-		files = map[string]string{"iptables": "rules.v4", "ip6tables": "rules.v6"}
+		files = map[string]string{"iptables": filepath.Join(dir, "rules.v4"), "ip6tables": filepath.Join(dir, "rules.v6")}
 	}
-	for f, name := range files {
-		args := []string{"catalog", "export", "mailcleaner", "--format", f, "--site", site, "-o", filepath.Join(dir, name)}
+	for f, file := range files {
+		args := []string{"catalog", "export", "mailcleaner", "--format", f, "--site", site, "-o", file}
 		for _, a := range labAdmin {
 			args = append(args, "--allow-admin", a)
 		}
@@ -458,15 +451,25 @@ func exportLab(t *testing.T, format string) {
 			t.Fatalf("export %s: %v\n%s", f, err, stderr)
 		}
 	}
+	return files
+}
 
-	// Services: on the gateway, every inbound port (and 2222, which no
-	// requirement opens); on the peer, every outbound one.
-	gwL := listen(t, gw, append(portsOf(p, features, catalog.In, catalog.TCP), 2222), portsOf(p, features, catalog.In, catalog.UDP), labGWAddrs)
-	listen(t, peer, portsOf(p, features, catalog.Out, catalog.TCP), portsOf(p, features, catalog.Out, catalog.UDP), labPeerAddrs)
+// loadExport loads the files exportFiles wrote into the gateway.
+func loadExport(gw labNS, files map[string]string) error {
+	if f, ok := files["nftables"]; ok {
+		return gw.exec("nft", "-f", f)
+	}
+	if err := gw.exec("iptables-restore", files["iptables"]); err != nil {
+		return err
+	}
+	return gw.exec("ip6tables-restore", files["ip6tables"])
+}
 
-	// Before the load nothing filters: what must be refused later gets
-	// through now, so a refusal later is the ruleset's doing.
-	refused := []labCheck{
+// labRefusals are the connections the ruleset must refuse. Each has a
+// listener behind it, and each gets through before the load, so that a
+// refusal is the ruleset's doing.
+func labRefusals(gw, peer labNS) []labCheck {
+	return []labCheck{
 		{what: "SSH from 192.0.2.200 (outside --allow-admin)", ns: peer, proto: "tcp", src: "192.0.2.200", dst: "192.0.2.1", port: 22},
 		{what: "web UI (443) from 192.0.2.200", ns: peer, proto: "tcp", src: "192.0.2.200", dst: "192.0.2.1", port: 443},
 		{what: "ping from 192.0.2.200", ns: peer, proto: "ping", src: "192.0.2.200", dst: "192.0.2.1"},
@@ -475,6 +478,51 @@ func exportLab(t *testing.T, format string) {
 		{what: "a new connection to 2222 from 203.0.113.2", ns: peer, proto: "tcp", src: "203.0.113.2", dst: "203.0.113.1", port: 2222},
 		{what: "cluster MySQL (3306) out to the internet", ns: gw, proto: "tcp", dst: "203.0.113.2", port: 3306},
 	}
+}
+
+// labAdminChecks are the management networks' access, which must pass.
+func labAdminChecks(peer labNS) []labCheck {
+	return []labCheck{
+		{what: "SSH from the admin 192.0.2.2", ns: peer, proto: "tcp", src: "192.0.2.2", dst: "192.0.2.1", port: 22},
+		{what: "web UI (80) from the admin 192.0.2.2", ns: peer, proto: "tcp", src: "192.0.2.2", dst: "192.0.2.1", port: 80},
+		{what: "web UI (443) from the admin 192.0.2.2", ns: peer, proto: "tcp", src: "192.0.2.2", dst: "192.0.2.1", port: 443},
+		{what: "ping from the admin 192.0.2.2", ns: peer, proto: "ping", src: "192.0.2.2", dst: "192.0.2.1"},
+		{what: "SSH from the admin 2001:db8:1::2", ns: peer, proto: "tcp", src: "2001:db8:1::2", dst: "2001:db8:1::1", port: 22},
+		{what: "web UI (443) from the admin 2001:db8:1::2", ns: peer, proto: "tcp", src: "2001:db8:1::2", dst: "2001:db8:1::1", port: 443},
+		{what: "ping from the admin 2001:db8:1::2", ns: peer, proto: "ping", src: "2001:db8:1::2", dst: "2001:db8:1::1"},
+	}
+}
+
+// refuseAll runs the refusals side by side (each waits for a timeout)
+// and returns what got through.
+func refuseAll(checks []labCheck) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(checks))
+	for i, c := range checks {
+		c.refused = true
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.run() }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func exportLab(t *testing.T, format string) {
+	start := time.Now()
+	gw, peer := upExportLab(t)
+	files := exportFiles(t, format, t.TempDir())
+	c, err := catalog.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := c.Product("mailcleaner")
+	features := map[string]bool{"cluster": true, "premium-support": true}
+
+	// Services: on the gateway, every inbound port (and 2222, which no
+	// requirement opens); on the peer, every outbound one.
+	gwL := listen(t, gw, append(portsOf(p, features, catalog.In, catalog.TCP), 2222), portsOf(p, features, catalog.In, catalog.UDP), labGWAddrs)
+	listen(t, peer, portsOf(p, features, catalog.Out, catalog.TCP), portsOf(p, features, catalog.Out, catalog.UDP), labPeerAddrs)
+	refused := labRefusals(gw, peer)
 	for _, c := range refused {
 		if err := c.run(); err != nil {
 			t.Fatalf("before the load: %v", err)
@@ -495,13 +543,7 @@ func exportLab(t *testing.T, format string) {
 		t.Fatalf("before the load: %v", err)
 	}
 
-	// The load.
-	if format == "nftables" {
-		err = gw.exec("nft", "-f", filepath.Join(dir, "mailcleaner.nft"))
-	} else if err = gw.exec("iptables-restore", filepath.Join(dir, "rules.v4")); err == nil {
-		err = gw.exec("ip6tables-restore", filepath.Join(dir, "rules.v6"))
-	}
-	if err != nil {
+	if err := loadExport(gw, files); err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	loaded := time.Now()
@@ -512,41 +554,22 @@ func exportLab(t *testing.T, format string) {
 			t.Fatal(err)
 		}
 	}
-
 	if err := exchange(adminC, adminS); err != nil {
 		t.Errorf("the admin's SSH session, open before the load: %v", err)
 	}
 	if err := exchange(otherC, otherS); err != nil {
 		t.Errorf("a session conntrack knew, open before the load: %v", err)
 	}
-
-	checks := []labCheck{
-		{what: "SSH from the admin 192.0.2.2", ns: peer, proto: "tcp", src: "192.0.2.2", dst: "192.0.2.1", port: 22},
-		{what: "web UI (80) from the admin 192.0.2.2", ns: peer, proto: "tcp", src: "192.0.2.2", dst: "192.0.2.1", port: 80},
-		{what: "web UI (443) from the admin 192.0.2.2", ns: peer, proto: "tcp", src: "192.0.2.2", dst: "192.0.2.1", port: 443},
-		{what: "ping from the admin 192.0.2.2", ns: peer, proto: "ping", src: "192.0.2.2", dst: "192.0.2.1"},
-		{what: "SSH from the admin 2001:db8:1::2", ns: peer, proto: "tcp", src: "2001:db8:1::2", dst: "2001:db8:1::1", port: 22},
-		{what: "web UI (443) from the admin 2001:db8:1::2", ns: peer, proto: "tcp", src: "2001:db8:1::2", dst: "2001:db8:1::1", port: 443},
-		{what: "ping from the admin 2001:db8:1::2", ns: peer, proto: "ping", src: "2001:db8:1::2", dst: "2001:db8:1::1"},
-	}
+	admin := labAdminChecks(peer)
 	reqs := requirementChecks(t, p, features, gw, peer)
-	for _, c := range append(checks, reqs...) {
+	for _, c := range append(admin, reqs...) {
 		if err := c.run(); err != nil {
 			t.Error(err)
 		}
 	}
-	// The refusals wait for a timeout each: run them side by side.
-	var wg sync.WaitGroup
-	errs := make([]error, len(refused))
-	for i, c := range refused {
-		c.refused = true
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = c.run() }()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := refuseAll(refused); err != nil {
 		t.Error(err)
 	}
 	t.Logf("%s: %d requirement checks, %d admin checks, %d refusals, 2 sessions across the load; lab %v, checks %v",
-		format, len(reqs), len(checks), len(refused), loaded.Sub(start).Round(time.Millisecond), time.Since(loaded).Round(time.Millisecond))
+		format, len(reqs), len(admin), len(refused), loaded.Sub(start).Round(time.Millisecond), time.Since(loaded).Round(time.Millisecond))
 }
