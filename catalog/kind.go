@@ -81,7 +81,7 @@ func shortKey(k string) string {
 func LoadAnyLimit(file string, max int64) (FileKind, *Catalog, *Site, error) {
 	data, err := readInput(file, max)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("load %s: %w", file, unwrapPath(err))
+		return "", nil, nil, fmt.Errorf("load catalog or site file %s: %w", file, unwrapPath(err))
 	}
 	root, err := parseYAML(file, data)
 	if err != nil {
