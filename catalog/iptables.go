@@ -107,7 +107,7 @@ func (x *iptExport) housekeeping(chain string) []string {
 	}
 	a := "-A " + chain + " "
 	lines := []string{
-		"# Connections conntrack knows stay up, the session this is loaded over included.",
+		"# Connections conntrack knows stay up (the admin rules below carry those it does not).",
 		a + "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
 		a + iface + " lo -j ACCEPT",
 	}

@@ -216,7 +216,7 @@ func nftHousekeeping(chain, admin string) []string {
 		"output": {"oifname", "daddr", "sport"},
 	}[chain]
 	lines := []string{
-		"# Connections conntrack knows stay up, the session this is loaded over included.",
+		"# Connections conntrack knows stay up (the admin rules below carry those it does not).",
 		"ct state established,related accept",
 		dir[0] + ` "lo" accept`,
 		"# ICMP errors (path MTU) and the ICMPv6 that IPv6 needs: neighbour discovery, MLD.",

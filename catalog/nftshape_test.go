@@ -27,7 +27,7 @@ var (
 	nftChainFixed = map[string]bool{
 		"type filter hook input priority filter; policy drop;":                                                 true,
 		"type filter hook output priority filter; policy drop;":                                                true,
-		"# Connections conntrack knows stay up, the session this is loaded over included.":                     true,
+		"# Connections conntrack knows stay up (the admin rules below carry those it does not).":               true,
 		"ct state established,related accept":                                                                  true,
 		"ct state invalid drop":                                                                                true,
 		`iifname "lo" accept`:                                                                                  true,
