@@ -137,7 +137,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 		Short: "Show a product's requirements as a table, markdown or JSON",
 		Args:  oneArg("catalog show", "PRODUCT (flowaudit catalog list shows them)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := outputFormat(cmd, format, out, showFormats)
+			format, err := catalogOutputFormat(cmd, format, out, showFormats)
 			if err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 				return err
 			}
 			summary := fmt.Sprintf("%s, %s of %s", format, count(len(p.Requirements), "requirement"), p.Name)
-			return a.writeOutput(out, summary, func(w io.Writer) error {
+			return a.writeCatalogOutput(out, summary, func(w io.Writer) error {
 				switch format {
 				case "json":
 					return writeJSON(w, showJSON{Product: p.Name, Requirements: p.Requirements}, "encode catalog")

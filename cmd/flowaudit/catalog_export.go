@@ -32,10 +32,10 @@ var showFormats = map[string][]string{
 	"markdown": {".md", ".markdown"},
 }
 
-// outputFormat picks the format of a command writing to output: an
+// catalogOutputFormat picks the format of a command writing to output: an
 // extension formats lists picks its format; a --format that contradicts
 // it is a usage error; otherwise --format (flag) or its default.
-func outputFormat(cmd *cobra.Command, flag, output string, formats map[string][]string) (string, error) {
+func catalogOutputFormat(cmd *cobra.Command, flag, output string, formats map[string][]string) (string, error) {
 	given := cmd.Flags().Changed("format")
 	if _, ok := formats[flag]; !ok {
 		return "", fmt.Errorf("unknown format %q (want %s)", flag, formatNames(formats))
@@ -65,11 +65,11 @@ func formatNames(formats map[string][]string) string {
 	return strings.Join(names, ", ")
 }
 
-// writeOutput writes to stdout when path is "" or "-", else to the file
+// writeCatalogOutput writes to stdout when path is "" or "-", else to the file
 // path, atomically, as reports are written (capture.WriteFileAtomic: a
 // temporary file renamed into place, so that a ruleset is never half
 // written). A file written is announced with summary on stderr.
-func (a *app) writeOutput(path, summary string, write func(io.Writer) error) error {
+func (a *app) writeCatalogOutput(path, summary string, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
 		return write(a.stdout)
 	}
@@ -99,7 +99,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			"  flowaudit catalog export mailcleaner --site site.yaml --allow-admin 2001:db8:a:ad::/64 -o rules.v6",
 		Args: oneArg("catalog export", "PRODUCT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := outputFormat(cmd, format, out, exportFormats)
+			format, err := catalogOutputFormat(cmd, format, out, exportFormats)
 			if err != nil {
 				return fmt.Errorf("catalog export: %w", err)
 			}
@@ -129,7 +129,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			case "ip6tables":
 				write = func(w io.Writer) error { return catalog.WriteIPTables(w, p, opt, catalog.IPv6) }
 			}
-			if err := a.writeOutput(out, exportSummary(format, p, opt, warnings), write); err != nil {
+			if err := a.writeCatalogOutput(out, exportSummary(format, p, opt, warnings), write); err != nil {
 				return err
 			}
 			for _, w := range warnings {

@@ -171,9 +171,9 @@ func (l *labListeners) close() {
 	}
 }
 
-// listen opens the services in ns: TCP echo on tcpPorts, UDP echo on
+// labListen opens the services in ns: TCP echo on tcpPorts, UDP echo on
 // udpPorts of each of addrs.
-func listen(t *testing.T, ns labNS, tcpPorts, udpPorts []int, addrs []string) *labListeners {
+func labListen(t *testing.T, ns labNS, tcpPorts, udpPorts []int, addrs []string) *labListeners {
 	t.Helper()
 	l := &labListeners{held: make(chan net.Conn, 8)}
 	t.Cleanup(l.close)
@@ -194,7 +194,7 @@ func listen(t *testing.T, ns labNS, tcpPorts, udpPorts []int, addrs []string) *l
 					return err
 				}
 				l.closers = append(l.closers, pc.Close)
-				go serveUDP(pc)
+				go labServeUDP(pc)
 			}
 		}
 		return nil
@@ -232,7 +232,7 @@ func (l *labListeners) serveTCP(ln net.Listener) {
 	}
 }
 
-func serveUDP(pc net.PacketConn) {
+func labServeUDP(pc net.PacketConn) {
 	buf := make([]byte, 512)
 	for {
 		n, from, err := pc.ReadFrom(buf)
@@ -243,10 +243,10 @@ func serveUDP(pc net.PacketConn) {
 	}
 }
 
-// probe opens a connection (tcp) or sends a datagram (udp) from src (""
+// labProbe opens a connection (tcp) or sends a datagram (udp) from src (""
 // lets the kernel choose) to dst:port inside ns, and wants its echo back
 // within wait.
-func probe(ns labNS, proto, src, dst string, port int, wait time.Duration) error {
+func labProbe(ns labNS, proto, src, dst string, port int, wait time.Duration) error {
 	return ns.do(func() error {
 		d := net.Dialer{Timeout: wait}
 		if src != "" {
@@ -277,8 +277,8 @@ func probe(ns labNS, proto, src, dst string, port int, wait time.Duration) error
 	})
 }
 
-// ping sends one echo request from src to dst inside ns.
-func ping(ns labNS, src, dst string) error {
+// labPing sends one echo request from src to dst inside ns.
+func labPing(ns labNS, src, dst string) error {
 	return ns.exec("ping", "-n", "-q", "-c", "1", "-W", "2", "-I", src, dst)
 }
 
@@ -292,9 +292,9 @@ func labGWFor(a string) string {
 	panic("no gateway address for " + a)
 }
 
-// heldSession opens a TCP connection from src to the gateway's port and
+// labSession opens a TCP connection from src to the gateway's port and
 // returns both ends, the gateway's as the listener accepted it.
-func heldSession(t *testing.T, peer labNS, l *labListeners, src string, port int) (client, server net.Conn) {
+func labSession(t *testing.T, peer labNS, l *labListeners, src string, port int) (client, server net.Conn) {
 	t.Helper()
 	err := peer.do(func() error {
 		d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
@@ -319,10 +319,10 @@ func heldSession(t *testing.T, peer labNS, l *labListeners, src string, port int
 	return client, server
 }
 
-// exchange sends a line each way over a session opened before the load,
+// labExchange sends a line each way over a session opened before the load,
 // the gateway first (its reply leaves before anything comes in: the
 // harder case for a session conntrack did not see open).
-func exchange(client, server net.Conn) error {
+func labExchange(client, server net.Conn) error {
 	for _, dir := range []struct {
 		from, to net.Conn
 		what     string
@@ -353,9 +353,9 @@ type labCheck struct {
 func (c labCheck) run() error {
 	var err error
 	if c.proto == "ping" {
-		err = ping(c.ns, c.src, c.dst)
+		err = labPing(c.ns, c.src, c.dst)
 	} else {
-		err = probe(c.ns, c.proto, c.src, c.dst, c.port, 2*time.Second)
+		err = labProbe(c.ns, c.proto, c.src, c.dst, c.port, 2*time.Second)
 	}
 	switch {
 	case c.refused && err == nil:
@@ -520,8 +520,8 @@ func exportLab(t *testing.T, format string) {
 
 	// Services: on the gateway, every inbound port (and 2222, which no
 	// requirement opens); on the peer, every outbound one.
-	gwL := listen(t, gw, append(portsOf(p, features, catalog.In, catalog.TCP), 2222), portsOf(p, features, catalog.In, catalog.UDP), labGWAddrs)
-	listen(t, peer, portsOf(p, features, catalog.Out, catalog.TCP), portsOf(p, features, catalog.Out, catalog.UDP), labPeerAddrs)
+	gwL := labListen(t, gw, append(portsOf(p, features, catalog.In, catalog.TCP), 2222), portsOf(p, features, catalog.In, catalog.UDP), labGWAddrs)
+	labListen(t, peer, portsOf(p, features, catalog.Out, catalog.TCP), portsOf(p, features, catalog.Out, catalog.UDP), labPeerAddrs)
 	refused := labRefusals(gw, peer)
 	for _, c := range refused {
 		if err := c.run(); err != nil {
@@ -534,12 +534,12 @@ func exportLab(t *testing.T, format string) {
 	// yet): the admin rules must carry it. Then conntrack is started by
 	// a table that accepts everything, and a session from an address the
 	// ruleset will not admit is opened: conntrack must carry that one.
-	adminC, adminS := heldSession(t, peer, gwL, "192.0.2.2", 22)
+	adminC, adminS := labSession(t, peer, gwL, "192.0.2.2", 22)
 	if err := gw.exec("nft", "add table inet fxwarm { chain c { type filter hook input priority -10; policy accept; ct state new counter; }; }"); err != nil {
 		t.Fatal(err)
 	}
-	otherC, otherS := heldSession(t, peer, gwL, "203.0.113.2", 2222)
-	if err := exchange(otherC, otherS); err != nil {
+	otherC, otherS := labSession(t, peer, gwL, "203.0.113.2", 2222)
+	if err := labExchange(otherC, otherS); err != nil {
 		t.Fatalf("before the load: %v", err)
 	}
 
@@ -554,10 +554,10 @@ func exportLab(t *testing.T, format string) {
 			t.Fatal(err)
 		}
 	}
-	if err := exchange(adminC, adminS); err != nil {
+	if err := labExchange(adminC, adminS); err != nil {
 		t.Errorf("the admin's SSH session, open before the load: %v", err)
 	}
-	if err := exchange(otherC, otherS); err != nil {
+	if err := labExchange(otherC, otherS); err != nil {
 		t.Errorf("a session conntrack knew, open before the load: %v", err)
 	}
 	admin := labAdminChecks(peer)
