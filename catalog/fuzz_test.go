@@ -10,7 +10,9 @@ import (
 // must never panic, must return either a result or an error (never both),
 // and every error line must name the file and show no control or bidi
 // character raw. An accepted product holds none either, and exports to
-// an nftables file of the one table's shape (checkNFTShape).
+// an nftables file of the one table's shape (checkNFTShape) and to
+// iptables halves of theirs (checkIPTShape); DetectKind agrees with the
+// parser that accepts the file.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(good))
 	for _, name := range []string{"mailcleaner", "spamexperts", "securitygateway", "clearswift-seg"} {
@@ -53,6 +55,15 @@ func FuzzLoad(f *testing.F) {
 			if err := checkNFTShape(buf.Bytes(), p.Name); err != nil {
 				t.Fatalf("export: %v", err)
 			}
+			for _, fam := range []IPFamily{IPv4, IPv6} {
+				buf.Reset()
+				if err := WriteIPTables(&buf, p, NFTOptions{AllowAdmin: propAdmin}, fam); err != nil {
+					t.Fatalf("accepted, but the IPv%d iptables export fails: %v", fam, err)
+				}
+				if err := checkIPTShape(buf.Bytes(), fam); err != nil {
+					t.Fatalf("IPv%d iptables export: %v", fam, err)
+				}
+			}
 			seen := map[string]bool{}
 			for _, r := range p.Requirements {
 				if seen[r.ID] {
@@ -72,6 +83,20 @@ func FuzzLoad(f *testing.F) {
 		s, err := ParseSite("s.yaml", data)
 		if (s == nil) == (err == nil) {
 			t.Fatalf("ParseSite returned site %v and error %v", s, err)
+		}
+		// DetectKind agrees with the parsers: a file Parse accepts is a
+		// catalog file, one ParseSite accepts a site file (or, with no
+		// key at all, neither).
+		kind, kerr := DetectKind("k.yaml", data)
+		switch {
+		case p != nil && kind != KindCatalog:
+			t.Fatalf("Parse accepts it, DetectKind says %q, %v", kind, kerr)
+		case s != nil && kind != KindSite && (kerr == nil || !strings.Contains(kerr.Error(), "neither")):
+			t.Fatalf("ParseSite accepts it, DetectKind says %q, %v", kind, kerr)
+		case kerr != nil:
+			if _, desc, bad := firstForbidden(kerr.Error()); bad || !strings.HasPrefix(kerr.Error(), "k.yaml") {
+				t.Fatalf("DetectKind's error does not name the file or holds %s raw: %q", desc, kerr)
+			}
 		}
 		if err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {

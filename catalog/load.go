@@ -18,7 +18,7 @@ type Feature struct {
 var (
 	productKeys = []string{"product", "title", "document", "features", "rows"}
 	featureKeys = []string{"name", "default", "description"}
-	rowKeys     = []string{"name", "direction", "protocol", "ports", "peers", "service", "purpose", "condition", "notes", "oneway", "source"}
+	rowKeys     = []string{"name", "direction", "protocol", "ports", "peers", "service", "purpose", "condition", "notes", "oneway", "admin", "source"}
 	sourceKeys  = []string{"document", "text"}
 )
 
@@ -32,6 +32,11 @@ func Parse(name string, data []byte) (*Product, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseProduct(name, root)
+}
+
+// parseProduct is Parse on the file's top-level mapping.
+func parseProduct(name string, root *yaml.Node) (*Product, error) {
 	l := &errList{file: name}
 	p := &Product{}
 	var rowsNode *yaml.Node
@@ -175,6 +180,8 @@ type rowFields struct {
 	oneway    bool
 	// onewayNode is the oneway key's value, for errors.
 	onewayNode *yaml.Node
+	admin      bool
+	adminNode  *yaml.Node
 	source     Source
 }
 
@@ -212,6 +219,9 @@ func (l *errList) row(n *yaml.Node, path, document string, features map[string]F
 			}
 		}
 	}
+	if r.admin {
+		l.adminRow(r, path)
+	}
 	if len(l.errs) > n0 {
 		return nil, false
 	}
@@ -219,6 +229,21 @@ func (l *errList) row(n *yaml.Node, path, document string, features map[string]F
 		r.notes = []string{}
 	}
 	return r, true
+}
+
+// adminRow checks an admin row: administrators open TCP connections to
+// the gateway, so the row must be tcp only and have an inbound direction
+// (its outbound half, in a "both" row, is not admin access).
+func (l *errList) adminRow(r *rowFields, path string) {
+	if !slices.Contains(r.dirs, In) && r.dirs != nil {
+		l.add(r.adminNode, path+".admin", "only an inbound row (direction in or both) can be admin access")
+	}
+	for _, pr := range r.protos {
+		if pr != TCP {
+			l.add(r.adminNode, path+".admin", "only a tcp row can be admin access (%s is listed)", pr)
+			return
+		}
+	}
 }
 
 // rowField reads one key of a row into r.
@@ -258,6 +283,9 @@ func (l *errList) rowField(r *rowFields, key string, v *yaml.Node, p string, fea
 		if r.oneway {
 			r.onewayNode = v
 		}
+	case "admin":
+		r.admin, _ = l.boolean(v, p)
+		r.adminNode = v
 	case "notes":
 		if list, ok := l.strOrSeq(v, p, MaxNotes, "notes", " per row"); ok {
 			for _, s := range list {
@@ -407,6 +435,7 @@ func (r *rowFields) expand(product string) []Requirement {
 					Direction: d, Protocol: pr, Peers: slices.Clone(r.peers),
 					Service: r.service, Purpose: r.purpose,
 					Notes: slices.Clone(r.notes), Source: r.source, Ports: []PortRange{}, OneWay: r.oneway,
+					Admin: r.admin && d == In,
 				}
 				if r.condition != nil {
 					c := *r.condition

@@ -242,6 +242,10 @@ type propCase struct {
 	catalog, site []byte
 	product       *Product
 	export        []byte // when the catalog was accepted
+	// siteParsed and features are what the export was made with
+	// (siteParsed nil when the site file was refused).
+	siteParsed *Site
+	features   map[string]bool
 }
 
 // genCases makes n cases: each a valid catalog with one to three fields
@@ -334,6 +338,7 @@ func runCase(t *testing.T, c *propCase) {
 	for _, f := range p.Features() {
 		feats[f.Name] = len(c.catalog)%2 == 0
 	}
+	c.siteParsed, c.features = site, feats
 	var buf bytes.Buffer
 	if err := WriteNFTables(&buf, p, NFTOptions{Features: feats, Site: site}); err != nil {
 		t.Errorf("%s: accepted, but the export fails: %v", c.what, err)

@@ -21,15 +21,30 @@ var (
 	nftRuleRe  = regexp.MustCompile(`^((ip|ip6) (saddr|daddr) @` + nftSetName + ` )?` +
 		`(meta l4proto \{ icmp, ipv6-icmp \}|(tcp|udp) dport ([0-9]+(-[0-9]+)?|\{ [0-9]+(-[0-9]+)?(, [0-9]+(-[0-9]+)?)* \}))` +
 		` accept comment "([a-z0-9/-]{1,128})"$`)
+	nftPorts     = `([0-9]+(-[0-9]+)?|\{ [0-9]+(-[0-9]+)?(, [0-9]+(-[0-9]+)?)* \})`
+	nftAdminRule = regexp.MustCompile(`^(ip saddr @admin_v4|ip6 saddr @admin_v6) tcp dport ` + nftPorts + ` accept comment "admin access"$|` +
+		`^(ip daddr @admin_v4|ip6 daddr @admin_v6) tcp sport ` + nftPorts + ` accept comment "admin access"$`)
 	nftChainFixed = map[string]bool{
-		"type filter hook input priority filter; policy drop;":  true,
-		"type filter hook output priority filter; policy drop;": true,
-		"ct state established,related accept":                   true,
-		"ct state invalid drop":                                 true,
-		`iifname "lo" accept`:                                   true,
-		`oifname "lo" accept`:                                   true,
-		"# IPv6 does not work without neighbour discovery.":     true,
-		"icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept": true,
+		"type filter hook input priority filter; policy drop;":                                                 true,
+		"type filter hook output priority filter; policy drop;":                                                true,
+		"# Connections conntrack knows stay up (the admin rules below carry those it does not).":               true,
+		"ct state established,related accept":                                                                  true,
+		"ct state invalid drop":                                                                                true,
+		`iifname "lo" accept`:                                                                                  true,
+		`oifname "lo" accept`:                                                                                  true,
+		"# ICMP errors (path MTU) and the ICMPv6 that IPv6 needs: neighbour discovery, MLD.":                   true,
+		"icmp type { destination-unreachable, time-exceeded, parameter-problem } accept":                       true,
+		"# Management networks, before the invalid-state drop: a session conntrack did not see open survives.": true,
+		`ip saddr @admin_v4 icmp type echo-request accept comment "admin access"`:                              true,
+		`ip6 saddr @admin_v6 icmpv6 type echo-request accept comment "admin access"`:                           true,
+		"# DHCP and DHCPv6 client, for a gateway that takes its address by DHCP.":                              true,
+		"udp sport 67 udp dport 68 accept":                                                                     true,
+		"udp sport 547 udp dport 546 accept":                                                                   true,
+		"udp sport 68 udp dport 67 accept":                                                                     true,
+		"udp sport 546 udp dport 547 accept":                                                                   true,
+		"icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem, " +
+			"mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report, " +
+			"nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept": true,
 		"}": true,
 	}
 )
@@ -80,7 +95,7 @@ func checkNFTShape(out []byte, product string) error {
 				level = 1
 			}
 		case 3:
-			if !nftChainFixed[line] && !nftRuleRe.MatchString(line) {
+			if !nftChainFixed[line] && !nftRuleRe.MatchString(line) && !nftAdminRule.MatchString(line) {
 				return bad("not a rule")
 			}
 			if line == "}" {

@@ -78,7 +78,12 @@ type Requirement struct {
 	// OneWay marks a UDP exchange that never gets a reply (SNMP traps, a
 	// broadcast): a datagram sent is the whole of it, so "no reply" is
 	// not evidence of a block.
-	OneWay bool   `json:"oneway,omitempty"`
+	OneWay bool `json:"oneway,omitempty"`
+	// Admin marks the way administrators reach the product (its console
+	// or web UI): a firewall export opens these ports, with SSH, HTTP and
+	// HTTPS, to the management networks given (Product.AdminPorts).
+	// Only inbound TCP requirements carry it.
+	Admin  bool   `json:"admin,omitempty"`
 	Source Source `json:"source"`
 }
 

@@ -41,6 +41,11 @@ func ParseSite(name string, data []byte) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseSite(name, root)
+}
+
+// parseSite is ParseSite on the file's top-level mapping.
+func parseSite(name string, root *yaml.Node) (*Site, error) {
 	l := &errList{file: name}
 	s := &Site{Zones: map[string][]netip.Prefix{}, Features: map[string]bool{}}
 	l.mapping(root, "", siteKeys, func(key string, v *yaml.Node, path string) {

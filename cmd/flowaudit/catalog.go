@@ -85,7 +85,7 @@ func newCatalogCmd(a *app) *cobra.Command {
 	cmd.AddCommand(
 		newCatalogListCmd(a, &files),
 		newCatalogShowCmd(a, &files),
-		newCatalogValidateCmd(a),
+		newCatalogValidateCmd(a, &files),
 		newCatalogExportCmd(a, &files),
 	)
 	return cmd
@@ -131,108 +131,37 @@ type showJSON struct {
 }
 
 func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
-	var format string
+	var format, out string
 	cmd := &cobra.Command{
-		Use:   "show PRODUCT",
+		Use:   "show PRODUCT [--format table|json|markdown] [-o FILE]",
 		Short: "Show a product's requirements as a table, markdown or JSON",
 		Args:  oneArg("catalog show", "PRODUCT (flowaudit catalog list shows them)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProduct(*files, args[0])
+			format, err := catalogOutputFormat(cmd, format, out, showFormats)
 			if err != nil {
 				return err
 			}
-			switch format {
-			case "json":
-				return writeJSON(a.stdout, showJSON{Product: p.Name, Requirements: p.Requirements}, "encode catalog")
-			case "table":
-				return showTable(a.stdout, p, false)
-			case "markdown":
-				return showTable(a.stdout, p, true)
-			}
-			return fmt.Errorf("unknown format %q (want table, json or markdown)", format)
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `format`: table, json or markdown")
-	return cmd
-}
-
-func newCatalogValidateCmd(a *app) *cobra.Command {
-	var site bool
-	cmd := &cobra.Command{
-		Use:   "validate FILE",
-		Short: "Check a catalog file; print each problem as file:line: field: what is wrong",
-		Args:  oneArg("catalog validate", "FILE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if site {
-				s, err := catalog.LoadSiteLimit(args[0], int64(a.maxInput))
-				if err != nil {
-					return a.problems(sizeHint(err), args[0])
-				}
-				fmt.Fprintf(a.stdout, "%s: ok: site with %s, %s, %s\n",
-					escape.Terminal(args[0]), count(len(s.Hosts), "host"), count(len(s.Zones), "zone"), count(len(s.Features), "feature"))
-				return nil
-			}
-			c, err := catalog.LoadFileLimit(args[0], int64(a.maxInput))
-			if err != nil {
-				return a.problems(sizeHint(err), args[0])
-			}
-			for _, p := range c.Products {
-				fmt.Fprintf(a.stdout, "%s: ok: product %s, %s, %s\n",
-					escape.Terminal(args[0]), escape.Terminal(p.Name), count(len(p.Requirements), "requirement"), count(len(p.Features()), "feature"))
-			}
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&site, "site", false, "FILE is a site file (hosts, zones, features)")
-	return cmd
-}
-
-func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
-	var format, site string
-	var with, without []string
-	cmd := &cobra.Command{
-		Use:   "export PRODUCT --format nftables [--with FEATURE]...",
-		Short: "Export a product's applicable requirements as a firewall ruleset",
-		Long: "Writes an nftables ruleset that allows exactly the product's requirements that\n" +
-			"apply with the chosen features and drops the rest. Zones become named sets to\n" +
-			"fill in (or filled from --site); host names become sets holding the addresses\n" +
-			"the vendor documents list. Check it with `nft -c -f FILE` before loading it.",
-		Args: oneArg("catalog export", "PRODUCT"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "nftables" {
-				return fmt.Errorf("unknown export format %q (want nftables)", format)
+			if err := checkOutputs(*files, output{"--output", out}); err != nil {
+				return err
 			}
 			p, err := a.loadProduct(*files, args[0])
 			if err != nil {
 				return err
 			}
-			opt := catalog.NFTOptions{Features: map[string]bool{}}
-			if site != "" {
-				if opt.Site, err = catalog.LoadSiteLimit(site, int64(a.maxInput)); err != nil {
-					return sizeHint(oneLine(err, site, true))
+			summary := fmt.Sprintf("%s, %s of %s", format, count(len(p.Requirements), "requirement"), p.Name)
+			return a.writeCatalogOutput(out, summary, func(w io.Writer) error {
+				switch format {
+				case "json":
+					return writeJSON(w, showJSON{Product: p.Name, Requirements: p.Requirements}, "encode catalog")
+				case "markdown":
+					return showTable(w, p, true)
 				}
-				for f, on := range opt.Site.Features {
-					opt.Features[f] = on
-				}
-			}
-			features, err := parseFeatures(with, without)
-			if err != nil {
-				return err
-			}
-			for f, on := range features {
-				if err := checkFeature([]*catalog.Product{p}, f); err != nil {
-					return err
-				}
-				opt.Features[f] = on
-			}
-			return catalog.WriteNFTables(a.stdout, p, opt)
+				return showTable(w, p, false)
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "export `format`: nftables (required)")
-	cmd.Flags().StringArrayVar(&with, "with", nil, "turn optional `FEATURE` on (repeatable; FEATURE=false turns it off)")
-	cmd.Flags().StringArrayVar(&without, "without", nil, "turn optional `FEATURE` off (repeatable)")
-	cmd.Flags().StringVar(&site, "site", "", "site `FILE` whose zones fill the sets and whose features apply")
-	_ = cmd.MarkFlagRequired("format")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `format`: table, json or markdown; -o FILE.txt, .json or .md picks it")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to `FILE` (atomically) instead of stdout")
 	return cmd
 }
 

@@ -162,7 +162,13 @@ func TestCatalogErrors(t *testing.T) {
 	}{
 		{[]string{"catalog", "show", "mailclean"}, `unknown product "mailclean" (known: clearswift-seg, mailcleaner, securitygateway, spamexperts)`},
 		{[]string{"catalog", "show", "mailcleaner", "--format", "xml"}, `unknown format "xml"`},
-		{[]string{"catalog", "export", "mailcleaner", "--format", "iptables"}, `unknown export format "iptables"`},
+		{[]string{"catalog", "export", "mailcleaner", "--format", "pf"}, `catalog export: unknown format "pf" (want ip6tables, iptables, nftables)`},
+		{[]string{"catalog", "export", "mailcleaner", "--format", "iptables", "-o", "x.nft"}, "--format iptables contradicts --output x.nft (a nftables file): give one or the other"},
+		{[]string{"catalog", "show", "mailcleaner", "--format", "json", "-o", "x.md"}, "--format json contradicts --output x.md (a markdown file): give one or the other"},
+		{[]string{"catalog", "export", "mailcleaner", "--allow-admin", "192.0.2.5/24"}, `--allow-admin "192.0.2.5/24": prefix has host bits set (did you mean 192.0.2.0/24?)`},
+		{[]string{"catalog", "export", "mailcleaner", "--allow-admin", "admins"}, `--allow-admin "admins": not an IP address or CIDR prefix`},
+		{[]string{"catalog", "export", "mailcleaner", "--allow-admin", "::/0"}, `--allow-admin "::/0": that is every address: give the management network`},
+		{[]string{"catalog", "validate", "--site"}, "flag needs an argument: --site"},
 		{[]string{"catalog", "export", "mailcleaner", "--format", "nftables", "--with", "clustre"}, `feature "clustre": mailcleaner has no such feature (features: cluster, premium-support)`},
 		{[]string{"catalog", "export", "spamexperts", "--format", "nftables", "--with", "x"}, `feature "x": spamexperts has no optional features`},
 		{[]string{"catalog", "export", "mailcleaner", "-f", "nftables", "--with", "cluster", "--without", "cluster"}, `feature "cluster" is given to both --with and --without`},
@@ -172,7 +178,7 @@ func TestCatalogErrors(t *testing.T) {
 		{[]string{"catalog", "show"}, "catalog show: give a PRODUCT (flowaudit catalog list shows them)"},
 		{[]string{"catalog", "show", "a", "b"}, "catalog show: one PRODUCT at a time (got 2 arguments)"},
 		{[]string{"catalog", "export", "-f", "nftables"}, "catalog export: give a PRODUCT"},
-		{[]string{"catalog", "validate"}, "catalog validate: give a FILE"},
+		{[]string{"catalog", "validate"}, "catalog validate: give a FILE (a catalog or site file; --site FILE or --catalog FILE say which)"},
 		{[]string{"catalog", "validate", "testdata/catalog/does-not-exist.yaml"}, "does-not-exist.yaml"},
 		{[]string{"catalog", "list", "--catalog", "testdata/catalog/does-not-exist.yaml"}, "does-not-exist.yaml"},
 	}
@@ -189,7 +195,7 @@ func TestCatalogValidate(t *testing.T) {
 	good := filepath.Join(dir, "good.yaml")
 	writeCatalogFile(t, good, "product: mine\ndocument: policy.txt\nrows:\n  - {name: smtp, direction: both, protocol: tcp, ports: [25], peers: [any], source: {text: \"4.1 mail\"}}\n")
 	out, err := runCatalog(t, "catalog", "validate", good)
-	if err != nil || out != good+": ok: product mine, 2 requirements, 0 features\n" {
+	if err != nil || out != good+": ok: catalog file: product mine, 2 requirements, 0 features\n" {
 		t.Errorf("validate good: %q, %v", out, err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
@@ -208,7 +214,7 @@ func TestCatalogValidateSite(t *testing.T) {
 	good := filepath.Join(dir, "site.yaml")
 	writeCatalogFile(t, good, "hosts: [192.0.2.10]\nzones: {dns-servers: [192.0.2.53], clients: [198.51.100.0/24]}\nfeatures: {cluster: true}\n")
 	out, err := runCatalog(t, "catalog", "validate", "--site", good)
-	if err != nil || out != good+": ok: site with 1 host, 2 zones, 1 feature\n" {
+	if err != nil || out != good+": ok: site file: 1 host, 2 zones, 1 feature\n" {
 		t.Errorf("validate --site good: %q, %v", out, err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")

@@ -56,7 +56,7 @@ func TestInputFileBounds(t *testing.T) {
 	}{
 		{"catalog /dev/zero", []string{"catalog", "list", "--catalog", "/dev/zero"}, "load catalog /dev/zero: not a regular file (a character device)"},
 		{"catalog pipe", []string{"catalog", "show", "testmail", "--catalog", fifo}, "load catalog " + fifo + ": not a regular file (a named pipe)"},
-		{"catalog too large", []string{"catalog", "validate", bigCat}, "load catalog " + bigCat + ": 4194305 bytes, over the size limit of 4 MiB (--max-input-size raises the limit)"},
+		{"catalog too large", []string{"catalog", "validate", bigCat}, "load catalog or site file " + bigCat + ": 4194305 bytes, over the size limit of 4 MiB (--max-input-size raises the limit)"},
 		{"site pipe", append(replay, "--site", fifo), "load site " + fifo + ": not a regular file (a named pipe)"},
 		{"site directory", []string{"catalog", "export", "testmail", "-f", "nftables", "--catalog", cat, "--site", dir}, "load site " + dir + ": not a regular file (a directory)"},
 		{"site /dev/zero, capture", []string{"capture", "-i", "lo", "-p", "mailcleaner", "--site", "/dev/zero"}, "load site /dev/zero: not a regular file (a character device)"},
