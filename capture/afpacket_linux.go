@@ -19,6 +19,8 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/internal/atomicfile"
 )
 
 // Ring geometry for the TPACKET_V3 receive ring: 64 blocks of 512 KiB
@@ -55,7 +57,7 @@ type afpSource struct {
 	ctx      context.Context
 
 	pcap     *pcapgo.NgWriter
-	pcapFile *AtomicFile
+	pcapFile *atomicfile.File
 	pcapBuf  *bufio.Writer
 	pcapErr  error
 	ci       gopacket.CaptureInfo
@@ -223,7 +225,7 @@ func openAFPacket(ctx context.Context, opts LiveOptions) (*afpSource, error) {
 }
 
 func (s *afpSource) openPcap(opts LiveOptions) error {
-	f, err := CreateAtomic(opts.WritePcap)
+	f, err := atomicfile.Create(opts.WritePcap)
 	if err != nil {
 		return fmt.Errorf("--write-pcap: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/analyze/render"
-	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/atomicfile"
 	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
@@ -81,7 +81,7 @@ func writeReport(a *app, rep *analyze.Report, format, output string) error {
 	if output == "" || output == "-" {
 		return render(a.stdout, rep)
 	}
-	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, rep) })
+	err := atomicfile.WriteFile(output, func(f *os.File) error { return render(f, rep) })
 	if err != nil && render(a.stdout, rep) == nil {
 		// A full disk at the end of a maintenance window must not cost
 		// the results: they go to stdout, and the error says so.

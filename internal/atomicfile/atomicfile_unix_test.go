@@ -1,6 +1,6 @@
 //go:build unix
 
-package capture
+package atomicfile
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 // TestAtomicFileDevice: a path that is a device or a named pipe is written
 // in place, never replaced by a renamed file.
 func TestAtomicFileDevice(t *testing.T) {
-	if err := WriteFileAtomic(os.DevNull, func(f *os.File) error { _, err := f.WriteString("x"); return err }); err != nil {
+	if err := WriteFile(os.DevNull, func(f *os.File) error { _, err := f.WriteString("x"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
@@ -27,7 +27,7 @@ func TestAtomicFileDevice(t *testing.T) {
 		b, _ := os.ReadFile(fifo)
 		got <- string(b)
 	}()
-	if err := WriteFileAtomic(fifo, func(f *os.File) error { _, err := f.WriteString("report"); return err }); err != nil {
+	if err := WriteFile(fifo, func(f *os.File) error { _, err := f.WriteString("report"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if s := <-got; s != "report" {
@@ -67,7 +67,7 @@ func TestAtomicFileModes(t *testing.T) {
 			old := syscall.Umask(tc.umask)
 			defer syscall.Umask(old)
 			var tmpMode os.FileMode
-			err := WriteFileAtomic(path, func(f *os.File) error {
+			err := WriteFile(path, func(f *os.File) error {
 				fi, err := f.Stat()
 				tmpMode = fi.Mode().Perm()
 				return err

@@ -1,4 +1,7 @@
-package capture
+// Package atomicfile writes files that appear complete or not at all:
+// written under a temporary name next to the destination, synced, and
+// renamed over it.
+package atomicfile
 
 import (
 	"errors"
@@ -10,7 +13,7 @@ import (
 	"strconv"
 )
 
-// AtomicFile is a file that appears at its final path complete or not at
+// File is a file that appears at its final path complete or not at
 // all: it is written under a temporary name in the same directory, synced,
 // and renamed over the destination by Commit. A crash or kill at any moment
 // leaves either the old file (or none) or the new one, never half of it;
@@ -23,21 +26,21 @@ import (
 // The file gets the permissions of the regular file it replaces (a report
 // kept 0600 stays 0600), or for a new file 0666 less the umask, as any
 // program's new file does.
-type AtomicFile struct {
+type File struct {
 	*os.File
 	path   string
 	done   bool
 	direct bool // writing path itself, not a temporary file
 }
 
-// CreateAtomic starts writing path through a temporary file next to it.
-func CreateAtomic(path string) (*AtomicFile, error) {
+// Create starts writing path through a temporary file next to it.
+func Create(path string) (*File, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		return &AtomicFile{File: f, path: path, direct: true}, nil
+		return &File{File: f, path: path, direct: true}, nil
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -54,7 +57,7 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &AtomicFile{File: f, path: path}, nil
+	return &File{File: f, path: path}, nil
 }
 
 // createTemp is os.CreateTemp with the permissions given (os.CreateTemp
@@ -70,13 +73,24 @@ func createTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
 	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
 }
 
+// Moments of a commit that a crash must survive, for testHook.
+const (
+	momentSynced  = "synced"  // temporary file complete and synced, not renamed yet
+	momentRenamed = "renamed" // renamed into place, directory not synced yet
+)
+
+// testHook, set only by this package's tests, is called at each moment
+// above, so a test can kill a writer exactly there instead of guessing
+// when it gets there.
+var testHook func(moment string)
+
 // Path is the final path the file will have after Commit.
-func (a *AtomicFile) Path() string { return a.path }
+func (a *File) Path() string { return a.path }
 
 // Commit flushes the file to stable storage, closes it and renames it to
 // its final path, then syncs the directory so the rename survives a power
 // loss. After a failed Commit the temporary file is removed.
-func (a *AtomicFile) Commit() error {
+func (a *File) Commit() error {
 	if a.done {
 		return fmt.Errorf("write %s: already committed or aborted", a.path)
 	}
@@ -105,9 +119,15 @@ func (a *AtomicFile) Commit() error {
 			return fmt.Errorf("write %s: %w", a.path, err)
 		}
 	}
+	if testHook != nil {
+		testHook(momentSynced)
+	}
 	if err := os.Rename(tmp, a.path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", a.path, err)
+	}
+	if testHook != nil {
+		testHook(momentRenamed)
 	}
 	if d, err := os.Open(filepath.Dir(a.path)); err == nil {
 		// Best effort: some filesystems refuse fsync on directories.
@@ -120,7 +140,7 @@ func (a *AtomicFile) Commit() error {
 // Abort closes and removes the temporary file; the destination is left as
 // it was. It is safe to call after Commit (it then does nothing), so
 // `defer f.Abort()` is the usual pattern.
-func (a *AtomicFile) Abort() {
+func (a *File) Abort() {
 	if a.done {
 		return
 	}
@@ -131,9 +151,9 @@ func (a *AtomicFile) Abort() {
 	}
 }
 
-// WriteFileAtomic writes path atomically with the content write produces.
-func WriteFileAtomic(path string, write func(f *os.File) error) error {
-	a, err := CreateAtomic(path)
+// WriteFile writes path atomically with the content write produces.
+func WriteFile(path string, write func(f *os.File) error) error {
+	a, err := Create(path)
 	if err != nil {
 		return err
 	}
