@@ -17,7 +17,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
-	"github.com/flowaudit/flowaudit/capture/lab"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // labGroup is what the truth file says about a set of flows: protocol,
@@ -77,8 +77,8 @@ func groupOutcomes(flows []flow.Flow, want map[labGroup][]string) map[labGroup][
 func TestPrivilegedLabScenarios(t *testing.T) {
 	for _, name := range labScenarios() {
 		t.Run(name, func(t *testing.T) {
-			l := lab.Up(t)
-			script, err := lab.Script()
+			l := labtest.Up(t)
+			script, err := labtest.Script()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,14 +86,14 @@ func TestPrivilegedLabScenarios(t *testing.T) {
 			if out, err := exec.Command("bash", script, "truth", name, truthFile).CombinedOutput(); err != nil {
 				t.Fatalf("lab.sh truth: %v: %s", err, out)
 			}
-			tr, err := lab.LoadTruth(truthFile)
+			tr, err := labtest.LoadTruth(truthFile)
 			if err != nil {
 				t.Fatal(err)
 			}
 
 			var eb, af capture.Live
 			var ebErr, afErr error
-			inNetns(t, l.NS(lab.Gateway), func() {
+			inNetns(t, l.NS(labtest.Gateway), func() {
 				opts := capture.LiveOptions{Iface: l.GatewayIface()}
 				eb, ebErr = Start(context.Background(), opts)
 				af, afErr = capture.StartAFPacket(context.Background(), opts)

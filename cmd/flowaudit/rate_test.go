@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/flowaudit/flowaudit/capture/lab"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // The AF_PACKET rate measurement (docs/PERFORMANCE.md, "Live capture").
@@ -59,8 +59,8 @@ func TestAFPacketRate(t *testing.T) {
 	if s := os.Getenv("FLOWAUDIT_RATE_FLOWS"); s != "" {
 		flows, _ = strconv.Atoi(s)
 	}
-	l := lab.Up(t)
-	mac, err := l.Command(lab.Gateway, "cat", "/sys/class/net/"+l.GatewayIface()+"/address").Output()
+	l := labtest.Up(t)
+	mac, err := l.Command(labtest.Gateway, "cat", "/sys/class/net/"+l.GatewayIface()+"/address").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ type rateResult struct {
 }
 
 // measureRate runs one capture while the generator sends at rate for secs.
-func measureRate(t *testing.T, l *lab.Lab, self, mac string, captureCPU, rate, secs, flows int) rateResult {
+func measureRate(t *testing.T, l *labtest.Lab, self, mac string, captureCPU, rate, secs, flows int) rateResult {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "r.json")
 	c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", "afpacket", "-p", "mailcleaner",
@@ -108,7 +108,7 @@ func measureRate(t *testing.T, l *lab.Lab, self, mac string, captureCPU, rate, s
 	if err := unix.SchedSetaffinity(c.cmd.Process.Pid, cpuSet(captureCPU)); err != nil {
 		t.Fatal(err)
 	}
-	gen := l.Command(lab.Firewall, "taskset", "-c", "0", self, "-test.run=^TestAFPacketRate$")
+	gen := l.Command(labtest.Firewall, "taskset", "-c", "0", self, "-test.run=^TestAFPacketRate$")
 	gen.Env = append(os.Environ(), fmt.Sprintf("%s=lan0,%s,%d,%ds,%d", blastEnv, strings.TrimSpace(mac), rate, secs, flows))
 	genOut, err := gen.Output()
 	i := strings.Index(string(genOut), "sent ")

@@ -1,14 +1,15 @@
-// Package lab drives the project's network-namespace lab
-// (testdata/lab/lab.sh, described in docs/lab.md) from Go tests: a mail
-// gateway, a firewall and "the internet" in three namespaces, firewall
-// policies and traffic per named scenario, and the truth each scenario
-// must yield.
+// Package labtest is test support, imported by _test.go files only (a
+// test in internal/deptest checks it): it drives the project's
+// network-namespace lab (testdata/lab/lab.sh, described in docs/lab.md)
+// from Go tests: a mail gateway, a firewall and "the internet" in three
+// namespaces, firewall policies and traffic per named scenario, and the
+// truth each scenario must yield.
 //
 // Tests that need the lab are named TestPrivileged...; they call Require
 // (or Up, which calls it) so that they skip with a clear message when not
 // root, and fail instead under CI=true. The truth and capture helpers
 // (LoadTruth, CheckCapture) need no privilege.
-package lab
+package labtest
 
 import (
 	"bytes"
