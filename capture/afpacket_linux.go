@@ -67,7 +67,7 @@ type afpSource struct {
 	seen    uint64 // cumulative tp_packets
 }
 
-// Next implements Source.
+// Next implements capture.FrameReader.
 func (s *afpSource) Next(f *Frame) error {
 	for {
 		// ctx is looked at on quiet wires and every 1024 frames: a stop
@@ -142,7 +142,7 @@ func (s *afpSource) ifaceState() error {
 	return nil
 }
 
-// Close implements Source; the socket is closed by the live capture once
+// Close implements capture.FrameReader; the socket is closed by the live capture once
 // the pipeline has returned.
 func (s *afpSource) Close() error { return nil }
 

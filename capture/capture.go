@@ -42,9 +42,9 @@ type Stats struct {
 	Evicted uint64 `json:"evicted"`
 	// ReadErrors are the errors that ended the reading of an input file
 	// before its end (truncated or damaged), one line per file, as they
-	// also appear in Warnings. Set by ReadFiles.
+	// also appear in Warnings. Set by Replay.
 	ReadErrors []string `json:"read_errors,omitempty"`
-	// Interrupted is set by ReadFiles when its context was cancelled
+	// Interrupted is set by Replay when its context was cancelled
 	// before every input file was read to its end (Warnings says after
 	// how many packets). Run never sets it: a live capture normally ends
 	// by cancellation.

@@ -17,7 +17,7 @@ const (
 	snapshotWait      = time.Second
 )
 
-// liveRun runs a live Source through Run in a goroutine and keeps what
+// liveRun runs a live FrameReader through Run in a goroutine and keeps what
 // Snapshot needs: finished flows as they come, and the active flows as of
 // the last progress tick (computed only when someone asked).
 type liveRun struct {
@@ -41,7 +41,7 @@ type liveRun struct {
 
 // startLiveRun starts Run(ctx, src) in a goroutine. The source must end
 // (io.EOF) on its own when asked to stop; ctx only backs that up.
-func startLiveRun(ctx context.Context, src Source, backend, iface string, maxFlows int, kernel func() uint64) *liveRun {
+func startLiveRun(ctx context.Context, src FrameReader, backend, iface string, maxFlows int, kernel func() uint64) *liveRun {
 	lr := &liveRun{backend: backend, iface: iface, names: naming.NewResolver(), kernel: kernel,
 		done: make(chan struct{}), snapped: make(chan struct{}, 1)}
 	opts := Options{

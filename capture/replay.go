@@ -18,7 +18,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture/naming"
 )
 
-// Options configures Run and ReadFiles.
+// Options configures Run and Replay.
 type Options struct {
 	// Table configures the flow table (timeouts, MaxFlows). Its OnFlow and
 	// ServerName fields are set by Run.
@@ -87,7 +87,7 @@ type pipeline struct {
 // capture.ErrTimeout from Next means "no packet yet". A read error ends the
 // run: the flows gathered so far are returned with the error. src is not
 // closed.
-func Run(ctx context.Context, src Source, opts Options) (*Result, error) {
+func Run(ctx context.Context, src FrameReader, opts Options) (*Result, error) {
 	pl := newPipeline(opts)
 	err := pl.run(ctx, src)
 	pl.finish()
@@ -259,28 +259,13 @@ func linkName(l layers.LinkType) string {
 	return strconv.Itoa(int(l))
 }
 
-// ReadFiles replays capture files (pcap, pcapng, gzip of either) merged in
-// time order. A file that cannot be opened or is not a capture is an error
-// naming it; a damaged or truncated file is not: the flows read so far are
-// returned and Stats.Warnings says what happened, one line per file.
-//
-// When ctx is cancelled before the input has been read to its end, the
-// flows read so far are returned with Stats.Interrupted set and a warning
-// saying after how many packets.
-func ReadFiles(ctx context.Context, paths []string, opts Options) (*Result, error) {
-	src, err := OpenFiles(paths)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	res := replay(ctx, src, opts)
-	res.Stats.Files = append([]string(nil), paths...)
-	return res, nil
-}
-
-// replay runs src as ReadFiles does: read errors and an early stop become
-// statistics and warnings, not an error.
-func replay(ctx context.Context, src Source, opts Options) *Result {
+// Replay runs src to its end as a replay of capture files does: a read
+// error that ended the input (a truncated or damaged file) and an early
+// stop are not errors but statistics and warnings, one line each, and the
+// flows read so far are returned. When ctx is cancelled before the input
+// has been read to its end, Stats.Interrupted is set and a warning says
+// after how many packets. src is not closed.
+func Replay(ctx context.Context, src FrameReader, opts Options) *Result {
 	pl := newPipeline(opts)
 	err := pl.run(ctx, src)
 	pl.finish()

@@ -13,6 +13,7 @@ import (
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -99,7 +100,7 @@ func auditCapture(t *testing.T, path string) *analyze.Report {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
+	res, err := pcapfile.ReadFiles(context.Background(), []string{path}, capture.Options{})
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)
 	}

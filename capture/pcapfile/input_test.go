@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"context"
@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // TestInputBytes: file sources count the bytes read from disk (compressed
 // bytes for gzip) against the files' sizes, single and merged, and Run
 // hands the counts to the Progress callback.
 func TestInputBytes(t *testing.T) {
-	dir := filepath.Join("..", "testdata", "flows")
+	dir := filepath.Join("..", "..", "testdata", "flows")
 	plain := filepath.Join(dir, "established.pcap")
 	raw, err := os.ReadFile(filepath.Join(dir, "refused-rst.pcap"))
 	if err != nil {
@@ -42,12 +44,12 @@ func TestInputBytes(t *testing.T) {
 			for _, p := range tc.paths {
 				want += size(p)
 			}
-			src, err := OpenFiles(tc.paths)
+			src, err := OpenMerged(tc.paths)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			c, ok := src.(InputCounter)
+			c, ok := src.(capture.InputCounter)
 			if !ok {
 				t.Fatalf("%T is not an InputCounter", src)
 			}
@@ -65,14 +67,14 @@ func TestInputBytes(t *testing.T) {
 	t.Run("progress", func(t *testing.T) {
 		// More packets than one batch, so Progress is called mid-run.
 		big := tmp(t, "big.pcap")
-		frames := make([]testFrame, 3*batchSize)
+		frames := make([]testFrame, 3*1024) // capture hands over batches of 1024 packets
 		for i := range frames {
 			frames[i] = testFrame{TS: int64(i) * 1e6, Data: marked(uint16(i))}
 		}
 		writePcap(t, big, layers.LinkTypeEthernet, false, frames)
-		var last Progress
-		_, err := ReadFiles(context.Background(), []string{big}, Options{
-			Progress: func(p Progress) { last = p }, ProgressEvery: time.Nanosecond})
+		var last capture.Progress
+		_, err := ReadFiles(context.Background(), []string{big}, capture.Options{
+			Progress: func(p capture.Progress) { last = p }, ProgressEvery: time.Nanosecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/decode"
 )
 
@@ -100,14 +101,14 @@ type frameSummary struct {
 // decodeSummary decodes every frame of a file: frame number -> summary.
 func decodeSummary(t *testing.T, path string) map[int]frameSummary {
 	t.Helper()
-	src, err := OpenFile(path)
+	src, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	out := map[int]frameSummary{}
 	d := decode.NewDecoder()
-	var f Frame
+	var f capture.Frame
 	var p decode.Packet
 	for n := 1; src.Next(&f) == nil; n++ {
 		p.TS = f.TS

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bufio"
@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // sharedDir locates ../shared relative to the repository root.
 func sharedDir(t *testing.T) string {
 	t.Helper()
-	d := filepath.Join("..", "..", "shared")
+	d := filepath.Join("..", "..", "..", "shared")
 	if _, err := os.Stat(d); err != nil {
 		t.Skipf("shared corpus not present (%s): %v", d, err)
 	}
@@ -88,7 +89,7 @@ func TestZeekAgreement(t *testing.T) {
 	sort.Strings(files)
 	total, agree, histAgree := 0, 0, 0
 	for _, file := range files {
-		res, err := ReadFiles(context.Background(), []string{filepath.Join(dir, file)}, Options{NoNames: true})
+		res, err := ReadFiles(context.Background(), []string{filepath.Join(dir, file)}, capture.Options{NoNames: true})
 		if err != nil {
 			t.Errorf("%s: %v", file, err)
 			continue

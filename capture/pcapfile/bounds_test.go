@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // Tests for the bounds on capture records (issue 10, row 1): a record or
@@ -99,9 +101,9 @@ func readBounded(t *testing.T, path string) (frames int, alloc uint64, err error
 	t.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	src, err := OpenFile(path)
+	src, err := Open(path)
 	if err == nil {
-		var fr Frame
+		var fr capture.Frame
 		for err = src.Next(&fr); err == nil; err = src.Next(&fr) {
 			frames++
 		}
@@ -157,7 +159,7 @@ func TestRecordBombs(t *testing.T) {
 			if err == nil || err == io.EOF || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
 				t.Errorf("error %v, want one naming %s and saying %q", err, path, tc.want)
 			}
-			if !errors.Is(err, ErrDamaged) {
+			if !errors.Is(err, capture.ErrDamaged) {
 				t.Errorf("error %v does not wrap ErrDamaged", err)
 			}
 			if alloc > 16<<20 {
@@ -224,7 +226,7 @@ func TestDamagedRecords(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src, err := newFileSource("x.cap", bytes.NewReader(tc.data))
 			if err != nil {
-				if tc.frames == 0 && errors.Is(err, ErrDamaged) && strings.Contains(err.Error(), tc.want) {
+				if tc.frames == 0 && errors.Is(err, capture.ErrDamaged) && strings.Contains(err.Error(), tc.want) {
 					return // damaged before the first packet: while opening
 				}
 				t.Fatal(err)
@@ -234,7 +236,7 @@ func TestDamagedRecords(t *testing.T) {
 			if len(got) != tc.frames {
 				t.Errorf("%d frames, want %d", len(got), tc.frames)
 			}
-			if !errors.Is(err, ErrDamaged) || !strings.HasPrefix(err.Error(), "read capture x.cap: ") || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, capture.ErrDamaged) || !strings.HasPrefix(err.Error(), "read capture x.cap: ") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want ErrDamaged naming x.cap and saying %q", err, tc.want)
 			}
 		})

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"io"
@@ -6,20 +6,22 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/flowaudit/flowaudit/capture/decode"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/decode"
 )
 
 // BenchmarkReadDecode times OpenFile + Next + Decode over a generated
 // capture (pcap and pcapng), or over the file named by
 // FLOWAUDIT_BENCH_PCAP (for example the `make bench` capture):
 //
-//	FLOWAUDIT_BENCH_PCAP=testdata/bench/out/synth.pcap go test -run '^$' -bench ReadDecode ./capture/
+//	FLOWAUDIT_BENCH_PCAP=testdata/bench/out/synth.pcap go test -run '^$' -bench ReadDecode ./capture/pcapfile/
 func BenchmarkReadDecode(b *testing.B) {
 	files := map[string]string{}
 	if p := os.Getenv("FLOWAUDIT_BENCH_PCAP"); p != "" {
 		if !filepath.IsAbs(p) {
-			p = filepath.Join("..", p)
+			p = filepath.Join("..", "..", p)
 		}
 		files["env"] = p
 	} else {
@@ -46,13 +48,13 @@ func BenchmarkReadDecode(b *testing.B) {
 }
 
 func readDecodeAll(b *testing.B, path string) (frames, bytes int) {
-	src, err := OpenFile(path)
+	src, err := Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer src.Close()
 	d := decode.NewDecoder()
-	var f Frame
+	var f capture.Frame
 	var p decode.Packet
 	for {
 		if err := src.Next(&f); err != nil {

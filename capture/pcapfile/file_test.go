@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowaudit/flowaudit/capture/decode"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/decode"
 )
 
 // gotFrame is a Frame with its data copied out of the reader's buffer.
@@ -27,10 +29,10 @@ type gotFrame struct {
 }
 
 // readFrames reads a source to its end, copying every frame.
-func readFrames(t testing.TB, src Source) ([]gotFrame, error) {
+func readFrames(t testing.TB, src capture.FrameReader) ([]gotFrame, error) {
 	t.Helper()
 	var out []gotFrame
-	var f Frame
+	var f capture.Frame
 	for {
 		err := src.Next(&f)
 		if err == io.EOF {
@@ -97,7 +99,7 @@ func TestOpenFileFormats(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := tmp(t, "x.pcap")
 			c.build(t, path)
-			src, err := OpenFile(path)
+			src, err := Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +194,7 @@ func TestTruncatedFiles(t *testing.T) {
 	gzPath := tmp(t, "cut.pcap.gz")
 	whole := gz(t, files["pcap"])
 	writeFile(t, gzPath, whole[:len(whole)-12])
-	src, err := OpenFile(gzPath)
+	src, err := Open(gzPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +231,7 @@ func TestOpenFileErrors(t *testing.T) {
 			if !c.missing {
 				writeFile(t, path, []byte(c.content))
 			}
-			src, err := OpenFile(path)
+			src, err := Open(path)
 			if err == nil {
 				src.Close()
 				t.Fatal("opened")
@@ -279,7 +281,7 @@ func TestPcapngInterfaceStatistics(t *testing.T) {
 	}
 	path := tmp(t, "isb.pcapng")
 	writeFile(t, path, buf.Bytes())
-	src, err := OpenFile(path)
+	src, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +290,7 @@ func TestPcapngInterfaceStatistics(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Dropped != 3 {
 		t.Fatalf("frames %+v, %v", got, err)
 	}
-	c, ok := src.(InterfaceDropCounter)
+	c, ok := src.(capture.InterfaceDropCounter)
 	if !ok {
 		t.Fatal("pcapng source does not implement InterfaceDropCounter")
 	}
@@ -296,7 +298,7 @@ func TestPcapngInterfaceStatistics(t *testing.T) {
 		t.Errorf("InterfaceDrops = %d, want 11", n)
 	}
 	// The pipeline adds both kinds: 3 per-packet drops + 11 from statistics.
-	res, err := ReadFiles(context.Background(), []string{path}, Options{})
+	res, err := ReadFiles(context.Background(), []string{path}, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -204,3 +204,10 @@ func readAll(t testing.TB, path string) []byte {
 }
 
 func tmp(t testing.TB, name string) string { return filepath.Join(t.TempDir(), name) }
+
+// arpFrame is an Ethernet ARP request: a valid frame carrying no IP.
+func arpFrame() []byte {
+	f := make([]byte, 14+28)
+	binary.BigEndian.PutUint16(f[12:14], 0x0806)
+	return f
+}

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"encoding/binary"
@@ -44,7 +44,7 @@ func TestReadErrorWording(t *testing.T) {
 		{badCRC, "read capture " + badCRC + ": after 200 frames: gzip data is corrupt (gzip: invalid checksum)"},
 		{badVersion, "open capture " + badVersion + ": pcap header: unknown major version 512"},
 	} {
-		src, err := OpenFile(tc.path)
+		src, err := Open(tc.path)
 		if err == nil {
 			_, err = readFrames(t, src)
 			src.Close()

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 func TestOpenFilesMergesInTimeOrder(t *testing.T) {
@@ -26,7 +28,7 @@ func TestOpenFilesMergesInTimeOrder(t *testing.T) {
 		{TS: 20, Data: marked(201)}, {TS: 30, Data: marked(202)[14:], Iface: 1, Dropped: 5}, {TS: 70, Data: marked(203)}})
 	writeFile(t, c, gz(t, pcapBE(eth, true, []testFrame{{TS: 5, Data: marked(301)}, {TS: 65, Data: marked(302)}})))
 
-	src, err := OpenFiles([]string{a, b, c})
+	src, err := OpenMerged([]string{a, b, c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func TestOpenFilesDamagedFile(t *testing.T) {
 	full := readAll(t, bad)
 	writeFile(t, bad, full[:len(full)-5])
 
-	src, err := OpenFiles([]string{good, bad})
+	src, err := OpenMerged([]string{good, bad})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +92,7 @@ func TestOpenFilesDamagedFile(t *testing.T) {
 	if want := []uint16{1, 2, 3, 5}; !equalU16(markers, want) {
 		t.Errorf("markers %v, want %v", markers, want)
 	}
-	var f Frame
+	var f capture.Frame
 	if err2 := src.Next(&f); err2 == nil || err2.Error() != err.Error() {
 		t.Errorf("Next after the end: %v, want the same error again", err2)
 	}
@@ -109,14 +111,14 @@ func equalU16(a, b []uint16) bool {
 }
 
 func TestOpenFilesErrors(t *testing.T) {
-	if _, err := OpenFiles(nil); err == nil {
+	if _, err := OpenMerged(nil); err == nil {
 		t.Error("no files: no error")
 	}
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.pcap")
 	writePcap(t, good, layers.LinkTypeEthernet, false, nil)
 	missing := filepath.Join(dir, "missing.pcap")
-	_, err := OpenFiles([]string{good, missing})
+	_, err := OpenMerged([]string{good, missing})
 	if err == nil || !strings.HasPrefix(err.Error(), "open capture "+missing+": ") {
 		t.Errorf("missing second file: %v", err)
 	}
@@ -135,11 +137,11 @@ func TestNextAllocatesNothing(t *testing.T) {
 	ng := filepath.Join(dir, "b.pcapng")
 	writePcapng(t, ng, []layers.LinkType{layers.LinkTypeEthernet}, frames)
 	for name, paths := range map[string][]string{"pcap": {pcap}, "pcapng": {ng}, "merged": {pcap, ng}} {
-		src, err := OpenFiles(paths)
+		src, err := OpenMerged(paths)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var f Frame
+		var f capture.Frame
 		for range 10 { // warm up buffers
 			src.Next(&f)
 		}
@@ -183,7 +185,7 @@ func FuzzOpenFile(f *testing.F) {
 		block(ngSPB, binary.LittleEndian.AppendUint32(nil, 0xfffffff0)).out)
 	// The damaged files of the shared corpus, when present, are good
 	// starting points: real-world oddities the builders do not make.
-	if dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "corpus", "malformed")); err == nil {
+	if dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus", "malformed")); err == nil {
 		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !isCaptureName(p) {
 				return nil
@@ -205,7 +207,7 @@ func FuzzOpenFile(f *testing.F) {
 			return
 		}
 		defer src.Close()
-		var fr Frame
+		var fr capture.Frame
 		for n := 0; ; n++ {
 			err := src.Next(&fr)
 			if err == io.EOF {
@@ -238,7 +240,7 @@ func TestOpenFilesSeveralDamaged(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
-	src, err := OpenFiles(paths)
+	src, err := OpenMerged(paths)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bufio"
@@ -17,13 +17,15 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // readBufSize is the read buffer for capture files: pcapgo's default 4 KiB
 // buffer costs a syscall every few packets (platform notes).
 const readBufSize = 1 << 20
 
-// ErrNotCapture is wrapped by OpenFile's error when the file is neither
+// ErrNotCapture is wrapped by Open's error when the file is neither
 // pcap nor pcapng (nor a gzip of one).
 var ErrNotCapture = errors.New("not a pcap or pcapng file")
 
@@ -63,15 +65,15 @@ type fileSource struct {
 	err       error // sticky: once reading failed, every Next returns it
 }
 
-// OpenFile opens a capture file: pcap (µs or ns timestamps, either byte
+// Open opens a capture file: pcap (µs or ns timestamps, either byte
 // order), pcapng (several interfaces with different link types; the EPB
-// drop count goes into Frame.Dropped), or a gzip of either. The format is
-// detected from the content, not the name. The returned Source reads frames
-// without copying them (Frame.Data is valid until the next Next). Whatever
+// drop count goes into capture.Frame.Dropped), or a gzip of either. The format is
+// detected from the content, not the name. The returned capture.FrameReader reads frames
+// without copying them (capture.Frame.Data is valid until the next Next). Whatever
 // a file's headers claim, reading it holds no record over MaxRecord: a
 // longer one, or one longer than the snap length, ends the file with an
 // error wrapping ErrDamaged.
-func OpenFile(path string) (Source, error) {
+func Open(path string) (capture.FrameReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -107,7 +109,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// InputBytes implements InputCounter.
+// InputBytes implements capture.InputCounter.
 func (s *fileSource) InputBytes() (read, size int64) {
 	if s.in == nil {
 		return 0, 0
@@ -221,7 +223,7 @@ func (e lowerFirst) Unwrap() error { return e.err }
 // Next reads the next frame. It returns io.EOF at the clean end of the
 // file, and an error naming the file (wrapping io.ErrUnexpectedEOF when the
 // file is truncated) after the last good frame.
-func (s *fileSource) Next(fr *Frame) error {
+func (s *fileSource) Next(fr *capture.Frame) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -289,26 +291,7 @@ func epbDropCount(v uint64) uint64 {
 // ifaceKey names a pcapng interface: IDs restart in every section.
 type ifaceKey struct{ section, iface int }
 
-// InterfaceDropCounter is implemented by sources that learn of lost
-// packets outside the frames: pcapng interface statistics blocks, whose
-// isb_ifdrop count is cumulative per interface and usually written at the
-// end of the file (dumpcap writes it; it rarely writes EPB drop counts).
-type InterfaceDropCounter interface {
-	// InterfaceDrops returns the packets the interface statistics say
-	// were dropped beyond those already reported in Frame.Dropped. It is
-	// complete once Next has returned io.EOF or an error.
-	InterfaceDrops() uint64
-}
-
-// InputCounter is implemented by file sources: how many bytes of their
-// files have been read so far, out of how many (compressed bytes for a
-// gzip file), for progress displays. It may be called from another
-// goroutine than the one calling Next.
-type InputCounter interface {
-	InputBytes() (read, size int64)
-}
-
-// InterfaceDrops implements InterfaceDropCounter: per interface, the
+// InterfaceDrops implements capture.InterfaceDropCounter: per interface, the
 // latest ISB drop count minus the EPB drop counts already delivered.
 func (s *fileSource) InterfaceDrops() uint64 {
 	return s.pastDrops + s.sectionDrops()

@@ -1,30 +1,32 @@
-package capture
+package pcapfile
 
 import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
-// OpenFiles opens several capture files and merges their frames in time
+// OpenMerged opens several capture files and merges their frames in time
 // order (ties go to the earlier file in paths), as mergecap does. One path
-// gives the same Source as OpenFile.
+// gives the same capture.FrameReader as Open.
 //
 // A damaged file does not stop the others: its good frames are merged, and
 // its error (naming the file, wrapping io.ErrUnexpectedEOF when truncated)
 // is returned by Next once every file is exhausted, instead of io.EOF.
 // Several such errors are joined on one line, separated by "; ", and
 // errors.Is sees through to each of them.
-func OpenFiles(paths []string) (Source, error) {
+func OpenMerged(paths []string) (capture.FrameReader, error) {
 	switch len(paths) {
 	case 0:
 		return nil, errors.New("open captures: no file given")
 	case 1:
-		return OpenFile(paths[0])
+		return Open(paths[0])
 	}
-	m := &mergeSource{srcs: make([]Source, 0, len(paths)), heads: make([]Frame, len(paths)), pending: -1}
+	m := &mergeSource{srcs: make([]capture.FrameReader, 0, len(paths)), heads: make([]capture.Frame, len(paths)), pending: -1}
 	for _, p := range paths {
-		s, err := OpenFile(p)
+		s, err := Open(p)
 		if err != nil {
 			m.Close()
 			return nil, err
@@ -41,8 +43,8 @@ func OpenFiles(paths []string) (Source, error) {
 // aliases that source's buffer, so a source is advanced only when the
 // caller comes back for the frame after the one taken from it.
 type mergeSource struct {
-	srcs  []Source
-	heads []Frame
+	srcs  []capture.FrameReader
+	heads []capture.Frame
 	// heap holds the indices of sources with a head frame, ordered by
 	// (head TS, index).
 	heap    []int
@@ -63,7 +65,7 @@ func (m *mergeSource) advance(i int) {
 }
 
 // Next returns the earliest head frame among the files.
-func (m *mergeSource) Next(f *Frame) error {
+func (m *mergeSource) Next(f *capture.Frame) error {
 	if m.pending >= 0 {
 		m.advance(m.pending)
 		m.pending = -1
@@ -80,11 +82,11 @@ func (m *mergeSource) Next(f *Frame) error {
 	return nil
 }
 
-// InterfaceDrops implements InterfaceDropCounter over every file.
+// InterfaceDrops implements capture.InterfaceDropCounter over every file.
 func (m *mergeSource) InterfaceDrops() uint64 {
 	var n uint64
 	for _, s := range m.srcs {
-		if c, ok := s.(InterfaceDropCounter); ok {
+		if c, ok := s.(capture.InterfaceDropCounter); ok {
 			n += c.InterfaceDrops()
 		}
 	}
@@ -105,10 +107,10 @@ func (m *mergeSource) Close() error {
 	return nil
 }
 
-// InputBytes implements InputCounter: the sums over the merged files.
+// InputBytes implements capture.InputCounter: the sums over the merged files.
 func (m *mergeSource) InputBytes() (read, size int64) {
 	for _, s := range m.srcs {
-		if c, ok := s.(InputCounter); ok {
+		if c, ok := s.(capture.InputCounter); ok {
 			r, z := c.InputBytes()
 			read, size = read+r, size+z
 		}

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
@@ -53,7 +54,7 @@ func TestReadFilesNamingTrust(t *testing.T) {
 	)
 	path := filepath.Join(t.TempDir(), "named.pcap")
 	writeNamingCapture(t, path, vendor, resolver, overTCP, attacker, forged)
-	res, err := ReadFiles(context.Background(), []string{path}, Options{})
+	res, err := ReadFiles(context.Background(), []string{path}, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

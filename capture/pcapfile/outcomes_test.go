@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // The captures in testdata/flows are made by this file, not by a lab, so
 // they are the same on every machine. Regenerate them with
 //
-//	go test ./capture -run TestOutcomeCaptures -update
+//	go test ./capture/pcapfile -run TestOutcomeCaptures -update
 func init() {
 	if flag.Lookup("update") == nil {
 		flag.Bool("update", false, "rewrite generated files in testdata")
@@ -32,7 +33,7 @@ func updating() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-const flowsDir = "../testdata/flows"
+const flowsDir = "../../testdata/flows"
 
 var (
 	gwV4   = net.IP{192, 0, 2, 10}
@@ -277,7 +278,7 @@ func TestOutcomeCaptures(t *testing.T) {
 	}
 	for _, c := range outcomeCases {
 		t.Run(c.file, func(t *testing.T) {
-			res, err := ReadFiles(context.Background(), []string{filepath.Join(flowsDir, c.file)}, Options{})
+			res, err := ReadFiles(context.Background(), []string{filepath.Join(flowsDir, c.file)}, capture.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"errors"
@@ -11,15 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowaudit/flowaudit/capture/decode"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/decode"
 )
 
 // sharedCorpus returns ../shared/corpus relative to the repository root,
 // skipping the test when it is absent.
 func sharedCorpus(t testing.TB) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "corpus"))
+	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +44,14 @@ type corpusResult struct {
 func readCorpusFile(path string) (r corpusResult) {
 	r.byErr = map[error]int{}
 	r.links = map[layers.LinkType]int{}
-	src, err := OpenFile(path)
+	src, err := Open(path)
 	if err != nil {
 		r.openErr = err
 		return r
 	}
 	defer src.Close()
 	d := decode.NewDecoder()
-	var f Frame
+	var f capture.Frame
 	var p decode.Packet
 	for {
 		err := src.Next(&f)

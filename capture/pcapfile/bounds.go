@@ -1,10 +1,11 @@
-package capture
+package pcapfile
 
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // MaxRecord is the longest packet record read from a capture file:
@@ -14,12 +15,6 @@ import (
 // without this bound one 16-byte header could make the reader allocate
 // 4 GiB (docs/decoding.md, "Bounds").
 const MaxRecord = 256 << 10
-
-// ErrDamaged is wrapped by a read error for a record or block whose header
-// contradicts its file: a length over MaxRecord or the snap length, or a
-// pcapng block that does not fit its own length. Reading that file stops
-// there, as at a truncation; the frames before it are kept.
-var ErrDamaged = errors.New("damaged capture")
 
 // damageError says where a file is damaged and how.
 type damageError struct {
@@ -31,7 +26,7 @@ func (e *damageError) Error() string {
 	return fmt.Sprintf("damaged at byte offset %d: %s", e.off, e.what)
 }
 
-func (e *damageError) Is(target error) bool { return target == ErrDamaged }
+func (e *damageError) Is(target error) bool { return target == capture.ErrDamaged }
 
 // recordLimit is the longest record a file or interface with this snap
 // length may hold: the snap length, or MaxRecord when it is 0 or larger.
