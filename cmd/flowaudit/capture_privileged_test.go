@@ -18,8 +18,8 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/ebpf"
-	"github.com/flowaudit/flowaudit/internal/labtest"
 	"github.com/flowaudit/flowaudit/capture/session"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // truthReasons maps the lab's failure vocabulary (docs/lab.md) to the
