@@ -34,31 +34,6 @@ type FrameReader interface {
 // report progress while the wire is quiet.
 var ErrTimeout = errors.New("no packet before poll timeout")
 
-// LiveOptions configures a live capture, whichever backend runs it.
-type LiveOptions struct {
-	Iface string
-	// WritePcap, when set, keeps the raw packets in this pcapng file
-	// (written to a temporary name and renamed when the capture stops).
-	WritePcap string
-	// Filter is a tcpdump-style capture filter (AF_PACKET backend only).
-	Filter string
-	// MaxFlows bounds the flow table (0: the default).
-	MaxFlows int
-}
-
-// Live is a running live capture. Both backends (AF_PACKET and eBPF)
-// implement it, so the capture command treats them alike.
-type Live interface {
-	// Backend names the backend: "afpacket" or "ebpf".
-	Backend() string
-	// Snapshot returns the flows and statistics so far, finished and
-	// still active, for progress display and the --live view. It is safe to
-	// call while the capture runs.
-	Snapshot() Result
-	// Stop ends the capture, finishes every flow and returns the result.
-	Stop() (*Result, error)
-}
-
 // ErrDamaged is wrapped by a read error for a record or block whose header
 // contradicts its file (capture/pcapfile): a length over its MaxRecord or
 // the snap length, or a pcapng block that does not fit its own length. Reading that file stops

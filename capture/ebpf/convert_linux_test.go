@@ -134,7 +134,7 @@ func TestToFlow(t *testing.T) {
 	copy(v.Comm[:], "razor-check")
 	f := toFlow(&k, &v, clock{offset: 1e12})
 	if f.Outcome != flow.Unreachable || f.State != flow.StateS0 || f.Attempts != 3 || !f.Open {
-		t.Errorf("verdict %s %s attempts %d open %v", f.Outcome, f.State, f.Attempts, f.Open)
+		t.Errorf("labtest.Verdict %s %s attempts %d open %v", f.Outcome, f.State, f.Attempts, f.Open)
 	}
 	if f.Orig.String() != "192.0.2.1:40000" || f.Resp.String() != "198.51.100.2:25" {
 		t.Errorf("endpoints %s -> %s", f.Orig, f.Resp)

@@ -4,7 +4,6 @@ package ebpf
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture/decode"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/naming"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // runKernel feeds frames to the TC program with BPF_PROG_TEST_RUN and
@@ -103,40 +103,10 @@ func sortFlows(fs []flow.Flow) {
 	})
 }
 
-// comparable fields of a flow: what both backends must agree on.
-type verdict struct {
-	Proto              uint8
-	Orig, Resp         string
-	OrigPkts, RespPkts uint64
-	OrigBytes          uint64
-	RespBytes          uint64
-	State              flow.ConnState
-	Outcome            flow.Outcome
-	Attempts           int
-	ICMP               string
-	Open               bool
-	// Names is the flow's server name and sorted names, both sides.
-	Names string
-}
-
-func verdictOf(f flow.Flow) verdict {
-	v := verdict{Proto: f.Proto, Orig: f.Orig.String(), Resp: f.Resp.String(), OrigPkts: f.OrigPkts,
-		RespPkts: f.RespPkts, OrigBytes: f.OrigBytes, RespBytes: f.RespBytes, State: f.State,
-		Outcome: f.Outcome, Attempts: f.Attempts, Open: f.Open}
-	on, rn := slices.Clone(f.OrigNames), slices.Clone(f.RespNames)
-	slices.Sort(on)
-	slices.Sort(rn)
-	v.Names = fmt.Sprint(f.ServerName, on, rn)
-	if f.ICMP != nil {
-		v.ICMP = fmt.Sprintf("v%d %d/%d %s from %s", f.ICMP.Version, f.ICMP.Type, f.ICMP.Code, f.ICMP.Reason, f.ICMP.From)
-	}
-	return v
-}
-
 type parityCase struct {
 	name   string
 	frames func(t *testing.T) [][]byte
-	// want is the verdict every backend must reach for the first flow
+	// want is the labtest.Verdict every backend must reach for the first flow
 	// (sorted by proto, orig, resp).
 	wantOutcome flow.Outcome
 	wantState   flow.ConnState
@@ -256,7 +226,7 @@ func TestPrivilegedTCParity(t *testing.T) {
 				t.Fatalf("kernel has %d flows, table %d:\nkernel %+v\ntable  %+v", len(kern), len(user), kern, user)
 			}
 			for i := range kern {
-				k, u := verdictOf(kern[i]), verdictOf(user[i])
+				k, u := labtest.VerdictOf(kern[i]), labtest.VerdictOf(user[i])
 				if tc.stateGap {
 					k.State, u.State = "", ""
 				}
@@ -264,9 +234,9 @@ func TestPrivilegedTCParity(t *testing.T) {
 					t.Errorf("flow %d differs:\nkernel %+v\ntable  %+v", i, k, u)
 				}
 			}
-			k := verdictOf(kern[0])
+			k := labtest.VerdictOf(kern[0])
 			if k.Outcome != tc.wantOutcome || k.State != tc.wantState || k.Orig != tc.wantOrig || k.ICMP != tc.wantICMP {
-				t.Errorf("kernel verdict %+v, want outcome %s state %s orig %s icmp %q",
+				t.Errorf("kernel labtest.Verdict %+v, want outcome %s state %s orig %s icmp %q",
 					k, tc.wantOutcome, tc.wantState, tc.wantOrig, tc.wantICMP)
 			}
 		})

@@ -12,7 +12,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
-	"github.com/flowaudit/flowaudit/capture/ebpf"
+	"github.com/flowaudit/flowaudit/capture/live"
 	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/internal/escape"
 )
@@ -70,27 +70,10 @@ func newCaptureCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// startLive starts the capture backend --backend names. auto picks eBPF
-// (flows aggregated in the kernel: no per-packet copies, process
-// attribution) when ebpf.Supported says this kernel and process can run it
-// and neither --filter nor --write-pcap (AF_PACKET only) is set; otherwise
-// AF_PACKET. The caller prints live.Backend(), so the choice is visible.
-func startLive(ctx context.Context, backend string, opts capture.LiveOptions) (capture.Live, error) {
-	switch backend {
-	case "auto":
-		if opts.Filter == "" && opts.WritePcap == "" && ebpf.Supported() == nil {
-			return ebpf.Start(ctx, opts)
-		}
-		return capture.StartAFPacket(ctx, opts)
-	case "afpacket":
-		return capture.StartAFPacket(ctx, opts)
-	case "ebpf":
-		return ebpf.Start(ctx, opts)
-	}
-	return nil, fmt.Errorf("--backend %q: want auto, afpacket or ebpf", backend)
-}
-
 func (a *app) runCapture(f *captureFlags) error {
+	if err := live.Supported(); err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
 	if f.iface == "" {
 		return errors.New("capture: no interface given (flowaudit capture --iface IF --product P)")
 	}
@@ -117,7 +100,7 @@ func (a *app) runCapture(f *captureFlags) error {
 	if err := checkOutputs(f.audit.inputFiles(), output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
 		return err
 	}
-	if _, err := capture.CheckInterface(f.iface); err != nil {
+	if _, err := live.CheckInterface(f.iface); err != nil {
 		return err
 	}
 	// Without --host or site hosts, the gateway is the interface's
@@ -143,15 +126,20 @@ func (a *app) runCapture(f *captureFlags) error {
 	}
 
 	start := time.Now()
-	live, err := startLive(ctx, f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
+	// auto picks eBPF where the kernel can run it, else AF_PACKET: the
+	// start message names the backend, so the choice is visible.
+	lc, err := live.Start(ctx, f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
+	if errors.Is(err, live.ErrUnknownBackend) {
+		return fmt.Errorf("--%w", err)
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		escape.Terminal(f.iface), live.Backend(), escape.Terminal(hostsText(opts, f.audit.site)))
-	a.watchCapture(ctx, live, &opts, ifHosts, f)
+		escape.Terminal(f.iface), lc.Backend(), escape.Terminal(hostsText(opts, f.audit.site)))
+	a.watchCapture(ctx, lc, &opts, ifHosts, f)
 
-	res, stopErr := live.Stop()
+	res, stopErr := lc.Stop()
 	end := time.Now()
 	if ifHosts != nil {
 		_ = ifHosts.refresh(&opts) // the interface may be gone: keep what was seen
@@ -180,11 +168,11 @@ func (a *app) runCapture(f *captureFlags) error {
 
 // watchCapture shows progress until ctx is done or the capture ends by
 // itself (interface gone).
-func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze.Options, ifHosts *ifaceHosts, f *captureFlags) {
+func (a *app) watchCapture(ctx context.Context, lc capture.Live, opts *analyze.Options, ifHosts *ifaceHosts, f *captureFlags) {
 	p := newProgress(a.stderr, f.iface, f.live, time.Now())
 	defer p.finish()
 	var ended <-chan struct{}
-	if d, ok := live.(interface{ Done() <-chan struct{} }); ok {
+	if d, ok := lc.(interface{ Done() <-chan struct{} }); ok {
 		ended = d.Done()
 	}
 	tick := time.NewTicker(p.every())
@@ -203,7 +191,7 @@ func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze
 			if ifHosts != nil {
 				_ = ifHosts.refresh(opts)
 			}
-			snap := live.Snapshot()
+			snap := lc.Snapshot()
 			if !now.Before(nextAudit) {
 				r, err := analyze.Audit(&snap, *opts)
 				if err == nil {
@@ -258,7 +246,7 @@ type ifaceHosts struct {
 
 // refresh adds the interface's current addresses to opts.Hosts.
 func (h *ifaceHosts) refresh(opts *analyze.Options) error {
-	addrs, err := capture.InterfaceAddrs(h.iface)
+	addrs, err := live.InterfaceAddrs(h.iface)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package capture
+package live
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/internal/atomicfile"
 )
 
@@ -68,7 +69,7 @@ type afpSource struct {
 }
 
 // Next implements capture.FrameReader.
-func (s *afpSource) Next(f *Frame) error {
+func (s *afpSource) Next(f *capture.Frame) error {
 	for {
 		// ctx is looked at on quiet wires and every 1024 frames: a stop
 		// request through Stop is an atomic flag, checked every time.
@@ -87,7 +88,7 @@ func (s *afpSource) Next(f *Frame) error {
 				if s.stopping.Load() {
 					return io.EOF // ring drained
 				}
-				return ErrTimeout
+				return capture.ErrTimeout
 			}
 			if s.stopping.Load() {
 				return io.EOF
@@ -132,12 +133,12 @@ func (s *afpSource) ifaceState() error {
 	}
 	if err := unix.IoctlIfreq(s.ctl, unix.SIOCGIFFLAGS, ifr); err != nil {
 		if errors.Is(err, unix.ENODEV) {
-			return ErrNoInterface
+			return capture.ErrNoInterface
 		}
 		return nil
 	}
 	if ifr.Uint16()&unix.IFF_UP == 0 {
-		return ErrIfaceDown
+		return capture.ErrIfaceDown
 	}
 	return nil
 }
@@ -173,7 +174,7 @@ func (s *afpSource) kernelStats() (seen, drops uint64) {
 }
 
 // openAFPacket opens and configures the ring on opts.Iface.
-func openAFPacket(ctx context.Context, opts LiveOptions) (*afpSource, error) {
+func openAFPacket(ctx context.Context, opts capture.LiveOptions) (*afpSource, error) {
 	ifi, err := CheckInterface(opts.Iface)
 	if err != nil {
 		return nil, err
@@ -224,7 +225,7 @@ func openAFPacket(ctx context.Context, opts LiveOptions) (*afpSource, error) {
 	return s, nil
 }
 
-func (s *afpSource) openPcap(opts LiveOptions) error {
+func (s *afpSource) openPcap(opts capture.LiveOptions) error {
 	f, err := atomicfile.Create(opts.WritePcap)
 	if err != nil {
 		return fmt.Errorf("--write-pcap: %w", err)
@@ -277,16 +278,20 @@ type afpLive struct {
 	src   *afpSource
 	start time.Time
 	once  sync.Once
-	res   *Result
+	res   *capture.Result
 	err   error
 }
+
+// Supported returns nil: live capture works on Linux (whether this
+// process may open a packet socket is known only when it tries).
+func Supported() error { return nil }
 
 // StartAFPacket starts capturing on opts.Iface through an AF_PACKET
 // TPACKET_V3 ring (pure Go, no libpcap) and rebuilds flows in the
 // background until Stop is called or ctx is done; Stop then returns the
 // result. Errors name the interface and say what is wrong in one line:
 // missing interface, interface down, no CAP_NET_RAW, bad filter.
-func StartAFPacket(ctx context.Context, opts LiveOptions) (Live, error) {
+func StartAFPacket(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) {
 	src, err := openAFPacket(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -305,7 +310,7 @@ func (l *afpLive) Backend() string { return "afpacket" }
 // Stop implements Live: it drains the ring, finishes every flow, reads
 // the kernel's drop count, completes the --write-pcap file and returns
 // the result. Calling it again returns the same result.
-func (l *afpLive) Stop() (*Result, error) {
+func (l *afpLive) Stop() (*capture.Result, error) {
 	l.once.Do(func() {
 		l.src.requestStop()
 		res, err := l.wait()

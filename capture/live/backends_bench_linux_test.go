@@ -1,6 +1,6 @@
 //go:build 386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64
 
-package ebpf
+package live
 
 import (
 	"bufio"
@@ -22,7 +22,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/ebpf"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 const genEnv = "FLOWAUDIT_EBPF_GEN" // "netns/iface/seconds" for the generator process
@@ -45,6 +50,25 @@ func genFlows() int {
 	return 256
 }
 
+// genFrame is the generator's UDP frame from src to genDst:9, with an
+// 18-byte payload (64 bytes in all), to a MAC address no one owns.
+func genFrame(t *testing.T, src netip.AddrPort) []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a},
+		DstMAC: net.HardwareAddr{0x02, 0, 0, 0, 0xee, 0xee}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP,
+		SrcIP: src.Addr().AsSlice(), DstIP: net.ParseIP(genDst).To4()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: 9}
+	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, eth, ip, udp, gopacket.Payload(make([]byte, 18))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // TestHelperGenerator is not a test: run by TestBenchRate in a child
 // process, it writes frames on AF_PACKET sockets (qdisc bypassed,
 // sendmmsg batches) from two goroutines for the given seconds and prints
@@ -59,13 +83,12 @@ func TestHelperGenerator(t *testing.T) {
 	frames := make([][]byte, genFlows())
 	for i := range frames {
 		src := fmt.Sprintf("203.0.113.%d:%d", 7+i/50000, 10000+i%50000)
-		frames[i] = udp(t, src, genDst+":9", make([]byte, 18)) // 64-byte frames
-		copy(frames[i][0:6], []byte{0x02, 0, 0, 0, 0xee, 0xee})
+		frames[i] = genFrame(t, netip.MustParseAddrPort(src)) // 64-byte frames
 	}
 	workers := 2
 	fds := make([]int, workers)
 	var setupErr error
-	inNetns(t, parts[0], func() {
+	labtest.InNetns(t, parts[0], func() {
 		ifc, err := net.InterfaceByName(parts[1])
 		if err != nil {
 			setupErr = err
@@ -150,19 +173,19 @@ func TestBenchRate(t *testing.T) {
 	if secs <= 0 {
 		t.Skip("rate benchmark: set FLOWAUDIT_BENCH=<seconds> and run as root")
 	}
-	requireRoot(t)
+	labtest.RequireRoot(t, "BPF programs, AF_PACKET sockets, network namespaces")
 	// "none" runs the generator with nothing attached: its maximum rate.
 	for _, backend := range []string{"none", "ebpf", "afpacket"} {
-		p := newVethPair(t)
+		p := labtest.NewVethPair(t)
 		var live capture.Live
 		var err error
-		inNetns(t, p.client, func() {
-			opts := capture.LiveOptions{Iface: p.dev}
+		labtest.InNetns(t, p.Client, func() {
+			opts := capture.LiveOptions{Iface: p.Dev}
 			switch backend {
 			case "ebpf":
-				live, err = Start(context.Background(), opts)
+				live, err = ebpf.Start(context.Background(), opts)
 			case "afpacket":
-				live, err = capture.StartAFPacket(context.Background(), opts)
+				live, err = StartAFPacket(context.Background(), opts)
 			}
 		})
 		if err != nil {
@@ -171,7 +194,7 @@ func TestBenchRate(t *testing.T) {
 		var ru0, ru1 syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperGenerator$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s/srv0/%d", genEnv, p.server, secs))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s/srv0/%d", genEnv, p.Server, secs))
 		cmd.Stderr = os.Stderr
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {

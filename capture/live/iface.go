@@ -1,4 +1,4 @@
-package capture
+package live
 
 import (
 	"errors"
@@ -10,33 +10,9 @@ import (
 	"strings"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
-
-// Errors a live capture returns when it cannot start, wrapped with the
-// interface name so the message reads as one line:
-// "capture on eth9: no such interface".
-var (
-	ErrNoInterface = errors.New("no such interface")
-	ErrIfaceDown   = errors.New("interface is down")
-	// ErrPermission: opening a packet socket needs CAP_NET_RAW.
-	ErrPermission = errors.New("needs CAP_NET_RAW (run as root or grant the capability)")
-)
-
-// LiveError is why a live capture on Iface failed; errors.Is matches the
-// sentinel errors above through it.
-type LiveError struct {
-	Iface string
-	Err   error
-}
-
-func (e *LiveError) Error() string {
-	if errors.Is(e.Err, ErrIfaceDown) {
-		return fmt.Sprintf("capture on %s: %v (bring it up: ip link set %s up)", e.Iface, e.Err, e.Iface)
-	}
-	return fmt.Sprintf("capture on %s: %v", e.Iface, e.Err)
-}
-
-func (e *LiveError) Unwrap() error { return e.Err }
 
 // CheckInterface finds iface and makes sure it is up, so the capture
 // command fails with one clear line before opening anything.
@@ -46,10 +22,10 @@ func CheckInterface(iface string) (*net.Interface, error) {
 	}
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
-		return nil, &LiveError{Iface: iface, Err: ErrNoInterface}
+		return nil, &capture.LiveError{Iface: iface, Err: capture.ErrNoInterface}
 	}
 	if ifi.Flags&net.FlagUp == 0 {
-		return nil, &LiveError{Iface: iface, Err: ErrIfaceDown}
+		return nil, &capture.LiveError{Iface: iface, Err: capture.ErrIfaceDown}
 	}
 	return ifi, nil
 }
@@ -60,7 +36,7 @@ func CheckInterface(iface string) (*net.Interface, error) {
 func InterfaceAddrs(iface string) ([]netip.Addr, error) {
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
-		return nil, &LiveError{Iface: iface, Err: ErrNoInterface}
+		return nil, &capture.LiveError{Iface: iface, Err: capture.ErrNoInterface}
 	}
 	addrs, err := ifi.Addrs()
 	if err != nil {
@@ -113,5 +89,5 @@ func linkTypeForARPHRD(iface string, t int) (layers.LinkType, error) {
 	case arphrdNone, arphrdPPP, arphrdSIT:
 		return layers.LinkTypeRaw, nil
 	}
-	return 0, &LiveError{Iface: iface, Err: fmt.Errorf("unsupported hardware type %d (Ethernet, loopback, tun, PPP and sit are)", t)}
+	return 0, &capture.LiveError{Iface: iface, Err: fmt.Errorf("unsupported hardware type %d (Ethernet, loopback, tun, PPP and sit are)", t)}
 }

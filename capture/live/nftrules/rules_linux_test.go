@@ -1,4 +1,4 @@
-package capture
+package nftrules
 
 import (
 	"fmt"
@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 var nsSeq atomic.Int64
@@ -19,7 +22,7 @@ var nsSeq atomic.Int64
 // and returns its name.
 func testNetns(t *testing.T) string {
 	t.Helper()
-	requireRoot(t)
+	labtest.RequireRoot(t, "nftables in network namespaces")
 	for _, tool := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("need %s: %v", tool, err)
@@ -62,8 +65,8 @@ func handleOf(t *testing.T, ns, text string) string {
 	return ""
 }
 
-func q(hook DropDirection, proto uint8, src, dst string) RuleQuery {
-	return RuleQuery{Hook: hook, Proto: proto, Src: netip.MustParseAddrPort(src), Dst: netip.MustParseAddrPort(dst)}
+func q(hook capture.DropDirection, proto uint8, src, dst string) capture.RuleQuery {
+	return capture.RuleQuery{Hook: hook, Proto: proto, Src: netip.MustParseAddrPort(src), Dst: netip.MustParseAddrPort(dst)}
 }
 
 const (
@@ -85,7 +88,7 @@ type nftCase struct {
 }
 
 type nftQuery struct {
-	q       RuleQuery
+	q       capture.RuleQuery
 	want    string
 	certain bool
 }
@@ -102,11 +105,11 @@ var nftCases = []nftCase{{
 	}
 }`,
 	queries: []nftQuery{
-		{q(DropOutput, tcp, gw4, peer4+":2703"), "inet fw out drop razor", true},
-		{q(DropOutput, tcp, gw6, peer6+":2703"), "inet fw out drop razor", true},
-		{q(DropOutput, tcp, gw4, peer4+":25"), "", false},
-		{q(DropOutput, udp, gw4, peer4+":2703"), "", false},
-		{q(DropInput, tcp, peer4+":40000", "203.0.113.10:2703"), "", false}, // no input chain
+		{q(capture.DropOutput, tcp, gw4, peer4+":2703"), "inet fw out drop razor", true},
+		{q(capture.DropOutput, tcp, gw6, peer6+":2703"), "inet fw out drop razor", true},
+		{q(capture.DropOutput, tcp, gw4, peer4+":25"), "", false},
+		{q(capture.DropOutput, udp, gw4, peer4+":2703"), "", false},
+		{q(capture.DropInput, tcp, peer4+":40000", "203.0.113.10:2703"), "", false}, // no input chain
 	},
 }, {
 	name: "meta l4proto udp udp dport reject",
@@ -117,8 +120,8 @@ var nftCases = []nftCase{{
 	}
 }`,
 	queries: []nftQuery{
-		{q(DropOutput, udp, gw4, peer4+":6277"), "inet fw out reject dcc", true},
-		{q(DropOutput, tcp, gw4, peer4+":6277"), "", false},
+		{q(capture.DropOutput, udp, gw4, peer4+":6277"), "inet fw out reject dcc", true},
+		{q(capture.DropOutput, tcp, gw4, peer4+":6277"), "", false},
 	},
 }, {
 	name: "anonymous set, interval set, address prefix",
@@ -131,14 +134,14 @@ var nftCases = []nftCase{{
 	}
 }`,
 	queries: []nftQuery{
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:22"), "inet fw in drop set", true},
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:80"), "inet fw in drop set", true},
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:443"), "", false},
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:1500"), "inet fw in drop interval", true},
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:2001"), "", false},
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:3000"), "inet fw in drop interval", true},
-		{q(DropInput, udp, peer4+":50000", "203.0.113.10:53"), "inet fw in drop prefix", true},
-		{q(DropInput, udp, "192.0.2.1:50000", "203.0.113.10:53"), "", false},
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:22"), "inet fw in drop set", true},
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:80"), "inet fw in drop set", true},
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:443"), "", false},
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:1500"), "inet fw in drop interval", true},
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:2001"), "", false},
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:3000"), "inet fw in drop interval", true},
+		{q(capture.DropInput, udp, peer4+":50000", "203.0.113.10:53"), "inet fw in drop prefix", true},
+		{q(capture.DropInput, udp, "192.0.2.1:50000", "203.0.113.10:53"), "", false},
 	},
 }, {
 	name: "connection state cannot be told; jump to a regular chain; vmap",
@@ -153,9 +156,9 @@ var nftCases = []nftCase{{
 	}
 }`,
 	queries: []nftQuery{
-		{q(DropOutput, tcp, gw4, peer4+":2703"), "inet fw filter_out reject ct", false},
-		{q(DropOutput, tcp, gw4, peer4+":25"), "", false},
-		{q(DropOutput, tcp, gw4, "192.0.2.9:2703"), "", false}, // the jump does not apply
+		{q(capture.DropOutput, tcp, gw4, peer4+":2703"), "inet fw filter_out reject ct", false},
+		{q(capture.DropOutput, tcp, gw4, peer4+":25"), "", false},
+		{q(capture.DropOutput, tcp, gw4, "192.0.2.9:2703"), "", false}, // the jump does not apply
 	},
 }, {
 	name: "a certain accept before the drop: not this rule",
@@ -167,8 +170,8 @@ var nftCases = []nftCase{{
 	}
 }`,
 	queries: []nftQuery{
-		{q(DropOutput, tcp, gw4, peer4+":2703"), "", false},
-		{q(DropOutput, tcp, gw4, "198.51.100.8:2703"), "inet fw out drop shadowed", true},
+		{q(capture.DropOutput, tcp, gw4, peer4+":2703"), "", false},
+		{q(capture.DropOutput, tcp, gw4, "198.51.100.8:2703"), "inet fw out drop shadowed", true},
 	},
 }, {
 	name: "chain policy drop",
@@ -184,9 +187,9 @@ var nftCases = []nftCase{{
 	}
 }`,
 	queries: []nftQuery{
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:22"), "policy fw in", true},
-		{q(DropInput, tcp, peer4+":50000", "203.0.113.10:25"), "", false},
-		{q(DropOutput, tcp, gw4, peer4+":2703"), "policy fw out", false}, // ct state undecided
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:22"), "policy fw in", true},
+		{q(capture.DropInput, tcp, peer4+":50000", "203.0.113.10:25"), "", false},
+		{q(capture.DropOutput, tcp, gw4, peer4+":2703"), "policy fw out", false}, // ct state undecided
 	},
 }, {
 	name: "priority order, families, ICMP",
@@ -210,10 +213,10 @@ table ip6 six {
 	}
 }`,
 	queries: []nftQuery{
-		{q(DropOutput, tcp, gw4, peer4+":2703"), "ip early out reject early", true},
-		{q(DropOutput, tcp, gw6, peer6+":2703"), "ip6 six out drop six", true},
-		{q(DropOutput, icmp, "203.0.113.10:8", peer4+":0"), "ip early out drop ping", true},
-		{q(DropOutput, icmp, "203.0.113.10:0", peer4+":0"), "", false}, // echo reply
+		{q(capture.DropOutput, tcp, gw4, peer4+":2703"), "ip early out reject early", true},
+		{q(capture.DropOutput, tcp, gw6, peer6+":2703"), "ip6 six out drop six", true},
+		{q(capture.DropOutput, icmp, "203.0.113.10:8", peer4+":0"), "ip early out drop ping", true},
+		{q(capture.DropOutput, icmp, "203.0.113.10:0", peer4+":0"), "", false}, // echo reply
 	},
 }, {
 	name: "iptables-nft rules (xt comment, REJECT target, multiport, port range)",
@@ -228,11 +231,11 @@ table ip6 six {
 	lines: map[string]string{"razor": "tcp dport 2703 ", "multi": "udp dport { 53, 6270-6280 }",
 		"range": "tcp dport 20-25 ", "six": "tcp dport 22 "},
 	queries: []nftQuery{
-		{q(DropOutput, tcp, gw4, peer4+":2703"), "ip filter OUTPUT drop razor", true},
-		{q(DropInput, udp, peer4+":5000", "203.0.113.10:6277"), "ip filter INPUT reject multi", true},
-		{q(DropInput, udp, peer4+":5000", "203.0.113.10:6281"), "", false},
-		{q(DropInput, tcp, peer4+":5000", "203.0.113.10:22"), "ip filter INPUT drop range", true},
-		{q(DropInput, tcp, "[2001:db8:7::7]:5000", "[2001:db8:1::10]:22"), "ip6 filter INPUT reject six", true},
+		{q(capture.DropOutput, tcp, gw4, peer4+":2703"), "ip filter OUTPUT drop razor", true},
+		{q(capture.DropInput, udp, peer4+":5000", "203.0.113.10:6277"), "ip filter INPUT reject multi", true},
+		{q(capture.DropInput, udp, peer4+":5000", "203.0.113.10:6281"), "", false},
+		{q(capture.DropInput, tcp, peer4+":5000", "203.0.113.10:22"), "ip filter INPUT drop range", true},
+		{q(capture.DropInput, tcp, "[2001:db8:7::7]:5000", "[2001:db8:1::10]:22"), "ip6 filter INPUT reject six", true},
 	},
 }}
 
@@ -253,7 +256,7 @@ func TestPrivilegedNftLookup(t *testing.T) {
 				inNs(t, ns, "", strings.Fields(cmd)...)
 			}
 			before := inNs(t, ns, "", "nft", "-a", "list", "ruleset")
-			rs, err := LoadRuleset("/run/netns/" + ns)
+			rs, err := Load("/run/netns/" + ns)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,15 +271,15 @@ func TestPrivilegedNftLookup(t *testing.T) {
 	}
 }
 
-func checkLocation(t *testing.T, ns string, lines map[string]string, qq nftQuery, got RuleLocation) {
+func checkLocation(t *testing.T, ns string, lines map[string]string, qq nftQuery, got capture.RuleLocation) {
 	t.Helper()
 	f := strings.Fields(qq.want)
-	var want RuleLocation
+	var want capture.RuleLocation
 	switch {
 	case len(f) == 0:
-		want = RuleLocation{Hook: qq.q.Hook.String()}
+		want = capture.RuleLocation{Hook: qq.q.Hook.String()}
 	case f[0] == "policy":
-		want = RuleLocation{Hook: qq.q.Hook.String(), Family: "inet", Table: f[1], Chain: f[2], Policy: true,
+		want = capture.RuleLocation{Hook: qq.q.Hook.String(), Family: "inet", Table: f[1], Chain: f[2], Policy: true,
 			Verdict: "drop", Certain: qq.certain}
 	default:
 		text, ok := lines[f[4]]
@@ -285,7 +288,7 @@ func checkLocation(t *testing.T, ns string, lines map[string]string, qq nftQuery
 		}
 		var h uint64
 		fmt.Sscan(handleOf(t, ns, text), &h)
-		want = RuleLocation{Hook: qq.q.Hook.String(), Family: f[0], Table: f[1], Chain: f[2], Handle: h,
+		want = capture.RuleLocation{Hook: qq.q.Hook.String(), Family: f[0], Table: f[1], Chain: f[2], Handle: h,
 			Verdict: f[3], Certain: qq.certain}
 	}
 	if got != want {
@@ -306,21 +309,4 @@ func requireIptablesNft(t *testing.T) {
 		t.Fatalf("need iptables-nft (Debian package iptables): %v %s", err, out)
 	}
 	t.Skipf("no iptables-nft here (Debian package iptables): %v %s", err, out)
-}
-
-func TestRuleLocationString(t *testing.T) {
-	for _, c := range []struct {
-		l    RuleLocation
-		want string
-	}{
-		{RuleLocation{Hook: "output"}, "a rule in the output hook"},
-		{RuleLocation{Hook: "input", Family: "inet", Table: "fw", Chain: "in", Policy: true, Verdict: "drop"},
-			"table inet fw chain in policy drop"},
-		{RuleLocation{Hook: "output", Family: "ip", Table: "filter", Chain: "OUTPUT", Handle: 4, Verdict: "reject"},
-			"table ip filter chain OUTPUT handle 4 (reject)"},
-	} {
-		if got := c.l.String(); got != c.want {
-			t.Errorf("%+v: %q, want %q", c.l, got, c.want)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package capture
+package nftrules
 
 import (
 	"cmp"
@@ -9,12 +9,14 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // Ruleset is a read-only copy of one network namespace's nftables
 // ruleset: the tables of families inet, ip and ip6 (the ones that see IP
 // packets at the input and output hooks; iptables-nft writes its rules
-// there too), with their chains, rules and sets. LoadRuleset reads it
+// there too), with their chains, rules and sets. Load reads it
 // once; Find only reads it, so a Ruleset is safe for concurrent use.
 type Ruleset struct {
 	chains map[chainKey]*nftChain
@@ -36,10 +38,10 @@ type nftChain struct {
 	sets       map[string]*nftSet // the table's sets, by name
 }
 
-// LoadRuleset reads, over netlink and never changing anything, the
+// Load reads, over netlink and never changing anything, the
 // ruleset of the network namespace whose nsfs file is netns
 // (/run/netns/NAME, /proc/PID/ns/net; "" is the calling thread's).
-func LoadRuleset(netns string) (*Ruleset, error) {
+func Load(netns string) (*Ruleset, error) {
 	if netns == "" {
 		netns = "/proc/thread-self/ns/net"
 	}
@@ -160,12 +162,12 @@ func familyName(f nftables.TableFamily) string {
 	return fmt.Sprintf("family-%d", f)
 }
 
-// FindDropRule reads the ruleset of netns (see LoadRuleset) and finds
+// FindDropRule reads the ruleset of netns (see Load) and finds
 // where q can have been dropped.
-func FindDropRule(netns string, q RuleQuery) (RuleLocation, error) {
-	rs, err := LoadRuleset(netns)
+func FindDropRule(netns string, q capture.RuleQuery) (capture.RuleLocation, error) {
+	rs, err := Load(netns)
 	if err != nil {
-		return RuleLocation{Hook: q.Hook.String()}, err
+		return capture.RuleLocation{Hook: q.Hook.String()}, err
 	}
 	return rs.Find(q), nil
 }
@@ -179,12 +181,12 @@ func FindDropRule(netns string, q RuleQuery) (RuleLocation, error) {
 // record (RuleLocation.Certain says which). An accept that certainly
 // holds ends its base chain, as in the kernel. When no rule is named, the
 // first base chain whose policy is drop is; otherwise only the hook.
-func (rs *Ruleset) Find(q RuleQuery) RuleLocation {
+func (rs *Ruleset) Find(q capture.RuleQuery) capture.RuleLocation {
 	var hooks []uint32
 	switch q.Hook {
-	case DropInput:
+	case capture.DropInput:
 		hooks = []uint32{unix.NF_INET_PRE_ROUTING, unix.NF_INET_LOCAL_IN}
-	case DropOutput:
+	case capture.DropOutput:
 		hooks = []uint32{unix.NF_INET_LOCAL_OUT, unix.NF_INET_POST_ROUTING}
 	}
 	p := newPacket(q)
@@ -199,12 +201,12 @@ func (rs *Ruleset) Find(q RuleQuery) RuleLocation {
 				loc.Hook = hookName(h) // the base chain's: c may be a chain jumped to
 				return loc
 			case out == outEnd && c.policyDrop:
-				return RuleLocation{Hook: hookName(h), Family: familyName(c.key.family), Table: c.key.table,
+				return capture.RuleLocation{Hook: hookName(h), Family: familyName(c.key.family), Table: c.key.table,
 					Chain: c.key.chain, Policy: true, Verdict: "drop", Certain: sure}
 			}
 		}
 	}
-	return RuleLocation{Hook: q.Hook.String()}
+	return capture.RuleLocation{Hook: q.Hook.String()}
 }
 
 func familyFits(f nftables.TableFamily, nfproto byte) bool {
@@ -223,7 +225,7 @@ const maxJumps = 16
 
 // walk runs chain c's rules over p. sure is false when a rule that might
 // have ended the walk (unknown match, terminal verdict) was passed over.
-func (rs *Ruleset) walk(c *nftChain, p *packet, depth int) (loc RuleLocation, out int, sure bool) {
+func (rs *Ruleset) walk(c *nftChain, p *packet, depth int) (loc capture.RuleLocation, out int, sure bool) {
 	sure = true
 	for _, r := range c.rules {
 		e := evalRule(r, p, c.sets)
@@ -266,11 +268,11 @@ func (rs *Ruleset) walk(c *nftChain, p *packet, depth int) (loc RuleLocation, ou
 }
 
 // ruleLoc names a dropping rule (Find sets the hook).
-func (rs *Ruleset) ruleLoc(c *nftChain, r *nftables.Rule, e ruleEval) RuleLocation {
+func (rs *Ruleset) ruleLoc(c *nftChain, r *nftables.Rule, e ruleEval) capture.RuleLocation {
 	v := "drop"
 	if e.reject {
 		v = "reject"
 	}
-	return RuleLocation{Family: familyName(c.key.family), Table: c.key.table, Chain: c.key.chain,
+	return capture.RuleLocation{Family: familyName(c.key.family), Table: c.key.table, Chain: c.key.chain,
 		Handle: r.Handle, Verdict: v, Certain: e.match == tTrue}
 }

@@ -1,4 +1,4 @@
-package capture
+package nftrules
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // The nftables lookup runs a rule's expressions over what is known of a
@@ -109,7 +111,7 @@ type packet struct {
 }
 
 // newPacket builds the packet of q.
-func newPacket(q RuleQuery) packet {
+func newPacket(q capture.RuleQuery) packet {
 	p := packet{l4proto: q.Proto, th: make([]byte, 4), thTag: make([]field, 4)}
 	if q.Dst.Addr().Is4() {
 		p.nfproto = unix.NFPROTO_IPV4

@@ -1,4 +1,4 @@
-package capture
+package nftrules
 
 import (
 	"encoding/binary"
@@ -8,10 +8,12 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // oneChain is a ruleset of one inet base chain on hook holding rules, as
-// LoadRuleset would build it from netlink.
+// Load would build it from netlink.
 func oneChain(hook uint32, rules ...[]expr.Any) *Ruleset {
 	c := &nftChain{key: chainKey{nftables.TableFamilyINet, "t", "c"}, hook: hook}
 	for i, exprs := range rules {
@@ -24,7 +26,7 @@ var (
 	dropV   = &expr.Verdict{Kind: expr.VerdictDrop}
 	l4tcp   = []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Register: 1, Data: []byte{6}}}
 	dport   = &expr.Payload{Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2, DestRegister: 1}
-	out2703 = q(DropOutput, tcp, gw4, peer4+":2703")
+	out2703 = q(capture.DropOutput, tcp, gw4, peer4+":2703")
 )
 
 func cat(parts ...any) []expr.Any {
@@ -46,7 +48,7 @@ func TestEvalExpressions(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		rs      *Ruleset
-		q       RuleQuery
+		q       capture.RuleQuery
 		handle  uint64 // 0: none found
 		certain bool
 	}{{

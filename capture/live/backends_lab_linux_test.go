@@ -1,6 +1,6 @@
 //go:build 386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64
 
-package ebpf
+package live
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/ebpf"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/internal/labtest"
 )
@@ -93,10 +94,10 @@ func TestPrivilegedLabScenarios(t *testing.T) {
 
 			var eb, af capture.Live
 			var ebErr, afErr error
-			inNetns(t, l.NS(labtest.Gateway), func() {
+			labtest.InNetns(t, l.NS(labtest.Gateway), func() {
 				opts := capture.LiveOptions{Iface: l.GatewayIface()}
-				eb, ebErr = Start(context.Background(), opts)
-				af, afErr = capture.StartAFPacket(context.Background(), opts)
+				eb, ebErr = ebpf.Start(context.Background(), opts)
+				af, afErr = StartAFPacket(context.Background(), opts)
 			})
 			if ebErr != nil || afErr != nil {
 				t.Fatalf("start: ebpf %v, afpacket %v", ebErr, afErr)
@@ -149,15 +150,15 @@ func TestPrivilegedLabScenarios(t *testing.T) {
 			// going when the capture stopped) is left out: the Table decides
 			// it from its per-packet close state and lazy expiry queues,
 			// which aggregated flags only approximate.
-			index := func(fs []flow.Flow) map[string]verdict {
-				m := map[string]verdict{}
+			index := func(fs []flow.Flow) map[string]labtest.Verdict {
+				m := map[string]labtest.Verdict{}
 				for _, f := range fs {
 					if f.Resp.Addr().IsMulticast() || f.Orig.Addr().IsLinkLocalUnicast() {
 						// Neighbour discovery and MLD come at random times,
 						// possibly while only one backend was attached.
 						continue
 					}
-					v := verdictOf(f)
+					v := labtest.VerdictOf(f)
 					v.Open = false
 					m[fmt.Sprint(v.Proto, " ", v.Orig, " ", v.Resp)] = v
 				}
@@ -176,7 +177,7 @@ func TestPrivilegedLabScenarios(t *testing.T) {
 			}
 			// Identical flows give identical audits; the capture command's
 			// lab test (cmd/flowaudit) checks the reports of both backends.
-			if ebRes.Stats.Attribution != AttributionOK {
+			if ebRes.Stats.Attribution != ebpf.AttributionOK {
 				t.Errorf("attribution %q", ebRes.Stats.Attribution)
 			}
 			for i := range ebRes.Flows {

@@ -1,9 +1,11 @@
-package capture
+package live
 
 import (
 	"errors"
 	"os"
 	"syscall"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 // ClassifyOpenErr turns what the kernel said when a packet socket (or an
@@ -12,11 +14,11 @@ import (
 func ClassifyOpenErr(iface string, err error) error {
 	switch {
 	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
-		return &LiveError{Iface: iface, Err: ErrPermission}
+		return &capture.LiveError{Iface: iface, Err: capture.ErrPermission}
 	case errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO):
-		return &LiveError{Iface: iface, Err: ErrNoInterface}
+		return &capture.LiveError{Iface: iface, Err: capture.ErrNoInterface}
 	case errors.Is(err, syscall.ENETDOWN):
-		return &LiveError{Iface: iface, Err: ErrIfaceDown}
+		return &capture.LiveError{Iface: iface, Err: capture.ErrIfaceDown}
 	}
-	return &LiveError{Iface: iface, Err: err}
+	return &capture.LiveError{Iface: iface, Err: err}
 }

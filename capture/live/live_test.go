@@ -1,4 +1,4 @@
-package capture
+package live
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
+
+	"github.com/flowaudit/flowaudit/capture"
 )
 
 func TestParseDDD(t *testing.T) {
@@ -108,17 +110,17 @@ func TestCompileFilterWithoutTcpdump(t *testing.T) {
 
 func TestCheckInterfaceErrors(t *testing.T) {
 	_, err := CheckInterface("eth9-missing")
-	if !errors.Is(err, ErrNoInterface) || err.Error() != "capture on eth9-missing: no such interface" {
+	if !errors.Is(err, capture.ErrNoInterface) || err.Error() != "capture on eth9-missing: no such interface" {
 		t.Errorf("missing: %v", err)
 	}
 	if _, err := CheckInterface(""); err == nil {
 		t.Error("empty name accepted")
 	}
-	le := &LiveError{Iface: "eth0", Err: ErrIfaceDown}
+	le := &capture.LiveError{Iface: "eth0", Err: capture.ErrIfaceDown}
 	if got := le.Error(); got != "capture on eth0: interface is down (bring it up: ip link set eth0 up)" {
 		t.Errorf("down: %q", got)
 	}
-	le = &LiveError{Iface: "eth0", Err: ErrPermission}
+	le = &capture.LiveError{Iface: "eth0", Err: capture.ErrPermission}
 	if got := le.Error(); got != "capture on eth0: needs CAP_NET_RAW (run as root or grant the capability)" {
 		t.Errorf("permission: %q", got)
 	}
@@ -150,7 +152,7 @@ func TestInterfaceAddrsLoopback(t *testing.T) {
 	if len(addrs) > 0 && !found {
 		t.Errorf("lo addresses %v hold no loopback address", addrs)
 	}
-	if _, err := InterfaceAddrs("eth9-missing"); !errors.Is(err, ErrNoInterface) {
+	if _, err := InterfaceAddrs("eth9-missing"); !errors.Is(err, capture.ErrNoInterface) {
 		t.Errorf("missing: %v", err)
 	}
 }

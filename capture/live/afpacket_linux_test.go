@@ -1,4 +1,4 @@
-package capture
+package live
 
 import (
 	"context"
@@ -16,19 +16,16 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
-// requireRoot skips a privileged test when not root, and fails it under
-// CI=true, where the lab tests must run.
+// requireRoot skips a privileged test when not root (and fails it under
+// CI=true).
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("privileged test needs root, and CI=true: refusing to skip")
-	}
-	t.Skip("needs root (AF_PACKET sockets and network namespaces): run as root, e.g. sudo go test -run Privileged")
+	labtest.RequireRoot(t, "AF_PACKET sockets and network namespaces")
 }
 
 // inPrivateNetns runs fn on an OS thread moved into a fresh network
@@ -100,7 +97,7 @@ func TestPrivilegedAFPacketSourceLoopback(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	inPrivateNetns(t, func() {
-		src, openErr = openAFPacket(ctx, LiveOptions{Iface: "lo", WritePcap: pcapPath, Filter: "udp port 9999"})
+		src, openErr = openAFPacket(ctx, capture.LiveOptions{Iface: "lo", WritePcap: pcapPath, Filter: "udp port 9999"})
 		if openErr == nil {
 			sendUDP(t, 9999, 5)
 			sendUDP(t, 9998, 5) // filtered out
@@ -111,12 +108,12 @@ func TestPrivilegedAFPacketSourceLoopback(t *testing.T) {
 	}
 	defer src.close()
 
-	var f Frame
+	var f capture.Frame
 	got := 0
 	start := time.Now()
 	for got < 5 && time.Since(start) < 3*time.Second {
 		err := src.Next(&f)
-		if errors.Is(err, ErrTimeout) {
+		if errors.Is(err, capture.ErrTimeout) {
 			continue
 		}
 		if err != nil {
@@ -131,7 +128,7 @@ func TestPrivilegedAFPacketSourceLoopback(t *testing.T) {
 	if got != 5 {
 		t.Fatalf("read %d frames, want the 5 that match the filter", got)
 	}
-	if err := src.Next(&f); !errors.Is(err, ErrTimeout) {
+	if err := src.Next(&f); !errors.Is(err, capture.ErrTimeout) {
 		t.Fatalf("quiet wire: Next = %v, want ErrTimeout", err)
 	}
 	cancel()
@@ -176,7 +173,7 @@ func TestPrivilegedAFPacketErrors(t *testing.T) {
 	requireRoot(t)
 	var errMissing, errDown error
 	inPrivateNetns(t, func() {
-		_, errMissing = openAFPacket(context.Background(), LiveOptions{Iface: "eth9"})
+		_, errMissing = openAFPacket(context.Background(), capture.LiveOptions{Iface: "eth9"})
 		// A fresh namespace's lo is up; take it down to test the check.
 		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
 		ifr, _ := unix.NewIfreq("lo")
@@ -184,12 +181,12 @@ func TestPrivilegedAFPacketErrors(t *testing.T) {
 		ifr.SetUint16(ifr.Uint16() &^ unix.IFF_UP)
 		unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 		unix.Close(fd)
-		_, errDown = openAFPacket(context.Background(), LiveOptions{Iface: "lo"})
+		_, errDown = openAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
 	})
 	if errMissing == nil || errMissing.Error() != "capture on eth9: no such interface" {
 		t.Errorf("missing interface: %v", errMissing)
 	}
-	if !errors.Is(errDown, ErrIfaceDown) {
+	if !errors.Is(errDown, capture.ErrIfaceDown) {
 		t.Errorf("interface down: %v", errDown)
 	}
 }
@@ -199,13 +196,13 @@ func TestPrivilegedAFPacketErrors(t *testing.T) {
 // capability.
 func TestPrivilegedAFPacketNoPermission(t *testing.T) {
 	if os.Getenv("AFP_OPEN_AS_NOBODY") != "" {
-		_, err := openAFPacket(context.Background(), LiveOptions{Iface: "lo"})
+		_, err := openAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
 		if err == nil {
 			os.Stdout.WriteString("opened\n")
 			os.Exit(0)
 		}
 		os.Stdout.WriteString(err.Error() + "\n")
-		if errors.Is(err, ErrPermission) {
+		if errors.Is(err, capture.ErrPermission) {
 			os.Exit(0)
 		}
 		os.Exit(1)
@@ -244,10 +241,10 @@ func TestPrivilegedAFPacketNoPermission(t *testing.T) {
 // and a UDP datagram to a closed port, then checks Snapshot and Stop.
 func TestPrivilegedStartAFPacket(t *testing.T) {
 	requireRoot(t)
-	var live Live
+	var live capture.Live
 	var err error
 	inPrivateNetns(t, func() {
-		live, err = StartAFPacket(context.Background(), LiveOptions{Iface: "lo"})
+		live, err = StartAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
 		if err != nil {
 			return
 		}
@@ -326,7 +323,7 @@ func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
 	var src *afpSource
 	var err error
 	inPrivateNetns(t, func() {
-		src, err = openAFPacket(context.Background(), LiveOptions{Iface: "lo", WritePcap: filepath.Join(t.TempDir(), "a.pcapng")})
+		src, err = openAFPacket(context.Background(), capture.LiveOptions{Iface: "lo", WritePcap: filepath.Join(t.TempDir(), "a.pcapng")})
 		if err == nil {
 			sendUDP(t, 9999, 400)
 		}
@@ -336,7 +333,7 @@ func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
 	}
 	defer src.close()
 	defer src.pcapFile.Abort()
-	var f Frame
+	var f capture.Frame
 	for i := 0; i < 10; i++ {
 		if err := src.Next(&f); err != nil {
 			t.Fatal(err)
@@ -357,10 +354,10 @@ func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
 // error saying why.
 func TestPrivilegedAFPacketInterfaceDown(t *testing.T) {
 	requireRoot(t)
-	var live Live
+	var live capture.Live
 	var err error
 	inPrivateNetns(t, func() {
-		live, err = StartAFPacket(context.Background(), LiveOptions{Iface: "lo"})
+		live, err = StartAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
 		if err != nil {
 			return
 		}
@@ -382,7 +379,7 @@ func TestPrivilegedAFPacketInterfaceDown(t *testing.T) {
 		t.Fatal("capture did not end when its interface went down")
 	}
 	res, err := live.Stop()
-	if !errors.Is(err, ErrIfaceDown) || err.Error() != "capture on lo stopped: interface is down" {
+	if !errors.Is(err, capture.ErrIfaceDown) || err.Error() != "capture on lo stopped: interface is down" {
 		t.Errorf("Stop error %v, want the interface-down error", err)
 	}
 	if res == nil || len(res.Flows) == 0 {

@@ -1,4 +1,4 @@
-package capture
+package live
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/naming"
 )
@@ -29,22 +30,22 @@ type liveRun struct {
 	mu       sync.Mutex
 	finished []flow.Flow
 	active   []flow.Flow
-	prog     Progress
+	prog     capture.Progress
 	wantSnap atomic.Bool
 	// snapped is signalled when onProgress has refreshed active.
 	snapped chan struct{}
 
 	done chan struct{}
-	res  *Result
+	res  *capture.Result
 	err  error
 }
 
 // startLiveRun starts Run(ctx, src) in a goroutine. The source must end
 // (io.EOF) on its own when asked to stop; ctx only backs that up.
-func startLiveRun(ctx context.Context, src FrameReader, backend, iface string, maxFlows int, kernel func() uint64) *liveRun {
+func startLiveRun(ctx context.Context, src capture.FrameReader, backend, iface string, maxFlows int, kernel func() uint64) *liveRun {
 	lr := &liveRun{backend: backend, iface: iface, names: naming.NewResolver(), kernel: kernel,
 		done: make(chan struct{}), snapped: make(chan struct{}, 1)}
-	opts := Options{
+	opts := capture.Options{
 		Table:         flow.Config{MaxFlows: maxFlows},
 		OnFlow:        lr.onFlow,
 		Progress:      lr.onProgress,
@@ -54,11 +55,11 @@ func startLiveRun(ctx context.Context, src FrameReader, backend, iface string, m
 	}
 	go func() {
 		defer close(lr.done)
-		res, err := Run(ctx, src, opts)
+		res, err := capture.Run(ctx, src, opts)
 		lr.mu.Lock()
 		defer lr.mu.Unlock()
 		if res == nil {
-			res = &Result{}
+			res = &capture.Result{}
 		}
 		// With OnFlow set, Run keeps no flows: they are in lr.finished.
 		res.Flows = lr.finished
@@ -84,7 +85,7 @@ func (lr *liveRun) onFlow(f *flow.Flow) {
 
 // onProgress records counters and, when a Snapshot was asked for since
 // the last tick, copies the active flows with their names.
-func (lr *liveRun) onProgress(p Progress) {
+func (lr *liveRun) onProgress(p capture.Progress) {
 	var active []flow.Flow
 	if lr.wantSnap.Swap(false) && p.Snapshot != nil {
 		active = make([]flow.Flow, 0, p.Active)
@@ -114,7 +115,7 @@ func (lr *liveRun) onProgress(p Progress) {
 // Snapshot returns finished flows and the active ones, copied on the
 // capture's goroutine at its next progress tick (Snapshot waits for it, at
 // most snapshotWait), with the statistics so far.
-func (lr *liveRun) Snapshot() Result {
+func (lr *liveRun) Snapshot() capture.Result {
 	select {
 	case <-lr.snapped: // a stale signal from an earlier request
 	default:
@@ -133,7 +134,7 @@ func (lr *liveRun) Snapshot() Result {
 		r.Flows = append([]flow.Flow(nil), lr.res.Flows...)
 		return r
 	}
-	r := Result{Flows: make([]flow.Flow, 0, len(lr.finished)+len(lr.active))}
+	r := capture.Result{Flows: make([]flow.Flow, 0, len(lr.finished)+len(lr.active))}
 	r.Flows = append(r.Flows, lr.finished...)
 	r.Flows = append(r.Flows, lr.active...)
 	st := &r.Stats
@@ -153,7 +154,7 @@ func (lr *liveRun) Snapshot() Result {
 func (lr *liveRun) Done() <-chan struct{} { return lr.done }
 
 // wait waits for Run to return and hands over its result.
-func (lr *liveRun) wait() (*Result, error) {
+func (lr *liveRun) wait() (*capture.Result, error) {
 	<-lr.done
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
