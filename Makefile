@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 
-.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint clean
+.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint cross clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -43,6 +43,12 @@ lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+cross: ## vet and build for macOS and Windows (replay, flows, report, catalog work there; capture says it needs Linux)
+	GOOS=darwin $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
+	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowaudit
+	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowaudit
 
 clean:
 	rm -rf bin

@@ -1,6 +1,9 @@
-// Package capture records traffic (offline from pcap/pcapng files, live
-// through AF_PACKET or an eBPF TC program) and rebuilds flows with their
-// outcomes. Linux-only backends live in _linux.go files.
+// Package capture turns captured frames into finished flows: the pipeline
+// (Run, Replay: frames decoded, flows tracked, names attached) and the
+// vocabulary its sources and consumers share (Frame, FrameReader, Stats,
+// Result, the live capture's options and errors, local drops). It holds
+// no file, socket or OS-specific code: capture files are read by
+// capture/pcapfile, live traffic by capture/live and capture/ebpf.
 package capture
 
 import (

@@ -29,9 +29,6 @@ const (
 	ifaceCheckEvery = 250 * time.Millisecond
 )
 
-// AttributionOK is Stats.Attribution when the cgroup hooks are attached.
-const AttributionOK = "best effort (cgroup connect/sendmsg hooks)"
-
 // Live is a running eBPF capture on one interface. It implements
 // capture.Live.
 type Live struct {
