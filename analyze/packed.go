@@ -9,10 +9,14 @@ import (
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
-// pendingFlow is a flow kept while the gateway addresses are not known
-// yet, reduced to what the audit reads: about a third of a flow.Flow, so
-// an audit that must infer the hosts of a 200k-flow capture stays small.
-type pendingFlow struct {
+// packedFlow is a flow the audit keeps for later, reduced to what the
+// audit reads: about a third of a flow.Flow. The Auditor keeps flows this
+// way while they are held until the gateway addresses are inferred (so an
+// audit that must infer the hosts of a 200k-flow capture stays small),
+// while they await an answer the end of the capture may cut off
+// (awaiting, pending in the report), and while the scanner test holds them
+// (heldFlow).
+type packedFlow struct {
 	orig, resp [16]byte
 	icmpFrom   [16]byte // sender of the ICMP error, when hasICMP
 	start, end int64    // Unix nanoseconds
@@ -22,10 +26,10 @@ type pendingFlow struct {
 	process    *flow.Process // eBPF attribution, rarely set
 	origPort   uint16
 	respPort   uint16
-	node       uint16 // index into pendingTables.strs
-	icmpReason uint16 // index into pendingTables.strs, when hasICMP
-	history    uint16 // index into pendingTables.hists
-	names      uint32 // index into pendingTables.names
+	node       uint16 // index into packTables.strs
+	icmpReason uint16 // index into packTables.strs, when hasICMP
+	history    uint16 // index into packTables.hists
+	names      uint32 // index into packTables.names
 	proto      uint8
 	outcome    uint8 // index into outcomeCodes
 	hasICMP    bool
@@ -41,14 +45,14 @@ type pendingFlow struct {
 	icmpFromFam, icmpType, icmpCode, icmpVer uint8
 }
 
-// pendingChunk is how many pending flows one allocation holds.
-const pendingChunk = 4096
+// heldChunk is how many held flows one allocation holds.
+const heldChunk = 4096
 
 var outcomeCodes = []flow.Outcome{"", flow.Established, flow.Rejected, flow.Unreachable, flow.Unanswered, flow.Unknown}
 
-// pendingTables interns the strings pending flows share (nodes and ICMP
+// packTables interns the strings packed flows share (nodes and ICMP
 // reasons, histories, name lists).
-type pendingTables struct {
+type packTables struct {
 	strs     interned
 	hists    interned
 	names    []flowNames
@@ -62,8 +66,8 @@ type flowNames struct {
 	server     string
 }
 
-func newPendingTables() *pendingTables {
-	return &pendingTables{strs: newInterned(), hists: newInterned(),
+func newPackTables() *packTables {
+	return &packTables{strs: newInterned(), hists: newInterned(),
 		names: []flowNames{{}}, namesIdx: map[string]uint32{"": 0}}
 }
 
@@ -90,7 +94,7 @@ func (t *interned) of(s string) uint16 {
 	return uint16(len(t.list) - 1)
 }
 
-func (p *pendingTables) nameLists(f *flow.Flow) uint32 {
+func (p *packTables) nameLists(f *flow.Flow) uint32 {
 	if len(f.OrigNames) == 0 && len(f.RespNames) == 0 && f.ServerName == "" {
 		return 0
 	}
@@ -114,9 +118,9 @@ func cloneStrings(ss []string) []string {
 	return out
 }
 
-// keep reduces f to a pendingFlow, interning its strings.
-func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
-	pf := compactFlow(f)
+// keep reduces f to a packedFlow, interning its strings.
+func (p *packTables) keep(f *flow.Flow) packedFlow {
+	pf := packFlow(f)
 	// Beyond 65536 distinct histories one is lost (interned.of): a flow
 	// without payload then no longer shows the handshake it completed.
 	pf.node, pf.names, pf.history = p.strs.of(f.Node), p.nameLists(f), p.hists.of(f.History)
@@ -127,8 +131,8 @@ func (p *pendingTables) keep(f *flow.Flow) pendingFlow {
 }
 
 // restore fills f (reused between calls) from pf.
-func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPError) {
-	expandFlow(pf, f, icmp)
+func (p *packTables) restore(pf *packedFlow, f *flow.Flow, icmp *flow.ICMPError) {
+	unpackFlow(pf, f, icmp)
 	n := &p.names[pf.names]
 	f.Node, f.OrigNames, f.RespNames, f.ServerName = p.strs.list[pf.node], n.orig, n.resp, n.server
 	f.History = p.hists.list[pf.history]
@@ -137,12 +141,12 @@ func (p *pendingTables) restore(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPEr
 	}
 }
 
-// compactFlow reduces f to the numbers a pendingFlow holds (and its UID
+// packFlow reduces f to the numbers a packedFlow holds (and its UID
 // and process, copied); the strings it shares with other flows (node,
 // ICMP reason, names) are left to the caller.
-func compactFlow(f *flow.Flow) pendingFlow {
+func packFlow(f *flow.Flow) packedFlow {
 	o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
-	pf := pendingFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
+	pf := packedFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
 		start: nanos(f.Start), end: nanos(f.End), origPkts: f.OrigPkts, respPkts: f.RespPkts,
 		payload: f.OrigBytes > 0 || f.RespBytes > 0, uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
 		process: cloneProcess(f.Process), open: f.Open}
@@ -160,10 +164,10 @@ func compactFlow(f *flow.Flow) pendingFlow {
 	return pf
 }
 
-// expandFlow fills f (and icmp, which f then points to) from the numbers
+// unpackFlow fills f (and icmp, which f then points to) from the numbers
 // of pf; node, names and the ICMP reason are left empty. Byte counts are
 // not kept: OrigBytes is 1 when payload went either way, else 0.
-func expandFlow(pf *pendingFlow, f *flow.Flow, icmp *flow.ICMPError) {
+func unpackFlow(pf *packedFlow, f *flow.Flow, icmp *flow.ICMPError) {
 	addr := func(b [16]byte, fam uint8) netip.Addr {
 		switch fam {
 		case 4:
