@@ -32,11 +32,11 @@ type Options struct {
 	// with the counts so far, from the goroutine that called Run.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
-	// Resolver names flows from the DNS answers to the queries seen; with
+	// Names names flows from the DNS answers to the queries seen; with
 	// it set, Flow.ServerName is filled from TLS SNI and HTTP Host. Nil:
 	// Run makes one, unless NoNames is set.
-	Resolver *naming.Resolver
-	NoNames  bool
+	Names   *naming.Cache
+	NoNames bool
 	// Backend is recorded in Stats.Backend ("file" when empty).
 	Backend string
 }
@@ -65,7 +65,7 @@ type pipeline struct {
 	opts  Options
 	res   *Result
 	table *flow.Table
-	names *naming.Resolver
+	names *naming.Cache
 	dec   *decode.Decoder
 	live  bool
 	// input counts the bytes read from the input files (nil when live).
@@ -106,9 +106,9 @@ func newPipeline(opts Options) *pipeline {
 	pl.res.Stats.Backend = opts.Backend
 	pl.live = opts.Backend != "file"
 	if !opts.NoNames {
-		pl.names = opts.Resolver
+		pl.names = opts.Names
 		if pl.names == nil {
-			pl.names = naming.NewResolver()
+			pl.names = naming.NewCache()
 		}
 	}
 	cfg := opts.Table
@@ -120,7 +120,7 @@ func newPipeline(opts Options) *pipeline {
 	return pl
 }
 
-// observeDNS feeds a DNS query or answer to the resolver, which pairs them
+// observeDNS feeds a DNS query or answer to the name cache, which pairs them
 // (TCP: one message whose 2-byte length prefix fits in this segment).
 func (pl *pipeline) observeDNS(p *decode.Packet) {
 	msg := p.Payload

@@ -11,7 +11,7 @@ import (
 )
 
 // The per-packet path runs on two goroutines: a reader that reads and
-// decodes frames (and feeds DNS messages to the resolver), and the Run
+// decodes frames (and feeds DNS messages to the name cache), and the Run
 // goroutine that tracks flows. They exchange batches of decoded packets
 // from a fixed pool, so nothing is allocated per packet. Frames are read
 // without copying and their buffer is reused by the next read, so a batch
@@ -201,7 +201,7 @@ func (pl *pipeline) stale(started *time.Time) bool {
 	return now.Sub(*started) >= liveFlush
 }
 
-// keepPayload feeds DNS queries and answers to the resolver, then drops
+// keepPayload feeds DNS queries and answers to the name cache, then drops
 // the packet's reference to the frame buffer, keeping a copy only of
 // payloads that may name a server.
 func (pl *pipeline) keepPayload(b *batch, p *decode.Packet) {

@@ -145,7 +145,7 @@ func TestRunCancel(t *testing.T) {
 
 // TestRunAllocations replays 80,000 frames (10,000 short connections) and
 // checks that the pipeline's allocations do not grow with the packets: the
-// fixed set-up (batches, table, resolver) and a few per thousand flows
+// fixed set-up (batches, table, name cache) and a few per thousand flows
 // (UID chunks) only.
 func TestRunAllocations(t *testing.T) {
 	base := framesOf(t, filepath.Join(flowsDir, "established.pcap"))

@@ -190,24 +190,24 @@ func TestPrivilegedSupported(t *testing.T) {
 // user space), and the answer is paired with the query: the event's
 // direction gives the transport.
 func TestPayloadAllocs(t *testing.T) {
-	l := &Live{res: naming.NewResolver(), tbl: newTable()}
+	l := &Live{names: naming.NewCache(), mirror: newMirror()}
 	k := keyFor("192.0.2.10", 41000, "198.51.100.53", 53, flow.ProtoUDP)
 	query := event(k, dirLo, payloadDNS, dnsQuery(t, "mx.example.net"))
 	answer := event(k, dirHi, payloadDNS, dnsAnswer(t, "mx.example.net", "198.51.100.25"))
 	server := netip.MustParseAddr("198.51.100.25")
 	l.payload(answer)
-	if l.res.Len() != 0 {
+	if l.names.Len() != 0 {
 		t.Fatal("an answer without its query named an address")
 	}
 	l.payload(query)
 	l.payload(answer)
-	if l.res.Len() != 1 {
+	if l.names.Len() != 1 {
 		t.Fatal("the answer to a query seen named nothing")
 	}
 	if n := testing.AllocsPerRun(200, func() { l.payload(query); l.payload(answer) }); n != 0 {
 		t.Errorf("payload (DNS query and answer) allocates %.1f times", n)
 	}
-	if got := l.res.Names(server, int64(1234)+l.clock.offset); len(got) != 1 || got[0] != "mx.example.net" {
+	if got := l.names.Names(server, int64(1234)+l.clock.offset); len(got) != 1 || got[0] != "mx.example.net" {
 		t.Errorf("names %q", got)
 	}
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
-// batch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
-const batch = 4096
+// lookupBatch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
+const lookupBatch = 4096
 
-// entry is the last copy of one kernel flow read from the map.
-type entry struct {
+// kernelFlow is the last copy of one kernel flow read from the map.
+type kernelFlow struct {
 	key flowFlowKey
 	val flowFlowVal
 	uid string
@@ -43,12 +43,12 @@ type oldKey struct {
 	first uint64
 }
 
-// table mirrors the kernel flow map in user space, so flows the LRU map
+// mirror mirrors the kernel flow map in user space, so flows the LRU map
 // evicts are still reported, as last read, with Flow.Evicted set.
-type table struct {
-	m     map[flowFlowKey]*entry
-	old   []*entry               // flows no longer in the map: finished or evicted
-	oldIx map[oldKey]*entry      // index of old
+type mirror struct {
+	m     map[flowFlowKey]*kernelFlow
+	old   []*kernelFlow          // flows no longer in the map: finished or evicted
+	oldIx map[oldKey]*kernelFlow // index of old
 	names map[flowFlowKey]string // server names from TLS/HTTP payloads
 	gen   uint64
 	next  uint64 // UID counter
@@ -57,13 +57,13 @@ type table struct {
 	vals  []flowFlowVal
 }
 
-func newTable() *table {
-	return &table{m: make(map[flowFlowKey]*entry), names: make(map[flowFlowKey]string), oldIx: make(map[oldKey]*entry),
-		keys: make([]flowFlowKey, batch), vals: make([]flowFlowVal, batch)}
+func newMirror() *mirror {
+	return &mirror{m: make(map[flowFlowKey]*kernelFlow), names: make(map[flowFlowKey]string), oldIx: make(map[oldKey]*kernelFlow),
+		keys: make([]flowFlowKey, lookupBatch), vals: make([]flowFlowVal, lookupBatch)}
 }
 
 // refresh reads the whole kernel map and merges it.
-func (t *table) refresh(m *ebpf.Map) error {
+func (t *mirror) refresh(m *ebpf.Map) error {
 	t.gen++
 	t.live = 0
 	var cursor ebpf.MapBatchCursor
@@ -89,7 +89,7 @@ func (t *table) refresh(m *ebpf.Map) error {
 }
 
 // merge records one kernel entry.
-func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
+func (t *mirror) merge(k *flowFlowKey, v *flowFlowVal) {
 	e := t.m[*k]
 	if e != nil && e.val.FirstNs != v.FirstNs {
 		// The kernel restarted the entry after the earlier flow timed out
@@ -105,7 +105,7 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 	}
 	if e == nil {
 		t.next++
-		e = &entry{key: *k, uid: uid(t.next), seq: t.next}
+		e = &kernelFlow{key: *k, uid: uid(t.next), seq: t.next}
 		t.m[*k] = e
 	}
 	e.val = *v
@@ -114,7 +114,7 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 }
 
 // retire moves e out of the live set into old.
-func (t *table) retire(e *entry) {
+func (t *mirror) retire(e *kernelFlow) {
 	e.retired = true
 	e.serverName = t.names[e.key]
 	delete(t.names, e.key)
@@ -126,7 +126,7 @@ func (t *table) retire(e *entry) {
 // kernelFinished records the final state of a flow the kernel handed over
 // when it reused the flow's entry: exact, even for a flow that began and
 // ended between two polls.
-func (t *table) kernelFinished(k flowFlowKey, v *flowFlowVal) {
+func (t *mirror) kernelFinished(k flowFlowKey, v *flowFlowVal) {
 	if e := t.m[k]; e != nil && e.val.FirstNs == v.FirstNs {
 		e.val, e.finished, e.evicted = *v, true, false
 		t.retire(e)
@@ -137,13 +137,13 @@ func (t *table) kernelFinished(k flowFlowKey, v *flowFlowVal) {
 		return
 	}
 	t.next++
-	e := &entry{key: k, val: *v, uid: uid(t.next), seq: t.next, finished: true}
+	e := &kernelFlow{key: k, val: *v, uid: uid(t.next), seq: t.next, finished: true}
 	t.old = append(t.old, e)
 	t.oldIx[oldKey{k, v.FirstNs}] = e
 }
 
 // evictedCount is the number of flows known to have left the kernel map.
-func (t *table) evictedCount() uint64 {
+func (t *mirror) evictedCount() uint64 {
 	var n uint64
 	for _, e := range t.old {
 		if e.evicted {
@@ -160,7 +160,7 @@ func (t *table) evictedCount() uint64 {
 
 // build assembles the result: every flow and the kernel's counters.
 func (l *Live) build() capture.Result {
-	t := l.tbl
+	t := l.mirror
 	st := capture.Stats{Backend: "ebpf", Iface: l.iface, Attribution: l.attribution}
 	flows := make([]flow.Flow, 0, len(t.m)+len(t.old))
 	// Flows idle past their timeout at the time of the last packet are
@@ -169,7 +169,7 @@ func (l *Live) build() capture.Result {
 	for _, e := range t.m {
 		now = max(now, e.val.LastNs)
 	}
-	add := func(e *entry) {
+	add := func(e *kernelFlow) {
 		f := toFlow(&e.key, &e.val, l.clock)
 		f.UID = e.uid
 		switch {
@@ -179,8 +179,8 @@ func (l *Live) build() capture.Result {
 			f.Open = false
 		}
 		ts := f.Start.UnixNano()
-		f.OrigNames = l.res.Names(f.Orig.Addr(), ts)
-		f.RespNames = l.res.Names(f.Resp.Addr(), ts)
+		f.OrigNames = l.names.Names(f.Orig.Addr(), ts)
+		f.RespNames = l.names.Names(f.Resp.Addr(), ts)
 		if e.retired {
 			f.ServerName = e.serverName
 		} else if len(t.names) > 0 {
@@ -190,12 +190,12 @@ func (l *Live) build() capture.Result {
 	}
 	// Sort the entries (pointers), not the converted flows: by start, then
 	// by creation.
-	all := make([]*entry, 0, len(t.m)+len(t.old))
+	all := make([]*kernelFlow, 0, len(t.m)+len(t.old))
 	all = append(all, t.old...)
 	for _, e := range t.m {
 		all = append(all, e)
 	}
-	slices.SortFunc(all, func(a, b *entry) int {
+	slices.SortFunc(all, func(a, b *kernelFlow) int {
 		if c := cmp.Compare(a.val.FirstNs, b.val.FirstNs); c != 0 {
 			return c
 		}

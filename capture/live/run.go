@@ -23,7 +23,7 @@ const (
 // the last progress tick (computed only when someone asked).
 type liveRun struct {
 	backend, iface string
-	names          *naming.Resolver
+	names          *naming.Cache
 	// kernel returns the backend's drop counter (may be nil).
 	kernel func() uint64
 
@@ -43,14 +43,14 @@ type liveRun struct {
 // startLiveRun starts Run(ctx, src) in a goroutine. The source must end
 // (io.EOF) on its own when asked to stop; ctx only backs that up.
 func startLiveRun(ctx context.Context, src capture.FrameReader, backend, iface string, maxFlows int, kernel func() uint64) *liveRun {
-	lr := &liveRun{backend: backend, iface: iface, names: naming.NewResolver(), kernel: kernel,
+	lr := &liveRun{backend: backend, iface: iface, names: naming.NewCache(), kernel: kernel,
 		done: make(chan struct{}), snapped: make(chan struct{}, 1)}
 	opts := capture.Options{
 		Table:         flow.Config{MaxFlows: maxFlows},
 		OnFlow:        lr.onFlow,
 		Progress:      lr.onProgress,
 		ProgressEvery: liveProgressEvery,
-		Resolver:      lr.names,
+		Names:         lr.names,
 		Backend:       backend,
 	}
 	go func() {
