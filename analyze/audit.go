@@ -13,6 +13,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // Options says what to audit against.
@@ -391,7 +392,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 			"address other than loopback or link-local): give --host or a site file")
 	case a.hosts.Inferred:
 		rep.Warnings = append(rep.Warnings, "gateway addresses were inferred from the traffic ("+
-			addrList(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
+			text.Addrs(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
 	}
 	for i := range a.rules {
 		finishRequirement(&rep.Requirements[i], &a.rules[i], t.evs[i], t.otherPeer[i], a.opts.Site)
@@ -430,7 +431,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) were not audited: no gateway address is known to tell their direction", t.transit))
 	case t.transit > 0:
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) had no gateway address on either side (transit, not audited): are the gateway addresses (%s) complete?",
-			t.transit, addrList(rep.Hosts.Addrs)))
+			t.transit, text.Addrs(rep.Hosts.Addrs)))
 	}
 	for _, h := range rep.Hosts.Addrs {
 		if !t.hostSeen[h] && t.flows > 0 {
@@ -440,7 +441,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	if t.flows == 0 {
 		rep.Warnings = append(rep.Warnings, "the capture holds no flows: every applicable requirement is never-seen")
 	}
-	for _, name := range sortedKeys(toSet(a.opts.Features)) {
+	for _, name := range sortedKeys(a.opts.Features) {
 		if _, used := rep.Features[name]; !used {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("feature %q is not a condition of any audited requirement", name))
 		}

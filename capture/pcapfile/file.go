@@ -19,6 +19,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // readBufSize is the read buffer for capture files: pcapgo's default 4 KiB
@@ -266,7 +267,7 @@ func (s *fileSource) Next(fr *capture.Frame) error {
 		if err == io.EOF {
 			s.err = io.EOF
 		} else {
-			s.err = fmt.Errorf("read capture %s: after %d frame%s: %w", s.name, s.frames, plural(s.frames), readErr(err))
+			s.err = fmt.Errorf("read capture %s: after %s: %w", s.name, text.Count(s.frames, "frame", "frames"), readErr(err))
 		}
 		return s.err
 	}
@@ -326,12 +327,4 @@ func (s *fileSource) Close() error {
 		return nil
 	}
 	return s.f.Close()
-}
-
-// plural is the "s" of a count's noun ("1 frame", "0 frames").
-func plural(n uint64) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // flowKey identifies one flow across two sessions of the same node: a
@@ -112,12 +115,12 @@ func Merge(sessions ...*Session) *capture.Result {
 			st.Warnings = append(st.Warnings, prefixFor(node)+w)
 		}
 	}
-	for _, node := range sortedKeys(dups) {
+	for _, node := range slices.Sorted(maps.Keys(dups)) {
 		d := dups[node]
 		st.Flows -= min(st.Flows, uint64(d))
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%s: %d flow(s) recorded by two sessions of this node (their spans overlap) were counted once; packet and byte totals count the overlap twice", node, d))
 	}
-	st.Backend = strings.Join(sortedKeys(backends), "+")
+	st.Backend = strings.Join(slices.Sorted(maps.Keys(backends)), "+")
 	if len(sessions) == 1 {
 		st.Iface = sessions[0].Stats.Iface
 	} else {
@@ -127,15 +130,6 @@ func Merge(sessions ...*Session) *capture.Result {
 	// Flows in time order, as a single capture would list them.
 	sort.SliceStable(res.Flows, func(a, b int) bool { return res.Flows[a].Start.Before(res.Flows[b].Start) })
 	return res
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // NodeName is the name Merge gives the i-th (0-based) session's flows.
@@ -242,23 +236,12 @@ func ResolveHosts(infer InferFunc, sessions ...*Session) (*ResolvedHosts, error)
 				r.Addrs = append(r.Addrs, a)
 			}
 		}
-		text := h.Node + " " + addrList(h.Addrs) + " (" + h.How + ")"
-		if !slices.Contains(how, text) {
-			how = append(how, text)
+		line := h.Node + " " + cmp.Or(text.Addrs(h.Addrs), "none") + " (" + h.How + ")"
+		if !slices.Contains(how, line) {
+			how = append(how, line)
 		}
 	}
 	slices.SortFunc(r.Addrs, netip.Addr.Compare)
 	r.How = "sessions: " + strings.Join(how, "; ")
 	return r, nil
-}
-
-func addrList(addrs []netip.Addr) string {
-	if len(addrs) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(addrs))
-	for i, a := range addrs {
-		parts[i] = a.String()
-	}
-	return strings.Join(parts, ", ")
 }

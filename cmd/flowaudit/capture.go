@@ -15,6 +15,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture/live"
 	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/internal/escape"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 func init() { subcommands = append(subcommands, newCaptureCmd) }
@@ -136,7 +137,7 @@ func (a *app) runCapture(f *captureFlags) error {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		escape.Terminal(f.iface), lc.Backend(), escape.Terminal(hostsText(opts, f.audit.site)))
+		escape.Terminal(f.iface), lc.Backend(), escape.Terminal(gatewayText(opts, f.audit.site)))
 	a.watchCapture(ctx, lc, &opts, ifHosts, f)
 
 	res, stopErr := lc.Stop()
@@ -153,7 +154,7 @@ func (a *app) runCapture(f *captureFlags) error {
 		res.Stats.Warnings = append(res.Stats.Warnings, "capture ended early: "+stopErr.Error())
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %s, %s, %d dropped by the kernel\n",
-		end.Sub(start).Truncate(time.Millisecond), count(res.Stats.Packets, "packet"), count(len(res.Flows), "flow"), res.Stats.KernelDrops)
+		end.Sub(start).Truncate(time.Millisecond), text.Count(res.Stats.Packets, "packet", "packets"), text.Count(len(res.Flows), "flow", "flows"), res.Stats.KernelDrops)
 
 	var saveErr error
 	if f.session != "" {
@@ -219,8 +220,9 @@ func sessionHosts(opts analyze.Options, siteFile string) ([]netip.Addr, string) 
 	return nil, ""
 }
 
-// hostsText describes the gateway addresses for the start message.
-func hostsText(opts analyze.Options, siteFile string) string {
+// gatewayText describes the gateway addresses for the start message
+// (separated by blanks, not commas, unlike the report).
+func gatewayText(opts analyze.Options, siteFile string) string {
 	hosts, how := sessionHosts(opts, siteFile)
 	if len(hosts) == 0 {
 		return "addresses inferred from the traffic"

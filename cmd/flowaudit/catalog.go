@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/catalog"
 	"github.com/flowaudit/flowaudit/internal/escape"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 func init() { subcommands = append(subcommands, newCatalogCmd) }
@@ -37,7 +38,7 @@ func (a *app) loadCatalog(files []string) (*catalog.Catalog, error) {
 	for _, f := range files {
 		o, err := catalog.LoadFileLimit(f, int64(a.maxInput))
 		if err != nil {
-			return nil, sizeHint(oneLine(err, f, false))
+			return nil, sizeHint(firstProblem(err, f, false))
 		}
 		c = c.Overlay(o)
 		if err := c.CheckSize(); err != nil {
@@ -169,7 +170,7 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 					return a.problems(sizeHint(err), args[0])
 				}
 				fmt.Fprintf(a.stdout, "%s: ok: site with %s, %s, %s\n",
-					escape.Terminal(args[0]), count(len(s.Hosts), "host"), count(len(s.Zones), "zone"), count(len(s.Features), "feature"))
+					escape.Terminal(args[0]), text.Count(len(s.Hosts), "host", "hosts"), text.Count(len(s.Zones), "zone", "zones"), text.Count(len(s.Features), "feature", "features"))
 				return nil
 			}
 			c, err := catalog.LoadFileLimit(args[0], int64(a.maxInput))
@@ -178,7 +179,7 @@ func newCatalogValidateCmd(a *app) *cobra.Command {
 			}
 			for _, p := range c.Products {
 				fmt.Fprintf(a.stdout, "%s: ok: product %s, %s, %s\n",
-					escape.Terminal(args[0]), escape.Terminal(p.Name), count(len(p.Requirements), "requirement"), count(len(p.Features()), "feature"))
+					escape.Terminal(args[0]), escape.Terminal(p.Name), text.Count(len(p.Requirements), "requirement", "requirements"), text.Count(len(p.Features()), "feature", "features"))
 			}
 			return nil
 		},
@@ -209,7 +210,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			opt := catalog.NFTOptions{Features: map[string]bool{}}
 			if site != "" {
 				if opt.Site, err = catalog.LoadSiteLimit(site, int64(a.maxInput)); err != nil {
-					return sizeHint(oneLine(err, site, true))
+					return sizeHint(firstProblem(err, site, true))
 				}
 				for f, on := range opt.Site.Features {
 					opt.Features[f] = on

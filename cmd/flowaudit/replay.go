@@ -186,7 +186,7 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 	}
 	if f.site != "" {
 		if opts.Site, err = catalog.LoadSiteLimit(f.site, int64(a.maxInput)); err != nil {
-			return opts, nil, sizeHint(oneLine(err, f.site, true))
+			return opts, nil, sizeHint(firstProblem(err, f.site, true))
 		}
 	}
 	for _, h := range f.hosts {
