@@ -160,8 +160,25 @@ func (t *mirror) evictedCount() uint64 {
 
 // build assembles the result: every flow and the kernel's counters.
 func (l *Live) build() capture.Result {
-	t := l.mirror
+	flows := l.flows()
 	st := capture.Stats{Backend: "ebpf", Iface: l.iface, Attribution: l.attribution}
+	for i := range flows {
+		if i == 0 || flows[i].Start.Before(st.Start) {
+			st.Start = flows[i].Start
+		}
+		if flows[i].End.After(st.End) {
+			st.End = flows[i].End
+		}
+	}
+	st.Flows = uint64(len(flows))
+	l.addCounters(&st)
+	return capture.Result{Flows: flows, Stats: st}
+}
+
+// flows converts every flow of the mirror, by start, then by creation,
+// with their names.
+func (l *Live) flows() []flow.Flow {
+	t := l.mirror
 	flows := make([]flow.Flow, 0, len(t.m)+len(t.old))
 	// Flows idle past their timeout at the time of the last packet are
 	// finished, as the Table expires them by packet time.
@@ -169,27 +186,7 @@ func (l *Live) build() capture.Result {
 	for _, e := range t.m {
 		now = max(now, e.val.LastNs)
 	}
-	add := func(e *kernelFlow) {
-		f := toFlow(&e.key, &e.val, l.clock)
-		f.UID = e.uid
-		switch {
-		case e.evicted:
-			f.Evicted, f.Open = true, false
-		case e.finished || e.val.LastNs+timeout(&e.key, &e.val) <= now:
-			f.Open = false
-		}
-		ts := f.Start.UnixNano()
-		f.OrigNames = l.names.Names(f.Orig.Addr(), ts)
-		f.RespNames = l.names.Names(f.Resp.Addr(), ts)
-		if e.retired {
-			f.ServerName = e.serverName
-		} else if len(t.names) > 0 {
-			f.ServerName = t.names[e.key]
-		}
-		flows = append(flows, f)
-	}
-	// Sort the entries (pointers), not the converted flows: by start, then
-	// by creation.
+	// Sort the entries (pointers), not the converted flows.
 	all := make([]*kernelFlow, 0, len(t.m)+len(t.old))
 	all = append(all, t.old...)
 	for _, e := range t.m {
@@ -202,18 +199,36 @@ func (l *Live) build() capture.Result {
 		return cmp.Compare(a.seq, b.seq)
 	})
 	for _, e := range all {
-		add(e)
+		flows = append(flows, l.flowOf(e, now))
 	}
-	for i := range flows {
-		if i == 0 || flows[i].Start.Before(st.Start) {
-			st.Start = flows[i].Start
-		}
-		if flows[i].End.After(st.End) {
-			st.End = flows[i].End
-		}
-	}
-	st.Flows = uint64(len(flows))
+	return flows
+}
 
+// flowOf converts one kernel flow; now is the time of the last packet.
+func (l *Live) flowOf(e *kernelFlow, now uint64) flow.Flow {
+	f := toFlow(&e.key, &e.val, l.clock)
+	f.UID = e.uid
+	switch {
+	case e.evicted:
+		f.Evicted, f.Open = true, false
+	case e.finished || e.val.LastNs+timeout(&e.key, &e.val) <= now:
+		f.Open = false
+	}
+	ts := f.Start.UnixNano()
+	f.OrigNames = l.names.Names(f.Orig.Addr(), ts)
+	f.RespNames = l.names.Names(f.Resp.Addr(), ts)
+	if e.retired {
+		f.ServerName = e.serverName
+	} else if len(l.mirror.names) > 0 {
+		f.ServerName = l.mirror.names[e.key]
+	}
+	return f
+}
+
+// addCounters adds the kernel's counters to st, with a warning for each
+// kind of loss they show.
+func (l *Live) addCounters(st *capture.Stats) {
+	t := l.mirror
 	c, err := readCounters(l.tc.Counters)
 	if err != nil {
 		st.Warnings = append(st.Warnings, "read kernel counters: "+err.Error())
@@ -240,7 +255,6 @@ func (l *Live) build() capture.Result {
 	if st.Evicted > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d flows evicted from the kernel map (raise --max-flows)", st.Evicted))
 	}
-	return capture.Result{Flows: flows, Stats: st}
 }
 
 // readCounters sums the per-CPU counters.

@@ -36,100 +36,130 @@ func keyOf(f *flow.Flow) flowKey {
 // recorded (same protocol, addresses, ports and start) is kept once
 // (the finished copy if one was still open) and a warning says so.
 func Merge(sessions ...*Session) *capture.Result {
-	res := &capture.Result{}
+	m := &merger{res: &capture.Result{}, single: len(sessions) == 1, perNode: map[string]int{},
+		known: map[string]map[flowKey]int{}, dups: map[string]int{}, backends: map[string]bool{}}
 	n := 0
-	perNode := map[string]int{}
 	for i, s := range sessions {
 		n += len(s.Flows)
-		perNode[NodeName(s, i)]++
+		m.perNode[NodeName(s, i)]++
 	}
-	res.Flows = make([]flow.Flow, 0, n)
-	st := &res.Stats
-	backends := map[string]bool{}
-	var ifaces, attribution []string
-	// Flows already merged, for nodes recorded by more than one session.
-	known := map[string]map[flowKey]int{}
-	dups := map[string]int{}
-	prefixFor := func(node string) string {
-		if len(sessions) == 1 {
-			return ""
-		}
-		return node + ": "
-	}
+	m.res.Flows = make([]flow.Flow, 0, n)
 	for i, s := range sessions {
 		node := NodeName(s, i)
-		seen := known[node]
-		if seen == nil && perNode[node] > 1 {
-			seen = map[flowKey]int{}
-			known[node] = seen
-		}
-		var added []flowKey
-		for _, f := range s.Flows {
-			f.Node = node
-			if seen != nil {
-				k := keyOf(&f)
-				if j, ok := seen[k]; ok {
-					dups[node]++
-					if res.Flows[j].Open && !f.Open {
-						res.Flows[j] = f
-					}
-					continue
-				}
-				added = append(added, k)
-			}
-			res.Flows = append(res.Flows, f)
-		}
-		// Registered after the session's own flows: one session's flows
-		// are never merged with each other.
-		for j, k := range added {
-			seen[k] = len(res.Flows) - len(added) + j
-		}
-		ss := s.Stats
-		backends[ss.Backend] = true
-		if ss.Iface != "" && !slices.Contains(ifaces, node+":"+ss.Iface) {
-			ifaces = append(ifaces, node+":"+ss.Iface)
-		}
-		if ss.Attribution != "" && !slices.Contains(attribution, prefixFor(node)+ss.Attribution) {
-			attribution = append(attribution, prefixFor(node)+ss.Attribution)
-		}
-		st.Files = append(st.Files, ss.Files...)
-		if !ss.Start.IsZero() && (st.Start.IsZero() || ss.Start.Before(st.Start)) {
-			st.Start = ss.Start
-		}
-		if ss.End.After(st.End) {
-			st.End = ss.End
-		}
-		st.Packets += ss.Packets
-		st.Bytes += ss.Bytes
-		st.Flows += ss.Flows
-		st.Undecodable += ss.Undecodable
-		st.IfaceDrops += ss.IfaceDrops
-		st.KernelDrops += ss.KernelDrops
-		st.MissedBytes += ss.MissedBytes
-		st.Evicted += ss.Evicted
-		st.Interrupted = st.Interrupted || ss.Interrupted
-		for _, e := range ss.ReadErrors {
-			st.ReadErrors = append(st.ReadErrors, prefixFor(node)+e)
-		}
-		for _, w := range ss.Warnings {
-			st.Warnings = append(st.Warnings, prefixFor(node)+w)
-		}
+		m.addFlows(node, s.Flows)
+		m.addStats(node, &s.Stats)
 	}
-	for _, node := range slices.Sorted(maps.Keys(dups)) {
-		d := dups[node]
+	m.finish(sessions)
+	return m.res
+}
+
+// merger is one Merge's state.
+type merger struct {
+	res     *capture.Result
+	single  bool           // one session: nothing is prefixed by node
+	perNode map[string]int // sessions per node
+	// known indexes the flows already merged, for nodes recorded by more
+	// than one session; dups counts per node the flows found twice.
+	known    map[string]map[flowKey]int
+	dups     map[string]int
+	backends map[string]bool
+	ifaces   []string
+	attrib   []string
+}
+
+// prefixFor is what a node's warnings and read errors start with.
+func (m *merger) prefixFor(node string) string {
+	if m.single {
+		return ""
+	}
+	return node + ": "
+}
+
+// addFlows adds a session's flows as node's, keeping once a flow an
+// earlier session of the same node recorded too (the finished copy).
+func (m *merger) addFlows(node string, flows []flow.Flow) {
+	res := m.res
+	seen := m.known[node]
+	if seen == nil && m.perNode[node] > 1 {
+		seen = map[flowKey]int{}
+		m.known[node] = seen
+	}
+	var added []flowKey
+	for _, f := range flows {
+		f.Node = node
+		if seen != nil {
+			k := keyOf(&f)
+			if j, ok := seen[k]; ok {
+				m.dups[node]++
+				if res.Flows[j].Open && !f.Open {
+					res.Flows[j] = f
+				}
+				continue
+			}
+			added = append(added, k)
+		}
+		res.Flows = append(res.Flows, f)
+	}
+	// Registered after the session's own flows: one session's flows
+	// are never merged with each other.
+	for j, k := range added {
+		seen[k] = len(res.Flows) - len(added) + j
+	}
+}
+
+// addStats adds a session's statistics as node's.
+func (m *merger) addStats(node string, ss *capture.Stats) {
+	st := &m.res.Stats
+	m.backends[ss.Backend] = true
+	if ss.Iface != "" && !slices.Contains(m.ifaces, node+":"+ss.Iface) {
+		m.ifaces = append(m.ifaces, node+":"+ss.Iface)
+	}
+	if ss.Attribution != "" && !slices.Contains(m.attrib, m.prefixFor(node)+ss.Attribution) {
+		m.attrib = append(m.attrib, m.prefixFor(node)+ss.Attribution)
+	}
+	st.Files = append(st.Files, ss.Files...)
+	if !ss.Start.IsZero() && (st.Start.IsZero() || ss.Start.Before(st.Start)) {
+		st.Start = ss.Start
+	}
+	if ss.End.After(st.End) {
+		st.End = ss.End
+	}
+	st.Packets += ss.Packets
+	st.Bytes += ss.Bytes
+	st.Flows += ss.Flows
+	st.Undecodable += ss.Undecodable
+	st.IfaceDrops += ss.IfaceDrops
+	st.KernelDrops += ss.KernelDrops
+	st.MissedBytes += ss.MissedBytes
+	st.Evicted += ss.Evicted
+	st.Interrupted = st.Interrupted || ss.Interrupted
+	for _, e := range ss.ReadErrors {
+		st.ReadErrors = append(st.ReadErrors, m.prefixFor(node)+e)
+	}
+	for _, w := range ss.Warnings {
+		st.Warnings = append(st.Warnings, m.prefixFor(node)+w)
+	}
+}
+
+// finish counts each flow found twice once, names backends and
+// interfaces, and puts the flows in time order.
+func (m *merger) finish(sessions []*Session) {
+	st := &m.res.Stats
+	for _, node := range slices.Sorted(maps.Keys(m.dups)) {
+		d := m.dups[node]
 		st.Flows -= min(st.Flows, uint64(d))
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%s: %d flow(s) recorded by two sessions of this node (their spans overlap) were counted once; packet and byte totals count the overlap twice", node, d))
 	}
-	st.Backend = strings.Join(slices.Sorted(maps.Keys(backends)), "+")
-	if len(sessions) == 1 {
+	st.Backend = strings.Join(slices.Sorted(maps.Keys(m.backends)), "+")
+	if m.single {
 		st.Iface = sessions[0].Stats.Iface
 	} else {
-		st.Iface = strings.Join(ifaces, ",")
+		st.Iface = strings.Join(m.ifaces, ",")
 	}
-	st.Attribution = strings.Join(attribution, "; ")
+	st.Attribution = strings.Join(m.attrib, "; ")
 	// Flows in time order, as a single capture would list them.
-	sort.SliceStable(res.Flows, func(a, b int) bool { return res.Flows[a].Start.Before(res.Flows[b].Start) })
-	return res
+	flows := m.res.Flows
+	sort.SliceStable(flows, func(a, b int) bool { return flows[a].Start.Before(flows[b].Start) })
 }
 
 // NodeName is the name Merge gives the i-th (0-based) session's flows.

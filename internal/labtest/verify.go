@@ -182,60 +182,72 @@ func observe(p gopacket.Packet, want map[group][]string, state func(conn) *connS
 	has := func(g group) bool { _, ok := want[g]; return ok }
 	switch proto {
 	case 6, 17:
-		if len(payload) < 14 {
-			return
-		}
-		name := "udp"
-		if proto == 6 {
-			name = "tcp"
-		}
-		sport, dport := binary.BigEndian.Uint16(payload), binary.BigEndian.Uint16(payload[2:])
-		if g := (group{name, src, dst, dport}); has(g) {
-			s := state(conn{g, sport})
-			s.req++
-			if proto == 6 && payload[13]&0x12 == 0x02 { // SYN without ACK
-				s.syn++
-			}
-		} else if g := (group{name, dst, src, sport}); has(g) {
-			s := state(conn{g, dport})
-			s.reply++
-			if proto == 6 && payload[13]&0x12 == 0x12 {
-				s.synack++
-			}
-			if proto == 6 && payload[13]&0x04 != 0 {
-				s.rst++
-			}
-		}
+		observePorts(proto, src, dst, payload, has, state)
 	case 1, 58:
-		if len(payload) < 8 {
+		observeICMP(proto, src, dst, payload, has, state, ev)
+	}
+}
+
+// observePorts files a TCP or UDP packet: a request from the scenario's
+// originator, or a reply (SYN-ACK, RST) to it.
+func observePorts(proto uint8, src, dst netip.Addr, payload []byte, has func(group) bool, state func(conn) *connState) {
+	if len(payload) < 14 {
+		return
+	}
+	name := "udp"
+	if proto == 6 {
+		name = "tcp"
+	}
+	sport, dport := binary.BigEndian.Uint16(payload), binary.BigEndian.Uint16(payload[2:])
+	if g := (group{name, src, dst, dport}); has(g) {
+		s := state(conn{g, sport})
+		s.req++
+		if proto == 6 && payload[13]&0x12 == 0x02 { // SYN without ACK
+			s.syn++
+		}
+	} else if g := (group{name, dst, src, sport}); has(g) {
+		s := state(conn{g, dport})
+		s.reply++
+		if proto == 6 && payload[13]&0x12 == 0x12 {
+			s.synack++
+		}
+		if proto == 6 && payload[13]&0x04 != 0 {
+			s.rst++
+		}
+	}
+}
+
+// observeICMP files an ICMP or ICMPv6 packet: an echo request or reply of
+// the scenario, or an error quoting one of its connections.
+func observeICMP(proto uint8, src, dst netip.Addr, payload []byte, has func(group) bool, state func(conn) *connState, ev *Evidence) {
+	if len(payload) < 8 {
+		return
+	}
+	typ, code := payload[0], payload[1]
+	id := binary.BigEndian.Uint16(payload[4:])
+	switch {
+	case proto == 1 && typ == 8, proto == 58 && typ == 128:
+		if g := (group{"icmp", src, dst, 0}); has(g) {
+			state(conn{g, id}).req++
+		}
+	case proto == 1 && typ == 0, proto == 58 && typ == 129:
+		if g := (group{"icmp", dst, src, 0}); has(g) {
+			state(conn{g, id}).reply++
+		}
+	case proto == 1 && (typ == 3 || typ == 11), proto == 58 && (typ == 1 || typ == 3):
+		c, ok := quoted(proto == 58, payload[8:])
+		if !ok || !has(c.group) {
 			return
 		}
-		typ, code := payload[0], payload[1]
-		id := binary.BigEndian.Uint16(payload[4:])
+		reason := icmpReason(proto == 58, typ, code)
+		state(c).icmp = reason
 		switch {
-		case proto == 1 && typ == 8, proto == 58 && typ == 128:
-			if g := (group{"icmp", src, dst, 0}); has(g) {
-				state(conn{g, id}).req++
-			}
-		case proto == 1 && typ == 0, proto == 58 && typ == 129:
-			if g := (group{"icmp", dst, src, 0}); has(g) {
-				state(conn{g, id}).reply++
-			}
-		case proto == 1 && (typ == 3 || typ == 11), proto == 58 && (typ == 1 || typ == 3):
-			c, ok := quoted(proto == 58, payload[8:])
-			if !ok || !has(c.group) {
-				return
-			}
-			reason := icmpReason(proto == 58, typ, code)
-			state(c).icmp = reason
-			switch {
-			case reason == "admin-prohibited" && proto == 1:
-				ev.AdminProhibited4++
-			case reason == "admin-prohibited":
-				ev.AdminProhibited6++
-			case reason == "port-unreachable":
-				ev.PortUnreachable++
-			}
+		case reason == "admin-prohibited" && proto == 1:
+			ev.AdminProhibited4++
+		case reason == "admin-prohibited":
+			ev.AdminProhibited6++
+		case reason == "port-unreachable":
+			ev.PortUnreachable++
 		}
 	}
 }
