@@ -4,12 +4,17 @@ package ebpf
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/naming"
+	"golang.org/x/sys/unix"
 )
 
 // TestEventLayout checks parseEvent's offsets against the bpf2go type.
@@ -164,16 +169,20 @@ func TestUIDUnique(t *testing.T) {
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func TestCheckKernel(t *testing.T) {
-	for _, c := range []struct {
-		rel string
-		ok  bool
-	}{
-		{"6.18.44-fc-v595", true}, {"6.6.0", true}, {"7.0.1", true},
-		{"6.5.13-generic", false}, {"5.15.0-91-generic", false}, {"garbage", false},
-	} {
-		if err := checkKernel(c.rel); (err == nil) != c.ok {
-			t.Errorf("checkKernel(%q) = %v, want ok=%v", c.rel, err, c.ok)
+// TestProbeErr: a feature the kernel lacks and a probe this process may
+// not run are told apart, one line each.
+func TestProbeErr(t *testing.T) {
+	missing := probeErr("tcx links", fmt.Errorf("detect support for tcx: %w", ebpf.ErrNotSupported))
+	if !errors.Is(missing, ebpf.ErrNotSupported) || !strings.Contains(missing.Error(), "needs tcx links, which this kernel lacks") {
+		t.Errorf("missing feature: %v", missing)
+	}
+	denied := probeErr("TC programs", fmt.Errorf("load program: %w", unix.EPERM))
+	if errors.Is(denied, ebpf.ErrNotSupported) || !strings.Contains(denied.Error(), "needs root (or CAP_BPF and CAP_NET_ADMIN)") {
+		t.Errorf("no privilege: %v", denied)
+	}
+	for _, err := range []error{missing, denied} {
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("not one line: %q", err)
 		}
 	}
 }

@@ -273,9 +273,9 @@ func readCounters(m *ebpf.Map) ([flowCounterCNT_MAX]uint64, error) {
 }
 
 // attemptEnded says whether the kernel restarted an unanswered TCP attempt
-// (tcp_attempt_delay, bpf/flow.c) rather than evicting it.
+// (flow_config.attempt_delay, bpf/flow.c) rather than evicting it.
 func attemptEnded(k *flowFlowKey, old, next *flowFlowVal) bool {
 	const openerSYN = 2
 	return k.Proto == flow.ProtoTCP && old.OpenerHow == openerSYN && old.Pkts[old.Opener^1] == 0 &&
-		next.FirstNs-old.FirstNs > uint64(timeouts["attempt_delay"])
+		next.FirstNs-old.FirstNs > flowConfig.AttemptDelay
 }

@@ -248,9 +248,9 @@ func TestPrivilegedTCParity(t *testing.T) {
 // the earlier flow as finished (not evicted), as the Table splits flows.
 func TestPrivilegedTimeoutRestart(t *testing.T) {
 	requireRoot(t)
-	saved := timeouts["timeout_udp"]
-	timeouts["timeout_udp"] = 1 // nanosecond: every packet after the first restarts
-	t.Cleanup(func() { timeouts["timeout_udp"] = saved })
+	saved := flowConfig.TimeoutUdp
+	flowConfig.TimeoutUdp = 1 // nanosecond: every packet after the first restarts
+	t.Cleanup(func() { flowConfig.TimeoutUdp = saved })
 	o := loadForTest(t)
 	mir := newMirror()
 	for i, f := range [][]byte{
@@ -321,9 +321,9 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 // the attempt is kept as a finished flow, as the Table splits them.
 func TestPrivilegedAttemptDelay(t *testing.T) {
 	requireRoot(t)
-	saved := timeouts["attempt_delay"]
-	timeouts["attempt_delay"] = 1 // nanosecond
-	t.Cleanup(func() { timeouts["attempt_delay"] = saved })
+	saved := flowConfig.AttemptDelay
+	flowConfig.AttemptDelay = 1 // nanosecond
+	t.Cleanup(func() { flowConfig.AttemptDelay = saved })
 	o := loadForTest(t)
 	mir := newMirror()
 	const c, s = "192.0.2.10:40000", "198.51.100.25:25"
