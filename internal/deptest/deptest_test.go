@@ -128,14 +128,10 @@ func TestDependencies(t *testing.T) {
 func checkPackage(t *testing.T, p *pkg, pkgs map[string]*pkg) {
 	t.Helper()
 	path := p.ImportPath
-	// forbid reports each import in list that bad refuses: list is
-	// p.Imports (direct) or p.Deps (transitive).
-	forbid := func(why string, bad func(string) bool, list []string) {
+	// forbid reports each import in list (p.Imports or p.Deps, as verb
+	// says) that bad refuses.
+	forbid := func(verb string, list []string, bad func(string) bool, why string) {
 		t.Helper()
-		verb := "depends on"
-		if len(list) == len(p.Imports) && (len(list) == 0 || &list[0] == &p.Imports[0]) {
-			verb = "imports"
-		}
 		for _, imp := range list {
 			if bad(imp) {
 				t.Errorf("%s %s %s: %s", path, verb, imp, why)
@@ -143,38 +139,39 @@ func checkPackage(t *testing.T, p *pkg, pkgs map[string]*pkg) {
 		}
 	}
 	if !under(path, "internal/labtest") {
-		forbid("only _test.go files may import testing and internal/labtest", func(imp string) bool {
+		forbid("imports", p.Imports, func(imp string) bool {
 			return imp == "testing" || under(imp, "internal/labtest")
-		}, p.Imports)
+		}, "only _test.go files may import testing and internal/labtest")
 	}
 	if !under(path, "cmd") {
-		forbid("only cmd builds the command line", func(imp string) bool {
-			return strings.HasPrefix(imp, "github.com/spf13/cobra")
-		}, p.Deps)
+		forbid("depends on", p.Deps, func(imp string) bool {
+			return strings.HasPrefix(imp, "github.com/spf13/cobra") || under(imp, "cmd")
+		}, "only cmd builds the command line")
 	}
 	switch {
 	case under(path, "analyze") || under(path, "catalog"):
 		checkPortable(t, p, pkgs)
-		forbid("analyze and catalog sit above capture's sources", func(imp string) bool {
-			return under(imp, "cmd")
-		}, p.Deps)
 	case path == module+"/capture":
-		forbid("capture is the pipeline: its sources import it, not the reverse", func(imp string) bool {
-			return under(imp, "capture/live") || under(imp, "capture/pcapfile") || under(imp, "capture/ebpf") ||
-				under(imp, "analyze") || under(imp, "catalog")
-		}, p.Deps)
-		forbid("capture holds no file, socket or OS-specific code", func(imp string) bool {
+		forbid("depends on", p.Deps, func(imp string) bool {
+			return under(imp, "capture/live") || under(imp, "capture/pcapfile") || under(imp, "capture/ebpf")
+		}, "capture is the pipeline: its sources import it, not the reverse")
+		forbid("imports", p.Imports, func(imp string) bool {
 			return isOSSpecific(imp) || imp == "os"
-		}, p.Imports)
+		}, "capture holds no file, socket or OS-specific code")
 	case under(path, "capture/ebpf"):
-		forbid("capture/live chooses between the backends, so it imports capture/ebpf, never the reverse", func(imp string) bool {
+		forbid("depends on", p.Deps, func(imp string) bool {
 			return under(imp, "capture/live")
-		}, p.Deps)
+		}, "capture/live chooses between the backends, so it imports capture/ebpf, never the reverse")
+	}
+	if under(path, "capture") {
+		forbid("depends on", p.Deps, func(imp string) bool {
+			return under(imp, "analyze") || under(imp, "catalog")
+		}, "layers point one way: analyze uses capture and catalog, which know nothing of each other")
 	}
 	if under(path, "catalog") {
-		forbid("catalog knows nothing of flows", func(imp string) bool {
+		forbid("depends on", p.Deps, func(imp string) bool {
 			return under(imp, "capture") || under(imp, "analyze")
-		}, p.Deps)
+		}, "layers point one way: analyze uses capture and catalog, which know nothing of each other")
 	}
 }
 
