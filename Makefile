@@ -4,8 +4,9 @@ BIN      ?= bin/flowaudit
 FUZZTIME ?= 10s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
+GOCYCLO  ?= $(shell command -v gocyclo 2>/dev/null || echo $(HOME)/go/bin/gocyclo)
 
-.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint clean
+.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint cross clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,10 +40,17 @@ generate: ## regenerate bpf2go outputs (needs clang)
 generate-check: generate ## fail when committed generated files are stale
 	git diff --exit-code -- '*_bpfel.go' '*_bpfel.o'
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, gocyclo (no function over complexity 25; lengths: internal/codehealth's test)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	$(GOCYCLO) -over 25 -ignore '_test\.go$$|_bpfel\.go$$' .
+
+cross: ## vet and build for macOS and Windows (replay, flows, report, catalog work there; capture says it needs Linux)
+	GOOS=darwin $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
+	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowaudit
+	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowaudit
 
 clean:
 	rm -rf bin

@@ -13,6 +13,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // Options says what to audit against.
@@ -98,18 +99,20 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 // compact copy of each flow until Report. An Auditor is not safe for
 // concurrent use: callers serialise Add and Report.
 type Auditor struct {
-	opts    Options
-	base    Report // requirements, products, features, zones
-	rules   []rule
-	idx     ruleIndex
-	hs      hostSet
-	names   []string // scratch for hostSet.views
-	hosts   Hosts
-	infer   bool
-	exempt  []netip.Prefix  // sources always judged (zones, IP peers)
-	pending [][]pendingFlow // flows kept for inference, in fixed-size chunks
-	tables  *pendingTables
-	t       *tally
+	opts   Options
+	base   Report // requirements, products, features, zones
+	rules  []rule
+	idx    ruleIndex
+	hs     hostSet
+	names  []string // scratch for hostSet.views
+	hosts  Hosts
+	infer  bool
+	exempt []netip.Prefix // sources always judged (zones, IP peers)
+	// held are the flows held until the gateway addresses are inferred
+	// (infer), packed, in fixed-size chunks.
+	held       [][]packedFlow
+	heldTables *packTables
+	t          *tally
 }
 
 // tally is what the flows added so far amount to.
@@ -129,8 +132,8 @@ type tally struct {
 	// end of the capture is known; ends is each node's latest packet.
 	// At most one per flow the capture's table held at the end (its
 	// --max-flows bound), kept compact.
-	awaiting    []pendingFlow
-	awaitTables *pendingTables
+	awaiting    []packedFlow
+	awaitTables *packTables
 	ends        map[string]time.Time
 	// srcs is the scanner test's source table; noise what it and the
 	// backscatter rule set aside.
@@ -186,7 +189,7 @@ func (a *Auditor) setHosts(addrs []netip.Addr, how string, inferred bool) {
 // counted yet.
 func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
 	b := *a
-	b.infer, b.pending, b.tables = false, nil, nil
+	b.infer, b.held, b.heldTables = false, nil, nil
 	b.setHosts(addrs, how, true)
 	b.t = newTally(&b)
 	return &b
@@ -196,7 +199,7 @@ func newTally(a *Auditor) *tally {
 	n := len(a.rules)
 	t := &tally{evs: make([]*evidence, n), otherPeer: make([]int, n), hk: map[string]*Housekeeping{},
 		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}, hostSeen: map[netip.Addr]bool{},
-		ends: map[string]time.Time{}, awaitTables: newPendingTables(), srcs: newSourceTable(a.opts.NoiseSources),
+		ends: map[string]time.Time{}, awaitTables: newPackTables(), srcs: newSourceTable(a.opts.NoiseSources),
 		noise: noiseSum{rules: make([]int, n), rulesBack: make([]int, n)}}
 	for i := range t.evs {
 		t.evs[i] = newEvidence(true)
@@ -208,15 +211,15 @@ func newTally(a *Auditor) *tally {
 // reuse f (capture.Options.OnFlow does).
 func (a *Auditor) Add(f *flow.Flow) {
 	if a.infer {
-		if a.tables == nil {
-			a.tables = newPendingTables()
+		if a.heldTables == nil {
+			a.heldTables = newPackTables()
 		}
-		if n := len(a.pending); n == 0 || len(a.pending[n-1]) == pendingChunk {
+		if n := len(a.held); n == 0 || len(a.held[n-1]) == heldChunk {
 			// Fixed chunks: no doubling and copying of one huge slice.
-			a.pending = append(a.pending, make([]pendingFlow, 0, pendingChunk))
+			a.held = append(a.held, make([]packedFlow, 0, heldChunk))
 		}
-		last := &a.pending[len(a.pending)-1]
-		*last = append(*last, a.tables.keep(f))
+		last := &a.held[len(a.held)-1]
+		*last = append(*last, a.heldTables.keep(f))
 		return
 	}
 	a.t.add(a, f)
@@ -232,8 +235,8 @@ func (a *Auditor) KeepsFlows() bool { return a.infer }
 // capture's evidence. It may be called again after more flows are added.
 func (a *Auditor) Report(stats capture.Stats) *Report {
 	if a.infer {
-		b := a.withHosts(inferHosts(a.pendingFlows()))
-		for f := range a.pendingFlows() {
+		b := a.withHosts(inferHosts(a.heldFlows()))
+		for f := range a.heldFlows() {
 			b.t.add(b, f)
 		}
 		return b.report(stats)
@@ -241,15 +244,15 @@ func (a *Auditor) Report(stats capture.Stats) *Report {
 	return a.report(stats)
 }
 
-// pendingFlows iterates over the kept flows, restored one at a time into
+// heldFlows iterates over the held flows, restored one at a time into
 // the same scratch Flow.
-func (a *Auditor) pendingFlows() iter.Seq[*flow.Flow] {
+func (a *Auditor) heldFlows() iter.Seq[*flow.Flow] {
 	return func(yield func(*flow.Flow) bool) {
 		var f flow.Flow
 		var icmp flow.ICMPError
-		for _, chunk := range a.pending {
+		for _, chunk := range a.held {
 			for i := range chunk {
-				a.tables.restore(&chunk[i], &f, &icmp)
+				a.heldTables.restore(&chunk[i], &f, &icmp)
 				if !yield(&f) {
 					return
 				}
@@ -472,7 +475,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 			"address other than loopback or link-local): give --host or a site file")
 	case a.hosts.Inferred:
 		rep.Warnings = append(rep.Warnings, "gateway addresses were inferred from the traffic ("+
-			addrList(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
+			text.Addrs(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
 	}
 	for i := range a.rules {
 		finishRequirement(&rep.Requirements[i], &a.rules[i], t.evs[i], t.otherPeer[i], a.opts.Site)
@@ -511,7 +514,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) were not audited: no gateway address is known to tell their direction", t.transit))
 	case t.transit > 0:
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) had no gateway address on either side (transit, not audited): are the gateway addresses (%s) complete?",
-			t.transit, addrList(rep.Hosts.Addrs)))
+			t.transit, text.Addrs(rep.Hosts.Addrs)))
 	}
 	for _, h := range rep.Hosts.Addrs {
 		if !t.hostSeen[h] && t.flows > 0 {
@@ -521,7 +524,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	if t.flows == 0 {
 		rep.Warnings = append(rep.Warnings, "the capture holds no flows: every applicable requirement is never-seen")
 	}
-	for _, name := range sortedKeys(toSet(a.opts.Features)) {
+	for _, name := range sortedKeys(a.opts.Features) {
 		if _, used := rep.Features[name]; !used {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("feature %q is not a condition of any audited requirement", name))
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 const (
@@ -279,7 +280,7 @@ func TestInferHosts(t *testing.T) {
 		fl(flow.ProtoICMPv6, "[fe80::1]:135", "[ff02::1]:0", flow.Unanswered),
 	}
 	rep := audit(t, flows, Options{Products: []*catalog.Product{product("p", req("x", catalog.Out, catalog.TCP, port(25)))}, Site: &catalog.Site{}})
-	if got := addrList(rep.Hosts.Addrs); got != "192.0.2.10, 2001:db8::10" {
+	if got := text.Addrs(rep.Hosts.Addrs); got != "192.0.2.10, 2001:db8::10" {
 		t.Fatalf("hosts %s", got)
 	}
 	if !rep.Hosts.Inferred || !strings.Contains(rep.Hosts.How, "192.0.2.10 in 3 of 4 IPv4 flows") || !hasWarning(rep, "inferred") {

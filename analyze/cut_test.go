@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -98,7 +99,7 @@ func TestReplayCutAtTheEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := capture.ReadFiles(context.Background(), []string{tt.path}, capture.Options{})
+			res, err := pcapfile.ReadFiles(context.Background(), []string{tt.path}, capture.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package analyze
 import (
 	"cmp"
 	"container/heap"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -359,11 +360,10 @@ func zonesOf(a netip.Addr, site *catalog.Site) []string {
 	return zs
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
+// sortedKeys returns m's keys in order, never nil (an empty list stays []
+// in JSON).
+func sortedKeys[V any](m map[string]V) []string {
+	out := slices.AppendSeq(make([]string, 0, len(m)), maps.Keys(m))
 	slices.Sort(out)
 	return out
 }

@@ -3,7 +3,6 @@ package analyze
 import (
 	"cmp"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -150,7 +149,7 @@ func zoneWarnings(rules []rule) []string {
 		}
 	}
 	var out []string
-	for _, z := range sortedKeys(toSet(byZone)) {
+	for _, z := range sortedKeys(byZone) {
 		ids := byZone[z]
 		list := strings.Join(ids, ", ")
 		if len(ids) > 3 {
@@ -163,25 +162,9 @@ func zoneWarnings(rules []rule) []string {
 	return out
 }
 
-func toSet[V any](m map[string]V) map[string]bool {
-	s := make(map[string]bool, len(m))
-	for k := range m {
-		s[k] = true
-	}
-	return s
-}
-
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
 	}
 	return s
-}
-
-func addrList(as []netip.Addr) string {
-	parts := make([]string, len(as))
-	for i, a := range as {
-		parts[i] = a.String()
-	}
-	return strings.Join(parts, ", ")
 }

@@ -81,11 +81,17 @@ func outNames(f *flow.Flow, buf *[]string) []string {
 // flow transit, nothing audited). Housekeeping flows are left out. It
 // returns the addresses and a sentence saying how they were chosen.
 func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
-	// Pass 1: per family, a Misra-Gries summary finds the few addresses
-	// that can take part in a large share of flows without a map entry for
-	// every address seen. Pass 2 counts those candidates exactly.
+	cands, familyFlows := hostCandidates(flows)
+	counts := countFlows(flows, cands)
+	return chooseHosts(bestPerFamily(flows, counts), counts, familyFlows)
+}
+
+// hostCandidates is inferHosts' first pass: per family, a Misra-Gries
+// summary finds the few addresses that can take part in a large share of
+// flows without a map entry for every address seen. It also counts each
+// family's flows ([0] IPv4, [1] IPv6). Housekeeping flows are left out.
+func hostCandidates(flows iter.Seq[*flow.Flow]) (cands []netip.Addr, familyFlows [2]int) {
 	var summaries [2]heavyHitters
-	familyFlows := [2]int{} // [0] IPv4, [1] IPv6
 	for f := range flows {
 		if housekeepingKind(f) != "" {
 			continue
@@ -99,7 +105,6 @@ func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
 			summaries[family(r)].add(r)
 		}
 	}
-	var cands []netip.Addr
 	for _, h := range summaries {
 		for i, a := range h.addr {
 			if h.n[i] > 0 {
@@ -107,6 +112,12 @@ func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
 			}
 		}
 	}
+	return cands, familyFlows
+}
+
+// countFlows is inferHosts' second pass: the exact number of flows each
+// candidate takes part in (housekeeping left out).
+func countFlows(flows iter.Seq[*flow.Flow], cands []netip.Addr) map[netip.Addr]int {
 	exact := make([]int, len(cands)) // a linear scan of a few beats a map
 	for f := range flows {
 		o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
@@ -124,8 +135,13 @@ func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
 	for i, a := range cands {
 		counts[a] = exact[i]
 	}
-	// Per family, the addresses with the most flows; ties are rare, so
-	// distinct peers are counted in a second pass only for them.
+	return counts
+}
+
+// bestPerFamily returns, per family, the address with the most flows;
+// ties are rare, so distinct peers are counted in a third pass only for
+// them (then the lower address wins). An invalid address: none.
+func bestPerFamily(flows iter.Seq[*flow.Flow], counts map[netip.Addr]int) [2]netip.Addr {
 	var tied [2][]netip.Addr
 	var top [2]int
 	for a, n := range counts {
@@ -149,6 +165,13 @@ func inferHosts(flows iter.Seq[*flow.Flow]) ([]netip.Addr, string) {
 		})
 		best[fam] = cands[0]
 	}
+	return best
+}
+
+// chooseHosts keeps each family's best address that takes part in at least
+// half of its family's flows, or else the busier of the two alone, and
+// says so in a sentence.
+func chooseHosts(best [2]netip.Addr, counts map[netip.Addr]int, familyFlows [2]int) ([]netip.Addr, string) {
 	var addrs []netip.Addr
 	var parts []string
 	names := [2]string{"IPv4", "IPv6"}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // TestInferHostsRule checks the rule docs/report.md states: per family the
@@ -46,7 +47,7 @@ func TestInferHostsRule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addrs, how := inferHosts(flowsOf(tt.flows))
-			if got := addrList(addrs); got != tt.addrs || !strings.Contains(how, tt.how) {
+			if got := text.Addrs(addrs); got != tt.addrs || !strings.Contains(how, tt.how) {
 				t.Errorf("got %q, %q; want %q, %q", got, how, tt.addrs, tt.how)
 			}
 		})

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -276,7 +277,7 @@ func TestLabCaptures(t *testing.T) {
 				t.Skipf("truth names product %q: %v", name, err)
 			}
 			tf.product = prod
-			res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
+			res, err := pcapfile.ReadFiles(context.Background(), []string{path}, capture.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -176,7 +177,7 @@ func auditUpdates(t *testing.T, prod *catalog.Product, gw, updates string, befor
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
+	res, err := pcapfile.ReadFiles(context.Background(), []string{path}, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

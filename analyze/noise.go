@@ -100,7 +100,7 @@ func (a *Auditor) screened(f *flow.Flow) (netip.Addr, bool) {
 func exemptPrefixes(rules []rule, site *catalog.Site) []netip.Prefix {
 	var out []netip.Prefix
 	if site != nil {
-		for _, z := range sortedKeys(toSet(site.Zones)) {
+		for _, z := range sortedKeys(site.Zones) {
 			out = append(out, site.Zones[z]...)
 		}
 	}

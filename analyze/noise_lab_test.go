@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -97,7 +98,7 @@ func TestLabCapturesWithScans(t *testing.T) {
 			if err != nil {
 				t.Skipf("truth names product: %v", err)
 			}
-			res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
+			res, err := pcapfile.ReadFiles(context.Background(), []string{path}, capture.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -40,18 +40,18 @@ func (r *srcRec) tryPort(p uint16) bool {
 }
 
 // heldFlow is a flow held for the scanner test: the numbers of a
-// pendingFlow and its own strings (held flows come and go, so their
+// packedFlow and its own strings (held flows come and go, so their
 // strings are not interned). A held flow completed no handshake, so its
 // history is not kept.
 type heldFlow struct {
-	pendingFlow
+	packedFlow
 	node, icmpReason     string
 	origNames, respNames []string
 	next                 int32
 }
 
 func holdFlow(f *flow.Flow) heldFlow {
-	h := heldFlow{pendingFlow: compactFlow(f), node: strings.Clone(f.Node),
+	h := heldFlow{packedFlow: packFlow(f), node: strings.Clone(f.Node),
 		origNames: cloneStrings(f.OrigNames), respNames: cloneStrings(f.RespNames), next: none}
 	if f.ICMP != nil {
 		h.icmpReason = strings.Clone(f.ICMP.Reason)
@@ -61,9 +61,9 @@ func holdFlow(f *flow.Flow) heldFlow {
 
 // restore fills f (reused between calls) from h.
 func (h *heldFlow) restore(f *flow.Flow, icmp *flow.ICMPError) {
-	expandFlow(&h.pendingFlow, f, icmp)
+	unpackFlow(&h.packedFlow, f, icmp)
 	f.Node, f.OrigNames, f.RespNames = h.node, h.origNames, h.respNames
-	if h.pendingFlow.hasICMP {
+	if h.packedFlow.hasICMP {
 		icmp.Reason = h.icmpReason
 	}
 }

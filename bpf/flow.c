@@ -325,7 +325,7 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 			 (ip.proto == IPPROTO_TCP && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
 			  tcp_closed(v)) ||
 			 (ip.proto == IPPROTO_TCP && !(flags & TCP_SYN) && v->opener_how == OPENER_SYN &&
-			  dir == v->opener && v->pkts[dir ^ 1] == 0 && now - v->first_ns > attempt_delay))) {
+			  dir == v->opener && v->pkts[dir ^ 1] == 0 && now - v->first_ns > config.attempt_delay))) {
 		restart(&k, v, now, skb->ifindex);
 		created = 1;
 	}

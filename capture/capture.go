@@ -1,6 +1,9 @@
-// Package capture records traffic (offline from pcap/pcapng files, live
-// through AF_PACKET or an eBPF TC program) and rebuilds flows with their
-// outcomes. Linux-only backends live in _linux.go files.
+// Package capture turns captured frames into finished flows: the pipeline
+// (Run, Replay: frames decoded, flows tracked, names attached) and the
+// vocabulary its sources and consumers share (Frame, FrameReader, Stats,
+// Result, the live capture's options and errors, local drops). It holds
+// no file, socket or OS-specific code: capture files are read by
+// capture/pcapfile, live traffic by capture/live and capture/ebpf.
 package capture
 
 import (
@@ -42,9 +45,9 @@ type Stats struct {
 	Evicted uint64 `json:"evicted"`
 	// ReadErrors are the errors that ended the reading of an input file
 	// before its end (truncated or damaged), one line per file, as they
-	// also appear in Warnings. Set by ReadFiles.
+	// also appear in Warnings. Set by Replay.
 	ReadErrors []string `json:"read_errors,omitempty"`
-	// Interrupted is set by ReadFiles when its context was cancelled
+	// Interrupted is set by Replay when its context was cancelled
 	// before every input file was read to its end (Warnings says after
 	// how many packets). Run never sets it: a live capture normally ends
 	// by cancellation.

@@ -1,16 +1,13 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -70,7 +67,8 @@ func framesOfLink(n int, link layers.LinkType, data []byte) []Frame {
 }
 
 func TestUnsupportedLinkTypeWarnings(t *testing.T) {
-	cutIPv4 := append(slices.Clone(marked(1)[:14]), 0x45, 0)
+	good := framesOf(t, filepath.Join(flowsDir, "established.pcap"))[0].Data // Ethernet, IPv4, TCP
+	cutIPv4 := append(slices.Clone(good[:14]), 0x45, 0)
 	tests := []struct {
 		name        string
 		frames      []Frame
@@ -80,7 +78,7 @@ func TestUnsupportedLinkTypeWarnings(t *testing.T) {
 		{"arcnet", framesOfLink(26, 129, []byte{1, 2, 0xd4, 0x45, 0}), 26,
 			[]string{"link type ARCNET_LINUX (129) is not supported: 26 frames skipped"}},
 		{"two link types, in numeric order, with good frames between",
-			slices.Concat(framesOfLink(2, 220, []byte{0}), framesOfLink(3, layers.LinkTypeEthernet, marked(7)),
+			slices.Concat(framesOfLink(2, 220, []byte{0}), framesOfLink(3, layers.LinkTypeEthernet, good),
 				framesOfLink(1, 6, []byte{0})), 3,
 			[]string{"link type IEEE802_5 (token ring) (6) is not supported: 1 frame skipped",
 				"link type USB_LINUX_MMAPPED (220) is not supported: 2 frames skipped"}},
@@ -142,87 +140,20 @@ func TestUnsupportedLinkTypeAllocations(t *testing.T) {
 	}
 }
 
-func TestReadFilesLossSignals(t *testing.T) {
-	dir := t.TempDir()
-	good := []testFrame{{TS: 1e9, Data: marked(1)}, {TS: 2e9, Data: marked(2)}, {TS: 3e9, Data: marked(3)}}
-	clean := filepath.Join(dir, "clean.pcap")
-	writePcap(t, clean, layers.LinkTypeEthernet, false, good)
-	data := readAll(t, clean)
-	trunc := filepath.Join(dir, "trunc.pcap")
-	writeFile(t, trunc, data[:len(data)-10]) // cut inside the last record
-	arcnet := filepath.Join(dir, "arcnet.pcap")
-	writePcap(t, arcnet, 129, false, []testFrame{{TS: 1e9, Data: []byte{1, 2, 3}}, {TS: 2e9, Data: []byte{1, 2, 3}}})
-	arp := filepath.Join(dir, "arp.pcap")
-	writePcap(t, arp, layers.LinkTypeEthernet, false, []testFrame{{TS: 1e9, Data: arpFrame()}})
-
-	tests := []struct {
-		name       string
-		paths      []string
-		packets    uint64
-		readErrors int
-		loss       []string
-		warning    string // a warning line must contain this ("" none)
-	}{
-		{"clean", []string{clean}, 3, 0, nil, ""},
-		{"truncated", []string{trunc}, 2, 1, []string{"1 input file not read to its end (truncated or damaged)"},
-			"read capture " + trunc + ": after 2 frames: unexpected EOF (truncated: flows up to this point are kept)"},
-		{"truncated among others", []string{clean, trunc}, 5, 1,
-			[]string{"1 input file not read to its end (truncated or damaged)"}, "trunc.pcap: after 2 frames"},
-		{"unsupported link type", []string{arcnet}, 2, 0, []string{"2 frames could not be decoded"},
-			"link type ARCNET_LINUX (129) is not supported: 2 frames skipped"},
-		{"arp is not loss", []string{arp}, 1, 0, nil, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := ReadFiles(context.Background(), tt.paths, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := res.Stats
-			if st.Packets != tt.packets || len(st.ReadErrors) != tt.readErrors || st.Interrupted {
-				t.Errorf("packets %d read errors %q interrupted %v", st.Packets, st.ReadErrors, st.Interrupted)
-			}
-			for _, e := range st.ReadErrors {
-				if !slices.Contains(st.Warnings, e) {
-					t.Errorf("read error %q not in warnings %q", e, st.Warnings)
-				}
-			}
-			if got := st.LossSignals(); !slices.Equal(got, tt.loss) {
-				t.Errorf("loss %q, want %q", got, tt.loss)
-			}
-			found := slices.ContainsFunc(st.Warnings, func(w string) bool { return strings.Contains(w, tt.warning) })
-			if tt.warning != "" && !found || tt.warning == "" && len(st.Warnings) > 0 {
-				t.Errorf("warnings %q, want one containing %q", st.Warnings, tt.warning)
-			}
-		})
-	}
-}
-
-// TestReadFilesEmptyCapture checks that a capture with no packet leaves
-// its start and end out of JSON, and that they read back as zero.
-func TestReadFilesEmptyCapture(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "empty.pcap")
-	writePcap(t, path, layers.LinkTypeEthernet, false, nil)
-	res, err := ReadFiles(context.Background(), []string{path}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Stats.Packets != 0 || !res.Stats.Start.IsZero() || res.Stats.LossSeen() || len(res.Stats.Warnings) > 0 {
-		t.Errorf("stats %+v", res.Stats)
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, key := range []string{`"start"`, `"end"`, `0001-01-01`, `"interrupted"`, `"read_errors"`} {
-		if bytes.Contains(b, []byte(key)) {
-			t.Errorf("JSON of an empty capture has %s: %s", key, b)
-		}
-	}
-	var back Result
-	if err := json.Unmarshal(b, &back); err != nil || !back.Stats.Start.IsZero() || !back.Stats.End.IsZero() {
-		t.Errorf("read back: %v %+v", err, back.Stats)
-	}
+// marked is an Ethernet, IPv4, UDP frame from 192.0.2.1:marker to
+// 198.51.100.2:53: a distinct flow per marker.
+func marked(marker uint16) []byte {
+	f := make([]byte, 14+20+8+4)
+	binary.BigEndian.PutUint16(f[12:14], 0x0800)
+	ip := f[14:]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:4], 32)
+	copy(ip[12:16], []byte{192, 0, 2, 1})
+	copy(ip[16:20], []byte{198, 51, 100, 2})
+	binary.BigEndian.PutUint16(ip[20:22], marker)
+	binary.BigEndian.PutUint16(ip[22:24], 53)
+	binary.BigEndian.PutUint16(ip[24:26], 12)
+	return f
 }
 
 // endlessSource yields frames forever, like a capture file too large to
@@ -287,7 +218,7 @@ func TestReplayInterrupted(t *testing.T) {
 						t.Fatal(err)
 					}
 				} else {
-					res = replay(ctx, &src, Options{})
+					res = Replay(ctx, &src, Options{})
 				}
 				st := res.Stats
 				want := tt.interrupted && !live // Run never sets it
@@ -297,7 +228,7 @@ func TestReplayInterrupted(t *testing.T) {
 				if st.Packets != uint64(src.n) {
 					t.Errorf("live=%v: %d packets counted, %d read", live, st.Packets, src.n)
 				}
-				warn := "interrupted after " + itoa(st.Packets) + " packets: the input was not read to its end"
+				warn := "interrupted after " + strconv.FormatUint(st.Packets, 10) + " packets: the input was not read to its end"
 				if got := slices.Contains(st.Warnings, warn); got != want {
 					t.Errorf("live=%v: warnings %q, want %q: %v", live, st.Warnings, warn, want)
 				}
@@ -305,38 +236,3 @@ func TestReplayInterrupted(t *testing.T) {
 		})
 	}
 }
-
-// TestReadFilesInterrupted cancels a replay of a real file after its first
-// batch: the flows read so far come back, marked interrupted.
-func TestReadFilesInterrupted(t *testing.T) {
-	const n = 60 * batchSize // far more batches than the pool holds
-	frames := make([]testFrame, n)
-	for i := range frames {
-		frames[i] = testFrame{TS: int64(i+1) * 1e6, Data: marked(uint16(i))}
-	}
-	path := filepath.Join(t.TempDir(), "long.pcap")
-	writePcap(t, path, layers.LinkTypeEthernet, false, frames)
-	for _, cancelAt := range []int{0, 1} { // before reading, after the first batch
-		ctx, cancel := context.WithCancel(context.Background())
-		if cancelAt == 0 {
-			cancel()
-		}
-		res, err := ReadFiles(ctx, []string{path}, Options{ProgressEvery: 1, Progress: func(Progress) { cancel() }})
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := res.Stats
-		if !st.Interrupted || st.Packets == 0 || st.Packets >= n || len(res.Flows) == 0 ||
-			!slices.Contains(st.Warnings, "interrupted after "+itoa(st.Packets)+" packets: the input was not read to its end") {
-			t.Errorf("cancel %d: interrupted %v after %d of %d packets, %d flows, warnings %q",
-				cancelAt, st.Interrupted, st.Packets, n, len(res.Flows), st.Warnings)
-		}
-	}
-	res, err := ReadFiles(context.Background(), []string{path}, Options{})
-	if err != nil || res.Stats.Interrupted || res.Stats.Packets != n {
-		t.Errorf("uncancelled: %v, %+v", err, res.Stats)
-	}
-}
-
-func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -18,7 +18,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture/naming"
 )
 
-// Options configures Run and ReadFiles.
+// Options configures Run and Replay.
 type Options struct {
 	// Table configures the flow table (timeouts, MaxFlows). Its OnFlow and
 	// ServerName fields are set by Run.
@@ -32,11 +32,11 @@ type Options struct {
 	// with the counts so far, from the goroutine that called Run.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
-	// Resolver names flows from the DNS answers to the queries seen; with
+	// Names names flows from the DNS answers to the queries seen; with
 	// it set, Flow.ServerName is filled from TLS SNI and HTTP Host. Nil:
 	// Run makes one, unless NoNames is set.
-	Resolver *naming.Resolver
-	NoNames  bool
+	Names   *naming.Cache
+	NoNames bool
 	// Backend is recorded in Stats.Backend ("file" when empty).
 	Backend string
 }
@@ -65,7 +65,7 @@ type pipeline struct {
 	opts  Options
 	res   *Result
 	table *flow.Table
-	names *naming.Resolver
+	names *naming.Cache
 	dec   *decode.Decoder
 	live  bool
 	// input counts the bytes read from the input files (nil when live).
@@ -87,7 +87,7 @@ type pipeline struct {
 // capture.ErrTimeout from Next means "no packet yet". A read error ends the
 // run: the flows gathered so far are returned with the error. src is not
 // closed.
-func Run(ctx context.Context, src Source, opts Options) (*Result, error) {
+func Run(ctx context.Context, src FrameReader, opts Options) (*Result, error) {
 	pl := newPipeline(opts)
 	err := pl.run(ctx, src)
 	pl.finish()
@@ -106,9 +106,9 @@ func newPipeline(opts Options) *pipeline {
 	pl.res.Stats.Backend = opts.Backend
 	pl.live = opts.Backend != "file"
 	if !opts.NoNames {
-		pl.names = opts.Resolver
+		pl.names = opts.Names
 		if pl.names == nil {
-			pl.names = naming.NewResolver()
+			pl.names = naming.NewCache()
 		}
 	}
 	cfg := opts.Table
@@ -120,7 +120,7 @@ func newPipeline(opts Options) *pipeline {
 	return pl
 }
 
-// observeDNS feeds a DNS query or answer to the resolver, which pairs them
+// observeDNS feeds a DNS query or answer to the name cache, which pairs them
 // (TCP: one message whose 2-byte length prefix fits in this segment).
 func (pl *pipeline) observeDNS(p *decode.Packet) {
 	msg := p.Payload
@@ -259,28 +259,13 @@ func linkName(l layers.LinkType) string {
 	return strconv.Itoa(int(l))
 }
 
-// ReadFiles replays capture files (pcap, pcapng, gzip of either) merged in
-// time order. A file that cannot be opened or is not a capture is an error
-// naming it; a damaged or truncated file is not: the flows read so far are
-// returned and Stats.Warnings says what happened, one line per file.
-//
-// When ctx is cancelled before the input has been read to its end, the
-// flows read so far are returned with Stats.Interrupted set and a warning
-// saying after how many packets.
-func ReadFiles(ctx context.Context, paths []string, opts Options) (*Result, error) {
-	src, err := OpenFiles(paths)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	res := replay(ctx, src, opts)
-	res.Stats.Files = append([]string(nil), paths...)
-	return res, nil
-}
-
-// replay runs src as ReadFiles does: read errors and an early stop become
-// statistics and warnings, not an error.
-func replay(ctx context.Context, src Source, opts Options) *Result {
+// Replay runs src to its end as a replay of capture files does: a read
+// error that ended the input (a truncated or damaged file) and an early
+// stop are not errors but statistics and warnings, one line each, and the
+// flows read so far are returned. When ctx is cancelled before the input
+// has been read to its end, Stats.Interrupted is set and a warning says
+// after how many packets. src is not closed.
+func Replay(ctx context.Context, src FrameReader, opts Options) *Result {
 	pl := newPipeline(opts)
 	err := pl.run(ctx, src)
 	pl.finish()

@@ -11,7 +11,7 @@ import (
 )
 
 // The per-packet path runs on two goroutines: a reader that reads and
-// decodes frames (and feeds DNS messages to the resolver), and the Run
+// decodes frames (and feeds DNS messages to the name cache), and the Run
 // goroutine that tracks flows. They exchange batches of decoded packets
 // from a fixed pool, so nothing is allocated per packet. Frames are read
 // without copying and their buffer is reused by the next read, so a batch
@@ -60,7 +60,7 @@ func (b *batch) reset() {
 // input ends, a read error occurs or ctx is cancelled. On cancellation the
 // reader hands over what it has read, so no packet already taken from the
 // source is lost.
-func (pl *pipeline) run(ctx context.Context, src Source) error {
+func (pl *pipeline) run(ctx context.Context, src FrameReader) error {
 	pl.input, _ = src.(InputCounter)
 	free := make(chan *batch, batchPool)
 	full := make(chan *batch, batchPool)
@@ -113,7 +113,7 @@ func (pl *pipeline) run(ctx context.Context, src Source) error {
 // read is the reader goroutine: it fills batches until input ends or stop
 // is closed, and always hands over a last batch marked end. The tracker
 // takes every batch until then, so sends never block for long.
-func (pl *pipeline) read(src Source, free chan *batch, full chan<- *batch, stop <-chan struct{}) {
+func (pl *pipeline) read(src FrameReader, free chan *batch, full chan<- *batch, stop <-chan struct{}) {
 	var (
 		fr      Frame
 		started time.Time
@@ -201,7 +201,7 @@ func (pl *pipeline) stale(started *time.Time) bool {
 	return now.Sub(*started) >= liveFlush
 }
 
-// keepPayload feeds DNS queries and answers to the resolver, then drops
+// keepPayload feeds DNS queries and answers to the name cache, then drops
 // the packet's reference to the frame buffer, keeping a copy only of
 // payloads that may name a server.
 func (pl *pipeline) keepPayload(b *batch, p *decode.Packet) {

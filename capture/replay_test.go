@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +17,9 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
+
+// flowsDir holds the captures capture/pcapfile's TestOutcomeCaptures writes.
+const flowsDir = "../testdata/flows"
 
 // sliceSource replays frames from memory; it returns ErrTimeout between
 // frames when timeouts is set, as a quiet live source does.
@@ -142,80 +143,9 @@ func TestRunCancel(t *testing.T) {
 	}
 }
 
-func TestReadFilesTruncatedAndUnreadable(t *testing.T) {
-	dir := t.TempDir()
-	data, err := os.ReadFile(filepath.Join(flowsDir, "established.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cut inside the fourth record: three frames survive.
-	cut := 24 + 3*(16+54) + 20
-	trunc := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(trunc, data[:cut], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ReadFiles(context.Background(), []string{trunc}, Options{})
-	if err != nil {
-		t.Fatalf("truncated file is an error: %v", err)
-	}
-	if res.Stats.Packets != 3 || len(res.Flows) != 1 || len(res.Stats.Warnings) != 1 ||
-		!strings.Contains(res.Stats.Warnings[0], "cut.pcap") || !strings.Contains(res.Stats.Warnings[0], "truncated") {
-		t.Errorf("packets=%d flows=%d warnings=%q", res.Stats.Packets, len(res.Flows), res.Stats.Warnings)
-	}
-
-	text := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(text, []byte("not a capture at all\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{filepath.Join(dir, "missing.pcap"), text} {
-		_, err := ReadFiles(context.Background(), []string{p}, Options{})
-		if err == nil || !strings.Contains(err.Error(), filepath.Base(p)) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("ReadFiles(%s) error = %v, want one line naming the file", p, err)
-		}
-	}
-}
-
-// TestReadFilesMalformedCorpus replays every damaged capture of the shared
-// corpus: none may panic or hang, and each either fails with one line
-// naming the file or returns a result.
-func TestReadFilesMalformedCorpus(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "corpus", "malformed")
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".txt") && !strings.HasSuffix(p, ".md") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ok, failed int
-	for _, p := range files {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		res, err := ReadFiles(ctx, []string{p}, Options{})
-		if ctx.Err() != nil {
-			t.Errorf("%s: did not finish in 20s", p)
-		}
-		cancel()
-		switch {
-		case err != nil:
-			failed++
-			if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), filepath.Base(p)) {
-				t.Errorf("%s: error not one line naming the file: %q", p, err)
-			}
-		case res == nil:
-			t.Errorf("%s: nil result without error", p)
-		default:
-			ok++
-		}
-	}
-	t.Logf("%d malformed-corpus files: %d read (some with warnings), %d refused with an error", len(files), ok, failed)
-}
-
 // TestRunAllocations replays 80,000 frames (10,000 short connections) and
 // checks that the pipeline's allocations do not grow with the packets: the
-// fixed set-up (batches, table, resolver) and a few per thousand flows
+// fixed set-up (batches, table, name cache) and a few per thousand flows
 // (UID chunks) only.
 func TestRunAllocations(t *testing.T) {
 	base := framesOf(t, filepath.Join(flowsDir, "established.pcap"))

@@ -20,40 +20,41 @@ type Frame struct {
 	Dropped uint64
 }
 
-// Source yields frames in capture order. Next returns io.EOF at the clean
-// end of input; an error wrapping io.ErrUnexpectedEOF means the input was
-// truncated and everything before it is still good.
-type Source interface {
+// FrameReader yields frames in capture order. Next returns io.EOF at the
+// clean end of input; an error wrapping io.ErrUnexpectedEOF means the input
+// was truncated, and one wrapping ErrDamaged that it is damaged; in both
+// cases everything before it is still good.
+type FrameReader interface {
 	Next(f *Frame) error
 	Close() error
 }
 
-// ErrTimeout is returned by a live Source's Next when no frame arrived
+// ErrTimeout is returned by a live FrameReader's Next when no frame arrived
 // within its poll interval, so the caller can check for cancellation and
 // report progress while the wire is quiet.
 var ErrTimeout = errors.New("no packet before poll timeout")
 
-// LiveOptions configures a live capture, whichever backend runs it.
-type LiveOptions struct {
-	Iface string
-	// WritePcap, when set, keeps the raw packets in this pcapng file
-	// (written to a temporary name and renamed when the capture stops).
-	WritePcap string
-	// Filter is a tcpdump-style capture filter (AF_PACKET backend only).
-	Filter string
-	// MaxFlows bounds the flow table (0: the default).
-	MaxFlows int
+// ErrDamaged is wrapped by a read error for a record or block whose header
+// contradicts its file (capture/pcapfile): a length over its MaxRecord or
+// the snap length, or a pcapng block that does not fit its own length. Reading that file stops
+// there, as at a truncation; the frames before it are kept.
+var ErrDamaged = errors.New("damaged capture")
+
+// InterfaceDropCounter is implemented by frame readers that learn of lost
+// packets outside the frames: pcapng interface statistics blocks, whose
+// isb_ifdrop count is cumulative per interface and usually written at the
+// end of the file (dumpcap writes it; it rarely writes EPB drop counts).
+type InterfaceDropCounter interface {
+	// InterfaceDrops returns the packets the interface statistics say
+	// were dropped beyond those already reported in Frame.Dropped. It is
+	// complete once Next has returned io.EOF or an error.
+	InterfaceDrops() uint64
 }
 
-// Live is a running live capture. Both backends (AF_PACKET and eBPF)
-// implement it, so the capture command treats them alike.
-type Live interface {
-	// Backend names the backend: "afpacket" or "ebpf".
-	Backend() string
-	// Snapshot returns the flows and statistics so far, finished and
-	// still active, for progress display and the --live view. It is safe to
-	// call while the capture runs.
-	Snapshot() Result
-	// Stop ends the capture, finishes every flow and returns the result.
-	Stop() (*Result, error)
+// InputCounter is implemented by file readers: how many bytes of their
+// files have been read so far, out of how many (compressed bytes for a
+// gzip file), for progress displays. It may be called from another
+// goroutine than the one calling Next.
+type InputCounter interface {
+	InputBytes() (read, size int64)
 }

@@ -2,7 +2,8 @@ package catalog
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,7 +86,7 @@ func TestCoverageOfTheDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c.Names(), sortedKeys(required); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got, want := c.Names(), slices.Sorted(maps.Keys(required)); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("products = %v, want %v", got, want)
 	}
 	for product, specs := range required {
@@ -109,19 +110,10 @@ func TestCoverageOfTheDocuments(t *testing.T) {
 				}
 			}
 		}
-		for _, w := range sortedKeys(want) {
+		for _, w := range slices.Sorted(maps.Keys(want)) {
 			if !have[w] {
 				t.Errorf("%s: missing %s", product, w)
 			}
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

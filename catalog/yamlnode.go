@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,7 +30,7 @@ func (l *errList) mapping(n *yaml.Node, field string, allowed []string, fn func(
 		if !l.clean(k, path, "key", k.Value) {
 			continue
 		}
-		if allowed != nil && !contains(allowed, k.Value) {
+		if allowed != nil && !slices.Contains(allowed, k.Value) {
 			l.add(k, path, "unknown key (allowed: %s)", strings.Join(allowed, ", "))
 			continue
 		}
@@ -188,13 +189,4 @@ func join(parent, key string) string {
 		return key
 	}
 	return parent + "." + key
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
-	"github.com/flowaudit/flowaudit/capture/lab"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // fixture is a report to render, built the way flowaudit builds it.
@@ -99,14 +100,14 @@ func auditCapture(t *testing.T, path string) *analyze.Report {
 	if product == "gateway" {
 		product = "mailcleaner"
 	}
-	if tr, err := lab.LoadTruth(lab.TruthPath(path)); err == nil && tr.Product != "" {
+	if tr, err := labtest.LoadTruth(labtest.TruthPath(path)); err == nil && tr.Product != "" {
 		product = tr.Product // a lab capture not named after its product (maintenance-before.pcap)
 	}
 	p, err := cat.Product(product)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	res, err := capture.ReadFiles(context.Background(), []string{path}, capture.Options{})
+	res, err := pcapfile.ReadFiles(context.Background(), []string{path}, capture.Options{})
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)
 	}

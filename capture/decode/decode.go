@@ -90,7 +90,8 @@ func (d *Decoder) Decode(data []byte, link layers.LinkType, p *Packet) error {
 	return d.link(data, link, p)
 }
 
-// link dispatches on the link type.
+// link dispatches on the link type (the headers of the rarer ones are in
+// link_more.go).
 func (d *Decoder) link(data []byte, link layers.LinkType, p *Packet) error {
 	switch link {
 	case linkEthernet:
@@ -102,15 +103,9 @@ func (d *Decoder) link(data []byte, link layers.LinkType, p *Packet) error {
 		// under these link types is still a packet worth counting.
 		return d.rawIP(data, p)
 	case linkLinuxSLL:
-		if len(data) < 16 {
-			return ErrTruncated
-		}
-		return d.etherType(binary.BigEndian.Uint16(data[14:16]), data[16:], p)
+		return d.linuxSLL(data, p)
 	case linkLinuxSLL2:
-		if len(data) < 20 {
-			return ErrTruncated
-		}
-		return d.etherType(binary.BigEndian.Uint16(data[0:2]), data[20:], p)
+		return d.linuxSLL2(data, p)
 	case linkNull, linkLoop:
 		return d.null(data, p)
 	case linkPPP, linkPPPHDLC:
@@ -125,43 +120,13 @@ func (d *Decoder) link(data []byte, link layers.LinkType, p *Packet) error {
 	case linkIEEE80211:
 		return d.ieee80211(data, p)
 	case linkRadiotap:
-		if len(data) < 4 {
-			return ErrTruncated
-		}
-		n := int(binary.LittleEndian.Uint16(data[2:4]))
-		if n < 8 || n > len(data) {
-			return ErrTruncated
-		}
-		return d.ieee80211(data[n:], p)
+		return d.radiotap(data, p)
 	case linkNFLog:
 		return d.nflog(data, p)
 	case linkPFLog:
-		// pfloghdr: its length (padded to 4 bytes) first; the address
-		// family that follows uses OS-specific values, so the IP
-		// version nibble decides instead.
-		if len(data) < 1 {
-			return ErrTruncated
-		}
-		n := (int(data[0]) + 3) &^ 3
-		if n < 4 || n > len(data) {
-			return ErrTruncated
-		}
-		return d.rawIP(data[n:], p)
+		return d.pflog(data, p)
 	case linkPKTAP, linkUser2:
-		// Apple PKTAP: header length and the inner link type, both
-		// little-endian, then the frame.
-		if len(data) < 8 {
-			return ErrTruncated
-		}
-		n := binary.LittleEndian.Uint32(data[0:4])
-		inner := binary.LittleEndian.Uint32(data[4:8])
-		if n < 8 || uint64(n) > uint64(len(data)) {
-			return ErrTruncated
-		}
-		if inner == linkPKTAP || inner == linkUser2 || inner > 0xffff {
-			return ErrUnsupported
-		}
-		return d.link(data[n:], layers.LinkType(inner), p)
+		return d.pktap(data, p)
 	case linkCHDLC:
 		if len(data) < 4 {
 			return ErrTruncated

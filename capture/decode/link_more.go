@@ -1,6 +1,10 @@
 package decode
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/gopacket/gopacket/layers"
+)
 
 // Less common link layers: wireless captures and firewall logs.
 
@@ -70,4 +74,67 @@ func (d *Decoder) nflog(data []byte, p *Packet) error {
 		}
 		off += (n + 3) &^ 3
 	}
+}
+
+// linuxSLL decodes a Linux "cooked" capture header (v1): the protocol is
+// at bytes 14-15.
+func (d *Decoder) linuxSLL(data []byte, p *Packet) error {
+	if len(data) < 16 {
+		return ErrTruncated
+	}
+	return d.etherType(binary.BigEndian.Uint16(data[14:16]), data[16:], p)
+}
+
+// linuxSLL2 decodes a Linux "cooked" capture header v2 (tcpdump -i any on
+// current libpcap): the protocol comes first, the header is 20 bytes.
+func (d *Decoder) linuxSLL2(data []byte, p *Packet) error {
+	if len(data) < 20 {
+		return ErrTruncated
+	}
+	return d.etherType(binary.BigEndian.Uint16(data[0:2]), data[20:], p)
+}
+
+// radiotap skips a radiotap header (its little-endian length at bytes
+// 2-3) before an 802.11 frame.
+func (d *Decoder) radiotap(data []byte, p *Packet) error {
+	if len(data) < 4 {
+		return ErrTruncated
+	}
+	n := int(binary.LittleEndian.Uint16(data[2:4]))
+	if n < 8 || n > len(data) {
+		return ErrTruncated
+	}
+	return d.ieee80211(data[n:], p)
+}
+
+// pflog skips a pfloghdr: its length (padded to 4 bytes) first; the
+// address family that follows uses OS-specific values, so the IP version
+// nibble decides instead.
+func (d *Decoder) pflog(data []byte, p *Packet) error {
+	if len(data) < 1 {
+		return ErrTruncated
+	}
+	n := (int(data[0]) + 3) &^ 3
+	if n < 4 || n > len(data) {
+		return ErrTruncated
+	}
+	return d.rawIP(data[n:], p)
+}
+
+// pktap decodes Apple PKTAP: header length and the inner link type, both
+// little-endian, then the frame. A PKTAP inside a PKTAP is refused, so
+// the recursion ends.
+func (d *Decoder) pktap(data []byte, p *Packet) error {
+	if len(data) < 8 {
+		return ErrTruncated
+	}
+	n := binary.LittleEndian.Uint32(data[0:4])
+	inner := binary.LittleEndian.Uint32(data[4:8])
+	if n < 8 || uint64(n) > uint64(len(data)) {
+		return ErrTruncated
+	}
+	if inner == linkPKTAP || inner == linkUser2 || inner > 0xffff {
+		return ErrUnsupported
+	}
+	return d.link(data[n:], layers.LinkType(inner), p)
 }

@@ -110,25 +110,24 @@ func toFlow(k *flowFlowKey, v *flowFlowVal, c clock) flow.Flow {
 }
 
 // timeout is how long a flow may stay idle before the Table finishes it:
-// the same rule the kernel applies (bpf/flow.c flow_timeout) with the
-// values loadTC gives the kernel (timeouts).
+// the same rule the kernel applies (bpf/timeout.h flow_timeout) with the
+// values loadTC gives the kernel (flowConfig).
 func timeout(k *flowFlowKey, v *flowFlowVal) uint64 {
-	name := "timeout_other"
 	switch k.Proto {
 	case flow.ProtoTCP:
-		name = "timeout_tcp"
 		if closed(k.Proto, summary(k, v, dirLo)) {
-			name = "close_delay"
+			return flowConfig.CloseDelay
 		}
+		return flowConfig.TimeoutTcp
 	case flow.ProtoUDP:
-		name = "timeout_udp"
 		if k.PortLo == 53 || k.PortHi == 53 {
-			name = "timeout_dns"
+			return flowConfig.TimeoutDns
 		}
+		return flowConfig.TimeoutUdp
 	case flow.ProtoICMP, flow.ProtoICMPv6:
-		name = "timeout_icmp"
+		return flowConfig.TimeoutIcmp
 	}
-	return uint64(timeouts[name])
+	return flowConfig.TimeoutOther
 }
 
 // closed says whether a flow had ended when the capture stopped: a TCP

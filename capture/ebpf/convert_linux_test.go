@@ -4,12 +4,17 @@ package ebpf
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/naming"
+	"golang.org/x/sys/unix"
 )
 
 // TestEventLayout checks parseEvent's offsets against the bpf2go type.
@@ -134,7 +139,7 @@ func TestToFlow(t *testing.T) {
 	copy(v.Comm[:], "razor-check")
 	f := toFlow(&k, &v, clock{offset: 1e12})
 	if f.Outcome != flow.Unreachable || f.State != flow.StateS0 || f.Attempts != 3 || !f.Open {
-		t.Errorf("verdict %s %s attempts %d open %v", f.Outcome, f.State, f.Attempts, f.Open)
+		t.Errorf("labtest.Verdict %s %s attempts %d open %v", f.Outcome, f.State, f.Attempts, f.Open)
 	}
 	if f.Orig.String() != "192.0.2.1:40000" || f.Resp.String() != "198.51.100.2:25" {
 		t.Errorf("endpoints %s -> %s", f.Orig, f.Resp)
@@ -164,16 +169,20 @@ func TestUIDUnique(t *testing.T) {
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func TestCheckKernel(t *testing.T) {
-	for _, c := range []struct {
-		rel string
-		ok  bool
-	}{
-		{"6.18.44-fc-v595", true}, {"6.6.0", true}, {"7.0.1", true},
-		{"6.5.13-generic", false}, {"5.15.0-91-generic", false}, {"garbage", false},
-	} {
-		if err := checkKernel(c.rel); (err == nil) != c.ok {
-			t.Errorf("checkKernel(%q) = %v, want ok=%v", c.rel, err, c.ok)
+// TestProbeErr: a feature the kernel lacks and a probe this process may
+// not run are told apart, one line each.
+func TestProbeErr(t *testing.T) {
+	missing := probeErr("tcx links", fmt.Errorf("detect support for tcx: %w", ebpf.ErrNotSupported))
+	if !errors.Is(missing, ebpf.ErrNotSupported) || !strings.Contains(missing.Error(), "needs tcx links, which this kernel lacks") {
+		t.Errorf("missing feature: %v", missing)
+	}
+	denied := probeErr("TC programs", fmt.Errorf("load program: %w", unix.EPERM))
+	if errors.Is(denied, ebpf.ErrNotSupported) || !strings.Contains(denied.Error(), "needs root (or CAP_BPF and CAP_NET_ADMIN)") {
+		t.Errorf("no privilege: %v", denied)
+	}
+	for _, err := range []error{missing, denied} {
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("not one line: %q", err)
 		}
 	}
 }
@@ -190,24 +199,24 @@ func TestPrivilegedSupported(t *testing.T) {
 // user space), and the answer is paired with the query: the event's
 // direction gives the transport.
 func TestPayloadAllocs(t *testing.T) {
-	l := &Live{res: naming.NewResolver(), tbl: newTable()}
+	l := &Live{names: naming.NewCache(), mirror: newMirror()}
 	k := keyFor("192.0.2.10", 41000, "198.51.100.53", 53, flow.ProtoUDP)
 	query := event(k, dirLo, payloadDNS, dnsQuery(t, "mx.example.net"))
 	answer := event(k, dirHi, payloadDNS, dnsAnswer(t, "mx.example.net", "198.51.100.25"))
 	server := netip.MustParseAddr("198.51.100.25")
 	l.payload(answer)
-	if l.res.Len() != 0 {
+	if l.names.Len() != 0 {
 		t.Fatal("an answer without its query named an address")
 	}
 	l.payload(query)
 	l.payload(answer)
-	if l.res.Len() != 1 {
+	if l.names.Len() != 1 {
 		t.Fatal("the answer to a query seen named nothing")
 	}
 	if n := testing.AllocsPerRun(200, func() { l.payload(query); l.payload(answer) }); n != 0 {
 		t.Errorf("payload (DNS query and answer) allocates %.1f times", n)
 	}
-	if got := l.res.Names(server, int64(1234)+l.clock.offset); len(got) != 1 || got[0] != "mx.example.net" {
+	if got := l.names.Names(server, int64(1234)+l.clock.offset); len(got) != 1 || got[0] != "mx.example.net" {
 		t.Errorf("names %q", got)
 	}
 }

@@ -8,3 +8,6 @@
 // The loader is Linux-only (*_linux.go); elsewhere Start and Supported
 // return an error. The BPF C source is in bpf/ at the repository root.
 package ebpf
+
+// AttributionOK is Stats.Attribution when the cgroup hooks are attached.
+const AttributionOK = "best effort (cgroup connect/sendmsg hooks)"

@@ -11,6 +11,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // sendUDP sends n datagrams from namespace ns to razorV4, cycling over
@@ -18,7 +20,7 @@ import (
 // took.
 func sendUDP(t testing.TB, ns string, first, ports, n int) time.Duration {
 	var d time.Duration
-	inNetns(t.(*testing.T), ns, func() {
+	labtest.InNetns(t.(*testing.T), ns, func() {
 		c, err := net.ListenPacket("udp4", ":0")
 		if err != nil {
 			t.Errorf("socket: %v", err)

@@ -11,7 +11,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/flowaudit/flowaudit/capture"
@@ -106,9 +105,6 @@ func openNetns(path string) (*os.File, uint32, error) {
 
 // load checks the kernel, then loads the programs and maps.
 func (p *DropProbe) load(ino uint32, names []string) error {
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return unavailable("needs root (or CAP_BPF and CAP_PERFMON): %v", err)
-	}
 	kspec, err := kernelSpec()
 	if err != nil {
 		return unavailable("no kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): %v", err)

@@ -11,12 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/live/nftrules"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // dropLab is a "gateway" namespace joined by a veth pair (gw0) to a
@@ -48,12 +51,15 @@ const dropRules = `table inet fw {
 	}
 }`
 
+// dropLabSeq numbers drop labs, for unique namespace names.
+var dropLabSeq atomic.Int64
+
 // newDropLab builds one; host is the last byte of the gateway's and
 // peer's link addresses (203.0.113.<host> and .<host+1>), so that two
 // labs can be told apart by address.
 func newDropLab(t *testing.T, host int) *dropLab {
 	t.Helper()
-	id := fmt.Sprintf("fa-drop-%d-%d", os.Getpid(), pairSeq.Add(1))
+	id := fmt.Sprintf("fa-drop-%d-%d", os.Getpid(), dropLabSeq.Add(1))
 	l := &dropLab{gw: id + "-gw", peer: id + "-peer", gwAddr: fmt.Sprintf("203.0.113.%d", host),
 		peerIP: fmt.Sprintf("203.0.113.%d", host+1)}
 	run := func(stdin string, args ...string) {
@@ -109,7 +115,7 @@ func (l *dropLab) drive(t *testing.T) map[string]*attempt {
 	}
 	// A listener on the peer for the control flow.
 	var ln net.Listener
-	inNetns(t, l.peer, func() {
+	labtest.InNetns(t, l.peer, func() {
 		var err error
 		if ln, err = net.Listen("tcp", razorV4+":25"); err != nil {
 			t.Errorf("listen: %v", err)
@@ -286,7 +292,7 @@ func checkOutputDrop(t *testing.T, ds []capture.LocalDrop, proto uint8, dst stri
 func ifindex(t *testing.T, ns, dev string) int {
 	t.Helper()
 	var idx int
-	inNetns(t, ns, func() {
+	labtest.InNetns(t, ns, func() {
 		ifc, err := net.InterfaceByName(dev)
 		if err != nil {
 			t.Errorf("%s in %s: %v", dev, ns, err)
@@ -311,7 +317,7 @@ func checkRuleNames(t *testing.T, l *dropLab, ds []capture.LocalDrop) {
 		h, _ := strconv.ParseUint(m[2], 10, 64)
 		handles[m[1]] = h
 	}
-	rs, err := capture.LoadRuleset("/run/netns/" + l.gw)
+	rs, err := nftrules.Load("/run/netns/" + l.gw)
 	if err != nil {
 		t.Fatal(err)
 	}

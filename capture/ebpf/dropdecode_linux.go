@@ -80,7 +80,7 @@ type dropTable struct {
 
 func newDropTable(max int) *dropTable {
 	return &dropTable{m: map[dropprobeDropKey]*dropEntry{}, max: max,
-		keys: make([]dropprobeDropKey, batch), vals: make([]dropprobeDropVal, batch)}
+		keys: make([]dropprobeDropKey, lookupBatch), vals: make([]dropprobeDropVal, lookupBatch)}
 }
 
 // refresh reads the whole kernel map and merges it.

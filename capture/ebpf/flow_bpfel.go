@@ -29,6 +29,17 @@ const (
 	flowCounterCNT_MAX             flowCounter = 10
 )
 
+type flowFlowConfig struct {
+	_            structs.HostLayout
+	TimeoutTcp   uint64
+	TimeoutUdp   uint64
+	TimeoutDns   uint64
+	TimeoutIcmp  uint64
+	TimeoutOther uint64
+	CloseDelay   uint64
+	AttemptDelay uint64
+}
+
 type flowFlowKey struct {
 	_      structs.HostLayout
 	AddrLo [16]uint8
@@ -97,13 +108,7 @@ const (
 	flowProgProcConnect6      = "proc_connect6"
 	flowProgProcSendmsg4      = "proc_sendmsg4"
 	flowProgProcSendmsg6      = "proc_sendmsg6"
-	flowVarAttemptDelay       = "attempt_delay"
-	flowVarCloseDelay         = "close_delay"
-	flowVarTimeoutDns         = "timeout_dns"
-	flowVarTimeoutIcmp        = "timeout_icmp"
-	flowVarTimeoutOther       = "timeout_other"
-	flowVarTimeoutTcp         = "timeout_tcp"
-	flowVarTimeoutUdp         = "timeout_udp"
+	flowVarConfig             = "config"
 	flowVarUnusedCounter      = "unused_counter"
 	flowVarUnusedPayloadEvent = "unused_payload_event"
 )
@@ -172,13 +177,7 @@ type flowMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type flowVariableSpecs struct {
-	AttemptDelay       *ebpf.VariableSpec `ebpf:"attempt_delay"`
-	CloseDelay         *ebpf.VariableSpec `ebpf:"close_delay"`
-	TimeoutDns         *ebpf.VariableSpec `ebpf:"timeout_dns"`
-	TimeoutIcmp        *ebpf.VariableSpec `ebpf:"timeout_icmp"`
-	TimeoutOther       *ebpf.VariableSpec `ebpf:"timeout_other"`
-	TimeoutTcp         *ebpf.VariableSpec `ebpf:"timeout_tcp"`
-	TimeoutUdp         *ebpf.VariableSpec `ebpf:"timeout_udp"`
+	Config             *ebpf.VariableSpec `ebpf:"config"`
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedPayloadEvent *ebpf.VariableSpec `ebpf:"unused_payload_event"`
 }
@@ -222,13 +221,7 @@ func (m *flowMaps) Close() error {
 //
 // It can be passed to loadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type flowVariables struct {
-	AttemptDelay       *ebpf.Variable `ebpf:"attempt_delay"`
-	CloseDelay         *ebpf.Variable `ebpf:"close_delay"`
-	TimeoutDns         *ebpf.Variable `ebpf:"timeout_dns"`
-	TimeoutIcmp        *ebpf.Variable `ebpf:"timeout_icmp"`
-	TimeoutOther       *ebpf.Variable `ebpf:"timeout_other"`
-	TimeoutTcp         *ebpf.Variable `ebpf:"timeout_tcp"`
-	TimeoutUdp         *ebpf.Variable `ebpf:"timeout_udp"`
+	Config             *ebpf.Variable `ebpf:"config"`
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedPayloadEvent *ebpf.Variable `ebpf:"unused_payload_event"`
 }

@@ -5,24 +5,19 @@ package ebpf
 import (
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
-// requireRoot skips a privileged test when not root, and fails it under
-// CI=true, where privileged tests must run.
+// requireRoot skips a privileged test when not root (and fails it under
+// CI=true).
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("privileged test needs root, and CI=true: refusing to skip")
-	}
-	t.Skip("privileged test: needs root (BPF programs, tcx, network namespaces)")
+	labtest.RequireRoot(t, "BPF programs, tcx, network namespaces")
 }
 
 var (

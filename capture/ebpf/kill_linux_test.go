@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 const childEnv = "FLOWAUDIT_EBPF_CHILD" // "netns/iface" for the helper process
@@ -32,7 +33,7 @@ func TestHelperEBPFChild(t *testing.T) {
 	ns, dev, _ := strings.Cut(spec, "/")
 	var live capture.Live
 	var err error
-	inNetns(t, ns, func() {
+	labtest.InNetns(t, ns, func() {
 		live, err = Start(context.Background(), capture.LiveOptions{Iface: dev})
 	})
 	if err != nil {
@@ -66,7 +67,7 @@ func TestHelperEBPFChild(t *testing.T) {
 func attached(t *testing.T, ns, dev string) (tcx, cg map[ebpf.ProgramID]bool) {
 	t.Helper()
 	tcx, cg = map[ebpf.ProgramID]bool{}, map[ebpf.ProgramID]bool{}
-	inNetns(t, ns, func() {
+	labtest.InNetns(t, ns, func() {
 		ifc, err := net.InterfaceByName(dev)
 		if err != nil {
 			t.Errorf("interface %s: %v", dev, err)
@@ -106,9 +107,9 @@ func attached(t *testing.T, ns, dev string) (tcx, cg map[ebpf.ProgramID]bool) {
 // checks that its tcx and cgroup attachments went with it.
 func TestPrivilegedSIGKILLDetaches(t *testing.T) {
 	requireRoot(t)
-	p := newVethPair(t)
+	p := labtest.NewVethPair(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEBPFChild$")
-	cmd.Env = append(os.Environ(), childEnv+"="+p.client+"/"+p.dev)
+	cmd.Env = append(os.Environ(), childEnv+"="+p.Client+"/"+p.Dev)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +129,7 @@ func TestPrivilegedSIGKILLDetaches(t *testing.T) {
 		n, _ := strconv.Atoi(f[i+1])
 		ids[i] = ebpf.ProgramID(n)
 	}
-	tcx, cg := attached(t, p.client, p.dev)
+	tcx, cg := attached(t, p.Client, p.Dev)
 	if !tcx[ids[0]] || !tcx[ids[1]] || !cg[ids[2]] {
 		t.Fatalf("while capturing: programs %v not all attached (tcx %v, cgroup %v)", ids, tcx, cg)
 	}
@@ -140,7 +141,7 @@ func TestPrivilegedSIGKILLDetaches(t *testing.T) {
 	// Link release is asynchronous (RCU): allow a moment.
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		tcx, cg = attached(t, p.client, p.dev)
+		tcx, cg = attached(t, p.Client, p.Dev)
 		if len(tcx) == 0 && !cg[ids[2]] {
 			return
 		}

@@ -29,9 +29,6 @@ const (
 	ifaceCheckEvery = 250 * time.Millisecond
 )
 
-// AttributionOK is Stats.Attribution when the cgroup hooks are attached.
-const AttributionOK = "best effort (cgroup connect/sendmsg hooks)"
-
 // Live is a running eBPF capture on one interface. It implements
 // capture.Live.
 type Live struct {
@@ -42,7 +39,7 @@ type Live struct {
 	// collector detaches silently, so all are kept until Stop.
 	links []link.Link
 	rd    *ringbuf.Reader
-	res   *naming.Resolver
+	names *naming.Cache
 	clock clock
 	watch *ifWatch
 
@@ -53,7 +50,7 @@ type Live struct {
 	wg          sync.WaitGroup
 
 	mu     sync.Mutex
-	tbl    *table
+	mirror *mirror
 	result *capture.Result
 }
 
@@ -85,9 +82,9 @@ func Start(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) 
 	if err != nil {
 		return nil, err
 	}
-	l := &Live{iface: opts.Iface, tc: tc, res: naming.NewResolver(), clock: bootClock(),
+	l := &Live{iface: opts.Iface, tc: tc, names: naming.NewCache(), clock: bootClock(),
 		watch: newIfWatch(opts.Iface, ifc.Index),
-		done:  make(chan struct{}), ended: make(chan struct{}), tbl: newTable()}
+		done:  make(chan struct{}), ended: make(chan struct{}), mirror: newMirror()}
 	fail := func(err error) (capture.Live, error) {
 		l.closeAll()
 		return nil, err
@@ -162,7 +159,7 @@ func (l *Live) poll() {
 			// The map is read at its usual pace, and at once when the
 			// capture ends, so a Snapshot meanwhile is up to date.
 			if ending || now.Sub(lastRead) >= pollInterval-ifaceCheckEvery/2 {
-				_ = l.tbl.refresh(l.tc.Flows)
+				_ = l.mirror.refresh(l.tc.Flows)
 				lastRead = now
 			}
 			if ending {
@@ -219,7 +216,7 @@ func (l *Live) Snapshot() capture.Result {
 	if l.result != nil {
 		return *l.result
 	}
-	err := l.tbl.refresh(l.tc.Flows)
+	err := l.mirror.refresh(l.tc.Flows)
 	r := l.build()
 	if err != nil {
 		r.Stats.Warnings = append(r.Stats.Warnings, "read kernel flow map: "+err.Error())
@@ -250,7 +247,7 @@ func (l *Live) Stop() (*capture.Result, error) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err := l.tbl.refresh(l.tc.Flows)
+	err := l.mirror.refresh(l.tc.Flows)
 	r := l.build()
 	l.result = &r
 	l.closeAll()

@@ -16,14 +16,15 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // serve starts, in the server namespace, a banner server on :2525, a TLS
 // sink on :4443 and a DNS answerer on UDP :53. Nothing listens on :2526
 // (RST) or UDP :2703 (ICMP port unreachable).
-func serve(t *testing.T, p *vethPair) {
+func serve(t *testing.T, p *labtest.VethPair) {
 	t.Helper()
-	inNetns(t, p.server, func() {
+	labtest.InNetns(t, p.Server, func() {
 		for _, addr := range []string{"[::]:2525", "[::]:4443"} {
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -68,7 +69,7 @@ func serve(t *testing.T, p *vethPair) {
 			return
 		}
 		t.Cleanup(func() { pc.Close() })
-		answer := dnsAnswer(t, "mx.example.net", serverV4)
+		answer := dnsAnswer(t, "mx.example.net", labtest.VethServerV4)
 		go func() {
 			buf := make([]byte, 512)
 			for {
@@ -84,11 +85,11 @@ func serve(t *testing.T, p *vethPair) {
 
 // clientTraffic runs, in the client namespace, the exchanges the test
 // expects to see.
-func clientTraffic(t *testing.T, p *vethPair) {
+func clientTraffic(t *testing.T, p *labtest.VethPair) {
 	t.Helper()
-	inNetns(t, p.client, func() {
+	labtest.InNetns(t, p.Client, func() {
 		// DNS first, so the answer is valid when the later flows start.
-		if c, err := net.Dial("udp", serverV4+":53"); err == nil {
+		if c, err := net.Dial("udp", labtest.VethServerV4+":53"); err == nil {
 			c.Write(dnsQuery(t, "mx.example.net"))
 			c.SetReadDeadline(time.Now().Add(2 * time.Second))
 			buf := make([]byte, 512)
@@ -97,7 +98,7 @@ func clientTraffic(t *testing.T, p *vethPair) {
 			}
 			c.Close()
 		}
-		for _, addr := range []string{serverV4 + ":2525", "[" + serverV6 + "]:2525"} {
+		for _, addr := range []string{labtest.VethServerV4 + ":2525", "[" + labtest.VethServerV6 + "]:2525"} {
 			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 			if err != nil {
 				t.Errorf("dial %s: %v", addr, err)
@@ -109,11 +110,11 @@ func clientTraffic(t *testing.T, p *vethPair) {
 			c.Write([]byte("QUIT\r\n"))
 			c.Close()
 		}
-		if c, err := net.DialTimeout("tcp", serverV4+":2526", 2*time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", labtest.VethServerV4+":2526", 2*time.Second); err == nil {
 			c.Close()
 			t.Errorf("dial :2526 succeeded, want refused")
 		}
-		if c, err := net.DialTimeout("tcp", serverV4+":4443", 2*time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", labtest.VethServerV4+":4443", 2*time.Second); err == nil {
 			c.Write(clientHello("smtp.example.org"))
 			c.SetReadDeadline(time.Now().Add(2 * time.Second))
 			buf := make([]byte, 64)
@@ -124,14 +125,14 @@ func clientTraffic(t *testing.T, p *vethPair) {
 		}
 		// A bulk transfer: TSO/GSO hands the veth super-packets, which the
 		// kernel program must count as the segments they stand for.
-		if c, err := net.DialTimeout("tcp", serverV4+":2600", 2*time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", labtest.VethServerV4+":2600", 2*time.Second); err == nil {
 			c.Write(make([]byte, bulkBytes))
 			c.Close()
 		} else {
 			t.Errorf("dial :2600: %v", err)
 		}
-		if c, err := net.ListenPacket("udp4", clientV4+":0"); err == nil {
-			c.WriteTo([]byte("razor"), &net.UDPAddr{IP: net.ParseIP(serverV4), Port: 2703})
+		if c, err := net.ListenPacket("udp4", labtest.VethClientV4+":0"); err == nil {
+			c.WriteTo([]byte("razor"), &net.UDPAddr{IP: net.ParseIP(labtest.VethServerV4), Port: 2703})
 			time.Sleep(200 * time.Millisecond)
 			c.Close()
 		}
@@ -161,12 +162,12 @@ func TestPrivilegedLiveVeth(t *testing.T) {
 	if err := Supported(); err != nil {
 		t.Fatalf("Supported: %v", err)
 	}
-	p := newVethPair(t)
+	p := labtest.NewVethPair(t)
 	serve(t, p)
 	var live capture.Live
 	var err error
-	inNetns(t, p.client, func() {
-		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.dev})
+	labtest.InNetns(t, p.Client, func() {
+		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.Dev})
 	})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -185,7 +186,7 @@ func TestPrivilegedLiveVeth(t *testing.T) {
 	}
 	st := res.Stats
 	t.Logf("stats: %+v", st)
-	if st.Backend != "ebpf" || st.Iface != p.dev || st.Packets == 0 || st.KernelDrops != 0 {
+	if st.Backend != "ebpf" || st.Iface != p.Dev || st.Packets == 0 || st.KernelDrops != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	if st.Attribution != AttributionOK {
@@ -196,8 +197,8 @@ func TestPrivilegedLiveVeth(t *testing.T) {
 			f.UID, f.Proto, f.Orig, f.Resp, f.Outcome, f.State, f.OrigPkts, f.RespPkts, f.OrigNames, f.RespNames, f.ServerName, f.Process)
 	}
 
-	smtp := find(t, res.Flows, flow.ProtoTCP, serverV4+":2525")
-	if smtp.Outcome != flow.Established || smtp.State != flow.StateSF || smtp.Orig.Addr().String() != clientV4 {
+	smtp := find(t, res.Flows, flow.ProtoTCP, labtest.VethServerV4+":2525")
+	if smtp.Outcome != flow.Established || smtp.State != flow.StateSF || smtp.Orig.Addr().String() != labtest.VethClientV4 {
 		t.Errorf("smtp v4: %s %s orig %s", smtp.Outcome, smtp.State, smtp.Orig)
 	}
 	if smtp.Process == nil || smtp.Process.PID != uint32(os.Getpid()) || smtp.Process.Comm == "" {
@@ -206,30 +207,30 @@ func TestPrivilegedLiveVeth(t *testing.T) {
 	if !slices.Contains(smtp.RespNames, "mx.example.net") {
 		t.Errorf("smtp v4 resp names %v, want mx.example.net from the DNS answer", smtp.RespNames)
 	}
-	smtp6 := find(t, res.Flows, flow.ProtoTCP, "["+serverV6+"]:2525")
+	smtp6 := find(t, res.Flows, flow.ProtoTCP, "["+labtest.VethServerV6+"]:2525")
 	if smtp6.Outcome != flow.Established || smtp6.Process == nil {
 		t.Errorf("smtp v6: %s process %+v", smtp6.Outcome, smtp6.Process)
 	}
-	rej := find(t, res.Flows, flow.ProtoTCP, serverV4+":2526")
+	rej := find(t, res.Flows, flow.ProtoTCP, labtest.VethServerV4+":2526")
 	if rej.Outcome != flow.Rejected || rej.State != flow.StateREJ {
 		t.Errorf("closed port: %s %s", rej.Outcome, rej.State)
 	}
-	tlsf := find(t, res.Flows, flow.ProtoTCP, serverV4+":4443")
+	tlsf := find(t, res.Flows, flow.ProtoTCP, labtest.VethServerV4+":4443")
 	if tlsf.ServerName != "smtp.example.org" {
 		t.Errorf("tls server name %q, want smtp.example.org", tlsf.ServerName)
 	}
-	dns := find(t, res.Flows, flow.ProtoUDP, serverV4+":53")
+	dns := find(t, res.Flows, flow.ProtoUDP, labtest.VethServerV4+":53")
 	if dns.Outcome != flow.Established || dns.Process == nil {
 		t.Errorf("dns: %s process %+v", dns.Outcome, dns.Process)
 	}
-	bulk := find(t, res.Flows, flow.ProtoTCP, serverV4+":2600")
+	bulk := find(t, res.Flows, flow.ProtoTCP, labtest.VethServerV4+":2600")
 	// 1448-byte segments at MTU 1500 (timestamps on): at least this many.
 	// Bytes may exceed what was sent by retransmissions (summed payloads).
 	if minPkts := uint64(bulkBytes / 1448); bulk.OrigBytes < bulkBytes || bulk.OrigPkts < minPkts {
 		t.Errorf("bulk: %d bytes in %d packets, want >= %d bytes in >= %d packets (GSO segments)",
 			bulk.OrigBytes, bulk.OrigPkts, bulkBytes, minPkts)
 	}
-	razor := find(t, res.Flows, flow.ProtoUDP, serverV4+":2703")
+	razor := find(t, res.Flows, flow.ProtoUDP, labtest.VethServerV4+":2703")
 	if razor.Outcome != flow.Unreachable || razor.ICMP == nil || razor.ICMP.Reason != "port-unreachable" {
 		t.Errorf("razor: %s icmp %+v", razor.Outcome, razor.ICMP)
 	}
@@ -245,18 +246,18 @@ func TestPrivilegedAttributionUnavailable(t *testing.T) {
 	saved := cgroupRoot
 	cgroupRoot = func() (string, error) { return t.TempDir(), nil } // not a cgroup
 	t.Cleanup(func() { cgroupRoot = saved })
-	p := newVethPair(t)
+	p := labtest.NewVethPair(t)
 	var live capture.Live
 	var err error
-	inNetns(t, p.client, func() {
-		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.dev})
+	labtest.InNetns(t, p.Client, func() {
+		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.Dev})
 	})
 	if err != nil {
 		t.Fatalf("Start without attribution: %v", err)
 	}
-	inNetns(t, p.client, func() {
-		if c, err := net.ListenPacket("udp4", clientV4+":0"); err == nil {
-			c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP(serverV4), Port: 2703})
+	labtest.InNetns(t, p.Client, func() {
+		if c, err := net.ListenPacket("udp4", labtest.VethClientV4+":0"); err == nil {
+			c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP(labtest.VethServerV4), Port: 2703})
 			c.Close()
 		}
 	})
@@ -268,7 +269,7 @@ func TestPrivilegedAttributionUnavailable(t *testing.T) {
 	if !strings.HasPrefix(res.Stats.Attribution, "unavailable: ") {
 		t.Errorf("attribution %q, want unavailable: ...", res.Stats.Attribution)
 	}
-	f := find(t, res.Flows, flow.ProtoUDP, serverV4+":2703")
+	f := find(t, res.Flows, flow.ProtoUDP, labtest.VethServerV4+":2703")
 	if f.Process != nil {
 		t.Errorf("process %+v without hooks", f.Process)
 	}
@@ -284,31 +285,31 @@ func TestPrivilegedInterfaceDown(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// ip(8) arguments, given the pair; run after the traffic.
-		cmd  func(p *vethPair) []string
+		cmd  func(p *labtest.VethPair) []string
 		want error
 		msg  string
 	}{
-		{"set down", func(p *vethPair) []string { return []string{"-n", p.client, "link", "set", p.dev, "down"} },
+		{"set down", func(p *labtest.VethPair) []string { return []string{"-n", p.Client, "link", "set", p.Dev, "down"} },
 			capture.ErrIfaceDown, "capture on gw0 stopped: interface is down"},
-		{"deleted", func(p *vethPair) []string { return []string{"-n", p.client, "link", "del", p.dev} },
+		{"deleted", func(p *labtest.VethPair) []string { return []string{"-n", p.Client, "link", "del", p.Dev} },
 			capture.ErrNoInterface, "capture on gw0 stopped: no such interface"},
-		{"peer deleted", func(p *vethPair) []string { return []string{"-n", p.server, "link", "del", "srv0"} },
+		{"peer deleted", func(p *labtest.VethPair) []string { return []string{"-n", p.Server, "link", "del", "srv0"} },
 			capture.ErrNoInterface, "capture on gw0 stopped: no such interface"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newVethPair(t)
+			p := labtest.NewVethPair(t)
 			var live capture.Live
 			var err error
-			inNetns(t, p.client, func() {
-				live, err = Start(context.Background(), capture.LiveOptions{Iface: p.dev})
+			labtest.InNetns(t, p.Client, func() {
+				live, err = Start(context.Background(), capture.LiveOptions{Iface: p.Dev})
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer live.Stop()
-			inNetns(t, p.client, func() {
-				if c, err := net.ListenPacket("udp4", clientV4+":0"); err == nil {
-					c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP(serverV4), Port: 2703})
+			labtest.InNetns(t, p.Client, func() {
+				if c, err := net.ListenPacket("udp4", labtest.VethClientV4+":0"); err == nil {
+					c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP(labtest.VethServerV4), Port: 2703})
 					c.Close()
 				}
 			})
@@ -336,7 +337,7 @@ func TestPrivilegedInterfaceDown(t *testing.T) {
 			if res == nil {
 				t.Fatal("no result")
 			}
-			f := find(t, res.Flows, flow.ProtoUDP, serverV4+":2703")
+			f := find(t, res.Flows, flow.ProtoUDP, labtest.VethServerV4+":2703")
 			if f.OrigPkts == 0 {
 				t.Errorf("flow before the change has no packets: %+v", f)
 			}

@@ -6,14 +6,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -59,16 +59,17 @@ func (o *attrObjects) Close() {
 // is evicted (see docs/ebpf.md for how evictions are counted).
 const DefaultMaxFlows = 1 << 16
 
-// timeouts are the kernel's flow timeouts, from capture/flow's defaults so
-// that both capture paths split flows alike.
-var timeouts = map[string]time.Duration{
-	"timeout_tcp":   flow.DefaultTCPTimeout,
-	"timeout_udp":   flow.DefaultUDPTimeout,
-	"timeout_dns":   flow.DefaultDNSTimeout,
-	"timeout_icmp":  flow.DefaultICMPTimeout,
-	"timeout_other": flow.DefaultOtherTimeout,
-	"close_delay":   flow.DefaultCloseDelay,
-	"attempt_delay": flow.DefaultAttemptDelay,
+// flowConfig is the kernel's flow timeouts (bpf/timeout.h, struct
+// flow_config), from capture/flow's defaults so that both capture paths
+// split flows alike.
+var flowConfig = flowFlowConfig{
+	TimeoutTcp:   uint64(flow.DefaultTCPTimeout),
+	TimeoutUdp:   uint64(flow.DefaultUDPTimeout),
+	TimeoutDns:   uint64(flow.DefaultDNSTimeout),
+	TimeoutIcmp:  uint64(flow.DefaultICMPTimeout),
+	TimeoutOther: uint64(flow.DefaultOtherTimeout),
+	CloseDelay:   uint64(flow.DefaultCloseDelay),
+	AttemptDelay: uint64(flow.DefaultAttemptDelay),
 }
 
 // loadTC loads the TC programs and maps, the flow map sized to maxFlows.
@@ -81,14 +82,12 @@ func loadTC(maxFlows int) (*tcObjects, error) {
 		maxFlows = DefaultMaxFlows
 	}
 	spec.Maps["flows"].MaxEntries = uint32(maxFlows)
-	for name, d := range timeouts {
-		v, ok := spec.Variables[name]
-		if !ok {
-			return nil, fmt.Errorf("load bpf object: no variable %s", name)
-		}
-		if err := v.Set(uint64(d)); err != nil {
-			return nil, fmt.Errorf("set %s: %w", name, err)
-		}
+	v, ok := spec.Variables[flowVarConfig]
+	if !ok {
+		return nil, fmt.Errorf("load bpf object: no variable %s", flowVarConfig)
+	}
+	if err := v.Set(flowConfig); err != nil {
+		return nil, fmt.Errorf("set the flow timeouts: %w", err)
 	}
 	var o tcObjects
 	if err := spec.LoadAndAssign(&o, nil); err != nil {
@@ -193,41 +192,53 @@ func cgroup2Mount() (string, error) {
 }
 
 // Supported says whether this kernel and process can run the eBPF backend:
-// nil when they can, otherwise an error saying why not (for --backend auto
-// and for a clear message with --backend ebpf).
+// nil when they can, otherwise an error saying why not in one line (for
+// --backend auto, and for a clear message with --backend ebpf). It probes
+// what the backend uses with cilium/ebpf's features package, and tcx links
+// by attaching to no interface: nothing stays loaded or attached and no
+// limit is changed; the library caches the answers.
+//
+// RLIMIT_MEMLOCK is never raised: tcx needs Linux 6.6, and since 5.11 the
+// kernel charges BPF memory to the memory cgroup, not to that limit.
 func Supported() error {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return fmt.Errorf("ebpf backend: uname: %w", err)
+	if err := features.HaveProgramType(ebpf.SchedCLS); err != nil {
+		return probeErr("TC programs", err)
 	}
-	if err := checkKernel(unix.ByteSliceToString(u.Release[:])); err != nil {
-		return err
+	for _, mt := range []ebpf.MapType{ebpf.LRUHash, ebpf.RingBuf, ebpf.PerCPUArray, ebpf.SkStorage} {
+		if err := features.HaveMapType(mt); err != nil {
+			return probeErr(mt.String()+" maps", err)
+		}
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return fmt.Errorf("ebpf backend needs root (or CAP_BPF and CAP_NET_ADMIN): %w", err)
-	}
-	// Load a trivial TC program: fails without CAP_BPF/CAP_NET_ADMIN or
-	// when BPF is disabled, with the kernel's reason.
+	return haveTCX()
+}
+
+// haveTCX says whether tcx links work: attaching a trivial TC program to
+// an interface index no interface has fails with ENODEV where they do.
+func haveTCX() error {
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Type:         ebpf.SchedCLS,
 		License:      "Dual BSD/GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()},
 	})
 	if err != nil {
-		return fmt.Errorf("ebpf backend needs root (or CAP_BPF and CAP_NET_ADMIN): load a TC program: %w", err)
+		return probeErr("TC programs", err)
 	}
-	_ = p.Close()
+	defer p.Close()
+	l, err := link.AttachTCX(link.TCXOptions{Interface: math.MaxInt32, Program: p, Attach: ebpf.AttachTCXIngress})
+	if err == nil {
+		return l.Close() // an interface with that index after all
+	}
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return probeErr("tcx links (Linux 6.6 or later, and CAP_NET_ADMIN)", err)
+	}
 	return nil
 }
 
-// checkKernel accepts kernel releases with tcx links (6.6 and newer).
-func checkKernel(release string) error {
-	var maj, minor int
-	if _, err := fmt.Sscanf(release, "%d.%d", &maj, &minor); err != nil {
-		return fmt.Errorf("ebpf backend: cannot parse kernel release %q", release)
+// probeErr words a failed probe of what: missing from the kernel, or not
+// allowed to this process.
+func probeErr(what string, err error) error {
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return fmt.Errorf("ebpf backend needs %s, which this kernel lacks: %w", what, err)
 	}
-	if maj < 6 || (maj == 6 && minor < 6) {
-		return fmt.Errorf("ebpf backend needs Linux >= 6.6 for tcx links; this kernel is %s", release)
-	}
-	return nil
+	return fmt.Errorf("ebpf backend needs root (or CAP_BPF and CAP_NET_ADMIN): probe %s: %w", what, err)
 }

@@ -35,13 +35,13 @@ func BenchmarkMirror(b *testing.B) {
 	if _, err := o.Flows.BatchUpdate(keys, vals, nil); err != nil {
 		b.Fatal(err)
 	}
-	l := &Live{tc: o, res: naming.NewResolver(), tbl: newTable()}
-	if err := l.tbl.refresh(o.Flows); err != nil {
+	l := &Live{tc: o, names: naming.NewCache(), mirror: newMirror()}
+	if err := l.mirror.refresh(o.Flows); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("refresh", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if err := l.tbl.refresh(o.Flows); err != nil {
+			if err := l.mirror.refresh(o.Flows); err != nil {
 				b.Fatal(err)
 			}
 		}

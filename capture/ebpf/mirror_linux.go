@@ -14,11 +14,11 @@ import (
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
-// batch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
-const batch = 4096
+// lookupBatch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
+const lookupBatch = 4096
 
-// entry is the last copy of one kernel flow read from the map.
-type entry struct {
+// kernelFlow is the last copy of one kernel flow read from the map.
+type kernelFlow struct {
 	key flowFlowKey
 	val flowFlowVal
 	uid string
@@ -43,12 +43,12 @@ type oldKey struct {
 	first uint64
 }
 
-// table mirrors the kernel flow map in user space, so flows the LRU map
+// mirror mirrors the kernel flow map in user space, so flows the LRU map
 // evicts are still reported, as last read, with Flow.Evicted set.
-type table struct {
-	m     map[flowFlowKey]*entry
-	old   []*entry               // flows no longer in the map: finished or evicted
-	oldIx map[oldKey]*entry      // index of old
+type mirror struct {
+	m     map[flowFlowKey]*kernelFlow
+	old   []*kernelFlow          // flows no longer in the map: finished or evicted
+	oldIx map[oldKey]*kernelFlow // index of old
 	names map[flowFlowKey]string // server names from TLS/HTTP payloads
 	gen   uint64
 	next  uint64 // UID counter
@@ -57,13 +57,13 @@ type table struct {
 	vals  []flowFlowVal
 }
 
-func newTable() *table {
-	return &table{m: make(map[flowFlowKey]*entry), names: make(map[flowFlowKey]string), oldIx: make(map[oldKey]*entry),
-		keys: make([]flowFlowKey, batch), vals: make([]flowFlowVal, batch)}
+func newMirror() *mirror {
+	return &mirror{m: make(map[flowFlowKey]*kernelFlow), names: make(map[flowFlowKey]string), oldIx: make(map[oldKey]*kernelFlow),
+		keys: make([]flowFlowKey, lookupBatch), vals: make([]flowFlowVal, lookupBatch)}
 }
 
 // refresh reads the whole kernel map and merges it.
-func (t *table) refresh(m *ebpf.Map) error {
+func (t *mirror) refresh(m *ebpf.Map) error {
 	t.gen++
 	t.live = 0
 	var cursor ebpf.MapBatchCursor
@@ -89,7 +89,7 @@ func (t *table) refresh(m *ebpf.Map) error {
 }
 
 // merge records one kernel entry.
-func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
+func (t *mirror) merge(k *flowFlowKey, v *flowFlowVal) {
 	e := t.m[*k]
 	if e != nil && e.val.FirstNs != v.FirstNs {
 		// The kernel restarted the entry after the earlier flow timed out
@@ -105,7 +105,7 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 	}
 	if e == nil {
 		t.next++
-		e = &entry{key: *k, uid: uid(t.next), seq: t.next}
+		e = &kernelFlow{key: *k, uid: uid(t.next), seq: t.next}
 		t.m[*k] = e
 	}
 	e.val = *v
@@ -114,7 +114,7 @@ func (t *table) merge(k *flowFlowKey, v *flowFlowVal) {
 }
 
 // retire moves e out of the live set into old.
-func (t *table) retire(e *entry) {
+func (t *mirror) retire(e *kernelFlow) {
 	e.retired = true
 	e.serverName = t.names[e.key]
 	delete(t.names, e.key)
@@ -126,7 +126,7 @@ func (t *table) retire(e *entry) {
 // kernelFinished records the final state of a flow the kernel handed over
 // when it reused the flow's entry: exact, even for a flow that began and
 // ended between two polls.
-func (t *table) kernelFinished(k flowFlowKey, v *flowFlowVal) {
+func (t *mirror) kernelFinished(k flowFlowKey, v *flowFlowVal) {
 	if e := t.m[k]; e != nil && e.val.FirstNs == v.FirstNs {
 		e.val, e.finished, e.evicted = *v, true, false
 		t.retire(e)
@@ -137,13 +137,13 @@ func (t *table) kernelFinished(k flowFlowKey, v *flowFlowVal) {
 		return
 	}
 	t.next++
-	e := &entry{key: k, val: *v, uid: uid(t.next), seq: t.next, finished: true}
+	e := &kernelFlow{key: k, val: *v, uid: uid(t.next), seq: t.next, finished: true}
 	t.old = append(t.old, e)
 	t.oldIx[oldKey{k, v.FirstNs}] = e
 }
 
 // evictedCount is the number of flows known to have left the kernel map.
-func (t *table) evictedCount() uint64 {
+func (t *mirror) evictedCount() uint64 {
 	var n uint64
 	for _, e := range t.old {
 		if e.evicted {
@@ -160,50 +160,8 @@ func (t *table) evictedCount() uint64 {
 
 // build assembles the result: every flow and the kernel's counters.
 func (l *Live) build() capture.Result {
-	t := l.tbl
+	flows := l.flows()
 	st := capture.Stats{Backend: "ebpf", Iface: l.iface, Attribution: l.attribution}
-	flows := make([]flow.Flow, 0, len(t.m)+len(t.old))
-	// Flows idle past their timeout at the time of the last packet are
-	// finished, as the Table expires them by packet time.
-	var now uint64
-	for _, e := range t.m {
-		now = max(now, e.val.LastNs)
-	}
-	add := func(e *entry) {
-		f := toFlow(&e.key, &e.val, l.clock)
-		f.UID = e.uid
-		switch {
-		case e.evicted:
-			f.Evicted, f.Open = true, false
-		case e.finished || e.val.LastNs+timeout(&e.key, &e.val) <= now:
-			f.Open = false
-		}
-		ts := f.Start.UnixNano()
-		f.OrigNames = l.res.Names(f.Orig.Addr(), ts)
-		f.RespNames = l.res.Names(f.Resp.Addr(), ts)
-		if e.retired {
-			f.ServerName = e.serverName
-		} else if len(t.names) > 0 {
-			f.ServerName = t.names[e.key]
-		}
-		flows = append(flows, f)
-	}
-	// Sort the entries (pointers), not the converted flows: by start, then
-	// by creation.
-	all := make([]*entry, 0, len(t.m)+len(t.old))
-	all = append(all, t.old...)
-	for _, e := range t.m {
-		all = append(all, e)
-	}
-	slices.SortFunc(all, func(a, b *entry) int {
-		if c := cmp.Compare(a.val.FirstNs, b.val.FirstNs); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	for _, e := range all {
-		add(e)
-	}
 	for i := range flows {
 		if i == 0 || flows[i].Start.Before(st.Start) {
 			st.Start = flows[i].Start
@@ -213,7 +171,64 @@ func (l *Live) build() capture.Result {
 		}
 	}
 	st.Flows = uint64(len(flows))
+	l.addCounters(&st)
+	return capture.Result{Flows: flows, Stats: st}
+}
 
+// flows converts every flow of the mirror, by start, then by creation,
+// with their names.
+func (l *Live) flows() []flow.Flow {
+	t := l.mirror
+	flows := make([]flow.Flow, 0, len(t.m)+len(t.old))
+	// Flows idle past their timeout at the time of the last packet are
+	// finished, as the Table expires them by packet time.
+	var now uint64
+	for _, e := range t.m {
+		now = max(now, e.val.LastNs)
+	}
+	// Sort the entries (pointers), not the converted flows.
+	all := make([]*kernelFlow, 0, len(t.m)+len(t.old))
+	all = append(all, t.old...)
+	for _, e := range t.m {
+		all = append(all, e)
+	}
+	slices.SortFunc(all, func(a, b *kernelFlow) int {
+		if c := cmp.Compare(a.val.FirstNs, b.val.FirstNs); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	for _, e := range all {
+		flows = append(flows, l.flowOf(e, now))
+	}
+	return flows
+}
+
+// flowOf converts one kernel flow; now is the time of the last packet.
+func (l *Live) flowOf(e *kernelFlow, now uint64) flow.Flow {
+	f := toFlow(&e.key, &e.val, l.clock)
+	f.UID = e.uid
+	switch {
+	case e.evicted:
+		f.Evicted, f.Open = true, false
+	case e.finished || e.val.LastNs+timeout(&e.key, &e.val) <= now:
+		f.Open = false
+	}
+	ts := f.Start.UnixNano()
+	f.OrigNames = l.names.Names(f.Orig.Addr(), ts)
+	f.RespNames = l.names.Names(f.Resp.Addr(), ts)
+	if e.retired {
+		f.ServerName = e.serverName
+	} else if len(l.mirror.names) > 0 {
+		f.ServerName = l.mirror.names[e.key]
+	}
+	return f
+}
+
+// addCounters adds the kernel's counters to st, with a warning for each
+// kind of loss they show.
+func (l *Live) addCounters(st *capture.Stats) {
+	t := l.mirror
 	c, err := readCounters(l.tc.Counters)
 	if err != nil {
 		st.Warnings = append(st.Warnings, "read kernel counters: "+err.Error())
@@ -240,7 +255,6 @@ func (l *Live) build() capture.Result {
 	if st.Evicted > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d flows evicted from the kernel map (raise --max-flows)", st.Evicted))
 	}
-	return capture.Result{Flows: flows, Stats: st}
 }
 
 // readCounters sums the per-CPU counters.
@@ -259,9 +273,9 @@ func readCounters(m *ebpf.Map) ([flowCounterCNT_MAX]uint64, error) {
 }
 
 // attemptEnded says whether the kernel restarted an unanswered TCP attempt
-// (tcp_attempt_delay, bpf/flow.c) rather than evicting it.
+// (flow_config.attempt_delay, bpf/flow.c) rather than evicting it.
 func attemptEnded(k *flowFlowKey, old, next *flowFlowVal) bool {
 	const openerSYN = 2
 	return k.Proto == flow.ProtoTCP && old.OpenerHow == openerSYN && old.Pkts[old.Opener^1] == 0 &&
-		next.FirstNs-old.FirstNs > uint64(timeouts["attempt_delay"])
+		next.FirstNs-old.FirstNs > flowConfig.AttemptDelay
 }

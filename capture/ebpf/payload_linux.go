@@ -64,7 +64,7 @@ func (l *Live) payload(raw []byte) {
 			data = data[2:] // DNS over TCP: drop the length prefix
 			tr.TCP = true
 		}
-		_ = l.res.ObserveDNS(data, ts, tr)
+		_ = l.names.ObserveDNS(data, ts, tr)
 	case eventFinished:
 		var v flowFlowVal
 		if len(data) < int(unsafe.Sizeof(v)) {
@@ -74,7 +74,7 @@ func (l *Live) payload(raw []byte) {
 		// generated Go type (TestEventLayout checks the sizes).
 		v = *(*flowFlowVal)(unsafe.Pointer(&data[0]))
 		l.mu.Lock()
-		l.tbl.kernelFinished(k, &v)
+		l.mirror.kernelFinished(k, &v)
 		l.mu.Unlock()
 	case payloadTLS, payloadHTTP:
 		name, ok := naming.ServerName(data)
@@ -82,8 +82,8 @@ func (l *Live) payload(raw []byte) {
 			return
 		}
 		l.mu.Lock()
-		if _, seen := l.tbl.names[k]; !seen {
-			l.tbl.names[k] = string(name)
+		if _, seen := l.mirror.names[k]; !seen {
+			l.mirror.names[k] = string(name)
 		}
 		l.mu.Unlock()
 	}

@@ -48,7 +48,7 @@ func TestPrivilegedPayloadEvents(t *testing.T) {
 	var datas [][]byte
 	var last int64
 	rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
-	live := &Live{res: naming.NewResolver(), tbl: newTable()}
+	live := &Live{names: naming.NewCache(), mirror: newMirror()}
 	for {
 		rec, err := rd.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -75,15 +75,15 @@ func TestPrivilegedPayloadEvents(t *testing.T) {
 			t.Errorf("event %d: data %q, want %q", i, datas[i], w)
 		}
 	}
-	if names := live.res.Names(mustAddr("198.51.100.25"), last); !slices.Equal(names, []string{"mx.example.net"}) {
+	if names := live.names.Names(mustAddr("198.51.100.25"), last); !slices.Equal(names, []string{"mx.example.net"}) {
 		t.Errorf("names for the server from DNS: %v", names)
 	}
 	var sn []string
-	for _, n := range live.tbl.names {
+	for _, n := range live.mirror.names {
 		sn = append(sn, n)
 	}
 	slices.Sort(sn)
 	if !slices.Equal(sn, []string{"mail.example.com", "www.example.org"}) {
-		t.Errorf("server names per flow: %v", live.tbl.names)
+		t.Errorf("server names per flow: %v", live.mirror.names)
 	}
 }

@@ -4,7 +4,6 @@ package ebpf
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture/decode"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/naming"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // runKernel feeds frames to the TC program with BPF_PROG_TEST_RUN and
@@ -34,12 +34,12 @@ func runKernel(t *testing.T, o *tcObjects, frames [][]byte) []flow.Flow {
 			t.Fatalf("frame %d: program returned %d, want TC_ACT_UNSPEC (-1)", i, int32(ret))
 		}
 	}
-	tbl := newTable()
-	if err := tbl.refresh(o.Flows); err != nil {
+	mir := newMirror()
+	if err := mir.refresh(o.Flows); err != nil {
 		t.Fatal(err)
 	}
 	var out []flow.Flow
-	for _, e := range tbl.m {
+	for _, e := range mir.m {
 		out = append(out, toFlow(&e.key, &e.val, clock{}))
 	}
 	sortFlows(out)
@@ -103,40 +103,10 @@ func sortFlows(fs []flow.Flow) {
 	})
 }
 
-// comparable fields of a flow: what both backends must agree on.
-type verdict struct {
-	Proto              uint8
-	Orig, Resp         string
-	OrigPkts, RespPkts uint64
-	OrigBytes          uint64
-	RespBytes          uint64
-	State              flow.ConnState
-	Outcome            flow.Outcome
-	Attempts           int
-	ICMP               string
-	Open               bool
-	// Names is the flow's server name and sorted names, both sides.
-	Names string
-}
-
-func verdictOf(f flow.Flow) verdict {
-	v := verdict{Proto: f.Proto, Orig: f.Orig.String(), Resp: f.Resp.String(), OrigPkts: f.OrigPkts,
-		RespPkts: f.RespPkts, OrigBytes: f.OrigBytes, RespBytes: f.RespBytes, State: f.State,
-		Outcome: f.Outcome, Attempts: f.Attempts, Open: f.Open}
-	on, rn := slices.Clone(f.OrigNames), slices.Clone(f.RespNames)
-	slices.Sort(on)
-	slices.Sort(rn)
-	v.Names = fmt.Sprint(f.ServerName, on, rn)
-	if f.ICMP != nil {
-		v.ICMP = fmt.Sprintf("v%d %d/%d %s from %s", f.ICMP.Version, f.ICMP.Type, f.ICMP.Code, f.ICMP.Reason, f.ICMP.From)
-	}
-	return v
-}
-
 type parityCase struct {
 	name   string
 	frames func(t *testing.T) [][]byte
-	// want is the verdict every backend must reach for the first flow
+	// want is the labtest.Verdict every backend must reach for the first flow
 	// (sorted by proto, orig, resp).
 	wantOutcome flow.Outcome
 	wantState   flow.ConnState
@@ -256,7 +226,7 @@ func TestPrivilegedTCParity(t *testing.T) {
 				t.Fatalf("kernel has %d flows, table %d:\nkernel %+v\ntable  %+v", len(kern), len(user), kern, user)
 			}
 			for i := range kern {
-				k, u := verdictOf(kern[i]), verdictOf(user[i])
+				k, u := labtest.VerdictOf(kern[i]), labtest.VerdictOf(user[i])
 				if tc.stateGap {
 					k.State, u.State = "", ""
 				}
@@ -264,9 +234,9 @@ func TestPrivilegedTCParity(t *testing.T) {
 					t.Errorf("flow %d differs:\nkernel %+v\ntable  %+v", i, k, u)
 				}
 			}
-			k := verdictOf(kern[0])
+			k := labtest.VerdictOf(kern[0])
 			if k.Outcome != tc.wantOutcome || k.State != tc.wantState || k.Orig != tc.wantOrig || k.ICMP != tc.wantICMP {
-				t.Errorf("kernel verdict %+v, want outcome %s state %s orig %s icmp %q",
+				t.Errorf("kernel labtest.Verdict %+v, want outcome %s state %s orig %s icmp %q",
 					k, tc.wantOutcome, tc.wantState, tc.wantOrig, tc.wantICMP)
 			}
 		})
@@ -278,11 +248,11 @@ func TestPrivilegedTCParity(t *testing.T) {
 // the earlier flow as finished (not evicted), as the Table splits flows.
 func TestPrivilegedTimeoutRestart(t *testing.T) {
 	requireRoot(t)
-	saved := timeouts["timeout_udp"]
-	timeouts["timeout_udp"] = 1 // nanosecond: every packet after the first restarts
-	t.Cleanup(func() { timeouts["timeout_udp"] = saved })
+	saved := flowConfig.TimeoutUdp
+	flowConfig.TimeoutUdp = 1 // nanosecond: every packet after the first restarts
+	t.Cleanup(func() { flowConfig.TimeoutUdp = saved })
 	o := loadForTest(t)
-	tbl := newTable()
+	mir := newMirror()
 	for i, f := range [][]byte{
 		udp(t, "192.0.2.10:41000", "198.51.100.9:2703", []byte("a")),
 		udp(t, "192.0.2.10:41000", "198.51.100.9:2703", []byte("b")),
@@ -290,15 +260,15 @@ func TestPrivilegedTimeoutRestart(t *testing.T) {
 		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if err := tbl.refresh(o.Flows); err != nil {
+		if err := mir.refresh(o.Flows); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(tbl.old) != 1 || len(tbl.m) != 1 {
-		t.Fatalf("%d earlier and %d current flows, want 1 and 1", len(tbl.old), len(tbl.m))
+	if len(mir.old) != 1 || len(mir.m) != 1 {
+		t.Fatalf("%d earlier and %d current flows, want 1 and 1", len(mir.old), len(mir.m))
 	}
-	if !tbl.old[0].finished || tbl.old[0].evicted || tbl.old[0].val.Pkts[dirLo] != 1 {
-		t.Errorf("earlier flow: finished %v evicted %v pkts %v", tbl.old[0].finished, tbl.old[0].evicted, tbl.old[0].val.Pkts)
+	if !mir.old[0].finished || mir.old[0].evicted || mir.old[0].val.Pkts[dirLo] != 1 {
+		t.Errorf("earlier flow: finished %v evicted %v pkts %v", mir.old[0].finished, mir.old[0].evicted, mir.old[0].val.Pkts)
 	}
 	c, err := readCounters(o.Counters)
 	if err != nil {
@@ -319,14 +289,14 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	tbl := newTable()
+	mir := newMirror()
 	const n = 64
 	for i := 0; i < n; i++ {
 		f := udp(t, fmt.Sprintf("192.0.2.10:%d", 30000+i), "198.51.100.53:53", []byte("q"))
 		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
 			t.Fatal(err)
 		}
-		if err := tbl.refresh(o.Flows); err != nil {
+		if err := mir.refresh(o.Flows); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -334,12 +304,12 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tbl.m) != n || tbl.live > 16 {
-		t.Fatalf("mirror holds %d flows (want %d), map %d entries (max 16)", len(tbl.m), n, tbl.live)
+	if len(mir.m) != n || mir.live > 16 {
+		t.Fatalf("mirror holds %d flows (want %d), map %d entries (max 16)", len(mir.m), n, mir.live)
 	}
-	ev := tbl.evictedCount()
-	if ev != uint64(n-tbl.live) || c[flowCounterCNT_FLOWS_CREATED]-uint64(tbl.live) != ev {
-		t.Errorf("evicted: mirror %d, created %d - live %d", ev, c[flowCounterCNT_FLOWS_CREATED], tbl.live)
+	ev := mir.evictedCount()
+	if ev != uint64(n-mir.live) || c[flowCounterCNT_FLOWS_CREATED]-uint64(mir.live) != ev {
+		t.Errorf("evicted: mirror %d, created %d - live %d", ev, c[flowCounterCNT_FLOWS_CREATED], mir.live)
 	}
 	if c[flowCounterCNT_INSERT_FAIL] != 0 {
 		t.Errorf("insert failures %d: an LRU map evicts instead", c[flowCounterCNT_INSERT_FAIL])
@@ -351,24 +321,24 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 // the attempt is kept as a finished flow, as the Table splits them.
 func TestPrivilegedAttemptDelay(t *testing.T) {
 	requireRoot(t)
-	saved := timeouts["attempt_delay"]
-	timeouts["attempt_delay"] = 1 // nanosecond
-	t.Cleanup(func() { timeouts["attempt_delay"] = saved })
+	saved := flowConfig.AttemptDelay
+	flowConfig.AttemptDelay = 1 // nanosecond
+	t.Cleanup(func() { flowConfig.AttemptDelay = saved })
 	o := loadForTest(t)
-	tbl := newTable()
+	mir := newMirror()
 	const c, s = "192.0.2.10:40000", "198.51.100.25:25"
 	for i, f := range [][]byte{tcp(t, c, s, "S", 1, 0, nil, 0), tcp(t, c, s, "A", 2, 1, nil, 0)} {
 		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if err := tbl.refresh(o.Flows); err != nil {
+		if err := mir.refresh(o.Flows); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(tbl.old) != 1 || !tbl.old[0].finished {
-		t.Fatalf("earlier attempt: %d kept, finished %v", len(tbl.old), len(tbl.old) == 1 && tbl.old[0].finished)
+	if len(mir.old) != 1 || !mir.old[0].finished {
+		t.Fatalf("earlier attempt: %d kept, finished %v", len(mir.old), len(mir.old) == 1 && mir.old[0].finished)
 	}
-	if f := toFlow(&tbl.old[0].key, &tbl.old[0].val, clock{}); f.Outcome != flow.Unanswered || f.Attempts != 1 {
+	if f := toFlow(&mir.old[0].key, &mir.old[0].val, clock{}); f.Outcome != flow.Unanswered || f.Attempts != 1 {
 		t.Errorf("attempt: %s attempts %d", f.Outcome, f.Attempts)
 	}
 }
@@ -400,7 +370,7 @@ func TestPrivilegedReuseBetweenPolls(t *testing.T) {
 			t.Fatalf("frame %d: %v", i, err)
 		}
 	}
-	live := &Live{res: naming.NewResolver(), tbl: newTable()}
+	live := &Live{names: naming.NewCache(), mirror: newMirror()}
 	rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
 	for {
 		rec, err := rd.Read()
@@ -409,18 +379,18 @@ func TestPrivilegedReuseBetweenPolls(t *testing.T) {
 		}
 		live.payload(rec.RawSample)
 	}
-	if err := live.tbl.refresh(o.Flows); err != nil {
+	if err := live.mirror.refresh(o.Flows); err != nil {
 		t.Fatal(err)
 	}
-	if len(live.tbl.old) != 1 || len(live.tbl.m) != 1 {
-		t.Fatalf("%d finished and %d current flows, want 1 and 1", len(live.tbl.old), len(live.tbl.m))
+	if len(live.mirror.old) != 1 || len(live.mirror.m) != 1 {
+		t.Fatalf("%d finished and %d current flows, want 1 and 1", len(live.mirror.old), len(live.mirror.m))
 	}
-	old := live.tbl.old[0]
+	old := live.mirror.old[0]
 	f := toFlow(&old.key, &old.val, clock{})
 	if !old.finished || f.OrigPkts != 4 || f.RespPkts != 2 || f.State != flow.StateSF || f.Outcome != flow.Established {
 		t.Errorf("first connection: finished %v, %d/%d packets, %s %s", old.finished, f.OrigPkts, f.RespPkts, f.State, f.Outcome)
 	}
-	for _, e := range live.tbl.m {
+	for _, e := range live.mirror.m {
 		if g := toFlow(&e.key, &e.val, clock{}); g.OrigPkts != 1 || g.State != flow.StateS0 {
 			t.Errorf("second connection: %d packets, %s", g.OrigPkts, g.State)
 		}

@@ -71,7 +71,7 @@ func readSegments(t *testing.T, name string) []segment {
 // expectations come from tshark's reading of the same answers (see
 // docs/naming.md).
 func TestCorpusWikipediaDNS(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	var responses, queries int
 	var upload, meta int64 // time of the last answer for each name
 	for _, s := range readSegments(t, "zeek/wikipedia.pcap") {

@@ -104,7 +104,7 @@ type question struct {
 // Responses with a non-zero opcode or rcode bind nothing (their query is
 // forgotten), those with the TC bit are ignored. A malformed or cut-short
 // message is ignored whole and an error returned; ObserveDNS never panics.
-func (r *Resolver) ObserveDNS(msg []byte, ts int64, tr Transport) error {
+func (r *Cache) ObserveDNS(msg []byte, ts int64, tr Transport) error {
 	if len(msg) < 12 {
 		return ErrTruncated
 	}
@@ -119,7 +119,7 @@ func (r *Resolver) ObserveDNS(msg []byte, ts int64, tr Transport) error {
 }
 
 // observeQuery remembers a query that can be answered with addresses.
-func (r *Resolver) observeQuery(msg []byte, ts int64, tr Transport) error {
+func (r *Cache) observeQuery(msg []byte, ts int64, tr Transport) error {
 	flags := binary.BigEndian.Uint16(msg[2:])
 	if tr.Dst.Port() != dnsPort || (flags>>11)&0xf != 0 || binary.BigEndian.Uint16(msg[4:]) != 1 {
 		return nil // not a standard query to a DNS server
@@ -138,7 +138,7 @@ func (r *Resolver) observeQuery(msg []byte, ts int64, tr Transport) error {
 
 // observeResponse binds the names of a response that answers an
 // outstanding query.
-func (r *Resolver) observeResponse(msg []byte, ts int64, tr Transport) error {
+func (r *Cache) observeResponse(msg []byte, ts int64, tr Transport) error {
 	flags := binary.BigEndian.Uint16(msg[2:])
 	if flags&flagTC != 0 {
 		return ErrTruncated // the client asks again over TCP
@@ -175,7 +175,7 @@ func (r *Resolver) observeResponse(msg []byte, ts int64, tr Transport) error {
 
 // hashName is the key under which a question name is remembered: a keyed
 // hash, so that a name cannot be chosen to collide with another.
-func (r *Resolver) hashName(n span) uint64 {
+func (r *Cache) hashName(n span) uint64 {
 	return maphash.Bytes(r.queries.seed, r.dns.buf[n.start:n.end])
 }
 
@@ -248,7 +248,7 @@ func (s *dnsScratch) answers(msg []byte, off, an int, qtype uint16) error {
 // answers in r.dns and binds the names on it to the addresses owned by a
 // name on it. Names further from the address are bound later, so that Names
 // lists the question name first. A non-recursive answer binds only q.
-func (r *Resolver) bindChain(q span, ts int64, recursive bool) {
+func (r *Cache) bindChain(q span, ts int64, recursive bool) {
 	s := &r.dns
 	var chain [maxChain + 1]span
 	var link [maxChain]uint32 // link[d]: TTL of the CNAME from chain[d] to chain[d+1]

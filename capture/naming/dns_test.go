@@ -207,7 +207,7 @@ func TestObserveDNS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := NewResolver()
+			r := NewCache()
 			err := exchange(r, tt.msg, t0)
 			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Fatalf("ObserveDNS error = %v, want %v", err, tt.wantErr)
@@ -256,7 +256,7 @@ func TestObserveDNSTruncated(t *testing.T) {
 		cnameRR("www.example.com", 60, "web.example.com"),
 		aRR("web.example.com", 60, "192.0.2.80"))
 	for n := range len(full) {
-		r := NewResolver()
+		r := NewCache()
 		if err := r.ObserveDNS(queryOf(full), t0, asked); err != nil {
 			t.Fatalf("query: %v", err)
 		}
@@ -267,7 +267,7 @@ func TestObserveDNSTruncated(t *testing.T) {
 			t.Errorf("prefix of %d/%d bytes bound %d addresses", n, len(full), r.Len())
 		}
 	}
-	r := NewResolver()
+	r := NewCache()
 	if err := exchange(r, full, t0); err != nil {
 		t.Fatalf("full message: %v", err)
 	}
@@ -275,7 +275,7 @@ func TestObserveDNSTruncated(t *testing.T) {
 
 // TestObserveDNSOverTime checks how repeated and changing answers combine.
 func TestObserveDNSOverTime(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	addr := netip.MustParseAddr("203.0.113.5")
 	grace := int64(DefaultGrace)
 	obs := func(ts int64, name string, ttl uint32) {

@@ -135,13 +135,13 @@ func withID(msg []byte, id uint16) []byte {
 
 // exchange feeds r the query msg answers (sent at ts) and then msg (at ts):
 // the ordinary case of an answer to a query seen on the wire.
-func exchange(r *Resolver, msg []byte, ts int64) error {
+func exchange(r *Cache, msg []byte, ts int64) error {
 	_ = r.ObserveDNS(queryOf(msg), ts, asked)
 	return r.ObserveDNS(msg, ts, answered)
 }
 
 // appendNormalized is the reference the tests hold names to: every name
-// the Resolver hands out, and every server name, must come out of it unchanged.
+// the Cache hands out, and every server name, must come out of it unchanged.
 // It appends name lower-cased and without a trailing dot to dst, and reports
 // false for names that are empty, longer than 253 bytes, have an empty label,
 // or contain bytes outside printable ASCII.

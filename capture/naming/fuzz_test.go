@@ -34,7 +34,7 @@ func FuzzObserveDNS(f *testing.F) {
 	f.Add(rawOwner(longOwner(61)...))
 	f.Add(dnsMsg(flagQR|flagTC, "q.example.com", 1, aRR("q.example.com", 60, "192.0.2.8")))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		r := NewResolver()
+		r := NewCache()
 		if _ = r.ObserveDNS(msg, t0, answered); r.Len() != 0 {
 			t.Fatalf("an unsolicited message bound %d addresses", r.Len())
 		}

@@ -12,7 +12,7 @@
 // only the caller knows whether the gateway opened that connection. The trust
 // model is in docs/naming.md.
 //
-// A Resolver keeps, per address, the names valid at a point in time, so a flow
+// A Cache keeps, per address, the names valid at a point in time, so a flow
 // that starts at ts can be named with what DNS said at ts, not with what it
 // says at the end of the capture. Memory is bounded: at most MaxNamesPerAddr
 // names per address, Options.MaxAddrs addresses and Options.MaxQueries
@@ -31,7 +31,7 @@ import (
 // ones seen last are the ones flows are most likely to be about.
 const MaxNamesPerAddr = 8
 
-// Defaults used by NewResolver.
+// Defaults used by NewCache.
 const (
 	// DefaultGrace extends every DNS validity window past its TTL. Stub
 	// resolvers, browsers and connection pools keep using an answer a little
@@ -40,7 +40,7 @@ const (
 	// has plausibly been handed to someone else.
 	DefaultGrace = time.Minute
 	// DefaultMaxAddrs bounds the addresses remembered. With the defaults a
-	// full Resolver holds 11 to 15 MiB (measured in docs/naming.md).
+	// full Cache holds 11 to 15 MiB (measured in docs/naming.md).
 	DefaultMaxAddrs = 16384
 	// DefaultMaxQueries bounds the queries waiting for an answer. Answers
 	// come within milliseconds and free their slot, so what fills the
@@ -55,7 +55,7 @@ const (
 	DefaultQueryTimeout = 10 * time.Second
 )
 
-// Options tune a Resolver; zero fields take the defaults above.
+// Options tune a Cache; zero fields take the defaults above.
 type Options struct {
 	Grace    time.Duration
 	MaxAddrs int
@@ -77,28 +77,30 @@ type binding struct {
 	seq   uint64
 }
 
-// entry holds the names of one address; entries form an LRU list by index.
-type entry struct {
+// addrNames holds the names of one address; they form an LRU list by
+// index.
+type addrNames struct {
 	addr       netip.Addr
 	names      [MaxNamesPerAddr]binding
 	n          int
 	prev, next int32
 }
 
-// Resolver maps addresses to the names passively learned for them. It is safe
+// Cache maps addresses to the names passively learned for them: it
+// resolves nothing, it remembers what DNS answers on the wire said. It is safe
 // for concurrent use; all methods take one internal lock.
-type Resolver struct {
+type Cache struct {
 	mu sync.Mutex
 
 	grace       int64
 	maxAddrs    int
 	maxInterned int
 
-	index   map[netip.Addr]int32
-	entries []entry
-	head    int32 // most recently updated, -1 when empty
-	tail    int32 // least recently updated
-	seq     uint64
+	index map[netip.Addr]int32
+	addrs []addrNames
+	head  int32 // most recently updated, -1 when empty
+	tail  int32 // least recently updated
+	seq   uint64
 
 	interned map[string]string
 
@@ -106,11 +108,11 @@ type Resolver struct {
 	dns     dnsScratch // reused by ObserveDNS
 }
 
-// NewResolver returns a Resolver with the default options.
-func NewResolver() *Resolver { return NewResolverOptions(Options{}) }
+// NewCache returns a Cache with the default options.
+func NewCache() *Cache { return NewCacheOptions(Options{}) }
 
-// NewResolverOptions returns a Resolver tuned by o.
-func NewResolverOptions(o Options) *Resolver {
+// NewCacheOptions returns a Cache tuned by o.
+func NewCacheOptions(o Options) *Cache {
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
 	}
@@ -126,7 +128,7 @@ func NewResolverOptions(o Options) *Resolver {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = DefaultQueryTimeout
 	}
-	return &Resolver{
+	return &Cache{
 		grace:       int64(o.Grace),
 		queries:     newQueries(o.MaxQueries, int64(o.QueryTimeout)),
 		maxAddrs:    o.MaxAddrs,
@@ -140,13 +142,13 @@ func NewResolverOptions(o Options) *Resolver {
 
 // Intern returns a string equal to b, allocating only the first time a given
 // name is seen (until the bounded table is emptied, see Options.MaxInterned).
-func (r *Resolver) Intern(b []byte) string {
+func (r *Cache) Intern(b []byte) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.intern(b)
 }
 
-func (r *Resolver) intern(b []byte) string {
+func (r *Cache) intern(b []byte) string {
 	if s, ok := r.interned[string(b)]; ok { // no allocation: map lookup by []byte
 		return s
 	}
@@ -160,20 +162,20 @@ func (r *Resolver) intern(b []byte) string {
 
 // Names returns the names valid for addr at ts, most recently answered first,
 // deduplicated, lower-case, without trailing dot; nil when there are none.
-func (r *Resolver) Names(addr netip.Addr, ts int64) []string {
+func (r *Cache) Names(addr netip.Addr, ts int64) []string {
 	return r.AppendNames(nil, addr, ts)
 }
 
 // AppendNames appends what Names returns to dst and returns the extended
 // slice; with a dst of sufficient capacity it does not allocate.
-func (r *Resolver) AppendNames(dst []string, addr netip.Addr, ts int64) []string {
+func (r *Cache) AppendNames(dst []string, addr netip.Addr, ts int64) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i, ok := r.index[key(addr)]
 	if !ok {
 		return dst
 	}
-	e := &r.entries[i]
+	e := &r.addrs[i]
 	var sel [MaxNamesPerAddr]*binding
 	n := 0
 	for j := 0; j < e.n; j++ {
@@ -201,9 +203,9 @@ func (r *Resolver) AppendNames(dst []string, addr netip.Addr, ts int64) []string
 func key(addr netip.Addr) netip.Addr { return addr.Unmap().WithZone("") }
 
 // bind records name for addr, valid from ts to until (grace included).
-func (r *Resolver) bind(addr netip.Addr, name string, ts, until int64) {
+func (r *Cache) bind(addr netip.Addr, name string, ts, until int64) {
 	r.seq++
-	e := r.entry(key(addr))
+	e := r.namesOf(key(addr))
 	for j := 0; j < e.n; j++ {
 		b := &e.names[j]
 		if b.name != name {
@@ -233,29 +235,29 @@ func (r *Resolver) bind(addr netip.Addr, name string, ts, until int64) {
 	e.names[slot] = binding{name: name, from: ts, until: until, seq: r.seq}
 }
 
-// entry returns the entry of addr, creating it (or recycling the least
+// namesOf returns the names of addr, creating them (or recycling the least
 // recently updated one when MaxAddrs is reached), and moves it to the front.
-func (r *Resolver) entry(addr netip.Addr) *entry {
+func (r *Cache) namesOf(addr netip.Addr) *addrNames {
 	if i, ok := r.index[addr]; ok {
 		r.moveFront(i)
-		return &r.entries[i]
+		return &r.addrs[i]
 	}
 	var i int32
-	if len(r.entries) < r.maxAddrs {
-		r.entries = append(r.entries, entry{})
-		i = int32(len(r.entries) - 1)
+	if len(r.addrs) < r.maxAddrs {
+		r.addrs = append(r.addrs, addrNames{})
+		i = int32(len(r.addrs) - 1)
 	} else {
 		i = r.tail
 		r.unlink(i)
-		delete(r.index, r.entries[i].addr)
+		delete(r.index, r.addrs[i].addr)
 	}
-	r.entries[i] = entry{addr: addr, prev: -1, next: -1}
+	r.addrs[i] = addrNames{addr: addr, prev: -1, next: -1}
 	r.index[addr] = i
 	r.pushFront(i)
-	return &r.entries[i]
+	return &r.addrs[i]
 }
 
-func (r *Resolver) moveFront(i int32) {
+func (r *Cache) moveFront(i int32) {
 	if r.head == i {
 		return
 	}
@@ -263,26 +265,26 @@ func (r *Resolver) moveFront(i int32) {
 	r.pushFront(i)
 }
 
-func (r *Resolver) unlink(i int32) {
-	e := &r.entries[i]
+func (r *Cache) unlink(i int32) {
+	e := &r.addrs[i]
 	if e.prev >= 0 {
-		r.entries[e.prev].next = e.next
+		r.addrs[e.prev].next = e.next
 	} else {
 		r.head = e.next
 	}
 	if e.next >= 0 {
-		r.entries[e.next].prev = e.prev
+		r.addrs[e.next].prev = e.prev
 	} else {
 		r.tail = e.prev
 	}
 	e.prev, e.next = -1, -1
 }
 
-func (r *Resolver) pushFront(i int32) {
-	e := &r.entries[i]
+func (r *Cache) pushFront(i int32) {
+	e := &r.addrs[i]
 	e.prev, e.next = -1, r.head
 	if r.head >= 0 {
-		r.entries[r.head].prev = i
+		r.addrs[r.head].prev = i
 	}
 	r.head = i
 	if r.tail < 0 {
@@ -291,7 +293,7 @@ func (r *Resolver) pushFront(i int32) {
 }
 
 // Len reports how many addresses currently have names (for tests and stats).
-func (r *Resolver) Len() int {
+func (r *Cache) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.index)

@@ -15,7 +15,7 @@ import (
 
 // learnDNS names addr as name at ts through a DNS exchange (an A or AAAA
 // query and its answer, TTL one hour).
-func learnDNS(t testing.TB, r *Resolver, addr netip.Addr, name string, ts int64) {
+func learnDNS(t testing.TB, r *Cache, addr netip.Addr, name string, ts int64) {
 	t.Helper()
 	qtype := uint16(typeA)
 	if addr.Is6() { // IPv4-mapped too: an AAAA record that is stored as IPv4
@@ -27,7 +27,7 @@ func learnDNS(t testing.TB, r *Resolver, addr netip.Addr, name string, ts int64)
 }
 
 func TestOptions(t *testing.T) {
-	r := NewResolverOptions(Options{Grace: time.Second, QueryTimeout: 2 * time.Second, MaxQueries: 1})
+	r := NewCacheOptions(Options{Grace: time.Second, QueryTimeout: 2 * time.Second, MaxQueries: 1})
 	addr := netip.MustParseAddr("192.0.2.1")
 	if err := exchange(r, response("a.example.com", 1, aRR("a.example.com", 10, addr.String())), t0); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestOptions(t *testing.T) {
 }
 
 func TestIntern(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	a := r.Intern([]byte("mx.example.com"))
 	b := r.Intern([]byte("mx.example.com"))
 	if a != "mx.example.com" || unsafe.StringData(a) != unsafe.StringData(b) {
@@ -66,7 +66,7 @@ func TestIntern(t *testing.T) {
 	}
 	// The table is bounded: past MaxInterned it starts over, and strings
 	// handed out earlier stay intact.
-	r = NewResolverOptions(Options{MaxInterned: 4})
+	r = NewCacheOptions(Options{MaxInterned: 4})
 	first := r.Intern([]byte("n0.example.com"))
 	for i := range 10 {
 		r.Intern(fmt.Appendf(nil, "n%d.example.com", i))
@@ -80,7 +80,7 @@ func TestIntern(t *testing.T) {
 }
 
 func TestBoundedAddrs(t *testing.T) {
-	r := NewResolverOptions(Options{MaxAddrs: 4})
+	r := NewCacheOptions(Options{MaxAddrs: 4})
 	for i := range 10 {
 		learnDNS(t, r, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), fmt.Sprintf("h%d.example.com", i), t0+int64(i))
 	}
@@ -99,7 +99,7 @@ func TestBoundedAddrs(t *testing.T) {
 }
 
 func TestBoundedNamesPerAddr(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	addr := netip.MustParseAddr("2001:db8::1")
 	for i := range MaxNamesPerAddr + 3 {
 		learnDNS(t, r, addr, fmt.Sprintf("h%d.example.com", i), t0)
@@ -120,7 +120,7 @@ func TestBoundedNamesPerAddr(t *testing.T) {
 // its answer (names already interned, every query a new transaction id, so
 // the query table churns) and AppendNames.
 func TestAllocs(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	msg := response("www.example.com", 1,
 		cnameRR("www.example.com", 60, "edge.example.net"),
 		aRR("edge.example.net", 60, "198.51.100.10"),
@@ -162,7 +162,7 @@ func TestAllocs(t *testing.T) {
 }
 
 func BenchmarkObserveDNS(b *testing.B) {
-	r := NewResolver()
+	r := NewCache()
 	msg := response("www.example.com", 1,
 		cnameRR("www.example.com", 60, "edge.example.net"),
 		aRR("edge.example.net", 60, "198.51.100.10"),
@@ -185,7 +185,7 @@ func BenchmarkObserveDNS(b *testing.B) {
 // every answer recycles the oldest entry; the intern table is large enough
 // for all 4096 names (past MaxInterned, new names are allocated again).
 func BenchmarkObserveDNSManyAddrs(b *testing.B) {
-	r := NewResolverOptions(Options{MaxAddrs: 1024, MaxInterned: 8192})
+	r := NewCacheOptions(Options{MaxAddrs: 1024, MaxInterned: 8192})
 	msgs := make([][]byte, 4096)
 	queries := make([][]byte, len(msgs))
 	for i := range msgs {
@@ -203,7 +203,7 @@ func BenchmarkObserveDNSManyAddrs(b *testing.B) {
 // BenchmarkObserveDNSUnsolicited measures what a flood of answers nobody
 // asked for costs: each is parsed up to its question and refused.
 func BenchmarkObserveDNSUnsolicited(b *testing.B) {
-	r := NewResolver()
+	r := NewCache()
 	msg := response("www.example.com", 1, aRR("www.example.com", 60, "198.51.100.10"))
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -215,7 +215,7 @@ func BenchmarkObserveDNSUnsolicited(b *testing.B) {
 }
 
 func BenchmarkAppendNames(b *testing.B) {
-	r := NewResolver()
+	r := NewCache()
 	addr := netip.MustParseAddr("198.51.100.10")
 	for i := range MaxNamesPerAddr {
 		learnDNS(b, r, addr, fmt.Sprintf("h%d.example.com", i), t0)
@@ -227,7 +227,7 @@ func BenchmarkAppendNames(b *testing.B) {
 	}
 }
 
-// TestMemoryBound fills a default Resolver far past its address bound, with
+// TestMemoryBound fills a default Cache far past its address bound, with
 // 2 and then MaxNamesPerAddr distinct names per address, and checks the heap
 // it holds stays bounded. Run with -v for the figures in docs/naming.md.
 func TestMemoryBound(t *testing.T) {
@@ -242,7 +242,7 @@ func TestMemoryBound(t *testing.T) {
 	}
 	for _, per := range []int{2, MaxNamesPerAddr} {
 		base := heap()
-		r := NewResolver()
+		r := NewCache()
 		var name []byte
 		for i := range 2 * DefaultMaxAddrs {
 			addr := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
@@ -267,7 +267,7 @@ func TestMemoryBound(t *testing.T) {
 }
 
 func TestAddressForms(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	learnDNS(t, r, netip.MustParseAddr("::ffff:192.0.2.1"), "v4.example.com", t0)
 	learnDNS(t, r, netip.MustParseAddr("2001:db8::1"), "v6.example.com", t0)
 	for _, c := range []lookup{
@@ -284,7 +284,7 @@ func TestAddressForms(t *testing.T) {
 
 // TestConcurrent exercises the lock; run with -race.
 func TestConcurrent(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	msg := compressed()
 	other := response("sni.example.com", 1, aRR("sni.example.com", 3600, "192.0.2.80"))
 	addr := netip.MustParseAddr("192.0.2.80")

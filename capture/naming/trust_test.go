@@ -53,7 +53,7 @@ func TestForgedAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := NewResolver()
+			r := NewCache()
 			if tt.query {
 				if err := r.ObserveDNS(queryOf(genuine), t0, asked); err != nil {
 					t.Fatal(err)
@@ -78,7 +78,7 @@ func TestForgedAnswers(t *testing.T) {
 // TestOneAnswerPerQuery: the answer that comes second (a replay, or a race
 // lost by a forger) is refused.
 func TestOneAnswerPerQuery(t *testing.T) {
-	r := NewResolver()
+	r := NewCache()
 	first := response("mx.example.org", 1, aRR("mx.example.org", 300, "198.51.100.25"))
 	if err := exchange(r, first, t0); err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestRecordsOffTheChain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := NewResolver()
+			r := NewCache()
 			if err := exchange(r, tt.msg, t0); err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func TestTransports(t *testing.T) {
 			Transport{Src: ap("198.51.100.53:53"), Dst: client}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := NewResolver()
+			r := NewCache()
 			if err := r.ObserveDNS(queryOf(msg), t0, c.q); err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +188,7 @@ func TestTransports(t *testing.T) {
 // and expired queries free their slot, and past MaxQueries the oldest
 // query is dropped (its answer is then refused).
 func TestQueryTable(t *testing.T) {
-	r := NewResolverOptions(Options{MaxQueries: 4})
+	r := NewCacheOptions(Options{MaxQueries: 4})
 	msgs := make([][]byte, 6)
 	for i := range msgs {
 		msgs[i] = withID(response(vendor, 1, aRR(vendor, 300, evil)), uint16(i))
@@ -236,7 +236,7 @@ func TestQueryTable(t *testing.T) {
 // it holds (docs/naming.md quotes the figure: run with -v).
 func TestQueryTableMemory(t *testing.T) {
 	base := heapInUse()
-	r := NewResolver()
+	r := NewCache()
 	msg := queryOf(response(vendor, 1))
 	for i := range 2 * DefaultMaxQueries {
 		tr := Transport{Src: netip.AddrPortFrom(client.Addr(), uint16(i)), Dst: resolver}
@@ -246,7 +246,7 @@ func TestQueryTableMemory(t *testing.T) {
 	if r.queries.len() != DefaultMaxQueries {
 		t.Errorf("%d queries outstanding, want %d", r.queries.len(), DefaultMaxQueries)
 	}
-	t.Logf("%d outstanding queries: %.2f MiB held (the empty Resolver included)", r.queries.len(), float64(held)/(1<<20))
+	t.Logf("%d outstanding queries: %.2f MiB held (the empty Cache included)", r.queries.len(), float64(held)/(1<<20))
 	if held > 4<<20 {
 		t.Errorf("query table holds %d KiB, want at most 4 MiB", held>>10)
 	}

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // flowKey identifies one flow across two sessions of the same node: a
@@ -33,112 +36,133 @@ func keyOf(f *flow.Flow) flowKey {
 // recorded (same protocol, addresses, ports and start) is kept once
 // (the finished copy if one was still open) and a warning says so.
 func Merge(sessions ...*Session) *capture.Result {
-	res := &capture.Result{}
+	m := &merger{res: &capture.Result{}, single: len(sessions) == 1, perNode: map[string]int{},
+		known: map[string]map[flowKey]int{}, dups: map[string]int{}, backends: map[string]bool{}}
 	n := 0
-	perNode := map[string]int{}
 	for i, s := range sessions {
 		n += len(s.Flows)
-		perNode[NodeName(s, i)]++
+		m.perNode[NodeName(s, i)]++
 	}
-	res.Flows = make([]flow.Flow, 0, n)
-	st := &res.Stats
-	backends := map[string]bool{}
-	var ifaces, attribution []string
-	// Flows already merged, for nodes recorded by more than one session.
-	known := map[string]map[flowKey]int{}
-	dups := map[string]int{}
-	prefixFor := func(node string) string {
-		if len(sessions) == 1 {
-			return ""
-		}
-		return node + ": "
-	}
+	m.res.Flows = make([]flow.Flow, 0, n)
 	for i, s := range sessions {
 		node := NodeName(s, i)
-		seen := known[node]
-		if seen == nil && perNode[node] > 1 {
-			seen = map[flowKey]int{}
-			known[node] = seen
-		}
-		var added []flowKey
-		for _, f := range s.Flows {
-			f.Node = node
-			if seen != nil {
-				k := keyOf(&f)
-				if j, ok := seen[k]; ok {
-					dups[node]++
-					if res.Flows[j].Open && !f.Open {
-						res.Flows[j] = f
-					}
-					continue
-				}
-				added = append(added, k)
-			}
-			res.Flows = append(res.Flows, f)
-		}
-		// Registered after the session's own flows: one session's flows
-		// are never merged with each other.
-		for j, k := range added {
-			seen[k] = len(res.Flows) - len(added) + j
-		}
-		ss := s.Stats
-		backends[ss.Backend] = true
-		if ss.Iface != "" && !slices.Contains(ifaces, node+":"+ss.Iface) {
-			ifaces = append(ifaces, node+":"+ss.Iface)
-		}
-		if ss.Attribution != "" && !slices.Contains(attribution, prefixFor(node)+ss.Attribution) {
-			attribution = append(attribution, prefixFor(node)+ss.Attribution)
-		}
-		st.Files = append(st.Files, ss.Files...)
-		if len(sessions) > 1 && !ss.Start.IsZero() {
-			st.Spans = append(st.Spans, capture.Span{Node: node, Start: ss.Start, End: ss.End})
-		}
-		if !ss.Start.IsZero() && (st.Start.IsZero() || ss.Start.Before(st.Start)) {
-			st.Start = ss.Start
-		}
-		if ss.End.After(st.End) {
-			st.End = ss.End
-		}
-		st.Packets += ss.Packets
-		st.Bytes += ss.Bytes
-		st.Flows += ss.Flows
-		st.Undecodable += ss.Undecodable
-		st.IfaceDrops += ss.IfaceDrops
-		st.KernelDrops += ss.KernelDrops
-		st.MissedBytes += ss.MissedBytes
-		st.Evicted += ss.Evicted
-		st.Interrupted = st.Interrupted || ss.Interrupted
-		for _, e := range ss.ReadErrors {
-			st.ReadErrors = append(st.ReadErrors, prefixFor(node)+e)
-		}
-		for _, w := range ss.Warnings {
-			st.Warnings = append(st.Warnings, prefixFor(node)+w)
-		}
+		m.addFlows(node, s.Flows)
+		m.addStats(node, &s.Stats)
 	}
-	for _, node := range sortedKeys(dups) {
-		d := dups[node]
+	m.finish(sessions)
+	return m.res
+}
+
+// merger is one Merge's state.
+type merger struct {
+	res     *capture.Result
+	single  bool           // one session: nothing is prefixed by node
+	perNode map[string]int // sessions per node
+	// known indexes the flows already merged, for nodes recorded by more
+	// than one session; dups counts per node the flows found twice.
+	known    map[string]map[flowKey]int
+	dups     map[string]int
+	backends map[string]bool
+	ifaces   []string
+	attrib   []string
+}
+
+// prefixFor is what a node's warnings and read errors start with.
+func (m *merger) prefixFor(node string) string {
+	if m.single {
+		return ""
+	}
+	return node + ": "
+}
+
+// addFlows adds a session's flows as node's, keeping once a flow an
+// earlier session of the same node recorded too (the finished copy).
+func (m *merger) addFlows(node string, flows []flow.Flow) {
+	res := m.res
+	seen := m.known[node]
+	if seen == nil && m.perNode[node] > 1 {
+		seen = map[flowKey]int{}
+		m.known[node] = seen
+	}
+	var added []flowKey
+	for _, f := range flows {
+		f.Node = node
+		if seen != nil {
+			k := keyOf(&f)
+			if j, ok := seen[k]; ok {
+				m.dups[node]++
+				if res.Flows[j].Open && !f.Open {
+					res.Flows[j] = f
+				}
+				continue
+			}
+			added = append(added, k)
+		}
+		res.Flows = append(res.Flows, f)
+	}
+	// Registered after the session's own flows: one session's flows
+	// are never merged with each other.
+	for j, k := range added {
+		seen[k] = len(res.Flows) - len(added) + j
+	}
+}
+
+// addStats adds a session's statistics as node's.
+func (m *merger) addStats(node string, ss *capture.Stats) {
+	st := &m.res.Stats
+	m.backends[ss.Backend] = true
+	if ss.Iface != "" && !slices.Contains(m.ifaces, node+":"+ss.Iface) {
+		m.ifaces = append(m.ifaces, node+":"+ss.Iface)
+	}
+	if ss.Attribution != "" && !slices.Contains(m.attrib, m.prefixFor(node)+ss.Attribution) {
+		m.attrib = append(m.attrib, m.prefixFor(node)+ss.Attribution)
+	}
+	st.Files = append(st.Files, ss.Files...)
+	if !m.single && !ss.Start.IsZero() {
+		st.Spans = append(st.Spans, capture.Span{Node: node, Start: ss.Start, End: ss.End})
+	}
+	if !ss.Start.IsZero() && (st.Start.IsZero() || ss.Start.Before(st.Start)) {
+		st.Start = ss.Start
+	}
+	if ss.End.After(st.End) {
+		st.End = ss.End
+	}
+	st.Packets += ss.Packets
+	st.Bytes += ss.Bytes
+	st.Flows += ss.Flows
+	st.Undecodable += ss.Undecodable
+	st.IfaceDrops += ss.IfaceDrops
+	st.KernelDrops += ss.KernelDrops
+	st.MissedBytes += ss.MissedBytes
+	st.Evicted += ss.Evicted
+	st.Interrupted = st.Interrupted || ss.Interrupted
+	for _, e := range ss.ReadErrors {
+		st.ReadErrors = append(st.ReadErrors, m.prefixFor(node)+e)
+	}
+	for _, w := range ss.Warnings {
+		st.Warnings = append(st.Warnings, m.prefixFor(node)+w)
+	}
+}
+
+// finish counts each flow found twice once, names backends and
+// interfaces, and puts the flows in time order.
+func (m *merger) finish(sessions []*Session) {
+	st := &m.res.Stats
+	for _, node := range slices.Sorted(maps.Keys(m.dups)) {
+		d := m.dups[node]
 		st.Flows -= min(st.Flows, uint64(d))
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%s: %d flow(s) recorded by two sessions of this node (their spans overlap) were counted once; packet and byte totals count the overlap twice", node, d))
 	}
-	st.Backend = strings.Join(sortedKeys(backends), "+")
-	if len(sessions) == 1 {
+	st.Backend = strings.Join(slices.Sorted(maps.Keys(m.backends)), "+")
+	if m.single {
 		st.Iface = sessions[0].Stats.Iface
 	} else {
-		st.Iface = strings.Join(ifaces, ",")
+		st.Iface = strings.Join(m.ifaces, ",")
 	}
-	st.Attribution = strings.Join(attribution, "; ")
+	st.Attribution = strings.Join(m.attrib, "; ")
 	// Flows in time order, as a single capture would list them.
-	sort.SliceStable(res.Flows, func(a, b int) bool { return res.Flows[a].Start.Before(res.Flows[b].Start) })
-	return res
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	flows := m.res.Flows
+	sort.SliceStable(flows, func(a, b int) bool { return flows[a].Start.Before(flows[b].Start) })
 }
 
 // NodeName is the name Merge gives the i-th (0-based) session's flows.
@@ -245,23 +269,12 @@ func ResolveHosts(infer InferFunc, sessions ...*Session) (*ResolvedHosts, error)
 				r.Addrs = append(r.Addrs, a)
 			}
 		}
-		text := h.Node + " " + addrList(h.Addrs) + " (" + h.How + ")"
-		if !slices.Contains(how, text) {
-			how = append(how, text)
+		line := h.Node + " " + cmp.Or(text.Addrs(h.Addrs), "none") + " (" + h.How + ")"
+		if !slices.Contains(how, line) {
+			how = append(how, line)
 		}
 	}
 	slices.SortFunc(r.Addrs, netip.Addr.Compare)
 	r.How = "sessions: " + strings.Join(how, "; ")
 	return r, nil
-}
-
-func addrList(addrs []netip.Addr) string {
-	if len(addrs) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(addrs))
-	for i, a := range addrs {
-		parts[i] = a.String()
-	}
-	return strings.Join(parts, ", ")
 }

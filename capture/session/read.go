@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/inputfile"
 )
 
 // Errors Load wraps, for callers that want to tell them apart.
@@ -59,7 +60,7 @@ func load(path string, max int64) (*Session, error) {
 	if max <= 0 {
 		max = MaxFileSize
 	}
-	f, size, err := openInput(path, max)
+	f, size, err := inputfile.Open(path, max)
 	if err != nil {
 		return nil, err
 	}

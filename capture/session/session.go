@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/atomicfile"
 )
 
 // Format is the value of every session file's "format" field: it tells a
@@ -98,7 +99,7 @@ func Save(path string, s *Session) error {
 	if s.Flows == nil {
 		s.Flows = []flow.Flow{}
 	}
-	err := capture.WriteFileAtomic(path, func(f *os.File) error {
+	err := atomicfile.WriteFile(path, func(f *os.File) error {
 		w := bufio.NewWriterSize(f, 1<<20)
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")

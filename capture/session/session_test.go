@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -197,64 +195,6 @@ func TestMergeTwoSessions(t *testing.T) {
 	if len(hosts) != 3 || how != "gw-a: interface eth0 addresses; session-2: --host" {
 		t.Errorf("hosts %v how %q", hosts, how)
 	}
-}
-
-// TestSaveSurvivesSIGKILL kills a process that saves sessions in a loop
-// at random moments and checks the file is always absent or complete.
-func TestSaveSurvivesSIGKILL(t *testing.T) {
-	if os.Getenv("SESSION_KILL_WRITER") != "" {
-		// Child: rewrite a large session forever.
-		s := sampleSession("gw1", 20000)
-		for i := 0; ; i++ {
-			s.Node = fmt.Sprintf("gw-%d", i)
-			if err := Save(os.Getenv("SESSION_KILL_WRITER"), s); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(3)
-			}
-		}
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "s.json")
-	// The kills fall from half a save to three saves into the writer's
-	// run, as long as a save takes on this machine now (fixed moments
-	// fell before the first save ended when the machine was loaded).
-	start := time.Now()
-	if err := Save(filepath.Join(dir, "probe.json"), sampleSession("gw1", 20000)); err != nil {
-		t.Fatal(err)
-	}
-	whole := time.Since(start)
-	completes := 0
-	for round := 0; round < 6; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestSaveSurvivesSIGKILL$")
-		cmd.Env = append(os.Environ(), "SESSION_KILL_WRITER="+path)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100*time.Millisecond + whole*time.Duration(round+1)/2)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		err := cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("writer did not die of SIGKILL: %v", err)
-		}
-		s, err := Load(path)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			// Killed before the first rename: nothing there, which is fine.
-		case err != nil:
-			t.Fatalf("round %d: session left corrupt: %v", round, err)
-		default:
-			completes++
-			if len(s.Flows) != 20000 {
-				t.Fatalf("round %d: %d flows, want 20000", round, len(s.Flows))
-			}
-		}
-	}
-	if completes == 0 {
-		t.Fatal("the writer never completed a save: the test proved nothing")
-	}
-	t.Logf("%d of 6 kills found a complete session", completes)
 }
 
 // FuzzRead: any input is either a session or one error line, never a

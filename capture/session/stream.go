@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // stream decodes a session file token by token: the flows one at a time,
@@ -335,7 +336,7 @@ func (c *capped) Read(p []byte) (int, error) {
 		var one [1]byte
 		if n, _ := io.ReadFull(c.r, one[:]); n > 0 {
 			c.over = true
-			return 0, fmt.Errorf("more than %s: %w", sizeText(c.limit), ErrTooLarge)
+			return 0, fmt.Errorf("more than %s: %w", text.Size(c.limit), ErrTooLarge)
 		}
 		return 0, io.EOF
 	}

@@ -12,9 +12,10 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
-	"github.com/flowaudit/flowaudit/capture/ebpf"
+	"github.com/flowaudit/flowaudit/capture/live"
 	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/internal/escape"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 func init() { subcommands = append(subcommands, newCaptureCmd) }
@@ -70,54 +71,9 @@ func newCaptureCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// startLive starts the capture backend --backend names. auto picks eBPF
-// (flows aggregated in the kernel: no per-packet copies, process
-// attribution) when ebpf.Supported says this kernel and process can run it
-// and neither --filter nor --write-pcap (AF_PACKET only) is set; otherwise
-// AF_PACKET. The caller prints live.Backend(), so the choice is visible.
-func startLive(ctx context.Context, backend string, opts capture.LiveOptions) (capture.Live, error) {
-	switch backend {
-	case "auto":
-		if opts.Filter == "" && opts.WritePcap == "" && ebpf.Supported() == nil {
-			return ebpf.Start(ctx, opts)
-		}
-		return capture.StartAFPacket(ctx, opts)
-	case "afpacket":
-		return capture.StartAFPacket(ctx, opts)
-	case "ebpf":
-		return ebpf.Start(ctx, opts)
-	}
-	return nil, fmt.Errorf("--backend %q: want auto, afpacket or ebpf", backend)
-}
-
 func (a *app) runCapture(f *captureFlags) error {
-	if f.iface == "" {
-		return errors.New("capture: no interface given (flowaudit capture --iface IF --product P)")
-	}
-	opts, failOn, err := f.audit.resolve(a)
+	opts, failOn, err := f.check(a)
 	if err != nil {
-		return err
-	}
-	if _, ok := reportFormats[f.audit.format]; !ok {
-		return fmt.Errorf("unknown report format %q (want %s)", f.audit.format, reportFormatNames())
-	}
-	if f.duration < 0 {
-		return fmt.Errorf("--duration %v: want a positive duration (or none: until Ctrl-C)", f.duration)
-	}
-	if f.maxFlows < 0 {
-		return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
-	}
-	if f.node != "" && f.session == "" {
-		return errors.New("--node names the gateway in a session: give --session FILE too")
-	}
-	if err := checkNode(f.node); err != nil {
-		return err
-	}
-	// Fail now, not after an hour of capture, when a file cannot be written.
-	if err := checkOutputs(f.audit.inputFiles(), output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
-		return err
-	}
-	if _, err := capture.CheckInterface(f.iface); err != nil {
 		return err
 	}
 	// Without --host or site hosts, the gateway is the interface's
@@ -134,38 +90,14 @@ func (a *app) runCapture(f *captureFlags) error {
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-
-	ctx := a.ctx
-	if f.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.duration)
-		defer cancel()
-	}
-
 	start := time.Now()
-	live, err := startLive(ctx, f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
-	if err != nil {
+	res, err := a.captureLive(f, &opts, ifHosts)
+	if res == nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		escape.Terminal(f.iface), live.Backend(), escape.Terminal(hostsText(opts, f.audit.site)))
-	a.watchCapture(ctx, live, &opts, ifHosts, f)
-
-	res, stopErr := live.Stop()
 	end := time.Now()
-	if ifHosts != nil {
-		_ = ifHosts.refresh(&opts) // the interface may be gone: keep what was seen
-	}
-	if res == nil {
-		return stopErr
-	}
-	if stopErr != nil {
-		// The flows gathered so far are still reported.
-		a.log.Warn("capture ended with an error: " + stopErr.Error())
-		res.Stats.Warnings = append(res.Stats.Warnings, "capture ended early: "+stopErr.Error())
-	}
 	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %s, %s, %d dropped by the kernel\n",
-		end.Sub(start).Truncate(time.Millisecond), count(res.Stats.Packets, "packet"), count(len(res.Flows), "flow"), res.Stats.KernelDrops)
+		end.Sub(start).Truncate(time.Millisecond), text.Count(res.Stats.Packets, "packet", "packets"), text.Count(len(res.Flows), "flow", "flows"), res.Stats.KernelDrops)
 
 	var saveErr error
 	if f.session != "" {
@@ -178,13 +110,87 @@ func (a *app) runCapture(f *captureFlags) error {
 	return joinWriteErrors(err, saveErr)
 }
 
+// check refuses unusable flags with one line, before anything is opened
+// (and not after an hour of capture when a file cannot be written), and
+// returns the audit's options.
+func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) {
+	var none analyze.Options
+	if err := live.Supported(); err != nil {
+		return none, nil, fmt.Errorf("capture: %w", err)
+	}
+	if f.iface == "" {
+		return none, nil, errors.New("capture: no interface given (flowaudit capture --iface IF --product P)")
+	}
+	opts, failOn, err := f.audit.resolve(a)
+	if err != nil {
+		return none, nil, err
+	}
+	if _, ok := reportFormats[f.audit.format]; !ok {
+		return none, nil, fmt.Errorf("unknown report format %q (want %s)", f.audit.format, reportFormatNames())
+	}
+	if f.duration < 0 {
+		return none, nil, fmt.Errorf("--duration %v: want a positive duration (or none: until Ctrl-C)", f.duration)
+	}
+	if f.maxFlows < 0 {
+		return none, nil, fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
+	}
+	if f.node != "" && f.session == "" {
+		return none, nil, errors.New("--node names the gateway in a session: give --session FILE too")
+	}
+	if err := checkNode(f.node); err != nil {
+		return none, nil, err
+	}
+	if err := checkOutputs(f.audit.inputFiles(), output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
+		return none, nil, err
+	}
+	if _, err := live.CheckInterface(f.iface); err != nil {
+		return none, nil, err
+	}
+	return opts, failOn, nil
+}
+
+// captureLive runs the capture until --duration, a signal, or the end of
+// the interface, showing progress, and returns what it gathered: with a
+// warning when it ended on an error (nil only when it could not start).
+func (a *app) captureLive(f *captureFlags, opts *analyze.Options, ifHosts *ifaceHosts) (*capture.Result, error) {
+	ctx := a.ctx
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+	// auto picks eBPF where the kernel can run it, else AF_PACKET: the
+	// start message names the backend, so the choice is visible.
+	lc, err := live.Start(ctx, f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
+	if errors.Is(err, live.ErrUnknownBackend) {
+		return nil, fmt.Errorf("--%w", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
+		escape.Terminal(f.iface), lc.Backend(), escape.Terminal(gatewayText(*opts, f.audit.site)))
+	a.watchCapture(ctx, lc, opts, ifHosts, f)
+
+	res, stopErr := lc.Stop()
+	if ifHosts != nil {
+		_ = ifHosts.refresh(opts) // the interface may be gone: keep what was seen
+	}
+	if res != nil && stopErr != nil {
+		// The flows gathered so far are still reported.
+		a.log.Warn("capture ended with an error: " + stopErr.Error())
+		res.Stats.Warnings = append(res.Stats.Warnings, "capture ended early: "+stopErr.Error())
+	}
+	return res, stopErr
+}
+
 // watchCapture shows progress until ctx is done or the capture ends by
 // itself (interface gone).
-func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze.Options, ifHosts *ifaceHosts, f *captureFlags) {
+func (a *app) watchCapture(ctx context.Context, lc capture.Live, opts *analyze.Options, ifHosts *ifaceHosts, f *captureFlags) {
 	p := newProgress(a.stderr, f.iface, f.live, time.Now())
 	defer p.finish()
 	var ended <-chan struct{}
-	if d, ok := live.(interface{ Done() <-chan struct{} }); ok {
+	if d, ok := lc.(interface{ Done() <-chan struct{} }); ok {
 		ended = d.Done()
 	}
 	tick := time.NewTicker(p.every())
@@ -203,7 +209,7 @@ func (a *app) watchCapture(ctx context.Context, live capture.Live, opts *analyze
 			if ifHosts != nil {
 				_ = ifHosts.refresh(opts)
 			}
-			snap := live.Snapshot()
+			snap := lc.Snapshot()
 			if !now.Before(nextAudit) {
 				r, err := analyze.Audit(&snap, *opts)
 				if err == nil {
@@ -231,8 +237,9 @@ func sessionHosts(opts analyze.Options, siteFile string) ([]netip.Addr, string) 
 	return nil, ""
 }
 
-// hostsText describes the gateway addresses for the start message.
-func hostsText(opts analyze.Options, siteFile string) string {
+// gatewayText describes the gateway addresses for the start message
+// (separated by blanks, not commas, unlike the report).
+func gatewayText(opts analyze.Options, siteFile string) string {
 	hosts, how := sessionHosts(opts, siteFile)
 	if len(hosts) == 0 {
 		return "addresses inferred from the traffic"
@@ -258,7 +265,7 @@ type ifaceHosts struct {
 
 // refresh adds the interface's current addresses to opts.Hosts.
 func (h *ifaceHosts) refresh(opts *analyze.Options) error {
-	addrs, err := capture.InterfaceAddrs(h.iface)
+	addrs, err := live.InterfaceAddrs(h.iface)
 	if err != nil {
 		return err
 	}

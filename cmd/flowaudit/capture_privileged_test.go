@@ -18,8 +18,8 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/ebpf"
-	"github.com/flowaudit/flowaudit/capture/lab"
 	"github.com/flowaudit/flowaudit/capture/session"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // truthReasons maps the lab's failure vocabulary (docs/lab.md) to the
@@ -60,10 +60,10 @@ func (s *syncBuffer) String() string {
 
 // startCapture runs the binary with args in the gateway namespace and
 // waits until the capture socket is open (the "capturing on" line).
-func startCapture(t *testing.T, l *lab.Lab, args ...string) *liveCapture {
+func startCapture(t *testing.T, l *labtest.Lab, args ...string) *liveCapture {
 	t.Helper()
 	bin := flowauditBinary(t)
-	c := &liveCapture{cmd: l.Command(lab.Gateway, append([]string{bin}, args...)...), stderr: &syncBuffer{}}
+	c := &liveCapture{cmd: l.Command(labtest.Gateway, append([]string{bin}, args...)...), stderr: &syncBuffer{}}
 	c.cmd.Stderr = c.stderr
 	c.cmd.Stdout = c.stderr
 	if err := c.cmd.Start(); err != nil {
@@ -125,9 +125,9 @@ func (c *liveCapture) wait(t *testing.T, limit time.Duration) int {
 }
 
 // scenarioTruth writes and loads the truth of a lab scenario.
-func scenarioTruth(t *testing.T, name string) *lab.Truth {
+func scenarioTruth(t *testing.T, name string) *labtest.Truth {
 	t.Helper()
-	script, err := lab.Script()
+	script, err := labtest.Script()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func scenarioTruth(t *testing.T, name string) *lab.Truth {
 	if out, err := exec.Command("bash", script, "truth", name, path).CombinedOutput(); err != nil {
 		t.Fatalf("lab truth %s: %v: %s", name, err, out)
 	}
-	tr, err := lab.LoadTruth(path)
+	tr, err := labtest.LoadTruth(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestPrivilegedCaptureLab(t *testing.T) {
 		scen, backend := run.scen, run.backend
 		t.Run(scen+"/"+backend, func(t *testing.T) {
 			t.Parallel()
-			l := lab.Up(t)
+			l := labtest.Up(t)
 			dir := t.TempDir()
 			out, sess := filepath.Join(dir, "report.json"), filepath.Join(dir, "s.session.json")
 			c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", backend,
@@ -207,7 +207,7 @@ func TestPrivilegedCaptureLab(t *testing.T) {
 	}
 }
 
-func checkReport(t *testing.T, path string, tr *lab.Truth, backend string) {
+func checkReport(t *testing.T, path string, tr *labtest.Truth, backend string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -270,7 +270,7 @@ func checkReport(t *testing.T, path string, tr *lab.Truth, backend string) {
 	}
 }
 
-func checkSession(t *testing.T, path string, tr *lab.Truth, node, backend string) {
+func checkSession(t *testing.T, path string, tr *labtest.Truth, node, backend string) {
 	t.Helper()
 	s, err := session.Load(path)
 	if err != nil {
@@ -332,12 +332,12 @@ func inRanges(rs [][2]uint16, p uint16) bool {
 // TestPrivilegedCaptureSecondSignal: a second SIGINT aborts at once with
 // status 130 and leaves no report, session or pcapng under their names.
 func TestPrivilegedCaptureSecondSignal(t *testing.T) {
-	l := lab.Up(t)
+	l := labtest.Up(t)
 	dir := t.TempDir()
 	out, sess, pcap := filepath.Join(dir, "r.json"), filepath.Join(dir, "s.json"), filepath.Join(dir, "p.pcapng")
 	c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", "afpacket", "-p", "mailcleaner",
 		"-o", out, "--session", sess, "--write-pcap", pcap)
-	if err := l.Exec(lab.Gateway, "ping", "-c", "3", "-i", "0.2", "-W", "1", "192.0.2.1"); err != nil {
+	if err := l.Exec(labtest.Gateway, "ping", "-c", "3", "-i", "0.2", "-W", "1", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	if code := c.stop(t, syscall.SIGINT, syscall.SIGINT); code != 130 {
@@ -357,7 +357,7 @@ func TestPrivilegedCaptureSecondSignal(t *testing.T) {
 // the report, the session and the pcapng file (replayable to the same
 // verdicts) are written; --fail-on none makes the exit status 0.
 func TestPrivilegedCaptureDuration(t *testing.T) {
-	l := lab.Up(t)
+	l := labtest.Up(t)
 	dir := t.TempDir()
 	out, sess, pcap := filepath.Join(dir, "r.json"), filepath.Join(dir, "s.json"), filepath.Join(dir, "p.pcapng")
 	start := time.Now()
@@ -365,10 +365,10 @@ func TestPrivilegedCaptureDuration(t *testing.T) {
 		"--fail-on", "none", "-o", out, "--session", sess, "--write-pcap", pcap, "--filter", "icmp")
 	// Ping the firewall (ICMP passes the filter) and send a DNS query
 	// (filtered out) while it runs.
-	if err := l.Exec(lab.Gateway, "ping", "-c", "3", "-i", "0.2", "-W", "1", "192.0.2.1"); err != nil {
+	if err := l.Exec(labtest.Gateway, "ping", "-c", "3", "-i", "0.2", "-W", "1", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
-	l.Exec(lab.Gateway, "dig", "+time=1", "+tries=1", "@198.51.100.53", "resolver.lab.test")
+	l.Exec(labtest.Gateway, "dig", "+time=1", "+tries=1", "@198.51.100.53", "resolver.lab.test")
 	if code := c.wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("exit status %d, want 0: %s", code, c.stderr.String())
 	}
@@ -410,14 +410,14 @@ func TestPrivilegedCaptureDuration(t *testing.T) {
 // TestPrivilegedCaptureSIGTERM: SIGTERM stops the capture like SIGINT:
 // report and session written, exit status from the report.
 func TestPrivilegedCaptureSIGTERM(t *testing.T) {
-	l := lab.Up(t)
+	l := labtest.Up(t)
 	dir := t.TempDir()
 	out, sess := filepath.Join(dir, "r.json"), filepath.Join(dir, "s.json")
 	c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", "afpacket", "-p", "mailcleaner",
 		"--format", "json", "-o", out, "--session", sess, "--fail-on", "unexpected")
 	// The gateway pings the firewall: ICMP that mailcleaner's list does
 	// not have, so the report has an unexpected group and exit status 1.
-	if err := l.Exec(lab.Gateway, "ping", "-c", "2", "-i", "0.2", "-W", "1", "192.0.2.1"); err != nil {
+	if err := l.Exec(labtest.Gateway, "ping", "-c", "2", "-i", "0.2", "-W", "1", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	if code := c.stop(t, syscall.SIGTERM); code != 1 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,9 @@ import (
 // TestCaptureErrors checks the one-line errors capture gives before it
 // opens anything (no privilege needed).
 func TestCaptureErrors(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("capture needs Linux (TestCaptureNeedsLinux)")
+	}
 	missingDir := filepath.Join(t.TempDir(), "nope", "r.json")
 	tests := []struct {
 		name string
@@ -39,6 +43,19 @@ func TestCaptureErrors(t *testing.T) {
 				t.Errorf("err = %v, want one line containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCaptureNeedsLinux: elsewhere, capture says in one line that it
+// needs Linux, before looking at anything else.
+func TestCaptureNeedsLinux(t *testing.T) {
+	if runtime.GOOS == "linux" {
+		t.Skip("capture runs here (TestCaptureErrors)")
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"capture", "--iface", "eth9x", "-p", "mailcleaner"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "needs Linux") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want one line saying capture needs Linux", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/catalog"
 	"github.com/flowaudit/flowaudit/internal/escape"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 func init() { subcommands = append(subcommands, newCatalogCmd) }
@@ -37,7 +38,7 @@ func (a *app) loadCatalog(files []string) (*catalog.Catalog, error) {
 	for _, f := range files {
 		o, err := catalog.LoadFileLimit(f, int64(a.maxInput))
 		if err != nil {
-			return nil, sizeHint(oneLine(err, f, false))
+			return nil, sizeHint(firstProblem(err, f, false))
 		}
 		c = c.Overlay(o)
 		if err := c.CheckSize(); err != nil {
@@ -148,7 +149,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			summary := fmt.Sprintf("%s, %s of %s", format, count(len(p.Requirements), "requirement"), p.Name)
+			summary := fmt.Sprintf("%s, %s of %s", format, text.Count(len(p.Requirements), "requirement", "requirements"), p.Name)
 			return a.writeCatalogOutput(out, summary, func(w io.Writer) error {
 				switch format {
 				case "json":

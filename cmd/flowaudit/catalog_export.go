@@ -11,9 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/atomicfile"
 	"github.com/flowaudit/flowaudit/internal/escape"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 // exportFormats are the firewall formats of `catalog export`, with the
@@ -66,14 +67,14 @@ func formatNames(formats map[string][]string) string {
 }
 
 // writeCatalogOutput writes to stdout when path is "" or "-", else to the file
-// path, atomically, as reports are written (capture.WriteFileAtomic: a
+// path, atomically, as reports are written (atomicfile.WriteFile: a
 // temporary file renamed into place, so that a ruleset is never half
 // written). A file written is announced with summary on stderr.
 func (a *app) writeCatalogOutput(path, summary string, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
 		return write(a.stdout)
 	}
-	if err := capture.WriteFileAtomic(path, func(f *os.File) error { return write(f) }); err != nil {
+	if err := atomicfile.WriteFile(path, func(f *os.File) error { return write(f) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "wrote %s: %s\n", escape.Terminal(path), summary)
@@ -155,7 +156,7 @@ func (a *app) exportOptions(p *catalog.Product, site string, with, without, admi
 	var err error
 	if site != "" {
 		if opt.Site, err = catalog.LoadSiteLimit(site, int64(a.maxInput)); err != nil {
-			return opt, sizeHint(oneLine(err, site, true))
+			return opt, sizeHint(firstProblem(err, site, true))
 		}
 		for f, on := range opt.Site.Features {
 			opt.Features[f] = on
@@ -200,10 +201,10 @@ func exportSummary(format string, p *catalog.Product, opt catalog.ExportOptions,
 	}
 	nets := "no --allow-admin"
 	if len(opt.AllowAdmin) > 0 {
-		nets = "admin access from " + count(len(opt.AllowAdmin), "network")
+		nets = "admin access from " + text.Count(len(opt.AllowAdmin), "network", "networks")
 	}
 	return fmt.Sprintf("%s ruleset for %s, %d of %s, %s, %s (%d lock-out risks)",
-		format, p.Name, n, count(len(p.Requirements), "requirement"), nets, count(len(ws), "warning"), lock)
+		format, p.Name, n, text.Count(len(p.Requirements), "requirement", "requirements"), nets, text.Count(len(ws), "warning", "warnings"), lock)
 }
 
 func newCatalogValidateCmd(a *app, files *[]string) *cobra.Command {
@@ -285,12 +286,12 @@ func (a *app) validate(it validateItem) error {
 	}
 	if s != nil {
 		fmt.Fprintf(a.stdout, "%s: ok: site file: %s, %s, %s\n",
-			name, count(len(s.Hosts), "host"), count(len(s.Zones), "zone"), count(len(s.Features), "feature"))
+			name, text.Count(len(s.Hosts), "host", "hosts"), text.Count(len(s.Zones), "zone", "zones"), text.Count(len(s.Features), "feature", "features"))
 		return nil
 	}
 	for _, p := range c.Products {
 		fmt.Fprintf(a.stdout, "%s: ok: catalog file: product %s, %s, %s\n",
-			name, escape.Terminal(p.Name), count(len(p.Requirements), "requirement"), count(len(p.Features()), "feature"))
+			name, escape.Terminal(p.Name), text.Count(len(p.Requirements), "requirement", "requirements"), text.Count(len(p.Features()), "feature", "features"))
 	}
 	return nil
 }

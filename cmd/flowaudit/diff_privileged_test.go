@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowaudit/flowaudit/capture/lab"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // TestPrivilegedDiffLive is the maintenance day, live: `flowaudit capture`
@@ -21,7 +21,7 @@ func TestPrivilegedDiffLive(t *testing.T) {
 	start := time.Now()
 	flowauditBinary(t) // built first: not part of the capture's timing
 	t.Logf("binary built in %v", time.Since(start).Round(100*time.Millisecond))
-	l := lab.Up(t)
+	l := labtest.Up(t)
 	dir := t.TempDir()
 	for _, step := range []struct{ name, scenario string }{{"before", "mailcleaner"}, {"after", "mailcleaner-razor-fixed"}} {
 		c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", "afpacket", "--product", "mailcleaner",

@@ -16,6 +16,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/internal/escape"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 func init() { subcommands = append(subcommands, newFlowsCmd) }
@@ -215,7 +216,7 @@ func writeFlowsTable(w io.Writer, res *capture.Result) error {
 	}
 	st := &res.Stats
 	if _, err := fmt.Fprintf(w, "%s, %s, %s; undecodable %d, interface drops %d, missed bytes %d, evicted %d\n",
-		count(len(res.Flows), "flow"), count(st.Packets, "packet"), count(st.Bytes, "byte"), st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted); err != nil {
+		text.Count(len(res.Flows), "flow", "flows"), text.Count(st.Packets, "packet", "packets"), text.Count(st.Bytes, "byte", "bytes"), st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted); err != nil {
 		return err
 	}
 	if loss := st.LossSignals(); len(loss) > 0 {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/analyze/render"
-	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/internal/atomicfile"
 	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
@@ -129,7 +129,7 @@ func writeRendered[T any](a *app, doc T, formats map[string]func(io.Writer, T) e
 	if output == "" || output == "-" {
 		return render(a.stdout, doc)
 	}
-	err := capture.WriteFileAtomic(output, func(f *os.File) error { return render(f, doc) })
+	err := atomicfile.WriteFile(output, func(f *os.File) error { return render(f, doc) })
 	if err != nil && render(a.stdout, doc) == nil {
 		// A full disk at the end of a maintenance window must not cost
 		// the results: they go to stdout, and the error says so.

@@ -156,10 +156,10 @@ type fileError struct {
 func (e *fileError) Error() string { return e.msg }
 func (e *fileError) Unwrap() error { return e.err }
 
-// oneLine keeps the first problem of a multi-line catalog or site error,
+// firstProblem keeps the first problem of a multi-line catalog or site error,
 // counts the others, and says when the file is evidently of the other
 // kind (a catalog given as --site, or a site file as --catalog).
-func oneLine(err error, path string, site bool) error {
+func firstProblem(err error, path string, site bool) error {
 	if err == nil {
 		return nil
 	}
@@ -187,12 +187,4 @@ func oneLine(err error, path string, site bool) error {
 		return err
 	}
 	return &fileError{msg, err}
-}
-
-// count writes n and its noun, singular for one: "1 flow", "2 flows".
-func count[N int | int64 | uint64](n N, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

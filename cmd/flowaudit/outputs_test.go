@@ -90,7 +90,7 @@ func TestOneLine(t *testing.T) {
 		{"hostile key", hostileKey, false, `a.yaml:3: two\nlines\x1b[2J: unknown key (allowed: product, title, document, features, rows) (and 1 more; flowaudit catalog validate a.yaml lists them all)`},
 		{"site as catalog", errors.New("a.yaml:1: hosts: unknown key (allowed: product, title, document, features, rows)"), false, "a.yaml:1: hosts: unknown key (allowed: product, title, document, features, rows): this looks like a site file: give it with --site"},
 	} {
-		got := oneLine(tc.err, "a.yaml", tc.site)
+		got := firstProblem(tc.err, "a.yaml", tc.site)
 		if got.Error() != tc.want || !errors.Is(got, tc.err) {
 			t.Errorf("%s: %q, want %q (wrapping the original)", tc.name, got, tc.want)
 		}

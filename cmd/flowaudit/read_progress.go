@@ -10,6 +10,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 )
 
 // readProgressEvery is how often replay and flows refresh their progress
@@ -28,7 +29,7 @@ func (a *app) readFiles(paths []string, opts capture.Options, streaming bool) (*
 	}
 	// The first Ctrl-C stops reading and the partial result is still
 	// written (marked interrupted); a second one aborts at once (main).
-	res, err := capture.ReadFiles(a.ctx, paths, opts)
+	res, err := pcapfile.ReadFiles(a.ctx, paths, opts)
 	done()
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/pcapfile"
 )
 
 // TestReadProgressBar: on a terminal, reading shows a bar of bytes read
@@ -48,7 +49,7 @@ func TestReadProgressBar(t *testing.T) {
 	writePcap(t, path, segs)
 	var sizes []int64
 	opts = capture.Options{Progress: func(p capture.Progress) { sizes = append(sizes, p.InputSize) }, ProgressEvery: time.Nanosecond}
-	if _, err := capture.ReadFiles(context.Background(), []string{path}, opts); err != nil {
+	if _, err := pcapfile.ReadFiles(context.Background(), []string{path}, opts); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)

@@ -50,10 +50,15 @@ func (f *auditFlags) register(cmd *cobra.Command) {
 		"`STATUSES` that make the exit status 1 (comma-separated: blocked, partial, never-seen, ok, not-applicable, unexpected; \"none\" for never)")
 }
 
+// replayFlags are replay's flags.
+type replayFlags struct {
+	audit    auditFlags
+	session  sessionFlags
+	maxFlows int
+}
+
 func newReplayCmd(a *app) *cobra.Command {
-	var f auditFlags
-	var sf sessionFlags
-	var maxFlows int
+	var f replayFlags
 	cmd := &cobra.Command{
 		Use:   "replay [flags] FILE...",
 		Short: "Audit captured traffic (pcap/pcapng files) against products' requirements",
@@ -67,80 +72,95 @@ func newReplayCmd(a *app) *cobra.Command {
 			"second signal aborts).",
 		Example: "  flowaudit replay --product mailcleaner --host 192.0.2.10 gateway.pcap\n" +
 			"  flowaudit replay -p spamexperts --site site.yaml --with cluster -f json -o report.json day1.pcapng day2.pcapng",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return errors.New("replay: no capture file given (flowaudit replay --product P FILE...)")
-			}
-			opts, failOn, err := f.resolve(a)
-			if err != nil {
-				return err
-			}
-			if _, ok := reportFormats[f.format]; !ok {
-				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
-			}
-			if maxFlows < 0 {
-				return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", maxFlows)
-			}
-			if sf.node != "" && sf.path == "" {
-				return errors.New("--node names the gateway in a session: give --session FILE too")
-			}
-			if err := checkNode(sf.node); err != nil {
-				return err
-			}
-			if sf.node == "" {
-				sf.node = nodeFromCapture(args[0])
-			}
-			if err := checkInputs(args); err != nil {
-				return err
-			}
-			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}, output{"--session", sf.path}); err != nil {
-				return err
-			}
-			copts := capture.Options{Table: flow.Config{MaxFlows: maxFlows}}
-			if sf.path == "" {
-				// No session to save: stream flows into the audit rather
-				// than holding the whole capture's flows in memory.
-				aud, err := analyze.NewAuditor(opts)
-				if err != nil {
-					return err
-				}
-				copts.OnFlow = aud.Add
-				if !aud.KeepsFlows() {
-					setMemoryLimit(streamHeapLimit(maxFlows))
-				}
-				res, err := a.readFiles(args, copts, false)
-				if err != nil {
-					return err
-				}
-				return a.interrupted(a.writeFindings(aud.Report(res.Stats), failOn, &f))
-			}
-			res, err := a.readFiles(args, copts, false)
-			if err != nil {
-				return err
-			}
-			rep, err := analyze.Audit(res, opts)
-			if err != nil {
-				return err
-			}
-			if rep.Hosts.Inferred {
-				// The session keeps the addresses this audit used, so a
-				// report merging it with other gateways' sessions audits
-				// each node with its own.
-				opts.Hosts, opts.HostsHow = rep.Hosts.Addrs, rep.Hosts.How
-			}
-			saveErr := sf.save(res, opts, f.site)
-			// The report is written even when the session could not be.
-			err = a.writeFindings(rep, failOn, &f)
-			return a.interrupted(joinWriteErrors(err, saveErr))
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return a.runReplay(&f, args) },
 	}
-	f.register(cmd)
-	sf.register(cmd)
+	f.audit.register(cmd)
+	f.session.register(cmd)
 	a.addMaxInputFlag(cmd.Flags())
 	cmd.Flags().Lookup("node").Usage = "gateway name recorded in the session (default: the first capture's file name without extensions)"
-	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
+	cmd.Flags().IntVar(&f.maxFlows, "max-flows", 0,
 		"bound on concurrent flows `N`; the longest idle are finished early when it is reached (0: the default, 262144)")
 	return cmd
+}
+
+// runReplay audits the capture files args: streamed into the audit when
+// no session is saved, else read whole, saved and audited.
+func (a *app) runReplay(f *replayFlags, args []string) error {
+	opts, failOn, err := f.check(a, args)
+	if err != nil {
+		return err
+	}
+	copts := capture.Options{Table: flow.Config{MaxFlows: f.maxFlows}}
+	if f.session.path == "" {
+		// No session to save: stream flows into the audit rather than
+		// holding the whole capture's flows in memory.
+		aud, err := analyze.NewAuditor(opts)
+		if err != nil {
+			return err
+		}
+		copts.OnFlow = aud.Add
+		if !aud.KeepsFlows() {
+			setMemoryLimit(streamHeapLimit(f.maxFlows))
+		}
+		res, err := a.readFiles(args, copts, false)
+		if err != nil {
+			return err
+		}
+		return a.interrupted(a.writeFindings(aud.Report(res.Stats), failOn, &f.audit))
+	}
+	res, err := a.readFiles(args, copts, false)
+	if err != nil {
+		return err
+	}
+	rep, err := analyze.Audit(res, opts)
+	if err != nil {
+		return err
+	}
+	if rep.Hosts.Inferred {
+		// The session keeps the addresses this audit used, so a report
+		// merging it with other gateways' sessions audits each node with
+		// its own.
+		opts.Hosts, opts.HostsHow = rep.Hosts.Addrs, rep.Hosts.How
+	}
+	saveErr := f.session.save(res, opts, f.audit.site)
+	// The report is written even when the session could not be.
+	err = a.writeFindings(rep, failOn, &f.audit)
+	return a.interrupted(joinWriteErrors(err, saveErr))
+}
+
+// check refuses unusable flags and inputs with one line before anything
+// is read, and returns the audit's options.
+func (f *replayFlags) check(a *app, args []string) (analyze.Options, []analyze.Status, error) {
+	if len(args) == 0 {
+		return analyze.Options{}, nil, errors.New("replay: no capture file given (flowaudit replay --product P FILE...)")
+	}
+	opts, failOn, err := f.audit.resolve(a)
+	if err != nil {
+		return opts, nil, err
+	}
+	if _, ok := reportFormats[f.audit.format]; !ok {
+		return opts, nil, fmt.Errorf("unknown report format %q (want %s)", f.audit.format, reportFormatNames())
+	}
+	if f.maxFlows < 0 {
+		return opts, nil, fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
+	}
+	sf := &f.session
+	if sf.node != "" && sf.path == "" {
+		return opts, nil, errors.New("--node names the gateway in a session: give --session FILE too")
+	}
+	if err := checkNode(sf.node); err != nil {
+		return opts, nil, err
+	}
+	if sf.node == "" {
+		sf.node = nodeFromCapture(args[0])
+	}
+	if err := checkInputs(args); err != nil {
+		return opts, nil, err
+	}
+	if err := checkOutputs(append(f.audit.inputFiles(), args...), output{"--output", f.audit.output}, output{"--session", sf.path}); err != nil {
+		return opts, nil, err
+	}
+	return opts, failOn, nil
 }
 
 // auditAndWrite runs the audit, writes the report as f asks and turns
@@ -190,7 +210,7 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 	}
 	if f.site != "" {
 		if opts.Site, err = catalog.LoadSiteLimit(f.site, int64(a.maxInput)); err != nil {
-			return opts, nil, sizeHint(oneLine(err, f.site, true))
+			return opts, nil, sizeHint(firstProblem(err, f.site, true))
 		}
 	}
 	for _, h := range f.hosts {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/catalog"
+	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 func init() { subcommands = append(subcommands, newReportCmd) }
@@ -89,7 +91,7 @@ func (a *app) auditSessions(paths []string, opts analyze.Options) (*analyze.Repo
 		var ws []string
 		for _, h := range inferred {
 			ws = append(ws, fmt.Sprintf("gateway addresses of %s were inferred from its own flows (%s): give --host or a site file to be sure",
-				h.Node, addrsText(h.Addrs)))
+				h.Node, cmp.Or(text.Addrs(h.Addrs), "none found")))
 		}
 		rep.Warnings = append(ws, rep.Warnings...)
 	}
@@ -152,17 +154,6 @@ func inferredHow(how string) string {
 		detail = after
 	}
 	return "inferred from its own flows: " + strings.ReplaceAll(detail, "; ", ", ")
-}
-
-func addrsText(addrs []netip.Addr) string {
-	if len(addrs) == 0 {
-		return "none found"
-	}
-	parts := make([]string, len(addrs))
-	for i, a := range addrs {
-		parts[i] = a.String()
-	}
-	return strings.Join(parts, ", ")
 }
 
 // sessionFlags are --session and --node for commands that can save what

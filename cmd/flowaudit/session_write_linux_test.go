@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowaudit/flowaudit/capture/lab"
+	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
 // fullDisk mounts a 64 KiB tmpfs, fills it, and returns its directory.
 func fullDisk(t *testing.T) string {
 	t.Helper()
-	lab.Require(t)
+	labtest.Require(t)
 	mnt := filepath.Join(t.TempDir(), "full")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
@@ -66,11 +66,11 @@ func TestPrivilegedSessionDiskFull(t *testing.T) {
 		check(t, exitCode(err, devNull(t)), msg, out)
 	})
 	t.Run("capture", func(t *testing.T) {
-		l := lab.Up(t)
+		l := labtest.Up(t)
 		out := filepath.Join(dir, "capture.json")
 		c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", "afpacket", "-p", "mailcleaner",
 			"--duration", "2s", "--fail-on", "none", "-o", out, "--session", sess)
-		l.Exec(lab.Gateway, "ping", "-c", "2", "-i", "0.2", "-W", "1", "192.0.2.1")
+		l.Exec(labtest.Gateway, "ping", "-c", "2", "-i", "0.2", "-W", "1", "192.0.2.1")
 		code := c.wait(t, 15*time.Second)
 		check(t, code, c.stderr.String(), out)
 	})
