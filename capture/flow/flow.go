@@ -131,6 +131,29 @@ type Flow struct {
 	// Node names the gateway that recorded the flow (merged sessions).
 	Node    string   `json:"node,omitempty"`
 	Process *Process `json:"process,omitempty"`
+	// LocalDrop is set when this host's own kernel dropped packets of the
+	// flow (its firewall, a missing route or neighbour...), as the live
+	// drop probe saw (docs/local-drops.md). A flow dropped on output may
+	// have left no packet on the wire: its originator counts are then the
+	// packets the kernel dropped.
+	LocalDrop *LocalDrop `json:"local_drop,omitempty"`
+}
+
+// LocalDrop is what this host's kernel dropped of one flow.
+type LocalDrop struct {
+	// Hook is where: "input" (the packet arrived and was dropped before
+	// reaching its socket) or "output" (a local program sent it and it was
+	// dropped before leaving).
+	Hook string `json:"hook"`
+	// Reason is the kernel's drop reason as a stable lower-case name
+	// ("netfilter-drop", "ip-outnoroutes", "neigh-failed"...).
+	Reason  string `json:"reason"`
+	Packets uint64 `json:"packets"`
+	// Rule names the firewall rule that can drop the flow when it could
+	// be determined ("table inet fw chain output handle 4"), else where
+	// ("a rule in the output hook"); empty for reasons other than a
+	// firewall's.
+	Rule string `json:"rule,omitempty"`
 }
 
 // Duration is End minus Start.

@@ -418,6 +418,10 @@ func (f *Flow) Clone() *Flow {
 		pr := *f.Process
 		c.Process = &pr
 	}
+	if f.LocalDrop != nil {
+		ld := *f.LocalDrop
+		c.LocalDrop = &ld
+	}
 	c.OrigNames = append([]string(nil), f.OrigNames...)
 	c.RespNames = append([]string(nil), f.RespNames...)
 	if len(c.OrigNames) == 0 {
