@@ -13,9 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // findingsError means the audit ran and found what --fail-on asks about:
 // exit status 1, and nothing more to print.
 type findingsError struct{ n int }
