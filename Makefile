@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 GOCYCLO  ?= $(shell command -v gocyclo 2>/dev/null || echo $(HOME)/go/bin/gocyclo)
 
-.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint cross clean
+.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint cross man clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,5 +52,11 @@ cross: ## vet and build for macOS and Windows (replay, flows, report, catalog wo
 	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowaudit
 	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowaudit
 
+man: ## man pages from the command tree: man/flowaudit.1 and one per subcommand (man -l man/flowaudit.1)
+	rm -rf man && mkdir -p man
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+	  $(GO) test -count=1 -run '^TestManPages$$' ./cmd/flowaudit -args -man $(CURDIR)/man -man-version $(VERSION)
+	@ls man
+
 clean:
-	rm -rf bin
+	rm -rf bin man

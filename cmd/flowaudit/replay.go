@@ -71,7 +71,7 @@ func newReplayCmd(a *app) *cobra.Command {
 			"Ctrl-C (143 when SIGTERM) stopped reading (the partial report is written; a\n" +
 			"second signal aborts).",
 		Example: "  flowaudit replay --product mailcleaner --host 192.0.2.10 gateway.pcap\n" +
-			"  flowaudit replay -p spamexperts --site site.yaml --with cluster -f json -o report.json day1.pcapng day2.pcapng",
+			"  flowaudit replay -p mailcleaner --site site.yaml --with premium-support -o report.json day1.pcapng day2.pcapng",
 		RunE: func(cmd *cobra.Command, args []string) error { return a.runReplay(&f, args) },
 	}
 	f.audit.register(cmd)

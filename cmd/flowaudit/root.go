@@ -13,9 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // findingsError means the audit ran and found what --fail-on asks about:
 // exit status 1, and nothing more to print.
 type findingsError struct{ n int }
@@ -43,6 +40,19 @@ type app struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := &app{ctx: ctx, stdout: stdout, stderr: stderr,
 		log: slog.New(newLineHandler(stderr, slog.LevelWarn))}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		// The shell asks for candidates (completion.go). Only then: cobra
+		// keeps flag completions in a process-wide map.
+		registerCompletions(root, a)
+	}
+	return root.ExecuteContext(ctx)
+}
+
+// newRootCmd builds the command tree: run executes it, and the tests
+// walk it (every example, every man page).
+func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "flowaudit",
 		Short:         "Audit a mail gateway's required network flows from captured traffic",
@@ -50,10 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	for _, add := range subcommands {
 		root.AddCommand(add(a))
 	}
@@ -69,7 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 	})
 	root.SetFlagErrorFunc(flagError)
-	return root.ExecuteContext(ctx)
+	addCompletionCmd(root)
+	return root
 }
 
 // subcommands lists the constructors of flowaudit's subcommands; each lives
