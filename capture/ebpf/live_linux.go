@@ -25,9 +25,12 @@ import (
 // delivered within it. ifaceCheckEvery is how often Run asks whether the
 // interface is still up (one ioctl): a capture on an interface set down or
 // deleted ends within it, as an AF_PACKET one does.
+// drainLimit bounds the records handled before each read of the map (a
+// flood of naming payloads must not hold the read up).
 const (
 	pollInterval    = time.Second
 	ifaceCheckEvery = 250 * time.Millisecond
+	drainLimit      = 1 << 16
 )
 
 // Source is an eBPF capture on one interface, its programs attached by
@@ -185,6 +188,9 @@ func (s *Source) loop(ctx context.Context) error {
 		}
 		if !now.Before(nextPoll) {
 			nextPoll = now.Add(pollInterval)
+			// Records first: a flow the read will find replaced then has
+			// its final record taken already.
+			s.drain(drainLimit)
 			if err := s.mirror.refresh(s.tc.Flows, bootNow()); err != nil && s.warned == "" {
 				s.warned = "read kernel flow map: " + err.Error()
 			}
@@ -229,11 +235,7 @@ func (s *Source) finish(endErr error) (capture.Stats, error) {
 		_ = lk.Close()
 	}
 	s.links = nil
-	var rec ringbuf.Record
-	s.rd.SetDeadline(time.Now()) // read what is there, then stop
-	for s.rd.ReadInto(&rec) == nil {
-		s.payload(rec.RawSample)
-	}
+	s.drain(-1)
 	err := s.mirror.refresh(s.tc.Flows, bootNow())
 	s.mirror.stop()
 	st := s.stats()
@@ -244,6 +246,16 @@ func (s *Source) finish(endErr error) (capture.Stats, error) {
 		err = fmt.Errorf("read kernel flow map: %w", err)
 	}
 	return st, errors.Join(endErr, err)
+}
+
+// drain handles the records in the ring buffer now, at most limit of them
+// (-1: all).
+func (s *Source) drain(limit int) {
+	var rec ringbuf.Record
+	s.rd.SetDeadline(time.Now()) // read what is there, then stop
+	for ; limit != 0 && s.rd.ReadInto(&rec) == nil; limit-- {
+		s.payload(rec.RawSample)
+	}
 }
 
 // deliver converts one kernel flow and hands it to the Emitter.

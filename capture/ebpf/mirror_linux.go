@@ -15,7 +15,14 @@ import (
 )
 
 // lookupBatch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
-const lookupBatch = 4096
+// tombstoneReads is how many more reads of the map a flow that left it
+// without its final record is remembered, so that the record, should it
+// come late (a backlog in the ring buffer), is not delivered as a new
+// flow.
+const (
+	lookupBatch    = 4096
+	tombstoneReads = 4
+)
 
 // ending says how a delivered flow ended.
 type ending uint8
@@ -48,7 +55,10 @@ type kernelFlow struct {
 	// restarted: (retiring) the kernel most likely restarted the entry,
 	// so its final record is on its way through the ring buffer;
 	// otherwise the LRU map dropped it and the key came back.
-	restarted  bool
+	restarted bool
+	// expired: (retiring) its final record did not come in time; it was
+	// delivered as last read and is kept as a tombstone.
+	expired    bool
 	serverName string
 }
 
@@ -152,13 +162,18 @@ func (t *mirror) sweep(now uint64) {
 		}
 	}
 	for k, e := range t.retiring {
-		if e.gen < t.gen {
+		switch {
+		case !e.expired && e.gen < t.gen:
 			// Replaced at an earlier refresh and no final record came: an
 			// LRU eviction (or a record lost from the full ring buffer,
-			// counted apart).
-			delete(t.retiring, k)
+			// counted apart, or still in it behind a backlog). Delivered
+			// as last read, and kept a little longer so that a late
+			// record is not taken for a new flow.
+			e.expired = true
 			t.gone++
 			t.end(e, e.retiredEnding())
+		case e.expired && e.gen+tombstoneReads < t.gen:
+			delete(t.retiring, k)
 		}
 	}
 	if now > 0 {
@@ -245,7 +260,7 @@ func (t *mirror) kernelFinished(k flowFlowKey, v *flowFlowVal) {
 		if !e.delivered {
 			e.val = *v
 		}
-		t.end(e, endFinished)
+		t.end(e, endFinished) // nothing for a tombstone: delivered already
 		return
 	}
 	if e := t.m[k]; e != nil && e.val.FirstNs == v.FirstNs {
@@ -293,7 +308,7 @@ func (t *mirror) stop() {
 	}
 	for k, e := range t.retiring {
 		delete(t.retiring, k)
-		if !e.restarted {
+		if !e.expired && !e.restarted {
 			t.gone++
 		}
 		t.end(e, e.retiredEnding())

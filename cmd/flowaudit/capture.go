@@ -183,6 +183,7 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.A
 	if err != nil {
 		return capture.Stats{}, err
 	}
+	defer src.Close() // Run releases it; this is for a panic before
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
 		escape.Terminal(f.iface), src.Backend(), escape.Terminal(gatewayText(*opts, f.audit.site)))
 	view := newLiveView(newProgress(a.stderr, f.iface, f.live, time.Now()), aud, func() { ifHosts.addTo(opts, aud) })

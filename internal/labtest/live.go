@@ -96,6 +96,13 @@ func (l *Live) Snapshot() capture.Result {
 	return r
 }
 
+// Delivered returns the flows delivered so far (finished, not open ones).
+func (l *Live) Delivered() []flow.Flow {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]flow.Flow(nil), l.col.Flows...)
+}
+
 // Ended is closed when Run has returned: stopped, or ended by itself.
 func (l *Live) Ended() <-chan struct{} { return l.ended }
 
