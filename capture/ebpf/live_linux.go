@@ -296,6 +296,10 @@ func (s *Source) progress() {
 	s.e.Progress(p)
 }
 
+// MaxFlows is the kernel flow map's size (DefaultMaxFlows unless set):
+// the mirror holds at most that many flows.
+func (s *Source) MaxFlows() int { return s.maxFlows }
+
 // Close detaches every program and releases the maps; Run does it when it
 // returns. It may be called more than once.
 func (s *Source) Close() error {

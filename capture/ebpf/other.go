@@ -27,3 +27,6 @@ func (*Source) Run(context.Context, *capture.Emitter) (capture.Stats, error) {
 
 // Close does nothing here.
 func (*Source) Close() error { return nil }
+
+// MaxFlows is 0 here.
+func (*Source) MaxFlows() int { return 0 }

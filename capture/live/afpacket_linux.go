@@ -32,7 +32,7 @@ import (
 const (
 	afpFrameSize    = 2048
 	afpBlockSize    = 512 << 10
-	afpNumBlocks    = 64
+	afpNumBlocks    = AFPacketRingBytes / afpBlockSize
 	afpBlockTimeout = 20 * time.Millisecond
 	afpPollTimeout  = 100 * time.Millisecond
 	// afpDrainLimit bounds how long Stop keeps reading frames already in
@@ -286,7 +286,8 @@ type AFPacket struct {
 func Supported() error { return nil }
 
 // OpenAFPacket opens a TPACKET_V3 ring on opts.Iface (pure Go, no
-// libpcap), with opts.Filter attached and opts.WritePcap created. Errors
+// libpcap), with opts.Filter attached and opts.WritePcap created; the
+// flow table holds opts.MaxFlows (0: DefaultMaxFlows). Errors
 // name the interface and say what is wrong in one line: missing
 // interface, interface down, no CAP_NET_RAW, bad filter.
 func OpenAFPacket(opts capture.LiveOptions) (*AFPacket, error) {
@@ -294,8 +295,15 @@ func OpenAFPacket(opts capture.LiveOptions) (*AFPacket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &AFPacket{src: src, maxFlows: opts.MaxFlows}, nil
+	maxFlows := opts.MaxFlows
+	if maxFlows <= 0 {
+		maxFlows = DefaultMaxFlows
+	}
+	return &AFPacket{src: src, maxFlows: maxFlows}, nil
 }
+
+// MaxFlows is the flow table's bound (DefaultMaxFlows unless set).
+func (a *AFPacket) MaxFlows() int { return a.maxFlows }
 
 // Run implements capture.Source, as Source describes: frames are read
 // until ctx is cancelled and the ring drained (at most afpDrainLimit

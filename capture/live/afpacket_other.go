@@ -31,3 +31,6 @@ func (*AFPacket) Run(context.Context, *capture.Emitter) (capture.Stats, error) {
 
 // Close does nothing here.
 func (*AFPacket) Close() error { return nil }
+
+// MaxFlows is 0 here.
+func (*AFPacket) MaxFlows() int { return 0 }

@@ -18,15 +18,28 @@ import (
 	"github.com/flowaudit/flowaudit/capture/ebpf"
 )
 
+// AFPacketRingBytes is the size of the AF_PACKET backend's receive ring
+// (64 blocks of 512 KiB), mapped besides the heap.
+const AFPacketRingBytes = 32 << 20
+
+// DefaultMaxFlows bounds the AF_PACKET backend's flow table when
+// LiveOptions.MaxFlows is zero: half a replay's (flow.DefaultMaxFlows), so
+// that a full table (38 MiB), the ring and the audit stay under 150 MiB
+// under a flood of new flows (docs/PERFORMANCE.md, make bench-live). The
+// eBPF backend's kernel map holds ebpf.DefaultMaxFlows.
+const DefaultMaxFlows = 1 << 17
+
 // ErrUnknownBackend is wrapped by Open's error for a backend it does not
 // know.
 var ErrUnknownBackend = errors.New("want auto, afpacket or ebpf")
 
 // backendSource is what each backend opens: a Source whose Run releases
-// everything when it returns, and Close for one that is never run.
+// everything when it returns, Close for one that is never run, and the
+// bound on its concurrent flows.
 type backendSource interface {
 	capture.Source
 	Close() error
+	MaxFlows() int
 }
 
 // Source is a live capture on one interface, opened and attached by Open.
@@ -80,6 +93,11 @@ func Open(backend string, opts capture.LiveOptions) (*Source, error) {
 
 // Backend names the backend that runs: "afpacket" or "ebpf".
 func (s *Source) Backend() string { return s.backend }
+
+// MaxFlows is the bound on concurrent flows in effect: the AF_PACKET flow
+// table's or the eBPF kernel map's size. What the capture holds is sized
+// by it (a heap limit, for one).
+func (s *Source) MaxFlows() int { return s.flows.MaxFlows() }
 
 // Run implements capture.Source (see Source for its contract).
 //
