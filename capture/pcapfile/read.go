@@ -1,3 +1,9 @@
+// Package pcapfile reads capture files: pcap (µs or ns timestamps, either
+// byte order), pcapng and gzip of either, within bounds (docs/limits.md),
+// as capture.FrameReaders (Open, OpenMerged: several files merged in time
+// order), and as one capture.Source of flows (OpenSource: the frames
+// through capture's packet path). ReadFiles keeps every flow for those that
+// need them all.
 package pcapfile
 
 import (
