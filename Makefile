@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 GOCYCLO  ?= $(shell command -v gocyclo 2>/dev/null || echo $(HOME)/go/bin/gocyclo)
 
-.PHONY: help build test test-privileged fuzz bench bench-flood generate generate-check lint cross man clean
+.PHONY: help build test test-privileged fuzz bench bench-flood bench-live generate generate-check lint cross man clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ bench: build ## synthetic 5M-packet capture: flowaudit vs tcpdump vs argus
 
 bench-flood: build ## 5M-flow SYN flood: replay's peak RSS and time vs flows (issue 10)
 	bash testdata/bench/flood.sh
+
+bench-live: build ## 1M spoofed SYNs on a veth: live capture's peak RSS on both backends (root; issue 10)
+	bash testdata/bench/live.sh
 
 generate: ## regenerate bpf2go outputs (needs clang)
 	$(GO) generate ./...

@@ -1,9 +1,12 @@
-// Package capture turns captured frames into finished flows: the pipeline
-// (Run, Replay: frames decoded, flows tracked, names attached) and the
-// vocabulary its sources and consumers share (Frame, FrameReader, Stats,
-// Result, the live capture's options and errors, local drops). It holds
-// no file, socket or OS-specific code: capture files are read by
-// capture/pcapfile, live traffic by capture/live and capture/ebpf.
+// Package capture is the one pipeline from a capture to finished flows: a
+// Source (Packets over a FrameReader, or the eBPF backend's kernel flows)
+// hands each finished flow to the Emitter, which names it and passes it to
+// a Sink (Run, Replay). It also holds the vocabulary sources and consumers
+// share (Frame, FrameReader, Stats, Progress, Result, the live capture's
+// options and errors, local drops). It holds no file, socket or
+// OS-specific code: capture files are read by capture/pcapfile, live
+// traffic by capture/live and capture/ebpf. docs/architecture.md draws
+// the data path.
 package capture
 
 import (
@@ -47,10 +50,10 @@ type Stats struct {
 	// before its end (truncated or damaged), one line per file, as they
 	// also appear in Warnings. Set by Replay.
 	ReadErrors []string `json:"read_errors,omitempty"`
-	// Interrupted is set by Replay when its context was cancelled
-	// before every input file was read to its end (Warnings says after
-	// how many packets). Run never sets it: a live capture normally ends
-	// by cancellation.
+	// Interrupted is set by the packet source of capture files when its
+	// context was cancelled before every input file was read to its end
+	// (Warnings says after how many packets). Live sources never set it:
+	// a live capture normally ends by cancellation.
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Warnings are non-fatal problems, one line each (truncated file...).
 	Warnings []string `json:"warnings,omitempty"`
@@ -110,7 +113,8 @@ func (s *Stats) LossSignals() []string {
 	return out
 }
 
-// Result is what a capture produced: flows and the evidence behind them.
+// Result is what a capture produced: flows and the evidence behind them,
+// for consumers that hold them all (Collector.Result, session files).
 type Result struct {
 	Flows []flow.Flow `json:"flows"`
 	Stats Stats       `json:"stats"`

@@ -3,6 +3,7 @@ package capture
 // The live capture's vocabulary is here rather than in capture/live so
 // that both backends (capture/live's AF_PACKET, capture/ebpf) and the
 // capture command share it without capture/ebpf importing capture/live.
+// A live capture is a Source like any other (capture/live.Open).
 
 import (
 	"errors"
@@ -19,19 +20,6 @@ type LiveOptions struct {
 	Filter string
 	// MaxFlows bounds the flow table (0: the default).
 	MaxFlows int
-}
-
-// Live is a running live capture. Both backends (AF_PACKET and eBPF)
-// implement it, so the capture command treats them alike.
-type Live interface {
-	// Backend names the backend: "afpacket" or "ebpf".
-	Backend() string
-	// Snapshot returns the flows and statistics so far, finished and
-	// still active, for progress display and the --live view. It is safe to
-	// call while the capture runs.
-	Snapshot() Result
-	// Stop ends the capture, finishes every flow and returns the result.
-	Stop() (*Result, error)
 }
 
 // Errors a live capture returns when it cannot start, wrapped with the

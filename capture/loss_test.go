@@ -95,11 +95,11 @@ func TestUnsupportedLinkTypeWarnings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, live := range []bool{false, true} {
-				opts := Options{}
+				backend := ""
 				if live {
-					opts.Backend = "afpacket"
+					backend = "afpacket"
 				}
-				res, err := Run(context.Background(), &sliceSource{frames: tt.frames}, opts)
+				res, err := runPackets(context.Background(), &sliceSource{frames: tt.frames}, backend)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -127,7 +127,7 @@ func TestUnsupportedLinkTypeAllocations(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		res, err := Run(context.Background(), &sliceSource{frames: frames}, Options{})
+		res, err := runPackets(context.Background(), &sliceSource{frames: frames}, "")
 		runtime.ReadMemStats(&after)
 		if err != nil || res.Stats.Undecodable != uint64(len(frames)) {
 			t.Fatalf("undecodable %d err %v", res.Stats.Undecodable, err)
@@ -211,17 +211,16 @@ func TestReplayInterrupted(t *testing.T) {
 				}
 				src := tt.src
 				src.cancel = cancel
-				var res *Result
+				var st Stats
 				if live {
 					var err error
-					if res, err = Run(ctx, &src, Options{Backend: "afpacket"}); err != nil {
+					if st, err = Run(ctx, Packets(&src, PacketOptions{Backend: "afpacket"}), SinkFuncs{}, Options{}); err != nil {
 						t.Fatal(err)
 					}
 				} else {
-					res = Replay(ctx, &src, Options{})
+					st = Replay(ctx, Packets(&src, PacketOptions{}), SinkFuncs{}, Options{})
 				}
-				st := res.Stats
-				want := tt.interrupted && !live // Run never sets it
+				want := tt.interrupted && !live // live sources never set it
 				if st.Interrupted != want || st.LossSeen() != want {
 					t.Errorf("live=%v: interrupted %v, loss seen %v, want %v (%d packets)", live, st.Interrupted, st.LossSeen(), want, st.Packets)
 				}

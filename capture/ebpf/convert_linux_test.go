@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/naming"
 	"golang.org/x/sys/unix"
@@ -199,24 +200,43 @@ func TestPrivilegedSupported(t *testing.T) {
 // user space), and the answer is paired with the query: the event's
 // direction gives the transport.
 func TestPayloadAllocs(t *testing.T) {
-	l := &Live{names: naming.NewCache(), mirror: newMirror()}
+	names := naming.NewCache()
+	l := testSource(names, nil)
 	k := keyFor("192.0.2.10", 41000, "198.51.100.53", 53, flow.ProtoUDP)
 	query := event(k, dirLo, payloadDNS, dnsQuery(t, "mx.example.net"))
 	answer := event(k, dirHi, payloadDNS, dnsAnswer(t, "mx.example.net", "198.51.100.25"))
 	server := netip.MustParseAddr("198.51.100.25")
 	l.payload(answer)
-	if l.names.Len() != 0 {
+	if names.Len() != 0 {
 		t.Fatal("an answer without its query named an address")
 	}
 	l.payload(query)
 	l.payload(answer)
-	if l.names.Len() != 1 {
+	if names.Len() != 1 {
 		t.Fatal("the answer to a query seen named nothing")
 	}
 	if n := testing.AllocsPerRun(200, func() { l.payload(query); l.payload(answer) }); n != 0 {
 		t.Errorf("payload (DNS query and answer) allocates %.1f times", n)
 	}
-	if got := l.names.Names(server, int64(1234)+l.clock.offset); len(got) != 1 || got[0] != "mx.example.net" {
+	if got := names.Names(server, int64(1234)+l.clock.offset); len(got) != 1 || got[0] != "mx.example.net" {
 		t.Errorf("names %q", got)
 	}
+}
+
+// delivery is one flow a mirror delivered, as it ended.
+type delivery struct {
+	k   kernelFlow
+	how ending
+}
+
+// testSource is a Source without kernel objects, for its user-space
+// parts: naming through names, deliveries appended to *got (may be nil).
+func testSource(names *naming.Cache, got *[]delivery) *Source {
+	s := &Source{e: capture.NewEmitter(capture.SinkFuncs{}, capture.Options{Names: names})}
+	s.mirror = newMirror(1<<16, func(k *kernelFlow, how ending) {
+		if got != nil {
+			*got = append(*got, delivery{*k, how})
+		}
+	})
+	return s
 }

@@ -5,8 +5,10 @@
 // through a ring buffer. cgroup socket hooks record which local process
 // opened each connection (best effort).
 //
-// The loader is Linux-only (*_linux.go); elsewhere Start and Supported
-// return an error. The BPF C source is in bpf/ at the repository root.
+// Open attaches the programs and returns a capture.Source whose Run
+// delivers each flow once, as it ends; its user-space copy of the kernel
+// map holds only the flows still in the map. The loader is Linux-only
+// (*_linux.go); elsewhere Open and Supported return an error. The BPF C source is in bpf/ at the repository root.
 package ebpf
 
 // AttributionOK is Stats.Attribution when the cgroup hooks are attached.

@@ -31,10 +31,10 @@ func TestHelperEBPFChild(t *testing.T) {
 		t.Skip("helper process for TestPrivilegedSIGKILLDetaches")
 	}
 	ns, dev, _ := strings.Cut(spec, "/")
-	var live capture.Live
+	var l *Source
 	var err error
 	labtest.InNetns(t, ns, func() {
-		live, err = Start(context.Background(), capture.LiveOptions{Iface: dev})
+		l, err = Open(capture.LiveOptions{Iface: dev})
 	})
 	if err != nil {
 		os.Stdout.WriteString("error " + err.Error() + "\n")
@@ -42,7 +42,7 @@ func TestHelperEBPFChild(t *testing.T) {
 	}
 	// Report the program IDs, so the parent checks these very programs
 	// (other tests may attach their own meanwhile).
-	l := live.(*Live)
+	go l.Run(context.Background(), capture.NewEmitter(capture.SinkFuncs{}, capture.Options{}))
 	if l.attr == nil {
 		os.Stdout.WriteString("error attribution " + l.attribution + "\n")
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -16,52 +17,54 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowaudit/flowaudit/capture"
-	"github.com/flowaudit/flowaudit/capture/naming"
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
-// pollInterval is how often the kernel map is copied to user space, so a
-// flow the LRU map evicts is still reported (with Flow.Evicted) as it was
-// last read. ifaceCheckEvery is how often the poller asks whether the
+// pollInterval is how often the kernel map is copied to user space (and
+// progress offered): a flow that ends, idles out or is evicted is
+// delivered within it. ifaceCheckEvery is how often Run asks whether the
 // interface is still up (one ioctl): a capture on an interface set down or
 // deleted ends within it, as an AF_PACKET one does.
+// drainLimit bounds the records handled before each read of the map (a
+// flood of naming payloads must not hold the read up).
 const (
 	pollInterval    = time.Second
 	ifaceCheckEvery = 250 * time.Millisecond
+	drainLimit      = 1 << 16
 )
 
-// Live is a running eBPF capture on one interface. It implements
-// capture.Live.
-type Live struct {
+// Source is an eBPF capture on one interface, its programs attached by
+// Open. It implements capture.Source: Run reads the payload ring buffer
+// and the kernel flow map, and delivers each flow once, when it ends (see
+// mirror), until ctx is cancelled or the interface goes down or away.
+type Source struct {
 	iface string
 	tc    *tcObjects
 	attr  *attrObjects
 	// links holds every attachment: a link.Link dropped to the garbage
-	// collector detaches silently, so all are kept until Stop.
-	links []link.Link
-	rd    *ringbuf.Reader
-	names *naming.Cache
-	clock clock
-	watch *ifWatch
-
+	// collector detaches silently, so all are kept until Run returns.
+	links       []link.Link
+	rd          *ringbuf.Reader
+	clock       clock
+	watch       *ifWatch
 	attribution string
-	done        chan struct{} // closed by Stop
-	ended       chan struct{} // closed when the interface went down or away
-	endErr      error         // why the capture ended by itself
-	wg          sync.WaitGroup
+	maxFlows    int
 
-	mu     sync.Mutex
 	mirror *mirror
-	result *capture.Result
+	e      *capture.Emitter // set by Run
+	// warned: a map read failed during the run (warned once).
+	warned    string
+	closeOnce sync.Once
 }
 
-var _ capture.Live = (*Live)(nil)
+var _ capture.Source = (*Source)(nil)
 
-// Start attaches the flow programs (tcx ingress and egress) to
-// opts.Iface in the caller's network namespace, and the attribution hooks
-// to the cgroup2 root when they load (Stats.Attribution says whether they
-// did). The capture runs until Stop; ctx only bounds the start. Packets
-// are not kept, so opts.WritePcap and opts.Filter are refused.
-func Start(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) {
+// Open attaches the flow programs (tcx ingress and egress) to opts.Iface
+// in the caller's network namespace, and the attribution hooks to the
+// cgroup2 root when they load (Stats.Attribution says whether they did).
+// The capture runs when Run is called; Close releases a Source never run.
+// Packets are not kept, so opts.WritePcap and opts.Filter are refused.
+func Open(opts capture.LiveOptions) (*Source, error) {
 	if opts.WritePcap != "" {
 		return nil, errors.New("ebpf backend keeps no packets: --write-pcap needs the afpacket backend")
 	}
@@ -75,48 +78,56 @@ func Start(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) 
 	if err != nil {
 		return nil, fmt.Errorf("ebpf capture on %q: %w", opts.Iface, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	maxFlows := opts.MaxFlows
+	if maxFlows <= 0 {
+		maxFlows = DefaultMaxFlows
 	}
-	tc, err := loadTC(opts.MaxFlows)
+	tc, err := loadTC(maxFlows)
 	if err != nil {
 		return nil, err
 	}
-	l := &Live{iface: opts.Iface, tc: tc, names: naming.NewCache(), clock: bootClock(),
-		watch: newIfWatch(opts.Iface, ifc.Index),
-		done:  make(chan struct{}), ended: make(chan struct{}), mirror: newMirror()}
-	fail := func(err error) (capture.Live, error) {
-		l.closeAll()
+	s := &Source{iface: opts.Iface, tc: tc, clock: bootClock(), watch: newIfWatch(opts.Iface, ifc.Index), maxFlows: maxFlows}
+	s.mirror = newMirror(maxFlows, s.deliver)
+	if err := s.attach(ifc.Index); err != nil {
+		s.closeAll()
 		return nil, err
 	}
+	if s.rd, err = ringbuf.NewReader(tc.Payloads); err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("open payload ring buffer: %w", err)
+	}
+	return s, nil
+}
+
+// attach attaches the TC programs, then the attribution hooks (best
+// effort: s.attribution says why they are missing).
+func (s *Source) attach(ifindex int) error {
 	for _, a := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
-		p := tc.Ingress
+		p := s.tc.Ingress
 		if a == ebpf.AttachTCXEgress {
-			p = tc.Egress
+			p = s.tc.Egress
 		}
-		lk, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: p, Attach: a})
+		lk, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: p, Attach: a})
 		if err != nil {
-			return fail(fmt.Errorf("attach %s to %s: %w", a, opts.Iface, err))
+			return fmt.Errorf("attach %s to %s: %w", a, s.iface, err)
 		}
-		l.links = append(l.links, lk)
+		s.links = append(s.links, lk)
 	}
-	l.attribution = AttributionOK
-	if attr, err := loadAttr(tc); err != nil {
-		l.attribution = "unavailable: " + err.Error()
-	} else if links, err := attachCgroupHooks(attr); err != nil {
+	s.attribution = AttributionOK
+	attr, err := loadAttr(s.tc)
+	if err != nil {
+		s.attribution = "unavailable: " + err.Error()
+		return nil
+	}
+	links, err := attachCgroupHooks(attr)
+	if err != nil {
 		attr.Close()
-		l.attribution = "unavailable: " + err.Error()
-	} else {
-		l.attr = attr
-		l.links = append(l.links, links...)
+		s.attribution = "unavailable: " + err.Error()
+		return nil
 	}
-	if l.rd, err = ringbuf.NewReader(tc.Payloads); err != nil {
-		return fail(fmt.Errorf("open payload ring buffer: %w", err))
-	}
-	l.wg.Add(2)
-	go l.readPayloads()
-	go l.poll()
-	return l, nil
+	s.attr = attr
+	s.links = append(s.links, links...)
+	return nil
 }
 
 // bootClock measures CLOCK_BOOTTIME's offset from wall time.
@@ -127,60 +138,88 @@ func bootClock() clock {
 	return clock{offset: before.UnixNano() - ts.Nano()}
 }
 
-// Backend implements capture.Live.
-func (l *Live) Backend() string { return "ebpf" }
+// bootNow is CLOCK_BOOTTIME now, the kernel's packet clock.
+func bootNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
+}
 
-// Done is closed when the capture ended by itself: its interface was set
-// down or deleted. Stop then returns the flows gathered and an error
-// saying so, in the AF_PACKET backend's words ("capture on eth0 stopped:
-// interface is down"; errors.Is matches capture.ErrIfaceDown or
-// capture.ErrNoInterface).
-func (l *Live) Done() <-chan struct{} { return l.ended }
+// Run implements capture.Source. It reads the ring buffer (naming
+// payloads, finished flows) and, every pollInterval, the kernel map, on
+// the calling goroutine, until ctx is cancelled (then the programs are
+// detached, the ring buffer drained and the map read a last time: every
+// flow is delivered, and Run returns nil) or the interface goes down or
+// away (the same, and Run returns "capture on IF stopped: interface is
+// down", as the AF_PACKET backend does). Everything is released when it
+// returns.
+func (s *Source) Run(ctx context.Context, e *capture.Emitter) (capture.Stats, error) {
+	s.e = e
+	defer s.Close()
+	// Cancelling ctx wakes a read blocked on the ring buffer at once.
+	unwake := context.AfterFunc(ctx, func() { _ = s.rd.Flush() })
+	defer unwake()
+	endErr := s.loop(ctx)
+	return s.finish(endErr)
+}
 
-// poll checks the interface every ifaceCheckEvery and copies the kernel
-// map to user space every pollInterval. It runs beside the packet path:
-// the TC programs pay nothing for either.
-func (l *Live) poll() {
-	defer l.wg.Done()
-	t := time.NewTicker(ifaceCheckEvery)
-	defer t.Stop()
-	lastRead := time.Now()
-	for {
-		select {
-		case <-l.done:
-			return
-		case now := <-t.C:
-			why := l.watch.state()
-			l.mu.Lock()
-			if why == nil && l.watch.ctl < 0 && l.ifaceGone() {
-				why = capture.ErrNoInterface
+// loop reads the ring buffer until ctx is done or the capture ends by
+// itself, refreshing the mirror and offering progress as time comes.
+func (s *Source) loop(ctx context.Context) error {
+	var rec ringbuf.Record
+	now := time.Now()
+	nextCheck, nextPoll := now.Add(ifaceCheckEvery), now.Add(pollInterval)
+	for ctx.Err() == nil {
+		s.rd.SetDeadline(nextCheck)
+		err := s.rd.ReadInto(&rec)
+		switch {
+		case err == nil:
+			s.payload(rec.RawSample)
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrFlushed):
+		default:
+			return fmt.Errorf("capture on %s: read ring buffer: %w", s.iface, err)
+		}
+		if now = time.Now(); now.Before(nextCheck) {
+			continue
+		}
+		nextCheck = now.Add(ifaceCheckEvery)
+		if why := s.ifaceState(); why != nil {
+			return stoppedErr(s.iface, why)
+		}
+		if !now.Before(nextPoll) {
+			nextPoll = now.Add(pollInterval)
+			// Records first: a flow the read will find replaced then has
+			// its final record taken already.
+			s.drain(drainLimit)
+			if err := s.mirror.refresh(s.tc.Flows, bootNow()); err != nil && s.warned == "" {
+				s.warned = "read kernel flow map: " + err.Error()
 			}
-			ending := why != nil && l.endErr == nil
-			// The map is read at its usual pace, and at once when the
-			// capture ends, so a Snapshot meanwhile is up to date.
-			if ending || now.Sub(lastRead) >= pollInterval-ifaceCheckEvery/2 {
-				_ = l.mirror.refresh(l.tc.Flows)
-				lastRead = now
-			}
-			if ending {
-				l.endErr = stoppedErr(l.iface, why)
-			}
-			l.mu.Unlock()
-			if ending {
-				close(l.ended)
-			}
+			// Progress right after a read of the map: the open flows it
+			// lists are as fresh as they get.
+			s.progress()
 		}
 	}
+	return nil
+}
+
+// ifaceState says whether the interface went down or away: nil while it
+// is there and up.
+func (s *Source) ifaceState() error {
+	why := s.watch.state()
+	if why == nil && s.watch.ctl < 0 && s.ifaceGone() {
+		why = capture.ErrNoInterface
+	}
+	return why
 }
 
 // ifaceGone reports whether the ingress link lost its device (the kernel
 // detaches tcx links from a deleted device): the fallback when the control
-// socket of l.watch could not be opened. Called with mu held.
-func (l *Live) ifaceGone() bool {
-	if len(l.links) == 0 {
+// socket of s.watch could not be opened.
+func (s *Source) ifaceGone() bool {
+	if len(s.links) == 0 {
 		return false
 	}
-	info, err := l.links[0].Info()
+	info, err := s.links[0].Info()
 	if err != nil {
 		return false
 	}
@@ -188,91 +227,102 @@ func (l *Live) ifaceGone() bool {
 	return tcx != nil && tcx.Ifindex == 0
 }
 
-// readPayloads feeds ring-buffer payloads to passive naming until Stop
-// flushes the reader and what was left is read.
-func (l *Live) readPayloads() {
-	defer l.wg.Done()
-	var rec ringbuf.Record
-	for {
-		if err := l.rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) {
-				return
-			}
-			select {
-			case <-l.done:
-				return // drained after Stop
-			default:
-				continue
-			}
-		}
-		l.payload(rec.RawSample)
-	}
-}
-
-// Snapshot implements capture.Live: every flow so far, finished or not.
-func (l *Live) Snapshot() capture.Result {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.result != nil {
-		return *l.result
-	}
-	err := l.mirror.refresh(l.tc.Flows)
-	r := l.build()
-	if err != nil {
-		r.Stats.Warnings = append(r.Stats.Warnings, "read kernel flow map: "+err.Error())
-	}
-	return r
-}
-
-// Stop implements capture.Live: it detaches every program, reads the map
-// one last time and returns all flows. Calling it again returns the same
-// result.
-func (l *Live) Stop() (*capture.Result, error) {
-	l.mu.Lock()
-	if l.result != nil {
-		r := l.result
-		l.mu.Unlock()
-		return r, nil
-	}
-	// Detach first, so the final read sees everything the kernel counted.
-	// Under mu: the poller inspects the links.
-	for _, lk := range l.links {
+// finish ends the capture: the programs are detached first, so that the
+// last read sees everything the kernel counted, the ring buffer is
+// drained, the map read, and every flow not delivered yet is delivered.
+func (s *Source) finish(endErr error) (capture.Stats, error) {
+	for _, lk := range s.links {
 		_ = lk.Close()
 	}
-	l.links = nil
-	l.mu.Unlock()
-	close(l.done)
-	_ = l.rd.Flush() // the reader returns what is left, then ErrFlushed
-	l.wg.Wait()
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	err := l.mirror.refresh(l.tc.Flows)
-	r := l.build()
-	l.result = &r
-	l.closeAll()
-	if err != nil {
-		return l.result, fmt.Errorf("read kernel flow map: %w", err)
+	s.links = nil
+	s.drain(-1)
+	err := s.mirror.refresh(s.tc.Flows, bootNow())
+	s.mirror.stop()
+	st := s.stats()
+	if s.warned != "" {
+		st.Warnings = append(st.Warnings, s.warned)
 	}
-	return l.result, l.endErr
+	if err != nil {
+		err = fmt.Errorf("read kernel flow map: %w", err)
+	}
+	return st, errors.Join(endErr, err)
+}
+
+// drain handles the records in the ring buffer now, at most limit of them
+// (-1: all).
+func (s *Source) drain(limit int) {
+	var rec ringbuf.Record
+	s.rd.SetDeadline(time.Now()) // read what is there, then stop
+	for ; limit != 0 && s.rd.ReadInto(&rec) == nil; limit-- {
+		s.payload(rec.RawSample)
+	}
+}
+
+// deliver converts one kernel flow and hands it to the Emitter.
+func (s *Source) deliver(k *kernelFlow, how ending) {
+	f := s.flowOf(k, how)
+	s.e.Flow(&f)
+}
+
+// flowOf converts one kernel flow as it ended.
+func (s *Source) flowOf(k *kernelFlow, how ending) flow.Flow {
+	f := toFlow(&k.key, &k.val, s.clock)
+	f.UID = k.uid
+	f.ServerName = k.serverName
+	switch how {
+	case endEvicted:
+		f.Evicted, f.Open = true, false
+	case endFinished:
+		f.Open = false
+	}
+	return f
+}
+
+// progress hands the counts so far and the flows in the map to the
+// Emitter, when a report is due.
+func (s *Source) progress() {
+	if !s.e.ProgressDue() {
+		return
+	}
+	p := capture.Progress{Stats: s.stats(), Active: s.mirror.activeCount()}
+	p.ActiveFlows = func(yield func(*flow.Flow) bool) {
+		for k := range s.mirror.active {
+			f := s.flowOf(k, endStopped)
+			if !yield(&f) {
+				return
+			}
+		}
+	}
+	s.e.Progress(p)
+}
+
+// MaxFlows is the kernel flow map's size (DefaultMaxFlows unless set):
+// the mirror holds at most that many flows.
+func (s *Source) MaxFlows() int { return s.maxFlows }
+
+// Close detaches every program and releases the maps; Run does it when it
+// returns. It may be called more than once.
+func (s *Source) Close() error {
+	s.closeOnce.Do(s.closeAll)
+	return nil
 }
 
 // closeAll releases links, programs and maps.
-func (l *Live) closeAll() {
-	for _, lk := range l.links {
+func (s *Source) closeAll() {
+	for _, lk := range s.links {
 		_ = lk.Close()
 	}
-	l.links = nil
-	if l.rd != nil {
-		_ = l.rd.Close()
+	s.links = nil
+	if s.rd != nil {
+		_ = s.rd.Close()
 	}
-	if l.attr != nil {
-		l.attr.Close()
+	if s.attr != nil {
+		s.attr.Close()
 	}
-	if l.tc != nil {
-		l.tc.Close()
+	if s.tc != nil {
+		s.tc.Close()
 	}
-	if l.watch != nil {
-		l.watch.close()
+	if s.watch != nil {
+		s.watch.close()
 	}
 }

@@ -3,7 +3,6 @@
 package ebpf
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -164,13 +163,16 @@ func TestPrivilegedLiveVeth(t *testing.T) {
 	}
 	p := labtest.NewVethPair(t)
 	serve(t, p)
-	var live capture.Live
+	var live *labtest.Live
 	var err error
 	labtest.InNetns(t, p.Client, func() {
-		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.Dev})
+		var src *Source
+		if src, err = Open(capture.LiveOptions{Iface: p.Dev}); err == nil {
+			live = labtest.RunLive(src)
+		}
 	})
 	if err != nil {
-		t.Fatalf("Start: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	clientTraffic(t, p)
 	snap := live.Snapshot()
@@ -247,13 +249,16 @@ func TestPrivilegedAttributionUnavailable(t *testing.T) {
 	cgroupRoot = func() (string, error) { return t.TempDir(), nil } // not a cgroup
 	t.Cleanup(func() { cgroupRoot = saved })
 	p := labtest.NewVethPair(t)
-	var live capture.Live
+	var live *labtest.Live
 	var err error
 	labtest.InNetns(t, p.Client, func() {
-		live, err = Start(context.Background(), capture.LiveOptions{Iface: p.Dev})
+		var src *Source
+		if src, err = Open(capture.LiveOptions{Iface: p.Dev}); err == nil {
+			live = labtest.RunLive(src)
+		}
 	})
 	if err != nil {
-		t.Fatalf("Start without attribution: %v", err)
+		t.Fatalf("Open without attribution: %v", err)
 	}
 	labtest.InNetns(t, p.Client, func() {
 		if c, err := net.ListenPacket("udp4", labtest.VethClientV4+":0"); err == nil {
@@ -278,8 +283,8 @@ func TestPrivilegedAttributionUnavailable(t *testing.T) {
 
 // TestPrivilegedInterfaceDown: setting the captured interface down, or
 // deleting it (itself or its veth peer, which takes both ends), ends the
-// capture by itself within a second (Done closes), and Stop returns the
-// flows seen before with the AF_PACKET backend's error.
+// capture by itself within a second (Run returns), with the flows seen
+// before delivered and the AF_PACKET backend's error.
 func TestPrivilegedInterfaceDown(t *testing.T) {
 	requireRoot(t)
 	for _, tc := range []struct {
@@ -298,10 +303,13 @@ func TestPrivilegedInterfaceDown(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := labtest.NewVethPair(t)
-			var live capture.Live
+			var live *labtest.Live
 			var err error
 			labtest.InNetns(t, p.Client, func() {
-				live, err = Start(context.Background(), capture.LiveOptions{Iface: p.Dev})
+				var src *Source
+				if src, err = Open(capture.LiveOptions{Iface: p.Dev}); err == nil {
+					live = labtest.RunLive(src)
+				}
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -315,8 +323,8 @@ func TestPrivilegedInterfaceDown(t *testing.T) {
 			})
 			time.Sleep(100 * time.Millisecond)
 			select {
-			case <-live.(*Live).Done():
-				t.Fatal("Done closed while the interface was up")
+			case <-live.Ended():
+				t.Fatal("the capture ended while the interface was up")
 			default:
 			}
 			args := tc.cmd(p)
@@ -325,9 +333,9 @@ func TestPrivilegedInterfaceDown(t *testing.T) {
 			}
 			changed := time.Now()
 			select {
-			case <-live.(*Live).Done():
+			case <-live.Ended():
 			case <-time.After(3 * time.Second):
-				t.Fatal("Done not closed 3 s after the interface went down or away")
+				t.Fatal("the capture did not end 3 s after the interface went down or away")
 			}
 			t.Logf("ended %v after ip %s", time.Since(changed).Round(time.Millisecond), strings.Join(args, " "))
 			res, err := live.Stop()

@@ -11,8 +11,8 @@ import (
 
 // BenchmarkMirror measures the user-space work of the eBPF backend on a
 // full 60,000-flow map: one poll (batch lookup and merge, done every
-// second) and building the result from it (each Snapshot and Stop).
-// Needs root.
+// second), and converting every flow as it is delivered (or as a progress
+// report lists the open ones). Needs root.
 //
 //	go test -run '^$' -bench Mirror ./capture/ebpf
 func BenchmarkMirror(b *testing.B) {
@@ -35,21 +35,28 @@ func BenchmarkMirror(b *testing.B) {
 	if _, err := o.Flows.BatchUpdate(keys, vals, nil); err != nil {
 		b.Fatal(err)
 	}
-	l := &Live{tc: o, names: naming.NewCache(), mirror: newMirror()}
-	if err := l.mirror.refresh(o.Flows); err != nil {
+	l := testSource(naming.NewCache(), nil)
+	l.tc = o
+	if err := l.mirror.refresh(o.Flows, 0); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("refresh", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if err := l.mirror.refresh(o.Flows); err != nil {
+			if err := l.mirror.refresh(o.Flows, 0); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.Run("build", func(b *testing.B) {
+	b.Run("convert", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if r := l.build(); len(r.Flows) != n {
-				b.Fatalf("%d flows, want %d", len(r.Flows), n)
+			m := 0
+			for k := range l.mirror.active {
+				f := l.flowOf(k, endStopped)
+				l.e.Flow(&f)
+				m++
+			}
+			if m != n {
+				b.Fatalf("%d flows, want %d", m, n)
 			}
 		}
 	})

@@ -42,29 +42,22 @@ func parseEvent(raw []byte) (k flowFlowKey, ts uint64, dir, kind uint8, data []b
 }
 
 // payload handles one ring-buffer record: a finished flow goes to the
-// mirror; payloads go to passive naming: DNS queries and answers to the
-// resolver, which pairs them, TLS ClientHello / HTTP request names to the
-// flow (as its ServerName, kept apart from its RespNames), as the AF_PACKET
-// pipeline does.
-func (l *Live) payload(raw []byte) {
+// mirror (which delivers it); DNS queries and answers go to the Emitter's
+// name cache, which pairs them; a TLS ClientHello or HTTP request names
+// its flow (Flow.ServerName, kept apart from its RespNames), as in the
+// packet path.
+func (s *Source) payload(raw []byte) {
 	k, boot, dir, kind, data, ok := parseEvent(raw)
 	if !ok {
 		return
 	}
-	ts := int64(boot) + l.clock.offset
 	switch kind {
 	case payloadDNS:
 		sa, sp := side(&k, dir)
 		da, dp := side(&k, dir^1)
-		tr := naming.Transport{Src: netip.AddrPortFrom(sa, sp), Dst: netip.AddrPortFrom(da, dp)}
-		if k.Proto == flow.ProtoTCP {
-			if len(data) < 2 {
-				return
-			}
-			data = data[2:] // DNS over TCP: drop the length prefix
-			tr.TCP = true
-		}
-		_ = l.names.ObserveDNS(data, ts, tr)
+		tr := naming.Transport{Src: netip.AddrPortFrom(sa, sp), Dst: netip.AddrPortFrom(da, dp),
+			TCP: k.Proto == flow.ProtoTCP} // over TCP the Emitter strips the length prefix
+		s.e.ObserveDNS(data, int64(boot)+s.clock.offset, tr)
 	case eventFinished:
 		var v flowFlowVal
 		if len(data) < int(unsafe.Sizeof(v)) {
@@ -73,18 +66,10 @@ func (l *Live) payload(raw []byte) {
 		// The record holds the kernel's struct flow_val, laid out as the
 		// generated Go type (TestEventLayout checks the sizes).
 		v = *(*flowFlowVal)(unsafe.Pointer(&data[0]))
-		l.mu.Lock()
-		l.mirror.kernelFinished(k, &v)
-		l.mu.Unlock()
+		s.mirror.kernelFinished(k, &v)
 	case payloadTLS, payloadHTTP:
-		name, ok := naming.ServerName(data)
-		if !ok {
-			return
+		if name := s.e.ServerName(data); name != "" {
+			s.mirror.setName(k, boot, name)
 		}
-		l.mu.Lock()
-		if _, seen := l.mirror.names[k]; !seen {
-			l.mirror.names[k] = string(name)
-		}
-		l.mu.Unlock()
 	}
 }

@@ -34,8 +34,8 @@ func runKernel(t *testing.T, o *tcObjects, frames [][]byte) []flow.Flow {
 			t.Fatalf("frame %d: program returned %d, want TC_ACT_UNSPEC (-1)", i, int32(ret))
 		}
 	}
-	mir := newMirror()
-	if err := mir.refresh(o.Flows); err != nil {
+	mir := testSource(nil, nil).mirror
+	if err := mir.refresh(o.Flows, 0); err != nil {
 		t.Fatal(err)
 	}
 	var out []flow.Flow
@@ -244,15 +244,17 @@ func TestPrivilegedTCParity(t *testing.T) {
 }
 
 // TestPrivilegedTimeoutRestart checks that a packet after the flow's idle
-// timeout starts a new flow on the same entry, and that the mirror keeps
-// the earlier flow as finished (not evicted), as the Table splits flows.
+// timeout starts a new flow on the same entry, and that the mirror delivers
+// the earlier flow as finished (not evicted), as the Table splits flows,
+// once, and keeps only the flow in the map.
 func TestPrivilegedTimeoutRestart(t *testing.T) {
 	requireRoot(t)
 	saved := flowConfig.TimeoutUdp
 	flowConfig.TimeoutUdp = 1 // nanosecond: every packet after the first restarts
 	t.Cleanup(func() { flowConfig.TimeoutUdp = saved })
 	o := loadForTest(t)
-	mir := newMirror()
+	var got []delivery
+	mir := testSource(naming.NewCache(), &got).mirror
 	for i, f := range [][]byte{
 		udp(t, "192.0.2.10:41000", "198.51.100.9:2703", []byte("a")),
 		udp(t, "192.0.2.10:41000", "198.51.100.9:2703", []byte("b")),
@@ -260,15 +262,20 @@ func TestPrivilegedTimeoutRestart(t *testing.T) {
 		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if err := mir.refresh(o.Flows); err != nil {
+		if err := mir.refresh(o.Flows, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(mir.old) != 1 || len(mir.m) != 1 {
-		t.Fatalf("%d earlier and %d current flows, want 1 and 1", len(mir.old), len(mir.m))
+	// The ring buffer is not read here: the earlier flow waits one refresh
+	// for its final record, then goes as last read.
+	if err := mir.refresh(o.Flows, 0); err != nil {
+		t.Fatal(err)
 	}
-	if !mir.old[0].finished || mir.old[0].evicted || mir.old[0].val.Pkts[dirLo] != 1 {
-		t.Errorf("earlier flow: finished %v evicted %v pkts %v", mir.old[0].finished, mir.old[0].evicted, mir.old[0].val.Pkts)
+	if len(got) != 1 || len(mir.m) != 1 {
+		t.Fatalf("%d earlier flows delivered, %d current: want 1 and 1", len(got), len(mir.m))
+	}
+	if got[0].how != endFinished || got[0].k.val.Pkts[dirLo] != 1 {
+		t.Errorf("earlier flow: ended %d, pkts %v", got[0].how, got[0].k.val.Pkts)
 	}
 	c, err := readCounters(o.Counters)
 	if err != nil {
@@ -281,7 +288,8 @@ func TestPrivilegedTimeoutRestart(t *testing.T) {
 
 // TestPrivilegedLRUEviction fills a small flow map past its size: every
 // flow is still reported (the poller's copy), those the LRU map dropped
-// are marked evicted, and the kernel's created-minus-live count agrees.
+// are delivered marked evicted when they leave it, the mirror keeps only
+// what the map holds, and the kernel's created-minus-live count agrees.
 func TestPrivilegedLRUEviction(t *testing.T) {
 	requireRoot(t)
 	o, err := loadTC(16)
@@ -289,14 +297,15 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	mir := newMirror()
+	var got []delivery
+	mir := testSource(naming.NewCache(), &got).mirror
 	const n = 64
 	for i := 0; i < n; i++ {
 		f := udp(t, fmt.Sprintf("192.0.2.10:%d", 30000+i), "198.51.100.53:53", []byte("q"))
 		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
 			t.Fatal(err)
 		}
-		if err := mir.refresh(o.Flows); err != nil {
+		if err := mir.refresh(o.Flows, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -304,12 +313,16 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mir.m) != n || mir.live > 16 {
-		t.Fatalf("mirror holds %d flows (want %d), map %d entries (max 16)", len(mir.m), n, mir.live)
+	if len(mir.m) != mir.live || mir.live > 16 || len(got)+len(mir.m) != n {
+		t.Fatalf("mirror holds %d flows, map %d entries (max 16), %d delivered: want all %d", len(mir.m), mir.live, len(got), n)
 	}
-	ev := mir.evictedCount()
-	if ev != uint64(n-mir.live) || c[flowCounterCNT_FLOWS_CREATED]-uint64(mir.live) != ev {
-		t.Errorf("evicted: mirror %d, created %d - live %d", ev, c[flowCounterCNT_FLOWS_CREATED], mir.live)
+	for _, d := range got {
+		if d.how != endEvicted {
+			t.Errorf("flow %s ended %d, want evicted", d.k.uid, d.how)
+		}
+	}
+	if mir.evicted != uint64(n-mir.live) || c[flowCounterCNT_FLOWS_CREATED]-uint64(mir.live) != mir.gone {
+		t.Errorf("evicted: mirror %d (gone %d), created %d - live %d", mir.evicted, mir.gone, c[flowCounterCNT_FLOWS_CREATED], mir.live)
 	}
 	if c[flowCounterCNT_INSERT_FAIL] != 0 {
 		t.Errorf("insert failures %d: an LRU map evicts instead", c[flowCounterCNT_INSERT_FAIL])
@@ -318,27 +331,31 @@ func TestPrivilegedLRUEviction(t *testing.T) {
 
 // TestPrivilegedAttemptDelay: after an unanswered SYN older than
 // tcp_attempt_delay, a non-SYN from the originator starts a new flow and
-// the attempt is kept as a finished flow, as the Table splits them.
+// the attempt is delivered as a finished flow, as the Table splits them.
 func TestPrivilegedAttemptDelay(t *testing.T) {
 	requireRoot(t)
 	saved := flowConfig.AttemptDelay
 	flowConfig.AttemptDelay = 1 // nanosecond
 	t.Cleanup(func() { flowConfig.AttemptDelay = saved })
 	o := loadForTest(t)
-	mir := newMirror()
+	var got []delivery
+	mir := testSource(naming.NewCache(), &got).mirror
 	const c, s = "192.0.2.10:40000", "198.51.100.25:25"
 	for i, f := range [][]byte{tcp(t, c, s, "S", 1, 0, nil, 0), tcp(t, c, s, "A", 2, 1, nil, 0)} {
 		if _, err := o.Ingress.Run(&ebpf.RunOptions{Data: f}); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if err := mir.refresh(o.Flows); err != nil {
+		if err := mir.refresh(o.Flows, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(mir.old) != 1 || !mir.old[0].finished {
-		t.Fatalf("earlier attempt: %d kept, finished %v", len(mir.old), len(mir.old) == 1 && mir.old[0].finished)
+	if err := mir.refresh(o.Flows, 0); err != nil {
+		t.Fatal(err)
 	}
-	if f := toFlow(&mir.old[0].key, &mir.old[0].val, clock{}); f.Outcome != flow.Unanswered || f.Attempts != 1 {
+	if len(got) != 1 || got[0].how != endFinished {
+		t.Fatalf("earlier attempt: %d delivered, want 1 finished (%+v)", len(got), got)
+	}
+	if f := toFlow(&got[0].k.key, &got[0].k.val, clock{}); f.Outcome != flow.Unanswered || f.Attempts != 1 {
 		t.Errorf("attempt: %s attempts %d", f.Outcome, f.Attempts)
 	}
 }
@@ -370,7 +387,8 @@ func TestPrivilegedReuseBetweenPolls(t *testing.T) {
 			t.Fatalf("frame %d: %v", i, err)
 		}
 	}
-	live := &Live{names: naming.NewCache(), mirror: newMirror()}
+	var got []delivery
+	live := testSource(naming.NewCache(), &got)
 	rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
 	for {
 		rec, err := rd.Read()
@@ -379,16 +397,16 @@ func TestPrivilegedReuseBetweenPolls(t *testing.T) {
 		}
 		live.payload(rec.RawSample)
 	}
-	if err := live.mirror.refresh(o.Flows); err != nil {
+	if err := live.mirror.refresh(o.Flows, 0); err != nil {
 		t.Fatal(err)
 	}
-	if len(live.mirror.old) != 1 || len(live.mirror.m) != 1 {
-		t.Fatalf("%d finished and %d current flows, want 1 and 1", len(live.mirror.old), len(live.mirror.m))
+	if len(got) != 1 || len(live.mirror.m) != 1 {
+		t.Fatalf("%d finished and %d current flows, want 1 and 1", len(got), len(live.mirror.m))
 	}
-	old := live.mirror.old[0]
-	f := toFlow(&old.key, &old.val, clock{})
-	if !old.finished || f.OrigPkts != 4 || f.RespPkts != 2 || f.State != flow.StateSF || f.Outcome != flow.Established {
-		t.Errorf("first connection: finished %v, %d/%d packets, %s %s", old.finished, f.OrigPkts, f.RespPkts, f.State, f.Outcome)
+	old := got[0]
+	f := toFlow(&old.k.key, &old.k.val, clock{})
+	if old.how != endFinished || f.OrigPkts != 4 || f.RespPkts != 2 || f.State != flow.StateSF || f.Outcome != flow.Established {
+		t.Errorf("first connection: ended %d, %d/%d packets, %s %s", old.how, f.OrigPkts, f.RespPkts, f.State, f.Outcome)
 	}
 	for _, e := range live.mirror.m {
 		if g := toFlow(&e.key, &e.val, clock{}); g.OrigPkts != 1 || g.State != flow.StateS0 {

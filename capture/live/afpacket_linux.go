@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/internal/atomicfile"
 )
 
@@ -31,7 +32,7 @@ import (
 const (
 	afpFrameSize    = 2048
 	afpBlockSize    = 512 << 10
-	afpNumBlocks    = 64
+	afpNumBlocks    = AFPacketRingBytes / afpBlockSize
 	afpBlockTimeout = 20 * time.Millisecond
 	afpPollTimeout  = 100 * time.Millisecond
 	// afpDrainLimit bounds how long Stop keeps reading frames already in
@@ -39,9 +40,10 @@ const (
 	afpDrainLimit = time.Second
 )
 
-// afpSource reads frames from an AF_PACKET ring. It implements Source:
-// Next returns ErrTimeout when the wire is quiet, and io.EOF once a stop
-// was asked and the ring is drained.
+// afpSource reads frames from an AF_PACKET ring. It implements
+// capture.FrameReader: Next returns ErrTimeout when the wire is quiet, and
+// io.EOF once ctx was cancelled (or a stop requested) and the ring is
+// drained.
 type afpSource struct {
 	iface   string
 	ifindex int
@@ -143,8 +145,8 @@ func (s *afpSource) ifaceState() error {
 	return nil
 }
 
-// Close implements capture.FrameReader; the socket is closed by the live capture once
-// the pipeline has returned.
+// Close implements capture.FrameReader; the socket is closed by
+// AFPacket.Run once the packet path has returned.
 func (s *afpSource) Close() error { return nil }
 
 // close releases the ring and the control socket.
@@ -174,7 +176,7 @@ func (s *afpSource) kernelStats() (seen, drops uint64) {
 }
 
 // openAFPacket opens and configures the ring on opts.Iface.
-func openAFPacket(ctx context.Context, opts capture.LiveOptions) (*afpSource, error) {
+func openAFPacket(opts capture.LiveOptions) (*afpSource, error) {
 	ifi, err := CheckInterface(opts.Iface)
 	if err != nil {
 		return nil, err
@@ -202,7 +204,7 @@ func openAFPacket(ctx context.Context, opts capture.LiveOptions) (*afpSource, er
 	if err != nil {
 		return nil, ClassifyOpenErr(opts.Iface, err)
 	}
-	s := &afpSource{iface: opts.Iface, ifindex: ifi.Index, link: lt, tp: tp, ctx: ctx}
+	s := &afpSource{iface: opts.Iface, ifindex: ifi.Index, link: lt, tp: tp, ctx: context.Background()}
 	// A plain socket in the same namespace, for interface flag queries.
 	if s.ctl, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
 		s.ctl = -1
@@ -272,53 +274,71 @@ func (s *afpSource) closePcap(start, end time.Time) error {
 	return s.pcapFile.Commit()
 }
 
-// afpLive is a running AF_PACKET capture.
-type afpLive struct {
-	*liveRun
-	src   *afpSource
-	start time.Time
-	once  sync.Once
-	res   *capture.Result
-	err   error
+// AFPacket is an AF_PACKET live capture: the ring's frames through
+// capture's packet path (capture.Packets), as a replay reads a file.
+type AFPacket struct {
+	src      *afpSource
+	maxFlows int
 }
 
 // Supported returns nil: live capture works on Linux (whether this
 // process may open a packet socket is known only when it tries).
 func Supported() error { return nil }
 
-// StartAFPacket starts capturing on opts.Iface through an AF_PACKET
-// TPACKET_V3 ring (pure Go, no libpcap) and rebuilds flows in the
-// background until Stop is called or ctx is done; Stop then returns the
-// result. Errors name the interface and say what is wrong in one line:
-// missing interface, interface down, no CAP_NET_RAW, bad filter.
-func StartAFPacket(ctx context.Context, opts capture.LiveOptions) (capture.Live, error) {
-	src, err := openAFPacket(ctx, opts)
+// OpenAFPacket opens a TPACKET_V3 ring on opts.Iface (pure Go, no
+// libpcap), with opts.Filter attached and opts.WritePcap created; the
+// flow table holds opts.MaxFlows (0: DefaultMaxFlows). Errors
+// name the interface and say what is wrong in one line: missing
+// interface, interface down, no CAP_NET_RAW, bad filter.
+func OpenAFPacket(opts capture.LiveOptions) (*AFPacket, error) {
+	src, err := openAFPacket(opts)
 	if err != nil {
 		return nil, err
 	}
-	l := &afpLive{src: src, start: time.Now()}
-	kernel := func() uint64 { _, d := src.kernelStats(); return d }
-	// Run's own ctx is never cancelled: the source ends with io.EOF after
-	// draining the ring, so the last packets are not lost.
-	l.liveRun = startLiveRun(context.Background(), src, "afpacket", opts.Iface, opts.MaxFlows, kernel)
-	return l, nil
+	maxFlows := opts.MaxFlows
+	if maxFlows <= 0 {
+		maxFlows = DefaultMaxFlows
+	}
+	return &AFPacket{src: src, maxFlows: maxFlows}, nil
 }
 
-// Backend implements Live.
-func (l *afpLive) Backend() string { return "afpacket" }
+// MaxFlows is the flow table's bound (DefaultMaxFlows unless set).
+func (a *AFPacket) MaxFlows() int { return a.maxFlows }
 
-// Stop implements Live: it drains the ring, finishes every flow, reads
-// the kernel's drop count, completes the --write-pcap file and returns
-// the result. Calling it again returns the same result.
-func (l *afpLive) Stop() (*capture.Result, error) {
-	l.once.Do(func() {
-		l.src.requestStop()
-		res, err := l.wait()
-		perr := l.src.closePcap(l.start, time.Now())
-		l.src.close()
-		l.res, l.err = res, errors.Join(err, perr)
+// Run implements capture.Source, as Source describes: frames are read
+// until ctx is cancelled and the ring drained (at most afpDrainLimit
+// more), or until the interface goes down or away. Then every open flow is
+// delivered, the kernel's drop count read, the --write-pcap file completed
+// and the socket closed.
+func (a *AFPacket) Run(ctx context.Context, e *capture.Emitter) (capture.Stats, error) {
+	start := time.Now()
+	// The reader watches ctx itself and ends with io.EOF once the ring is
+	// drained, so the packet path's own ctx is never cancelled: the last
+	// packets are not lost.
+	a.src.ctx = ctx
+	flows := capture.Packets(a.src, capture.PacketOptions{
+		Table:       flow.Config{MaxFlows: a.maxFlows},
+		Backend:     "afpacket",
+		Iface:       a.src.iface,
+		KernelDrops: a.kernelDrops,
 	})
-	return l.res, l.err
+	st, err := flows.Run(context.Background(), e)
+	perr := a.src.closePcap(start, time.Now())
+	a.src.close()
+	return st, errors.Join(err, perr)
+}
+
+// kernelDrops is PACKET_STATISTICS' drop count so far.
+func (a *AFPacket) kernelDrops() uint64 { _, d := a.src.kernelStats(); return d }
+
+// Close releases the ring and discards the --write-pcap file of a capture
+// that was never run.
+func (a *AFPacket) Close() error {
+	if a.src.pcapFile != nil {
+		a.src.pcapFile.Abort()
+	}
+	a.src.close()
+	return nil
 }
 
 // isLoopback reports whether iface is a loopback device, where every

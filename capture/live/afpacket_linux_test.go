@@ -97,7 +97,8 @@ func TestPrivilegedAFPacketSourceLoopback(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	inPrivateNetns(t, func() {
-		src, openErr = openAFPacket(ctx, capture.LiveOptions{Iface: "lo", WritePcap: pcapPath, Filter: "udp port 9999"})
+		src, openErr = openAFPacket(capture.LiveOptions{Iface: "lo", WritePcap: pcapPath, Filter: "udp port 9999"})
+		src.ctx = ctx // as AFPacket.Run sets it
 		if openErr == nil {
 			sendUDP(t, 9999, 5)
 			sendUDP(t, 9998, 5) // filtered out
@@ -173,7 +174,7 @@ func TestPrivilegedAFPacketErrors(t *testing.T) {
 	requireRoot(t)
 	var errMissing, errDown error
 	inPrivateNetns(t, func() {
-		_, errMissing = openAFPacket(context.Background(), capture.LiveOptions{Iface: "eth9"})
+		_, errMissing = openAFPacket(capture.LiveOptions{Iface: "eth9"})
 		// A fresh namespace's lo is up; take it down to test the check.
 		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
 		ifr, _ := unix.NewIfreq("lo")
@@ -181,7 +182,7 @@ func TestPrivilegedAFPacketErrors(t *testing.T) {
 		ifr.SetUint16(ifr.Uint16() &^ unix.IFF_UP)
 		unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 		unix.Close(fd)
-		_, errDown = openAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
+		_, errDown = openAFPacket(capture.LiveOptions{Iface: "lo"})
 	})
 	if errMissing == nil || errMissing.Error() != "capture on eth9: no such interface" {
 		t.Errorf("missing interface: %v", errMissing)
@@ -196,7 +197,7 @@ func TestPrivilegedAFPacketErrors(t *testing.T) {
 // capability.
 func TestPrivilegedAFPacketNoPermission(t *testing.T) {
 	if os.Getenv("AFP_OPEN_AS_NOBODY") != "" {
-		_, err := openAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
+		_, err := openAFPacket(capture.LiveOptions{Iface: "lo"})
 		if err == nil {
 			os.Stdout.WriteString("opened\n")
 			os.Exit(0)
@@ -238,16 +239,19 @@ func TestPrivilegedAFPacketNoPermission(t *testing.T) {
 
 // TestPrivilegedStartAFPacket runs a whole live capture on lo in a private
 // namespace: a TCP connection that is accepted, one that is refused (RST)
-// and a UDP datagram to a closed port, then checks Snapshot and Stop.
+// and a UDP datagram to a closed port, then checks what progress shows
+// (the open flows) and the end (cancellation: every flow delivered).
 func TestPrivilegedStartAFPacket(t *testing.T) {
 	requireRoot(t)
-	var live capture.Live
+	var live *labtest.Live
+	var src *Source
 	var err error
 	inPrivateNetns(t, func() {
-		live, err = StartAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
+		src, err = Open("afpacket", capture.LiveOptions{Iface: "lo"})
 		if err != nil {
 			return
 		}
+		live = labtest.RunLive(src)
 		ln, lerr := net.Listen("tcp4", "127.0.0.1:2525")
 		if lerr != nil {
 			t.Error(lerr)
@@ -275,11 +279,10 @@ func TestPrivilegedStartAFPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if live.Backend() != "afpacket" {
-		t.Errorf("backend %q", live.Backend())
+	if src.Backend() != "afpacket" {
+		t.Errorf("backend %q", src.Backend())
 	}
-	// Snapshot sees the flows while the capture runs (active ones after a
-	// progress tick).
+	// Progress shows the flows while the capture runs (the open ones).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		snap := live.Snapshot()
@@ -323,7 +326,7 @@ func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
 	var src *afpSource
 	var err error
 	inPrivateNetns(t, func() {
-		src, err = openAFPacket(context.Background(), capture.LiveOptions{Iface: "lo", WritePcap: filepath.Join(t.TempDir(), "a.pcapng")})
+		src, err = openAFPacket(capture.LiveOptions{Iface: "lo", WritePcap: filepath.Join(t.TempDir(), "a.pcapng")})
 		if err == nil {
 			sendUDP(t, 9999, 400)
 		}
@@ -350,17 +353,19 @@ func TestPrivilegedAFPacketNextAllocs(t *testing.T) {
 }
 
 // TestPrivilegedAFPacketInterfaceDown: the interface going down ends the
-// capture by itself (Done closes); Stop returns the flows so far and an
-// error saying why.
+// capture by itself (Run returns); the flows so far are delivered and the
+// error says why.
 func TestPrivilegedAFPacketInterfaceDown(t *testing.T) {
 	requireRoot(t)
-	var live capture.Live
+	var live *labtest.Live
 	var err error
 	inPrivateNetns(t, func() {
-		live, err = StartAFPacket(context.Background(), capture.LiveOptions{Iface: "lo"})
+		var src *Source
+		src, err = Open("afpacket", capture.LiveOptions{Iface: "lo"})
 		if err != nil {
 			return
 		}
+		live = labtest.RunLive(src)
 		sendUDP(t, 7777, 3)
 		time.Sleep(300 * time.Millisecond)
 		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
@@ -374,7 +379,7 @@ func TestPrivilegedAFPacketInterfaceDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-live.(interface{ Done() <-chan struct{} }).Done():
+	case <-live.Ended():
 	case <-time.After(5 * time.Second):
 		t.Fatal("capture did not end when its interface went down")
 	}

@@ -4,7 +4,6 @@ package live
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -26,7 +25,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowaudit/flowaudit/capture"
-	"github.com/flowaudit/flowaudit/capture/ebpf"
 	"github.com/flowaudit/flowaudit/internal/labtest"
 )
 
@@ -177,15 +175,15 @@ func TestBenchRate(t *testing.T) {
 	// "none" runs the generator with nothing attached: its maximum rate.
 	for _, backend := range []string{"none", "ebpf", "afpacket"} {
 		p := labtest.NewVethPair(t)
-		var live capture.Live
+		var live *labtest.Live
 		var err error
 		labtest.InNetns(t, p.Client, func() {
-			opts := capture.LiveOptions{Iface: p.Dev}
-			switch backend {
-			case "ebpf":
-				live, err = ebpf.Start(context.Background(), opts)
-			case "afpacket":
-				live, err = StartAFPacket(context.Background(), opts)
+			if backend == "none" {
+				return
+			}
+			var src *Source
+			if src, err = Open(backend, capture.LiveOptions{Iface: p.Dev}); err == nil {
+				live = labtest.RunLive(src)
 			}
 		})
 		if err != nil {

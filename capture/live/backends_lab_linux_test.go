@@ -3,7 +3,6 @@
 package live
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -92,12 +91,17 @@ func TestPrivilegedLabScenarios(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			var eb, af capture.Live
+			var eb, af *labtest.Live
 			var ebErr, afErr error
 			labtest.InNetns(t, l.NS(labtest.Gateway), func() {
 				opts := capture.LiveOptions{Iface: l.GatewayIface()}
-				eb, ebErr = ebpf.Start(context.Background(), opts)
-				af, afErr = StartAFPacket(context.Background(), opts)
+				var ebSrc, afSrc *Source
+				if ebSrc, ebErr = Open("ebpf", opts); ebErr == nil {
+					eb = labtest.RunLive(ebSrc)
+				}
+				if afSrc, afErr = Open("afpacket", opts); afErr == nil {
+					af = labtest.RunLive(afSrc)
+				}
 			})
 			if ebErr != nil || afErr != nil {
 				t.Fatalf("start: ebpf %v, afpacket %v", ebErr, afErr)

@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // TestInputBytes: file sources count the bytes read from disk (compressed
@@ -73,11 +74,13 @@ func TestInputBytes(t *testing.T) {
 		}
 		writePcap(t, big, layers.LinkTypeEthernet, false, frames)
 		var last capture.Progress
-		_, err := ReadFiles(context.Background(), []string{big}, capture.Options{
-			Progress: func(p capture.Progress) { last = p }, ProgressEvery: time.Nanosecond})
+		src, err := OpenSource([]string{big}, flow.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer src.Close()
+		capture.Replay(context.Background(), src, capture.SinkFuncs{OnProgress: func(p capture.Progress) { last = p }},
+			capture.Options{ProgressEvery: time.Nanosecond})
 		if want := size(big); last.InputSize != want || last.InputRead <= 0 || last.InputRead > want {
 			t.Errorf("last progress read %d of %d, want some of %d", last.InputRead, last.InputSize, want)
 		}

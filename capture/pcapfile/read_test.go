@@ -16,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 func TestReadFilesTruncatedAndUnreadable(t *testing.T) {
@@ -187,12 +188,15 @@ func TestReadFilesInterrupted(t *testing.T) {
 		if cancelAt == 0 {
 			cancel()
 		}
-		res, err := ReadFiles(ctx, []string{path}, capture.Options{ProgressEvery: 1, Progress: func(capture.Progress) { cancel() }})
-		cancel()
+		src, err := OpenSource([]string{path}, flow.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := res.Stats
+		c := capture.Collector{OnProgress: func(capture.Progress) { cancel() }}
+		st := capture.Replay(ctx, src, &c, capture.Options{ProgressEvery: 1})
+		src.Close()
+		cancel()
+		res := c.Result(st)
 		if !st.Interrupted || st.Packets == 0 || st.Packets >= n || len(res.Flows) == 0 ||
 			!slices.Contains(st.Warnings, "interrupted after "+itoa(st.Packets)+" packets: the input was not read to its end") {
 			t.Errorf("cancel %d: interrupted %v after %d of %d packets, %d flows, warnings %q",

@@ -67,10 +67,14 @@ func newCaptureCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.filter, "filter", "", "capture filter `EXPR` (tcpdump syntax, compiled with tcpdump -ddd; or tcpdump -ddd output)")
 	fl.StringVar(&f.node, "node", "", "name of this gateway in the session (default: the host name)")
 	fl.BoolVar(&f.live, "live", false, "redraw the requirement table while capturing (terminal only)")
-	fl.IntVar(&f.maxFlows, "max-flows", 0, "bound the flow table to `N` concurrent flows (0: default)")
+	fl.IntVar(&f.maxFlows, "max-flows", 0, "bound the flow table to `N` concurrent flows (0: the default, 131072 with afpacket, 65536 with ebpf)")
 	return cmd
 }
 
+// runCapture captures on the interface until --duration, a signal or the
+// end of the interface: live source -> Run -> the Auditor, the live view
+// (and the flows kept for --session). Then the session and the report
+// are written.
 func (a *app) runCapture(f *captureFlags) error {
 	opts, failOn, err := f.check(a)
 	if err != nil {
@@ -82,32 +86,42 @@ func (a *app) runCapture(f *captureFlags) error {
 	var ifHosts *ifaceHosts
 	if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
 		ifHosts = &ifaceHosts{iface: f.iface, seen: map[netip.Addr]bool{}}
-		if err := ifHosts.refresh(&opts); err != nil {
+		if _, err := ifHosts.refresh(&opts); err != nil {
 			return err
 		}
 	}
-	node := f.node
-	if node == "" {
-		node, _ = os.Hostname()
+	aud, err := analyze.NewAuditor(opts)
+	if err != nil {
+		return err
 	}
+	keep := sessionKeeper(f.session)
 	start := time.Now()
-	res, err := a.captureLive(f, &opts, ifHosts)
-	if res == nil {
+	st, err := a.captureLive(f, &opts, aud, ifHosts, keep)
+	if err != nil {
 		return err
 	}
 	end := time.Now()
 	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %s, %s, %d dropped by the kernel\n",
-		end.Sub(start).Truncate(time.Millisecond), text.Count(res.Stats.Packets, "packet", "packets"), text.Count(len(res.Flows), "flow", "flows"), res.Stats.KernelDrops)
+		end.Sub(start).Truncate(time.Millisecond), text.Count(st.Packets, "packet", "packets"), text.Count(st.Flows, "flow", "flows"), st.KernelDrops)
 
 	var saveErr error
-	if f.session != "" {
-		s := session.New(res, node, version, start, end)
-		s.Hosts, s.HostsHow = sessionHosts(opts, f.audit.site)
-		saveErr = session.Save(f.session, s)
+	if keep != nil {
+		saveErr = a.saveCaptureSession(f, keep.Result(st), opts, start, end)
 	}
 	// The report is written even when the session could not be.
-	err = a.auditAndWrite(res, opts, failOn, &f.audit)
+	err = a.writeFindings(aud.Report(st), failOn, &f.audit)
 	return joinWriteErrors(err, saveErr)
+}
+
+// saveCaptureSession writes the flows kept as the --session file.
+func (a *app) saveCaptureSession(f *captureFlags, res *capture.Result, opts analyze.Options, start, end time.Time) error {
+	node := f.node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	s := session.New(res, node, version, start, end)
+	s.Hosts, s.HostsHow = sessionHosts(opts, f.audit.site)
+	return session.Save(f.session, s)
 }
 
 // check refuses unusable flags with one line, before anything is opened
@@ -150,9 +164,10 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 }
 
 // captureLive runs the capture until --duration, a signal, or the end of
-// the interface, showing progress, and returns what it gathered: with a
-// warning when it ended on an error (nil only when it could not start).
-func (a *app) captureLive(f *captureFlags, opts *analyze.Options, ifHosts *ifaceHosts) (*capture.Result, error) {
+// the interface, showing progress, and returns its statistics: with a
+// warning when it ended on an error. The error is only for a capture that
+// could not start.
+func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.Auditor, ifHosts *ifaceHosts, keep *capture.Collector) (capture.Stats, error) {
 	ctx := a.ctx
 	if f.duration > 0 {
 		var cancel context.CancelFunc
@@ -161,65 +176,36 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, ifHosts *iface
 	}
 	// auto picks eBPF where the kernel can run it, else AF_PACKET: the
 	// start message names the backend, so the choice is visible.
-	lc, err := live.Start(ctx, f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
+	src, err := live.Open(f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
 	if errors.Is(err, live.ErrUnknownBackend) {
-		return nil, fmt.Errorf("--%w", err)
+		return capture.Stats{}, fmt.Errorf("--%w", err)
 	}
 	if err != nil {
-		return nil, err
+		return capture.Stats{}, err
+	}
+	defer src.Close() // Run releases it; this is for a panic before
+	if keep == nil && !aud.KeepsFlows() {
+		// Nothing held grows with the capture's length, only with the
+		// backend's flow bound: the heap need not reach twice what is
+		// live (streamHeapLimit).
+		setMemoryLimit(streamHeapLimit(src.MaxFlows()))
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		escape.Terminal(f.iface), lc.Backend(), escape.Terminal(gatewayText(*opts, f.audit.site)))
-	a.watchCapture(ctx, lc, opts, ifHosts, f)
-
-	res, stopErr := lc.Stop()
-	if ifHosts != nil {
-		_ = ifHosts.refresh(opts) // the interface may be gone: keep what was seen
+		escape.Terminal(f.iface), src.Backend(), escape.Terminal(gatewayText(*opts, f.audit.site)))
+	view := newLiveView(newProgress(a.stderr, f.iface, f.live, time.Now()), aud, func() { ifHosts.addTo(opts, aud) })
+	sink := capture.Tee(auditSink(aud), view)
+	if keep != nil {
+		sink = capture.Tee(sink, keep)
 	}
-	if res != nil && stopErr != nil {
+	st, runErr := capture.Run(ctx, src, sink, capture.Options{ProgressEvery: liveProgressEvery})
+	view.finish()
+	ifHosts.addTo(opts, aud) // the interface may be gone: keep what was seen
+	if runErr != nil {
 		// The flows gathered so far are still reported.
-		a.log.Warn("capture ended with an error: " + stopErr.Error())
-		res.Stats.Warnings = append(res.Stats.Warnings, "capture ended early: "+stopErr.Error())
+		a.log.Warn("capture ended with an error: " + runErr.Error())
+		st.Warnings = append(st.Warnings, "capture ended early: "+runErr.Error())
 	}
-	return res, stopErr
-}
-
-// watchCapture shows progress until ctx is done or the capture ends by
-// itself (interface gone).
-func (a *app) watchCapture(ctx context.Context, lc capture.Live, opts *analyze.Options, ifHosts *ifaceHosts, f *captureFlags) {
-	p := newProgress(a.stderr, f.iface, f.live, time.Now())
-	defer p.finish()
-	var ended <-chan struct{}
-	if d, ok := lc.(interface{ Done() <-chan struct{} }); ok {
-		ended = d.Done()
-	}
-	tick := time.NewTicker(p.every())
-	defer tick.Stop()
-	// The audit of a large capture is not free: it runs at most one tenth
-	// of the time, the progress line shows the last verdicts meanwhile.
-	var rep *analyze.Report
-	var nextAudit time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ended:
-			return
-		case now := <-tick.C:
-			if ifHosts != nil {
-				_ = ifHosts.refresh(opts)
-			}
-			snap := lc.Snapshot()
-			if !now.Before(nextAudit) {
-				r, err := analyze.Audit(&snap, *opts)
-				if err == nil {
-					rep = r
-				}
-				nextAudit = time.Now().Add(10 * time.Since(now))
-			}
-			p.update(&snap, rep, now)
-		}
-	}
+	return st, nil
 }
 
 // sessionHosts is what a session records as the gateway's addresses: the
@@ -263,20 +249,35 @@ type ifaceHosts struct {
 	seen  map[netip.Addr]bool
 }
 
-// refresh adds the interface's current addresses to opts.Hosts.
-func (h *ifaceHosts) refresh(opts *analyze.Options) error {
+// refresh adds the interface's current addresses to opts.Hosts and returns
+// those it had not seen.
+func (h *ifaceHosts) refresh(opts *analyze.Options) ([]netip.Addr, error) {
 	addrs, err := live.InterfaceAddrs(h.iface)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var added []netip.Addr
 	for _, ad := range addrs {
 		if !h.seen[ad] {
 			h.seen[ad] = true
 			opts.Hosts = append(opts.Hosts, ad)
+			added = append(added, ad)
 		}
 	}
 	if len(opts.Hosts) > 0 {
 		opts.HostsHow = "interface " + h.iface + " addresses"
 	}
-	return nil
+	return added, nil
+}
+
+// addTo refreshes the addresses (h may be nil: hosts were given) and
+// hands new ones to the Auditor, for the flows it gets from now on. An
+// interface gone keeps what was seen.
+func (h *ifaceHosts) addTo(opts *analyze.Options, aud *analyze.Auditor) {
+	if h == nil {
+		return
+	}
+	if added, err := h.refresh(opts); err == nil && len(added) > 0 {
+		aud.AddHosts(added, opts.HostsHow)
+	}
 }

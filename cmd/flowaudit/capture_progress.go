@@ -12,15 +12,99 @@ import (
 
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 // Progress refresh intervals: in place on a terminal, plain lines (for
-// logs and pipes) less often.
+// logs and pipes) less often. liveProgressEvery is how often the capture
+// pipeline offers progress: the gateway addresses are refreshed then, and
+// the display redraws when its own interval has passed.
 const (
 	progressTTYEvery   = time.Second
 	progressPlainEvery = 10 * time.Second
+	liveProgressEvery  = 250 * time.Millisecond
 )
+
+// liveView is the running capture's display as a capture.Sink. On the
+// pipeline's goroutine (the Auditor is not safe for concurrent use) it
+// refreshes the gateway addresses and, when a redraw is due, asks the
+// Auditor for a Snapshot: the report as if the open flows finished now,
+// costing the tally plus the open flows, never a re-audit of the run (at
+// most a tenth of the time all the same; the display shows the last
+// verdicts meanwhile). A display goroutine draws, so a slow terminal never
+// holds up the capture.
+type liveView struct {
+	p                   *progress
+	aud                 *analyze.Auditor
+	hosts               func()
+	nextDraw, nextAudit time.Time
+	rep                 *analyze.Report
+	frames              chan liveFrame
+	done                chan struct{}
+}
+
+// liveFrame is one redraw: the counts, the verdicts, the time.
+type liveFrame struct {
+	st  capture.Stats
+	rep *analyze.Report
+	now time.Time
+}
+
+// newLiveView starts the display goroutine drawing with p; hosts refreshes
+// the gateway addresses (on the pipeline's goroutine).
+func newLiveView(p *progress, aud *analyze.Auditor, hosts func()) *liveView {
+	v := &liveView{p: p, aud: aud, hosts: hosts, frames: make(chan liveFrame, 1), done: make(chan struct{})}
+	v.nextDraw = time.Now().Add(p.every())
+	go v.display()
+	return v
+}
+
+// Flow implements capture.Sink: the view counts nothing itself.
+func (v *liveView) Flow(*flow.Flow) {}
+
+// Progress implements capture.Sink.
+func (v *liveView) Progress(pr capture.Progress) {
+	v.hosts()
+	now := time.Now()
+	if now.Before(v.nextDraw) {
+		return
+	}
+	v.nextDraw = now.Add(v.p.every())
+	if !now.Before(v.nextAudit) {
+		v.rep = v.aud.Snapshot(pr.Stats, pr.ActiveFlows)
+		v.nextAudit = time.Now().Add(10 * time.Since(now))
+	}
+	fr := liveFrame{st: pr.Stats, rep: v.rep, now: now}
+	for {
+		select {
+		case v.frames <- fr:
+			return
+		default:
+		}
+		// The display is behind: the newer frame replaces the waiting one.
+		select {
+		case <-v.frames:
+		default:
+		}
+	}
+}
+
+// display draws frames until finish.
+func (v *liveView) display() {
+	defer close(v.done)
+	for fr := range v.frames {
+		v.p.update(fr.st, fr.rep, fr.now)
+	}
+}
+
+// finish waits for the last frame to be drawn and ends the display, so
+// later output starts on a new line.
+func (v *liveView) finish() {
+	close(v.frames)
+	<-v.done
+	v.p.finish()
+}
 
 // progress draws the running capture's state on stderr: one line
 // refreshed in place on a terminal, the requirement table redrawn with
@@ -57,11 +141,10 @@ func (p *progress) every() time.Duration {
 }
 
 // statusLine is the one-line summary: counters and verdicts so far.
-func (p *progress) statusLine(snap *capture.Result, rep *analyze.Report, now time.Time) string {
-	st := &snap.Stats
+func (p *progress) statusLine(st capture.Stats, rep *analyze.Report, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "capture %s %s: %d packets, %d flows, %d dropped", p.iface,
-		now.Sub(p.start).Truncate(time.Second), st.Packets, len(snap.Flows), st.KernelDrops)
+		now.Sub(p.start).Truncate(time.Second), st.Packets, st.Flows, st.KernelDrops)
 	if rep != nil {
 		s := rep.Summary
 		fmt.Fprintf(&b, " | ok %d, partial %d, blocked %d, never-seen %d, n/a %d, unexpected %d",
@@ -70,9 +153,9 @@ func (p *progress) statusLine(snap *capture.Result, rep *analyze.Report, now tim
 	return b.String()
 }
 
-// update shows the state of snap (rep may be nil when the audit failed).
-func (p *progress) update(snap *capture.Result, rep *analyze.Report, now time.Time) {
-	line := p.statusLine(snap, rep, now)
+// update shows the counts st and the verdicts rep (nil before the first).
+func (p *progress) update(st capture.Stats, rep *analyze.Report, now time.Time) {
+	line := p.statusLine(st, rep, now)
 	switch {
 	case !p.tty:
 		fmt.Fprintln(p.w, "flowaudit: "+line)

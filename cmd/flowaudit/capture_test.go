@@ -9,8 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -78,5 +81,38 @@ func TestSessionHosts(t *testing.T) {
 		if !slices.Equal(got, tc.want) || how != tc.how {
 			t.Errorf("%s: %v %q, want %v %q", tc.name, got, how, tc.want, tc.how)
 		}
+	}
+}
+
+// TestLiveViewSnapshot: on a redraw the live view refreshes the gateway
+// addresses and shows the verdicts of a Snapshot, in which the open flows
+// count as if they finished now, drawn by its display goroutine.
+func TestLiveViewSnapshot(t *testing.T) {
+	cat, err := catalog.Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := cat.Product("mailcleaner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aud, err := analyze.NewAuditor(analyze.Options{Products: []*catalog.Product{mc}, Hosts: []netip.Addr{netip.MustParseAddr("192.0.2.10")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	refreshed := 0
+	v := newLiveView(newProgress(&out, "gw0", false, time.Unix(0, 0)), aud, func() { refreshed++ })
+	v.nextDraw = time.Time{} // a redraw is due
+	open := flow.Flow{Proto: flow.ProtoTCP, Orig: netip.MustParseAddrPort("192.0.2.10:40000"),
+		Resp: netip.MustParseAddrPort("203.0.113.25:25"), Start: time.Unix(100, 0), End: time.Unix(101, 0),
+		Outcome: flow.Established, OrigPkts: 3, RespPkts: 2, Open: true}
+	v.Progress(capture.Progress{Stats: capture.Stats{Packets: 5, Flows: 1, End: time.Unix(101, 0)}, Active: 1,
+		ActiveFlows: func(yield func(*flow.Flow) bool) { yield(&open) }})
+	v.Progress(capture.Progress{}) // not due: nothing drawn
+	v.finish()
+	line := out.String()
+	if refreshed != 2 || strings.Count(line, "\n") != 1 || !strings.Contains(line, "5 packets, 1 flows") || !strings.Contains(line, "| ok 1,") {
+		t.Errorf("refreshed %d times, drew %q", refreshed, line)
 	}
 }

@@ -47,19 +47,17 @@ func newFlowsCmd(a *app) *cobra.Command {
 			if maxFlows < 0 {
 				return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", maxFlows)
 			}
-			opts := capture.Options{Table: flow.Config{MaxFlows: maxFlows}}
 			switch format {
 			case "zeek":
-				return a.interrupted(a.flowsZeek(args, opts))
+				return a.interrupted(a.flowsZeek(args, maxFlows))
 			case "json", "table":
 			default:
 				return fmt.Errorf("unknown flows format %q (want table|json|zeek)", format)
 			}
-			res, err := a.readFiles(args, opts, false)
+			res, err := a.collectFlows(args, maxFlows)
 			if err != nil {
 				return err
 			}
-			sort.SliceStable(res.Flows, func(i, j int) bool { return res.Flows[i].Start.Before(res.Flows[j].Start) })
 			if format == "json" {
 				return a.interrupted(writeJSON(a.stdout, res, "encode flows"))
 			}
@@ -72,14 +70,26 @@ func newFlowsCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+// collectFlows replays the files and keeps every flow, sorted by start:
+// the table and JSON formats list them all.
+func (a *app) collectFlows(args []string, maxFlows int) (*capture.Result, error) {
+	var c capture.Collector
+	st, err := a.replayFiles(args, maxFlows, &c, false)
+	if err != nil {
+		return nil, err
+	}
+	res := c.Result(st)
+	sort.SliceStable(res.Flows, func(i, j int) bool { return res.Flows[i].Start.Before(res.Flows[j].Start) })
+	return res, nil
+}
+
 // flowsZeek streams flows as conn.log lines as they finish, so memory stays
 // flat however long the capture.
-func (a *app) flowsZeek(args []string, opts capture.Options) error {
+func (a *app) flowsZeek(args []string, maxFlows int) error {
 	bw := bufio.NewWriterSize(a.stdout, 256<<10)
 	zw := &zeekWriter{w: bw}
 	zw.header(time.Now())
-	opts.OnFlow = zw.flow
-	if _, err := a.readFiles(args, opts, true); err != nil {
+	if _, err := a.replayFiles(args, maxFlows, capture.SinkFuncs{OnFlow: zw.flow}, true); err != nil {
 		return err
 	}
 	zw.close(time.Now())

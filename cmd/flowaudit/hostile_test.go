@@ -319,7 +319,7 @@ func TestCaptureProgressHostile(t *testing.T) {
 		{ID: hostile("id"), Status: analyze.Blocked, Direction: "out", Protocol: "tcp"},
 		{ID: "mailcleaner/out-tcp-25-smtp", Status: analyze.OK, Direction: "out", Protocol: "tcp"},
 	}}
-	line := p.statusLine(&capture.Result{}, rep, time.Unix(5, 0))
+	line := p.statusLine(capture.Stats{}, rep, time.Unix(5, 0))
 	checkReadable(t, "status line", line, false)
 	var tb strings.Builder
 	n := p.table(&tb, rep)

@@ -10,6 +10,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/pcapfile"
 )
 
@@ -17,48 +18,52 @@ import (
 // bar; inputs read faster than this never show one.
 const readProgressEvery = 250 * time.Millisecond
 
-// readFiles reads capture files as `replay` and `flows` do: with a
-// progress bar on a terminal, and the capture's warnings (a truncated
-// file...) logged on stderr, one line each; the result carries them too.
+// replayFiles replays capture files as `replay` and `flows` do: capture
+// files (a flow table of at most maxFlows) -> capture.Replay -> sink, with
+// a progress bar on a terminal, and the capture's warnings (a truncated
+// file...) logged on stderr, one line each; the statistics carry them too.
 // streaming says output goes to stdout while reading, and then the bar is
 // drawn only when stdout is not the terminal too.
-func (a *app) readFiles(paths []string, opts capture.Options, streaming bool) (*capture.Result, error) {
+func (a *app) replayFiles(paths []string, maxFlows int, sink capture.Sink, streaming bool) (capture.Stats, error) {
+	src, err := pcapfile.OpenSource(paths, flow.Config{MaxFlows: maxFlows})
+	if err != nil {
+		return capture.Stats{}, err
+	}
+	defer src.Close()
+	var bar capture.Sink
 	done := func() {}
 	if !streaming || !isTerminal(a.stdout) {
-		done = a.readProgress(&opts)
+		bar, done = a.readProgress()
 	}
 	// The first Ctrl-C stops reading and the partial result is still
 	// written (marked interrupted); a second one aborts at once (main).
-	res, err := pcapfile.ReadFiles(a.ctx, paths, opts)
+	st := capture.Replay(a.ctx, src, capture.Tee(sink, bar), capture.Options{ProgressEvery: readProgressEvery})
 	done()
-	if err != nil {
-		return nil, err
-	}
-	a.readStopped = res.Stats.Interrupted
-	for _, w := range res.Stats.Warnings {
+	a.readStopped = st.Interrupted
+	for _, w := range st.Warnings {
 		a.log.Warn("capture: " + w)
 	}
-	return res, nil
+	return st, nil
 }
 
 // readProgress shows how far `replay` and `flows` are through their input
 // files: a bar of bytes read out of the files' total size, with packets
 // and flows so far, on stderr when it is a terminal (never in pipes or
-// logs). It sets opts.Progress; call the returned function once reading
-// has ended, to clear the bar before anything else is printed.
-func (a *app) readProgress(opts *capture.Options) (done func()) {
+// logs). It returns the sink that draws it (nil when there is nothing to
+// draw on) and a function to call once reading has ended, to clear the
+// bar before anything else is printed.
+func (a *app) readProgress() (capture.Sink, func()) {
 	if !isTerminal(a.stderr) {
-		return func() {}
+		return nil, func() {}
 	}
-	return attachReadProgress(opts, a.stderr)
+	return attachReadProgress(a.stderr)
 }
 
 // attachReadProgress draws the bar on w whatever w is (tests use it
 // directly).
-func attachReadProgress(opts *capture.Options, w io.Writer) (done func()) {
+func attachReadProgress(w io.Writer) (capture.Sink, func()) {
 	var bar *progressbar.ProgressBar
-	opts.ProgressEvery = readProgressEvery
-	opts.Progress = func(p capture.Progress) {
+	draw := func(p capture.Progress) {
 		if p.InputSize <= 0 {
 			return
 		}
@@ -77,10 +82,10 @@ func attachReadProgress(opts *capture.Options, w io.Writer) (done func()) {
 				progressbar.OptionClearOnFinish())
 		}
 		// Unthrottled: both draw, and this runs 4 times a second.
-		bar.Describe(fmt.Sprintf("%d packets, %d flows", p.Packets, p.Flows))
+		bar.Describe(fmt.Sprintf("%d packets, %d flows", p.Stats.Packets, p.Stats.Flows))
 		bar.Set64(p.InputRead)
 	}
-	return func() {
+	return capture.SinkFuncs{OnProgress: draw}, func() {
 		if bar != nil {
 			bar.Finish() // clears the line (OptionClearOnFinish)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/pcapfile"
 )
 
@@ -18,16 +19,12 @@ import (
 // when reading ends; elsewhere (a buffer, a pipe) nothing is drawn.
 func TestReadProgressBar(t *testing.T) {
 	var w bytes.Buffer
-	opts := capture.Options{}
-	done := attachReadProgress(&opts, &w)
-	if opts.Progress == nil || opts.ProgressEvery != readProgressEvery {
-		t.Fatalf("no progress callback set (every %v)", opts.ProgressEvery)
-	}
-	opts.Progress(capture.Progress{}) // a live source: no size, no bar
+	bar, done := attachReadProgress(&w)
+	bar.Progress(capture.Progress{}) // a live source: no size, no bar
 	if w.Len() != 0 {
 		t.Errorf("a bar without an input size: %q", w.String())
 	}
-	opts.Progress(capture.Progress{Packets: 51234, Flows: 321, InputRead: 3 << 20, InputSize: 12 << 20})
+	bar.Progress(capture.Progress{Stats: capture.Stats{Packets: 51234, Flows: 321}, InputRead: 3 << 20, InputSize: 12 << 20})
 	out := w.String()
 	for _, want := range []string{"25%", "51234 packets, 321 flows", "3.1/13 MB"} {
 		if !strings.Contains(out, want) {
@@ -40,7 +37,7 @@ func TestReadProgressBar(t *testing.T) {
 		t.Errorf("done does not clear the bar: %q", out)
 	}
 
-	// A real read: the callback sees the input's size.
+	// A real read: the sink sees the input's size.
 	path := filepath.Join(t.TempDir(), "many.pcap")
 	var segs []seg
 	for i := range 1500 { // more than one batch of the pipeline
@@ -48,10 +45,13 @@ func TestReadProgressBar(t *testing.T) {
 	}
 	writePcap(t, path, segs)
 	var sizes []int64
-	opts = capture.Options{Progress: func(p capture.Progress) { sizes = append(sizes, p.InputSize) }, ProgressEvery: time.Nanosecond}
-	if _, err := pcapfile.ReadFiles(context.Background(), []string{path}, opts); err != nil {
+	src, err := pcapfile.OpenSource([]string{path}, flow.Config{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer src.Close()
+	capture.Replay(context.Background(), src, capture.SinkFuncs{OnProgress: func(p capture.Progress) { sizes = append(sizes, p.InputSize) }},
+		capture.Options{ProgressEvery: time.Nanosecond})
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -60,12 +60,12 @@ func TestReadProgressBar(t *testing.T) {
 		t.Errorf("progress input sizes %v, want %d", sizes, fi.Size())
 	}
 
-	// Not a terminal: no bar, no Progress callback.
+	// Not a terminal: no bar.
 	var quiet bytes.Buffer
 	a := &app{ctx: context.Background(), stderr: &quiet}
-	opts = capture.Options{}
-	a.readProgress(&opts)()
-	if opts.Progress != nil || quiet.Len() != 0 {
-		t.Errorf("a progress callback or output when stderr is not a terminal: %q", quiet.String())
+	sink, end := a.readProgress()
+	end()
+	if sink != nil || quiet.Len() != 0 {
+		t.Errorf("a progress sink or output when stderr is not a terminal: %q", quiet.String())
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/analyze/render"
 	"github.com/flowaudit/flowaudit/capture"
-	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -83,49 +82,56 @@ func newReplayCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// runReplay audits the capture files args: streamed into the audit when
-// no session is saved, else read whole, saved and audited.
+// runReplay audits the capture files args: capture files -> Replay ->
+// the Auditor (and the flows kept for --session).
 func (a *app) runReplay(f *replayFlags, args []string) error {
 	opts, failOn, err := f.check(a, args)
 	if err != nil {
 		return err
 	}
-	copts := capture.Options{Table: flow.Config{MaxFlows: f.maxFlows}}
-	if f.session.path == "" {
-		// No session to save: stream flows into the audit rather than
-		// holding the whole capture's flows in memory.
-		aud, err := analyze.NewAuditor(opts)
-		if err != nil {
-			return err
-		}
-		copts.OnFlow = aud.Add
-		if !aud.KeepsFlows() {
-			setMemoryLimit(streamHeapLimit(f.maxFlows))
-		}
-		res, err := a.readFiles(args, copts, false)
-		if err != nil {
-			return err
-		}
-		return a.interrupted(a.writeFindings(aud.Report(res.Stats), failOn, &f.audit))
-	}
-	res, err := a.readFiles(args, copts, false)
+	aud, err := analyze.NewAuditor(opts)
 	if err != nil {
 		return err
 	}
-	rep, err := analyze.Audit(res, opts)
+	sink := auditSink(aud)
+	keep := sessionKeeper(f.session.path)
+	if keep != nil {
+		sink = capture.Tee(sink, keep)
+	} else if !aud.KeepsFlows() {
+		setMemoryLimit(streamHeapLimit(f.maxFlows))
+	}
+	st, err := a.replayFiles(args, f.maxFlows, sink, false)
 	if err != nil {
 		return err
 	}
-	if rep.Hosts.Inferred {
-		// The session keeps the addresses this audit used, so a report
-		// merging it with other gateways' sessions audits each node with
-		// its own.
-		opts.Hosts, opts.HostsHow = rep.Hosts.Addrs, rep.Hosts.How
+	rep := aud.Report(st)
+	var saveErr error
+	if keep != nil {
+		if rep.Hosts.Inferred {
+			// The session keeps the addresses this audit used, so a
+			// report merging it with other gateways' sessions audits
+			// each node with its own.
+			opts.Hosts, opts.HostsHow = rep.Hosts.Addrs, rep.Hosts.How
+		}
+		saveErr = f.session.save(keep.Result(st), opts, f.audit.site)
 	}
-	saveErr := f.session.save(res, opts, f.audit.site)
 	// The report is written even when the session could not be.
 	err = a.writeFindings(rep, failOn, &f.audit)
 	return a.interrupted(joinWriteErrors(err, saveErr))
+}
+
+// auditSink streams flows into the Auditor.
+func auditSink(aud *analyze.Auditor) capture.Sink { return capture.SinkFuncs{OnFlow: aud.Add} }
+
+// sessionKeeper keeps every flow for a session file when path is set
+// (nil otherwise). Memory then grows with the capture: R3's streaming
+// session writer (capture/session.Create, Writer.Flow appending each flow
+// as it finishes) replaces this Collector as the sink.
+func sessionKeeper(path string) *capture.Collector {
+	if path == "" {
+		return nil
+	}
+	return &capture.Collector{}
 }
 
 // check refuses unusable flags and inputs with one line before anything
@@ -161,16 +167,6 @@ func (f *replayFlags) check(a *app, args []string) (analyze.Options, []analyze.S
 		return opts, nil, err
 	}
 	return opts, failOn, nil
-}
-
-// auditAndWrite runs the audit, writes the report as f asks and turns
-// findings into the exit status.
-func (a *app) auditAndWrite(res *capture.Result, opts analyze.Options, failOn []analyze.Status, f *auditFlags) error {
-	rep, err := analyze.Audit(res, opts)
-	if err != nil {
-		return err
-	}
-	return a.writeFindings(rep, failOn, f)
 }
 
 // writeFindings writes the report as f asks (--format, --output, --all)

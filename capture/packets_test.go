@@ -50,6 +50,14 @@ func (s *sliceSource) Next(f *Frame) error {
 
 func (s *sliceSource) Close() error { return nil }
 
+// runPackets runs r through the packet path (Backend backend: "" for a
+// file) into a Collector, as the commands do.
+func runPackets(ctx context.Context, r FrameReader, backend string) (*Result, error) {
+	var c Collector
+	st, err := Run(ctx, Packets(r, PacketOptions{Backend: backend}), &c, Options{})
+	return c.Result(st), err
+}
+
 // framesOf reads every frame of a pcap into memory.
 func framesOf(t *testing.T, path string) []Frame {
 	t.Helper()
@@ -83,17 +91,20 @@ func TestRunCountsAndLiveTimeouts(t *testing.T) {
 		WireLen: 16, LinkType: layers.LinkTypeEthernet})
 	var calls atomic.Int32
 	src := &sliceSource{frames: frames, timeouts: true}
-	res, err := Run(context.Background(), src, Options{Backend: "afpacket", ProgressEvery: time.Nanosecond,
-		Progress: func(p Progress) {
-			calls.Add(1)
-			if p.Snapshot == nil {
-				t.Error("progress without Snapshot")
-			}
-		}})
+	c := Collector{OnProgress: func(p Progress) {
+		calls.Add(1)
+		if p.ActiveFlows == nil {
+			t.Error("progress without ActiveFlows")
+		}
+		if p.Stats.Backend != "afpacket" || p.Stats.Packets > uint64(len(frames)) {
+			t.Errorf("progress stats %+v", p.Stats)
+		}
+	}}
+	st, err := Run(context.Background(), Packets(src, PacketOptions{Backend: "afpacket"}), &c, Options{ProgressEvery: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := res.Stats
+	res := c.Result(st)
 	if st.Packets != uint64(len(frames)) || st.IfaceDrops != 3 || st.Undecodable != 1 || st.Flows != 1 || st.Backend != "afpacket" {
 		t.Errorf("stats = %+v", st)
 	}
@@ -111,7 +122,7 @@ func TestRunCountsAndLiveTimeouts(t *testing.T) {
 func TestRunReadErrorKeepsFlows(t *testing.T) {
 	frames := framesOf(t, filepath.Join(flowsDir, "refused-rst.pcap"))
 	boom := errors.New("read capture x.pcap: boom")
-	res, err := Run(context.Background(), &sliceSource{frames: frames, err: boom}, Options{})
+	res, err := runPackets(context.Background(), &sliceSource{frames: frames, err: boom}, "")
 	if !errors.Is(err, boom) {
 		t.Errorf("err = %v", err)
 	}
@@ -132,7 +143,7 @@ func TestRunCancel(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, err := Run(ctx, blockingSource{}, Options{}); err != nil {
+		if _, err := runPackets(ctx, blockingSource{}, ""); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -162,7 +173,8 @@ func TestRunAllocations(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		flows := 0
-		_, err := Run(context.Background(), &sliceSource{frames: frames}, Options{OnFlow: func(*flow.Flow) { flows++ }})
+		_, err := Run(context.Background(), Packets(&sliceSource{frames: frames}, PacketOptions{}),
+			SinkFuncs{OnFlow: func(*flow.Flow) { flows++ }}, Options{})
 		runtime.ReadMemStats(&after)
 		if err != nil || flows != 10000 {
 			t.Fatalf("flows=%d err=%v", flows, err)
@@ -193,7 +205,7 @@ func TestRunCancelKeepsPacketsRead(t *testing.T) {
 	frames := framesOf(t, filepath.Join(flowsDir, "established.pcap"))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	res, err := Run(ctx, &quietAfter{sliceSource{frames: frames}}, Options{Backend: "afpacket"})
+	res, err := runPackets(ctx, &quietAfter{sliceSource{frames: frames}}, "afpacket")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 )
 
 // The per-packet path runs on two goroutines: a reader that reads and
-// decodes frames (and feeds DNS messages to the name cache), and the Run
-// goroutine that tracks flows. They exchange batches of decoded packets
+// decodes frames (and feeds DNS messages to the Emitter's name cache), and
+// the goroutine running the source, which tracks flows. They exchange batches of decoded packets
 // from a fixed pool, so nothing is allocated per packet. Frames are read
 // without copying and their buffer is reused by the next read, so a batch
 // keeps no payload except the few the flow table may sniff for a server
@@ -60,18 +60,16 @@ func (b *batch) reset() {
 // input ends, a read error occurs or ctx is cancelled. On cancellation the
 // reader hands over what it has read, so no packet already taken from the
 // source is lost.
-func (pl *pipeline) run(ctx context.Context, src FrameReader) error {
-	pl.input, _ = src.(InputCounter)
+func (pl *pipeline) run(ctx context.Context) error {
 	free := make(chan *batch, batchPool)
 	full := make(chan *batch, batchPool)
 	for range batchPool {
 		free <- &batch{arena: make([]byte, 0, arenaSize)}
 	}
 	stop := make(chan struct{})
-	go pl.read(src, free, full, stop)
+	go pl.read(pl.src, free, full, stop)
 
-	next := time.Now().Add(pl.opts.ProgressEvery)
-	st := &pl.res.Stats
+	st := &pl.stats
 	done := ctx.Done()
 	for {
 		var b *batch
@@ -106,7 +104,7 @@ func (pl *pipeline) run(ctx context.Context, src FrameReader) error {
 		if end {
 			return err
 		}
-		pl.progress(&next)
+		pl.progress()
 	}
 }
 
@@ -201,13 +199,13 @@ func (pl *pipeline) stale(started *time.Time) bool {
 	return now.Sub(*started) >= liveFlush
 }
 
-// keepPayload feeds DNS queries and answers to the name cache, then drops
+// keepPayload feeds DNS queries and answers to the Emitter, then drops
 // the packet's reference to the frame buffer, keeping a copy only of
 // payloads that may name a server.
 func (pl *pipeline) keepPayload(b *batch, p *decode.Packet) {
 	pay := p.Payload
 	p.Payload = nil
-	if len(pay) == 0 || pl.names == nil {
+	if len(pay) == 0 || !pl.e.Naming() {
 		return
 	}
 	if p.SrcPort == 53 || p.DstPort == 53 {

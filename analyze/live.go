@@ -1,0 +1,125 @@
+package analyze
+
+import (
+	"iter"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
+
+// What a live capture asks of the Auditor while flows stream in: a report
+// now (Snapshot) without a list of the flows so far, and addresses the
+// interface gained (AddHosts).
+
+// Snapshot returns the report as if the flows active yields (a live
+// capture's open flows, capture.Progress.ActiveFlows; nil for none)
+// finished now, with stats as the capture's evidence so far. The Auditor
+// is not changed: later Add, Snapshot and Report calls see only the flows
+// added. Its cost is bounded by what the Auditor holds (its tally, bounded
+// by its options: docs/limits.md) plus the active flows, not by the
+// number of flows added so far; except while it infers the gateway
+// addresses (KeepsFlows), when it reads again every flow it holds. Like
+// every Auditor method it must not run concurrently with another.
+func (a *Auditor) Snapshot(stats capture.Stats, active iter.Seq[*flow.Flow]) *Report {
+	if active == nil {
+		active = func(func(*flow.Flow) bool) {}
+	}
+	if a.infer {
+		all := concatFlows(a.heldFlows(), active)
+		b := a.withHosts(inferHosts(all))
+		for f := range all {
+			b.t.add(b, f)
+		}
+		return b.report(stats)
+	}
+	b := *a
+	b.t = a.t.fork()
+	for f := range active {
+		b.t.add(&b, f)
+	}
+	return b.report(stats)
+}
+
+// AddHosts adds gateway addresses (a live capture's interface gained one),
+// described by how ("interface eth0 addresses"), for the flows added from
+// now on: flows added before are not audited again (on a live interface
+// an address carries no traffic before it is added). An Auditor that was
+// inferring its addresses stops: the flows it held are audited with the
+// addresses it now has. Addresses it has already are ignored.
+func (a *Auditor) AddHosts(addrs []netip.Addr, how string) {
+	var all []netip.Addr
+	if !a.infer {
+		all = slices.Clone(a.hosts.Addrs)
+	}
+	added := false
+	for _, h := range addrs {
+		h = h.Unmap()
+		if !h.IsValid() || a.hs[h] || slices.Contains(all, h) {
+			continue
+		}
+		all = append(all, h)
+		added = true
+	}
+	if !added {
+		return
+	}
+	a.setHosts(all, how, false)
+	if a.infer {
+		a.infer = false
+		for f := range a.heldFlows() {
+			a.t.add(a, f)
+		}
+		a.held, a.heldTables = nil, nil
+	}
+}
+
+// concatFlows yields the flows of each sequence in turn.
+func concatFlows(seqs ...iter.Seq[*flow.Flow]) iter.Seq[*flow.Flow] {
+	return func(yield func(*flow.Flow) bool) {
+		for _, seq := range seqs {
+			for f := range seq {
+				if !yield(f) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// fork copies the tally so that flows added to the copy leave t as it
+// was: clone (what a report reads) plus what adding changes, the flows
+// awaiting an answer and the scanner test's source table. Its cost is
+// the tally's size, which its options bound.
+func (t *tally) fork() *tally {
+	c := t.clone()
+	c.awaiting = slices.Clone(t.awaiting)
+	c.awaitTables = t.awaitTables.clone()
+	c.srcs = t.srcs.clone()
+	return c
+}
+
+// clone copies the interning tables (their strings are shared: they are
+// never changed).
+func (p *packTables) clone() *packTables {
+	return &packTables{strs: p.strs.clone(), hists: p.hists.clone(),
+		names: slices.Clone(p.names), namesIdx: maps.Clone(p.namesIdx)}
+}
+
+func (t interned) clone() interned {
+	return interned{list: slices.Clone(t.list), idx: maps.Clone(t.idx)}
+}
+
+// clone copies the source table; held flows' strings and name lists are
+// shared (never changed in place).
+func (s *sourceTable) clone() *sourceTable {
+	c := *s
+	c.idx = maps.Clone(s.idx)
+	c.recs = slices.Clone(s.recs)
+	c.freeRecs = slices.Clone(s.freeRecs)
+	c.held = slices.Clone(s.held)
+	c.freeHeld = slices.Clone(s.freeHeld)
+	return &c
+}
