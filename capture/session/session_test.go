@@ -230,14 +230,14 @@ func FuzzRead(f *testing.F) {
 			t.Fatal("accepted without flows")
 		}
 		for i, fl := range s.Flows {
-			if !slices.Contains(outcomes, fl.Outcome) || !fl.Orig.IsValid() || !fl.Resp.IsValid() {
+			if !slices.Contains(flow.Outcomes, fl.Outcome) || !fl.Orig.IsValid() || !fl.Resp.IsValid() {
 				t.Fatalf("flow %d accepted with outcome %q orig %v resp %v", i, fl.Outcome, fl.Orig, fl.Resp)
 			}
 			if fl.Attempts < 0 || fl.End.Before(fl.Start) {
 				t.Fatalf("flow %d accepted with attempts %d, start %v, end %v", i, fl.Attempts, fl.Start, fl.End)
 			}
 			if ic := fl.ICMP; ic != nil && (ic.Version != 4 && ic.Version != 6 ||
-				!slices.Contains(icmpReasons, ic.Reason) && ic.Reason != fmt.Sprintf("icmp-%d-%d", ic.Type, ic.Code)) {
+				!flow.ValidICMPReason(ic.Reason, ic.Type, ic.Code)) {
 				t.Fatalf("flow %d accepted with ICMP %+v", i, *ic)
 			}
 		}
