@@ -110,10 +110,13 @@ type Auditor struct {
 	exempt []netip.Prefix // sources always judged (zones, IP peers)
 	// held are the flows held until the gateway addresses are inferred
 	// (infer), packed, in fixed-size chunks.
-	held       [][]packedFlow
-	heldTables *packTables
-	t          *tally
+	held     [][]flow.Packed
+	heldPack *flow.PackTable
+	t        *tally
 }
+
+// heldChunk is how many held flows one allocation holds.
+const heldChunk = 4096
 
 // tally is what the flows added so far amount to.
 type tally struct {
@@ -132,9 +135,9 @@ type tally struct {
 	// end of the capture is known; ends is each node's latest packet.
 	// At most one per flow the capture's table held at the end (its
 	// --max-flows bound), kept compact.
-	awaiting    []packedFlow
-	awaitTables *packTables
-	ends        map[string]time.Time
+	awaiting  []flow.Packed
+	awaitPack *flow.PackTable
+	ends      map[string]time.Time
 	// srcs is the scanner test's source table; noise what it and the
 	// backscatter rule set aside.
 	srcs  *sourceTable
@@ -189,7 +192,7 @@ func (a *Auditor) setHosts(addrs []netip.Addr, how string, inferred bool) {
 // counted yet.
 func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
 	b := *a
-	b.infer, b.held, b.heldTables = false, nil, nil
+	b.infer, b.held, b.heldPack = false, nil, nil
 	b.setHosts(addrs, how, true)
 	b.t = newTally(&b)
 	return &b
@@ -199,7 +202,7 @@ func newTally(a *Auditor) *tally {
 	n := len(a.rules)
 	t := &tally{evs: make([]*evidence, n), otherPeer: make([]int, n), hk: map[string]*Housekeeping{},
 		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}, hostSeen: map[netip.Addr]bool{},
-		ends: map[string]time.Time{}, awaitTables: newPackTables(), srcs: newSourceTable(a.opts.NoiseSources),
+		ends: map[string]time.Time{}, awaitPack: flow.NewPackTable(), srcs: newSourceTable(a.opts.NoiseSources),
 		noise: noiseSum{rules: make([]int, n), rulesBack: make([]int, n)}}
 	for i := range t.evs {
 		t.evs[i] = newEvidence(true)
@@ -211,15 +214,15 @@ func newTally(a *Auditor) *tally {
 // reuse f (capture.Options.OnFlow does).
 func (a *Auditor) Add(f *flow.Flow) {
 	if a.infer {
-		if a.heldTables == nil {
-			a.heldTables = newPackTables()
+		if a.heldPack == nil {
+			a.heldPack = flow.NewPackTable()
 		}
 		if n := len(a.held); n == 0 || len(a.held[n-1]) == heldChunk {
 			// Fixed chunks: no doubling and copying of one huge slice.
-			a.held = append(a.held, make([]packedFlow, 0, heldChunk))
+			a.held = append(a.held, make([]flow.Packed, 0, heldChunk))
 		}
 		last := &a.held[len(a.held)-1]
-		*last = append(*last, a.heldTables.keep(f))
+		*last = append(*last, a.heldPack.Pack(f))
 		return
 	}
 	a.t.add(a, f)
@@ -249,10 +252,9 @@ func (a *Auditor) Report(stats capture.Stats) *Report {
 func (a *Auditor) heldFlows() iter.Seq[*flow.Flow] {
 	return func(yield func(*flow.Flow) bool) {
 		var f flow.Flow
-		var icmp flow.ICMPError
 		for _, chunk := range a.held {
 			for i := range chunk {
-				a.heldTables.restore(&chunk[i], &f, &icmp)
+				a.heldPack.Unpack(&chunk[i], &f)
 				if !yield(&f) {
 					return
 				}
@@ -271,7 +273,7 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 	case screened && isBackscatter(f):
 		t.setAside(a, f, src, backscatter)
 	case awaitsAnswer(f):
-		t.awaiting = append(t.awaiting, t.awaitTables.keep(f))
+		t.awaiting = append(t.awaiting, t.awaitPack.Pack(f))
 	case screened:
 		t.screen(a, f, src)
 	default:
