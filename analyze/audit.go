@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"iter"
@@ -23,12 +22,18 @@ type Options struct {
 	Products []*catalog.Product
 	// Site gives zones, gateway addresses and features; may be nil.
 	Site *catalog.Site
-	// Hosts are the gateway's addresses (--host). They override the site's;
-	// when both are empty the addresses are inferred from the traffic.
+	// Hosts are the gateway's addresses given with --host. They override
+	// the site's; when both are empty the addresses are inferred from the
+	// traffic (see Gateway).
 	Hosts []netip.Addr
-	// HostsHow says how the caller obtained Hosts ("interface eth0
-	// addresses"); empty means "given with --host".
-	HostsHow string
+	// SiteFile is the name the site file was given as, which sessions
+	// record with its hosts.
+	SiteFile string
+	// Gateway, when its Origin is not capture.OriginNone, is the caller's
+	// decision of the gateway addresses (ResolveHosts: the capture
+	// interface's, the sessions', one inferred beforehand) and wins over
+	// Hosts and Site; the report describes it (Report.Hosts).
+	Gateway capture.HostsDecision
 	// Features (--with) override the site's features.
 	Features map[string]bool
 	// PendingWindow: a flow still open at the end of the capture with no
@@ -84,7 +89,7 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 	}
 	if a.infer {
 		// The caller owns res.Flows for the call: read them in place.
-		a = a.withHosts(inferHosts(flowsOf(res.Flows)))
+		a = a.withHosts(InferHosts(flowsOf(res.Flows)))
 	}
 	for i := range res.Flows {
 		a.t.add(a, &res.Flows[i])
@@ -170,30 +175,31 @@ func NewAuditor(opts Options) (*Auditor, error) {
 	}
 	a.rules = rules
 	a.idx = newRuleIndex(rules)
-	switch {
-	case len(opts.Hosts) > 0:
-		a.setHosts(opts.Hosts, cmp.Or(opts.HostsHow, "given with --host"), false)
-	case opts.Site != nil && len(opts.Site.Hosts) > 0:
-		a.setHosts(opts.Site.Hosts, "from the site file", false)
-	default:
+	d := opts.Gateway
+	if d.Origin == capture.OriginNone {
+		d = ResolveHosts(HostsInput{Flag: opts.Hosts, Site: opts.Site, SiteFile: opts.SiteFile})
+	}
+	if d.Origin == capture.OriginNone {
 		a.infer = true
+	} else {
+		a.setHosts(d)
 	}
 	a.exempt = exemptPrefixes(rules, opts.Site)
 	a.t = newTally(a)
 	return a, nil
 }
 
-func (a *Auditor) setHosts(addrs []netip.Addr, how string, inferred bool) {
-	a.hs = newHostSet(addrs)
-	a.hosts = Hosts{Addrs: a.hs.sorted(), How: how, Inferred: inferred}
+func (a *Auditor) setHosts(d capture.HostsDecision) {
+	a.hs = newHostSet(d.Addrs)
+	a.hosts = Hosts{Addrs: a.hs.sorted(), How: HostsHow(&d, HowReport), Inferred: d.Inferred(), From: d}
 }
 
 // withHosts returns a copy of a auditing with inferred hosts and nothing
 // counted yet.
-func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
+func (a *Auditor) withHosts(d capture.HostsDecision) *Auditor {
 	b := *a
 	b.infer, b.held, b.heldPack = false, nil, nil
-	b.setHosts(addrs, how, true)
+	b.setHosts(d)
 	b.t = newTally(&b)
 	return &b
 }
@@ -238,7 +244,7 @@ func (a *Auditor) KeepsFlows() bool { return a.infer }
 // capture's evidence. It may be called again after more flows are added.
 func (a *Auditor) Report(stats capture.Stats) *Report {
 	if a.infer {
-		b := a.withHosts(inferHosts(a.heldFlows()))
+		b := a.withHosts(InferHosts(a.heldFlows()))
 		for f := range a.heldFlows() {
 			b.t.add(b, f)
 		}
@@ -466,16 +472,16 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	rep.Requirements = nonNil(slices.Clone(a.base.Requirements))
 	rep.Products = nonNil(slices.Clone(a.base.Products))
 	rep.Housekeeping = []Housekeeping{}
-	rep.Warnings = []string{}
 	rep.Hosts = a.hosts
+	rep.Warnings = append([]string{}, sessionWarnings(&a.hosts.From)...)
 	rep.Summary = Summary{Flows: t.flows, Matched: t.matched, Transit: t.transit}
-	switch {
-	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0 && t.flows == 0:
+	switch inferred := a.hosts.From.Origin == capture.OriginInferred; {
+	case inferred && len(rep.Hosts.Addrs) == 0 && t.flows == 0:
 		rep.Warnings = append(rep.Warnings, "there was no traffic to infer gateway addresses from: give --host or a site file")
-	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0:
+	case inferred && len(rep.Hosts.Addrs) == 0:
 		rep.Warnings = append(rep.Warnings, "no gateway address could be inferred from the traffic (no flow has a unicast "+
 			"address other than loopback or link-local): give --host or a site file")
-	case a.hosts.Inferred:
+	case inferred:
 		rep.Warnings = append(rep.Warnings, "gateway addresses were inferred from the traffic ("+
 			text.Addrs(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
@@ -27,16 +28,50 @@ type FieldError struct {
 func (e *FieldError) Error() string        { return e.Field + ": " + e.Problem }
 func (e *FieldError) Is(target error) bool { return target == ErrCorrupt }
 
-// checkHosts and checkFlow check what decoding cannot: values outside a
-// vocabulary, addresses left empty, negative counts, a flow ending before
-// it starts, an ICMP error of no IP version. Any of them would be
-// mis-audited or shown as they are (an unknown outcome counts as never
-// seen, an ICMP reason is printed in the report). The reader checks each
-// flow as it decodes it.
-func (s *Session) checkHosts() error {
-	for i, a := range s.Hosts {
+// checkHosts, checkV2 and checkFlow check what decoding cannot: values
+// outside a vocabulary, addresses left empty, negative counts, a flow
+// ending before it starts, an ICMP error of no IP version. Any of them
+// would be mis-audited or shown as they are (an unknown outcome counts as
+// never seen, an ICMP reason is printed in the report). The reader checks
+// each flow as it decodes it.
+func checkHosts(d *capture.HostsDecision, field string) error {
+	for i, a := range d.Addrs {
 		if !a.IsValid() {
-			return &FieldError{fmt.Sprintf("hosts[%d]", i), `"" is not an IP address`}
+			return &FieldError{fmt.Sprintf("%s[%d]", field, i), `"" is not an IP address`}
+		}
+	}
+	return nil
+}
+
+// checkV2 checks what only version 2 has: the hosts' origin and detail,
+// and the context's records.
+func checkV2(h *wireHeader, t *wireTrailer) *FieldError {
+	if w := t.Hosts; w != nil {
+		var o capture.HostsOrigin
+		if err := o.UnmarshalText([]byte(w.Origin)); err != nil || o == capture.OriginSessions {
+			return &FieldError{"hosts.origin", fmt.Sprintf("unknown origin %s (want flag, site, interface, inferred, recorded or none)", quote(w.Origin))}
+		}
+		if w.Inference != nil {
+			for i, c := range w.Inference.Chosen {
+				if !c.Addr.IsValid() {
+					return &FieldError{fmt.Sprintf("hosts.inference.chosen[%d].addr", i), "missing (want an IP address)"}
+				}
+			}
+		}
+	}
+	if c := h.Context; c != nil {
+		for i, f := range c.Catalogs {
+			if got := SHA256([]byte(f.Content)); got != f.SHA256 {
+				return &FieldError{fmt.Sprintf("context.catalogs[%d].sha256", i),
+					fmt.Sprintf("%s is not the SHA-256 of the content recorded (%s): the session was changed", quote(f.SHA256), got)}
+			}
+		}
+		if c.Site != nil {
+			for i, a := range c.Site.Hosts {
+				if !a.IsValid() {
+					return &FieldError{fmt.Sprintf("context.site.hosts[%d]", i), `"" is not an IP address`}
+				}
+			}
 		}
 	}
 	return nil

@@ -13,7 +13,6 @@ import (
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/live"
-	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/internal/text"
 )
@@ -80,7 +79,7 @@ func (a *app) runCapture(f *captureFlags) error {
 	// addresses: all of them seen while capturing, since addresses added
 	// during the window (a second service address) carry its traffic too.
 	var ifHosts *ifaceHosts
-	if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
+	if sessionHosts(opts).Origin == capture.OriginNone {
 		ifHosts = &ifaceHosts{iface: f.iface, seen: map[netip.Addr]bool{}}
 		if err := ifHosts.refresh(&opts); err != nil {
 			return err
@@ -101,9 +100,7 @@ func (a *app) runCapture(f *captureFlags) error {
 
 	var saveErr error
 	if f.session != "" {
-		s := session.New(res, node, version, start, end)
-		s.Hosts, s.HostsHow = sessionHosts(opts, f.audit.site)
-		saveErr = session.Save(f.session, s)
+		saveErr = a.saveSession(f.session, &f.audit, res, opts, node, start, end, sessionHosts(opts))
 	}
 	// The report is written even when the session could not be.
 	err = a.auditAndWrite(res, opts, failOn, &f.audit)
@@ -169,7 +166,7 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, ifHosts *iface
 		return nil, err
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		escape.Terminal(f.iface), lc.Backend(), escape.Terminal(gatewayText(*opts, f.audit.site)))
+		escape.Terminal(f.iface), lc.Backend(), escape.Terminal(gatewayText(*opts)))
 	a.watchCapture(ctx, lc, opts, ifHosts, f)
 
 	res, stopErr := lc.Stop()
@@ -223,47 +220,41 @@ func (a *app) watchCapture(ctx context.Context, lc capture.Live, opts *analyze.O
 }
 
 // sessionHosts is what a session records as the gateway's addresses: the
-// ones given or found on the interface, else the site file's (empty: the
+// ones given, found on the interface, or the site file's (none: the
 // report infers them again from the traffic).
-func sessionHosts(opts analyze.Options, siteFile string) ([]netip.Addr, string) {
-	switch {
-	case len(opts.Hosts) > 0 && opts.HostsHow != "":
-		return opts.Hosts, opts.HostsHow
-	case len(opts.Hosts) > 0:
-		return opts.Hosts, "--host"
-	case opts.Site != nil && len(opts.Site.Hosts) > 0:
-		return opts.Site.Hosts, "site file " + siteFile
+func sessionHosts(opts analyze.Options) capture.HostsDecision {
+	if opts.Gateway.Origin != capture.OriginNone {
+		return opts.Gateway
 	}
-	return nil, ""
+	return analyze.ResolveHosts(analyze.HostsInput{Flag: opts.Hosts, Site: opts.Site, SiteFile: opts.SiteFile})
 }
 
 // gatewayText describes the gateway addresses for the start message
 // (separated by blanks, not commas, unlike the report).
-func gatewayText(opts analyze.Options, siteFile string) string {
-	hosts, how := sessionHosts(opts, siteFile)
-	if len(hosts) == 0 {
+func gatewayText(opts analyze.Options) string {
+	d := sessionHosts(opts)
+	if len(d.Addrs) == 0 {
 		return "addresses inferred from the traffic"
 	}
 	s := ""
-	for i, h := range hosts {
+	for i, h := range d.Addrs {
 		if i > 0 {
 			s += " "
 		}
 		s += h.String()
 	}
-	if how != "" {
-		s += " (" + how + ")"
-	}
-	return s
+	return s + " (" + analyze.HostsHow(&d, analyze.HowShort) + ")"
 }
 
 // ifaceHosts accumulates the capture interface's addresses.
 type ifaceHosts struct {
 	iface string
 	seen  map[netip.Addr]bool
+	addrs []netip.Addr
 }
 
-// refresh adds the interface's current addresses to opts.Hosts.
+// refresh adds the interface's current addresses to those seen, and
+// makes them opts' gateway addresses.
 func (h *ifaceHosts) refresh(opts *analyze.Options) error {
 	addrs, err := live.InterfaceAddrs(h.iface)
 	if err != nil {
@@ -272,11 +263,10 @@ func (h *ifaceHosts) refresh(opts *analyze.Options) error {
 	for _, ad := range addrs {
 		if !h.seen[ad] {
 			h.seen[ad] = true
-			opts.Hosts = append(opts.Hosts, ad)
+			h.addrs = append(h.addrs, ad)
 		}
 	}
-	if len(opts.Hosts) > 0 {
-		opts.HostsHow = "interface " + h.iface + " addresses"
-	}
+	opts.Gateway = analyze.ResolveHosts(analyze.HostsInput{Flag: opts.Hosts, Site: opts.Site, SiteFile: opts.SiteFile,
+		Iface: h.iface, IfaceAddrs: h.addrs})
 	return nil
 }

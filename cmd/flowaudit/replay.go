@@ -33,6 +33,9 @@ type auditFlags struct {
 	output   string
 	failOn   string
 	all      bool
+	// recorded is what the sessions of a report recorded, for the inputs
+	// no flag gives (report.go).
+	recorded *recordedInputs
 }
 
 func (f *auditFlags) register(cmd *cobra.Command) {
@@ -116,13 +119,10 @@ func (a *app) runReplay(f *replayFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if rep.Hosts.Inferred {
-		// The session keeps the addresses this audit used, so a report
-		// merging it with other gateways' sessions audits each node with
-		// its own.
-		opts.Hosts, opts.HostsHow = rep.Hosts.Addrs, rep.Hosts.How
-	}
-	saveErr := f.session.save(res, opts, f.audit.site)
+	// The session keeps the addresses this audit used (inferred ones
+	// too), so a report merging it with other gateways' sessions audits
+	// each node with its own.
+	saveErr := f.session.save(a, &f.audit, res, opts, rep.Hosts.From)
 	// The report is written even when the session could not be.
 	err = a.writeFindings(rep, failOn, &f.audit)
 	return a.interrupted(joinWriteErrors(err, saveErr))
@@ -194,7 +194,7 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 	if err != nil {
 		return opts, nil, err
 	}
-	cat, err := a.loadCatalog(f.catalogs)
+	cat, err := f.loadCatalog(a) // --catalog files, else a session's record
 	if err != nil {
 		return opts, nil, err
 	}
@@ -212,6 +212,9 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 		if opts.Site, err = catalog.LoadSiteLimit(f.site, int64(a.maxInput)); err != nil {
 			return opts, nil, sizeHint(firstProblem(err, f.site, true))
 		}
+		opts.SiteFile = f.site
+	} else if f.recorded != nil {
+		opts.Site, opts.SiteFile = f.recorded.site() // what a session recorded
 	}
 	for _, h := range f.hosts {
 		addr, err := netip.ParseAddr(strings.TrimSpace(h))

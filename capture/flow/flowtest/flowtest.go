@@ -23,15 +23,24 @@ import (
 // here, and the tests that use it fail until it has one.
 func Filled(seed int) flow.Flow {
 	var f flow.Flow
-	n := seed * 1000
-	fill(reflect.ValueOf(&f).Elem(), "Flow", &n)
+	Fill(&f, seed)
 	return f
+}
+
+// Fill sets every field of the struct ptr points to as Filled does, for
+// other records that are converted (capture.Stats in session files): a
+// slice gets two elements, a map one.
+func Fill(ptr any, seed int) {
+	v := reflect.ValueOf(ptr).Elem()
+	n := seed * 1000
+	fill(v, v.Type().Name(), &n)
 }
 
 var (
 	timeType     = reflect.TypeFor[time.Time]()
 	addrType     = reflect.TypeFor[netip.Addr]()
 	addrPortType = reflect.TypeFor[netip.AddrPort]()
+	prefixType   = reflect.TypeFor[netip.Prefix]()
 )
 
 func fill(v reflect.Value, path string, n *int) {
@@ -47,6 +56,9 @@ func fill(v reflect.Value, path string, n *int) {
 	case addrPortType:
 		v.Set(reflect.ValueOf(netip.AddrPortFrom(addr(k), uint16(k))))
 		return
+	case prefixType:
+		v.Set(reflect.ValueOf(netip.PrefixFrom(addr(k), 64)))
+		return
 	}
 	switch v.Kind() {
 	case reflect.String:
@@ -58,13 +70,26 @@ func fill(v reflect.Value, path string, n *int) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		v.SetUint(uint64(k%200 + 1))
 	case reflect.Slice:
-		if v.Type().Elem().Kind() != reflect.String {
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		if v.Type().Elem().Kind() == reflect.String {
+			s.Index(0).SetString(fmt.Sprintf("%s-%d-a.example", path, k))
+			s.Index(1).SetString(fmt.Sprintf("%s-%d-b.example", path, k))
+		} else {
+			fill(s.Index(0), path+"[0]", n)
+			fill(s.Index(1), path+"[1]", n)
+		}
+		v.Set(s)
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
 			panic("flowtest: no filler for " + path + " of type " + v.Type().String())
 		}
-		s := reflect.MakeSlice(v.Type(), 2, 2)
-		s.Index(0).SetString(fmt.Sprintf("%s-%d-a.example", path, k))
-		s.Index(1).SetString(fmt.Sprintf("%s-%d-b.example", path, k))
-		v.Set(s)
+		m := reflect.MakeMap(v.Type())
+		key := reflect.New(v.Type().Key()).Elem()
+		key.SetString(fmt.Sprintf("%s-%d", path, k))
+		val := reflect.New(v.Type().Elem()).Elem()
+		fill(val, path+"[]", n)
+		m.SetMapIndex(key, val)
+		v.Set(m)
 	case reflect.Pointer:
 		p := reflect.New(v.Type().Elem())
 		fill(p.Elem(), path, n)
@@ -99,7 +124,7 @@ func zeroes(v reflect.Value, path string, out *[]string) {
 	switch {
 	case v.Kind() == reflect.Pointer && !v.IsNil():
 		zeroes(v.Elem(), path, out)
-	case v.Kind() == reflect.Struct && v.Type() != timeType && v.Type() != addrType && v.Type() != addrPortType:
+	case v.Kind() == reflect.Struct && v.Type() != timeType && v.Type() != addrType && v.Type() != addrPortType && v.Type() != prefixType:
 		for i := range v.NumField() {
 			zeroes(v.Field(i), path+"."+v.Type().Field(i).Name, out)
 		}
