@@ -29,8 +29,10 @@ type wireHeader struct {
 	Context     *wireContext `json:"context,omitempty"`
 }
 
-// wireTrailer is what a session knows when the capture ends.
+// wireTrailer is what a session knows when the capture ends. Start is
+// written here only when the header could not give it (Writer.SetStart).
 type wireTrailer struct {
+	Start time.Time  `json:"start,omitzero"`
 	End   time.Time  `json:"end,omitzero"`
 	Hosts *wireHosts `json:"hosts,omitempty"`
 	Stats wireStats  `json:"stats"`

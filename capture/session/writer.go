@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -25,7 +26,11 @@ type Writer struct {
 	line  bytes.Buffer  // one flow's JSON
 	enc   *json.Encoder // into line
 	wf    wireFlow
-	flows uint64
+	// start is the session's start when the header had none (SetStart);
+	// started says whether the header had one.
+	start   time.Time
+	started bool
+	flows   uint64
 	err   error // the first error: every later call returns it
 }
 
@@ -36,7 +41,7 @@ func Create(path string, h Header) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("save session: %w", err)
 	}
-	w := &Writer{file: f, buf: bufio.NewWriterSize(f, 1<<20)}
+	w := &Writer{file: f, buf: bufio.NewWriterSize(f, 1<<20), started: !h.Start.IsZero()}
 	w.enc = json.NewEncoder(&w.line)
 	head := wireHeader{Format: Format, Version: Version, ToolVersion: h.ToolVersion, Node: h.Node, Iface: h.Iface,
 		Backend: h.Backend, Start: utc(h.Start), Context: contextToWire(h.Context)}
@@ -81,6 +86,16 @@ func (w *Writer) check() error {
 	return nil
 }
 
+// SetStart sets the session's start when the header had none: a replay
+// learns its first packet's time as it reads, and writes its session as
+// it goes. It is written with the trailer; with a start in the header,
+// SetStart does nothing.
+func (w *Writer) SetStart(t time.Time) {
+	if !w.started {
+		w.start = utc(t)
+	}
+}
+
 // Flows is the number of flows written so far.
 func (w *Writer) Flows() uint64 { return w.flows }
 
@@ -104,7 +119,7 @@ func (w *Writer) Close(t Trailer) error {
 		w.buf.WriteString("\n ")
 	}
 	w.buf.WriteString("]")
-	tail := wireTrailer{End: utc(t.End), Hosts: hostsToWire(&t.Hosts), Stats: statsToWire(&t.Stats)}
+	tail := wireTrailer{Start: w.start, End: utc(t.End), Hosts: hostsToWire(&t.Hosts), Stats: statsToWire(&t.Stats)}
 	data, err := json.MarshalIndent(tail, "", " ")
 	if err != nil {
 		w.file.Abort()

@@ -228,3 +228,34 @@ func TestWriterFullDisk(t *testing.T) {
 		t.Errorf("Abort left %d files", len(ents))
 	}
 }
+
+// TestWriterSetStart: a session whose start is known only at the end (a
+// replay's first packet) has it written with the trailer and read as its
+// start; a start the header gave stays.
+func TestWriterSetStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.json")
+	for _, head := range []time.Time{{}, t0.Add(-time.Hour)} {
+		w, err := Create(path, Header{Node: "gw1", Backend: "file", Start: head})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f flow.Flow
+		streamFlow(1, &f)
+		w.Flow(&f)
+		w.SetStart(t0)
+		if err := w.Close(Trailer{End: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := head
+		if want.IsZero() {
+			want = t0
+		}
+		if data, _ := os.ReadFile(path); !s.Start.Equal(want) || bytes.Count(data, []byte(`"start":`)) != 2 {
+			t.Errorf("header start %v: read %v, want %v\n%s", head, s.Start, want, data)
+		}
+	}
+}
