@@ -155,6 +155,13 @@ func TestReportNeedsNoFlags(t *testing.T) {
 		t.Errorf("--with clients: features %v, recorded %q", rep.Features, rep.Recorded)
 	}
 
+	// Features recorded for products -p replaced are a warning.
+	out, errOut, err := runCLI(t, "report", "-f", "json", "-p", "mailcleaner", "s1.json")
+	if rep := reportOf(t, out); (err != nil && !isFindings(err)) || rep.Products[0].Name != "mailcleaner" ||
+		!strings.Contains(errOut, `session s1.json: recorded feature "clients"`) || rep.Features["clients"] {
+		t.Errorf("-p mailcleaner over a testmail session: %v, features %v, stderr %q", err, rep.Features, errOut)
+	}
+
 	// gw2 was recorded with other products: refused, one line naming the
 	// input and the flag, unless the flag is given.
 	_, _, err = runCLI(t, "report", "s1.json", "s2.json")

@@ -147,15 +147,25 @@ func (a *app) reportOptions(f *auditFlags, rs []*session.Reader) (analyze.Option
 		if len(g.products) == 0 {
 			g.products = rec.Products
 		}
-		if len(g.with) == 0 && len(g.without) == 0 {
-			g.with = featureFlags(rec.Features)
-		}
 		if g.site != "" {
 			g.recorded.siteRec = nil
 		}
 	}
 	opts, failOn, err := g.resolve(a)
-	return opts, failOn, from, err
+	if err != nil || !slices.Contains(from, recordedFeatures) {
+		return opts, failOn, from, err
+	}
+	// Recorded features of products --product replaced have no effect:
+	// a warning, as for a site file's, not an error as for --with.
+	opts.Features = map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(rec.Features)) {
+		if err := checkFeature(opts.Products, name); err != nil {
+			a.log.Warn(fmt.Sprintf("session %s: recorded %v: it has no effect", rs[0].Path(), err))
+			continue
+		}
+		opts.Features[name] = rec.Features[name]
+	}
+	return opts, failOn, from, nil
 }
 
 // The inputs a report may take from its sessions, as Report.Recorded
