@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"iter"
@@ -23,12 +22,18 @@ type Options struct {
 	Products []*catalog.Product
 	// Site gives zones, gateway addresses and features; may be nil.
 	Site *catalog.Site
-	// Hosts are the gateway's addresses (--host). They override the site's;
-	// when both are empty the addresses are inferred from the traffic.
+	// Hosts are the gateway's addresses given with --host. They override
+	// the site's; when both are empty the addresses are inferred from the
+	// traffic (see Gateway).
 	Hosts []netip.Addr
-	// HostsHow says how the caller obtained Hosts ("interface eth0
-	// addresses"); empty means "given with --host".
-	HostsHow string
+	// SiteFile is the name the site file was given as, which sessions
+	// record with its hosts.
+	SiteFile string
+	// Gateway, when its Origin is not capture.OriginNone, is the caller's
+	// decision of the gateway addresses (ResolveHosts: the capture
+	// interface's, the sessions', one inferred beforehand) and wins over
+	// Hosts and Site; the report describes it (Report.Hosts).
+	Gateway capture.HostsDecision
 	// Features (--with) override the site's features.
 	Features map[string]bool
 	// PendingWindow: a flow still open at the end of the capture with no
@@ -84,7 +89,7 @@ func Audit(res *capture.Result, opts Options) (*Report, error) {
 	}
 	if a.infer {
 		// The caller owns res.Flows for the call: read them in place.
-		a = a.withHosts(inferHosts(flowsOf(res.Flows)))
+		a = a.withHosts(InferHosts(flowsOf(res.Flows)))
 	}
 	for i := range res.Flows {
 		a.t.add(a, &res.Flows[i])
@@ -110,10 +115,13 @@ type Auditor struct {
 	exempt []netip.Prefix // sources always judged (zones, IP peers)
 	// held are the flows held until the gateway addresses are inferred
 	// (infer), packed, in fixed-size chunks.
-	held       [][]packedFlow
-	heldTables *packTables
-	t          *tally
+	held     [][]flow.Packed
+	heldPack *flow.PackTable
+	t        *tally
 }
+
+// heldChunk is how many held flows one allocation holds.
+const heldChunk = 4096
 
 // tally is what the flows added so far amount to.
 type tally struct {
@@ -132,9 +140,9 @@ type tally struct {
 	// end of the capture is known; ends is each node's latest packet.
 	// At most one per flow the capture's table held at the end (its
 	// --max-flows bound), kept compact.
-	awaiting    []packedFlow
-	awaitTables *packTables
-	ends        map[string]time.Time
+	awaiting  []flow.Packed
+	awaitPack *flow.PackTable
+	ends      map[string]time.Time
 	// srcs is the scanner test's source table; noise what it and the
 	// backscatter rule set aside.
 	srcs  *sourceTable
@@ -167,30 +175,31 @@ func NewAuditor(opts Options) (*Auditor, error) {
 	}
 	a.rules = rules
 	a.idx = newRuleIndex(rules)
-	switch {
-	case len(opts.Hosts) > 0:
-		a.setHosts(opts.Hosts, cmp.Or(opts.HostsHow, "given with --host"), false)
-	case opts.Site != nil && len(opts.Site.Hosts) > 0:
-		a.setHosts(opts.Site.Hosts, "from the site file", false)
-	default:
+	d := opts.Gateway
+	if d.Origin == capture.OriginNone {
+		d = ResolveHosts(HostsInput{Flag: opts.Hosts, Site: opts.Site, SiteFile: opts.SiteFile})
+	}
+	if d.Origin == capture.OriginNone {
 		a.infer = true
+	} else {
+		a.setHosts(d)
 	}
 	a.exempt = exemptPrefixes(rules, opts.Site)
 	a.t = newTally(a)
 	return a, nil
 }
 
-func (a *Auditor) setHosts(addrs []netip.Addr, how string, inferred bool) {
-	a.hs = newHostSet(addrs)
-	a.hosts = Hosts{Addrs: a.hs.sorted(), How: how, Inferred: inferred}
+func (a *Auditor) setHosts(d capture.HostsDecision) {
+	a.hs = newHostSet(d.Addrs)
+	a.hosts = Hosts{Addrs: a.hs.sorted(), How: HostsHow(&d, HowReport), Inferred: d.Inferred(), From: d}
 }
 
 // withHosts returns a copy of a auditing with inferred hosts and nothing
 // counted yet.
-func (a *Auditor) withHosts(addrs []netip.Addr, how string) *Auditor {
+func (a *Auditor) withHosts(d capture.HostsDecision) *Auditor {
 	b := *a
-	b.infer, b.held, b.heldTables = false, nil, nil
-	b.setHosts(addrs, how, true)
+	b.infer, b.held, b.heldPack = false, nil, nil
+	b.setHosts(d)
 	b.t = newTally(&b)
 	return &b
 }
@@ -199,7 +208,7 @@ func newTally(a *Auditor) *tally {
 	n := len(a.rules)
 	t := &tally{evs: make([]*evidence, n), otherPeer: make([]int, n), hk: map[string]*Housekeeping{},
 		unexp: map[unexpectedKey]*unexpectedAcc{}, nodes: map[string]bool{}, hostSeen: map[netip.Addr]bool{},
-		ends: map[string]time.Time{}, awaitTables: newPackTables(), srcs: newSourceTable(a.opts.NoiseSources),
+		ends: map[string]time.Time{}, awaitPack: flow.NewPackTable(), srcs: newSourceTable(a.opts.NoiseSources),
 		noise: noiseSum{rules: make([]int, n), rulesBack: make([]int, n)}}
 	for i := range t.evs {
 		t.evs[i] = newEvidence(true)
@@ -211,15 +220,15 @@ func newTally(a *Auditor) *tally {
 // reuse f (capture.Options.OnFlow does).
 func (a *Auditor) Add(f *flow.Flow) {
 	if a.infer {
-		if a.heldTables == nil {
-			a.heldTables = newPackTables()
+		if a.heldPack == nil {
+			a.heldPack = flow.NewPackTable()
 		}
 		if n := len(a.held); n == 0 || len(a.held[n-1]) == heldChunk {
 			// Fixed chunks: no doubling and copying of one huge slice.
-			a.held = append(a.held, make([]packedFlow, 0, heldChunk))
+			a.held = append(a.held, make([]flow.Packed, 0, heldChunk))
 		}
 		last := &a.held[len(a.held)-1]
-		*last = append(*last, a.heldTables.keep(f))
+		*last = append(*last, a.heldPack.Pack(f))
 		return
 	}
 	a.t.add(a, f)
@@ -235,7 +244,7 @@ func (a *Auditor) KeepsFlows() bool { return a.infer }
 // capture's evidence. It may be called again after more flows are added.
 func (a *Auditor) Report(stats capture.Stats) *Report {
 	if a.infer {
-		b := a.withHosts(inferHosts(a.heldFlows()))
+		b := a.withHosts(InferHosts(a.heldFlows()))
 		for f := range a.heldFlows() {
 			b.t.add(b, f)
 		}
@@ -249,10 +258,9 @@ func (a *Auditor) Report(stats capture.Stats) *Report {
 func (a *Auditor) heldFlows() iter.Seq[*flow.Flow] {
 	return func(yield func(*flow.Flow) bool) {
 		var f flow.Flow
-		var icmp flow.ICMPError
 		for _, chunk := range a.held {
 			for i := range chunk {
-				a.heldTables.restore(&chunk[i], &f, &icmp)
+				a.heldPack.Unpack(&chunk[i], &f)
 				if !yield(&f) {
 					return
 				}
@@ -271,7 +279,7 @@ func (t *tally) add(a *Auditor, f *flow.Flow) {
 	case screened && isBackscatter(f):
 		t.setAside(a, f, src, backscatter)
 	case awaitsAnswer(f):
-		t.awaiting = append(t.awaiting, t.awaitTables.keep(f))
+		t.awaiting = append(t.awaiting, t.awaitPack.Pack(f))
 	case screened:
 		t.screen(a, f, src)
 	default:
@@ -464,16 +472,16 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	rep.Requirements = nonNil(slices.Clone(a.base.Requirements))
 	rep.Products = nonNil(slices.Clone(a.base.Products))
 	rep.Housekeeping = []Housekeeping{}
-	rep.Warnings = []string{}
 	rep.Hosts = a.hosts
+	rep.Warnings = append([]string{}, sessionWarnings(&a.hosts.From)...)
 	rep.Summary = Summary{Flows: t.flows, Matched: t.matched, Transit: t.transit}
-	switch {
-	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0 && t.flows == 0:
+	switch inferred := a.hosts.From.Origin == capture.OriginInferred; {
+	case inferred && len(rep.Hosts.Addrs) == 0 && t.flows == 0:
 		rep.Warnings = append(rep.Warnings, "there was no traffic to infer gateway addresses from: give --host or a site file")
-	case a.hosts.Inferred && len(rep.Hosts.Addrs) == 0:
+	case inferred && len(rep.Hosts.Addrs) == 0:
 		rep.Warnings = append(rep.Warnings, "no gateway address could be inferred from the traffic (no flow has a unicast "+
 			"address other than loopback or link-local): give --host or a site file")
-	case a.hosts.Inferred:
+	case inferred:
 		rep.Warnings = append(rep.Warnings, "gateway addresses were inferred from the traffic ("+
 			text.Addrs(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
 	}

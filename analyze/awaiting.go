@@ -90,7 +90,7 @@ func (t *tally) settle(a *Auditor, captureEnd time.Time) (*tally, int) {
 	// (in the order they came, within a source); the others are placed.
 	var screened []awaitingSrc
 	for i := range t.awaiting {
-		t.awaitTables.restore(&t.awaiting[i], &st.f, &st.icmp)
+		t.awaitPack.Unpack(&t.awaiting[i], &st.f)
 		if src, ok := a.screened(&st.f); ok {
 			screened = append(screened, awaitingSrc{key: src.As16(), i: int32(i)})
 			continue
@@ -130,7 +130,6 @@ type settling struct {
 	window  time.Duration
 	pending int
 	f       flow.Flow
-	icmp    flow.ICMPError
 }
 
 // place places f, which awaited an answer: pending when younger than the
@@ -154,7 +153,7 @@ func (st *settling) group(group []awaitingSrc) {
 	}
 	scans := rec.scan
 	for _, g := range group {
-		st.t.awaitTables.restore(&st.t.awaiting[g.i], &st.f, &st.icmp)
+		st.t.awaitPack.Unpack(&st.t.awaiting[g.i], &st.f)
 		scans = rec.tryPort(st.f.Resp.Port()) || scans
 	}
 	src := netip.AddrFrom16(group[0].key).Unmap()
@@ -171,7 +170,7 @@ func (st *settling) group(group []awaitingSrc) {
 		}
 	}
 	for _, g := range group {
-		st.t.awaitTables.restore(&st.t.awaiting[g.i], &st.f, &st.icmp)
+		st.t.awaitPack.Unpack(&st.t.awaiting[g.i], &st.f)
 		if scans {
 			st.c.setAside(st.a, &st.f, src, scanning)
 		} else {

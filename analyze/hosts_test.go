@@ -46,7 +46,8 @@ func TestInferHostsRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addrs, how := inferHosts(flowsOf(tt.flows))
+			d := InferHosts(flowsOf(tt.flows))
+			addrs, how := d.Addrs, HostsHow(&d, HowReport)
 			if got := text.Addrs(addrs); got != tt.addrs || !strings.Contains(how, tt.how) {
 				t.Errorf("got %q, %q; want %q, %q", got, how, tt.addrs, tt.how)
 			}

@@ -29,7 +29,7 @@ func (a *Auditor) Snapshot(stats capture.Stats, active iter.Seq[*flow.Flow]) *Re
 	}
 	if a.infer {
 		all := concatFlows(a.heldFlows(), active)
-		b := a.withHosts(inferHosts(all))
+		b := a.withHosts(InferHosts(all))
 		for f := range all {
 			b.t.add(b, f)
 		}
@@ -43,21 +43,22 @@ func (a *Auditor) Snapshot(stats capture.Stats, active iter.Seq[*flow.Flow]) *Re
 	return b.report(stats)
 }
 
-// AddHosts adds gateway addresses (a live capture's interface gained one),
-// described by how ("interface eth0 addresses"), for the flows added from
-// now on: flows added before are not audited again (on a live interface
-// an address carries no traffic before it is added). An Auditor that was
+// AddHosts adds the addresses of d (a live capture's interface gained
+// one; d is the decision with every address found so far, ResolveHosts)
+// for the flows added from now on: flows added before are not audited
+// again (on a live interface an address carries no traffic before it is
+// added). The report's provenance becomes d's. An Auditor that was
 // inferring its addresses stops: the flows it held are audited with the
 // addresses it now has. Addresses it has already are ignored.
-func (a *Auditor) AddHosts(addrs []netip.Addr, how string) {
+func (a *Auditor) AddHosts(d capture.HostsDecision) {
 	var all []netip.Addr
 	if !a.infer {
 		all = slices.Clone(a.hosts.Addrs)
 	}
 	added := false
-	for _, h := range addrs {
+	for _, h := range d.Addrs {
 		h = h.Unmap()
-		if !h.IsValid() || a.hs[h] || slices.Contains(all, h) {
+		if !h.IsValid() || slices.Contains(all, h) {
 			continue
 		}
 		all = append(all, h)
@@ -66,13 +67,14 @@ func (a *Auditor) AddHosts(addrs []netip.Addr, how string) {
 	if !added {
 		return
 	}
-	a.setHosts(all, how, false)
+	d.Addrs = all
+	a.setHosts(d)
 	if a.infer {
 		a.infer = false
 		for f := range a.heldFlows() {
 			a.t.add(a, f)
 		}
-		a.held, a.heldTables = nil, nil
+		a.held, a.heldPack = nil, nil
 	}
 }
 
@@ -96,24 +98,13 @@ func concatFlows(seqs ...iter.Seq[*flow.Flow]) iter.Seq[*flow.Flow] {
 func (t *tally) fork() *tally {
 	c := t.clone()
 	c.awaiting = slices.Clone(t.awaiting)
-	c.awaitTables = t.awaitTables.clone()
+	c.awaitPack = t.awaitPack.Clone()
 	c.srcs = t.srcs.clone()
 	return c
 }
 
-// clone copies the interning tables (their strings are shared: they are
-// never changed).
-func (p *packTables) clone() *packTables {
-	return &packTables{strs: p.strs.clone(), hists: p.hists.clone(),
-		names: slices.Clone(p.names), namesIdx: maps.Clone(p.namesIdx)}
-}
-
-func (t interned) clone() interned {
-	return interned{list: slices.Clone(t.list), idx: maps.Clone(t.idx)}
-}
-
-// clone copies the source table; held flows' strings and name lists are
-// shared (never changed in place).
+// clone copies the source table; what held flows share stays shared
+// (never changed in place).
 func (s *sourceTable) clone() *sourceTable {
 	c := *s
 	c.idx = maps.Clone(s.idx)
@@ -121,5 +112,6 @@ func (s *sourceTable) clone() *sourceTable {
 	c.freeRecs = slices.Clone(s.freeRecs)
 	c.held = slices.Clone(s.held)
 	c.freeHeld = slices.Clone(s.freeHeld)
+	c.pack = s.pack.Clone()
 	return &c
 }

@@ -128,12 +128,12 @@ func TestAddHosts(t *testing.T) {
 	first := fl(tcp, "["+gw6+"]:40000", "[2001:db8:5::25]:25", flow.Established)
 	second := fl(tcp, "["+gw6+"]:40001", "[2001:db8:5::25]:25", flow.Established, at(5))
 
-	a, err := NewAuditor(Options{Products: []*catalog.Product{prod}, Hosts: []netip.Addr{netip.MustParseAddr(gw4)}, HostsHow: "interface gw0 addresses"})
+	a, err := NewAuditor(Options{Products: []*catalog.Product{prod}, Gateway: iface(gw4)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Add(&first)
-	a.AddHosts([]netip.Addr{netip.MustParseAddr(gw6), netip.MustParseAddr(gw4)}, "interface gw0 addresses")
+	a.AddHosts(iface(gw6, gw4))
 	a.Add(&second)
 	rep := a.Report(capture.Stats{})
 	if want := []netip.Addr{netip.MustParseAddr(gw4), netip.MustParseAddr(gw6)}; !slices.Equal(rep.Hosts.Addrs, want) ||
@@ -150,7 +150,7 @@ func TestAddHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	inf.Add(&first)
-	inf.AddHosts([]netip.Addr{netip.MustParseAddr(gw6)}, "interface gw0 addresses")
+	inf.AddHosts(iface(gw6))
 	inf.Add(&second)
 	rep = inf.Report(capture.Stats{})
 	if inf.KeepsFlows() || rep.Hosts.Inferred || rep.Summary.Transit != 0 || rep.Requirements[0].Counts.Flows != 2 {
@@ -158,8 +158,17 @@ func TestAddHosts(t *testing.T) {
 			rep.Summary.Transit, rep.Requirements[0].Counts.Flows)
 	}
 	before := reportJSON(t, inf.Report(capture.Stats{End: t0.Add(time.Minute)}))
-	inf.AddHosts([]netip.Addr{netip.MustParseAddr(gw6)}, "something else")
+	inf.AddHosts(ResolveHosts(HostsInput{Flag: []netip.Addr{netip.MustParseAddr(gw6)}}))
 	if after := reportJSON(t, inf.Report(capture.Stats{End: t0.Add(time.Minute)})); !bytes.Equal(before, after) {
 		t.Error("adding a known address changed the report")
 	}
+}
+
+// iface is the decision a capture on gw0 with addrs makes.
+func iface(addrs ...string) capture.HostsDecision {
+	in := HostsInput{Iface: "gw0"}
+	for _, a := range addrs {
+		in.IfaceAddrs = append(in.IfaceAddrs, netip.MustParseAddr(a))
+	}
+	return ResolveHosts(in)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
 )
@@ -166,6 +167,26 @@ type Report struct {
 	// Warnings are things the reader must know to trust the report: loss,
 	// unconfigured zones, inferred hosts.
 	Warnings []string `json:"warnings"`
+	// Recorded names the inputs a report over sessions took from what the
+	// sessions recorded, no flag giving them: "products", "catalog
+	// overlays", "site file", "features" (RecordedText says it in a
+	// sentence). Absent from other reports.
+	Recorded []string `json:"recorded,omitempty"`
+}
+
+// RecordedText says which inputs came from the sessions, for the
+// renderers: "products, site file and features as the sessions recorded
+// them"; "" when none did.
+func (r *Report) RecordedText() string {
+	n := len(r.Recorded)
+	if n == 0 {
+		return ""
+	}
+	list := r.Recorded[0]
+	if n > 1 {
+		list = strings.Join(r.Recorded[:n-1], ", ") + " and " + r.Recorded[n-1]
+	}
+	return list + " as the sessions recorded them"
 }
 
 // Summary counts the verdicts.
@@ -246,11 +267,17 @@ type ProductSummary struct {
 // Hosts are the gateway addresses that decided every flow's direction.
 type Hosts struct {
 	Addrs []netip.Addr `json:"addrs"`
-	// How says where they came from: "--host", "site file", "inferred ...",
-	// or the caller's words (live mode: "interface eth0 addresses").
+	// How says where they came from, in words (HostsHow of From): "given
+	// with --host", "from the site file", "interface eth0 addresses",
+	// "inferred from the traffic (...)", "session: ...". Read From, not
+	// How, to know the origin.
 	How string `json:"how"`
-	// Inferred is true when flowaudit guessed them from the traffic.
+	// Inferred is true when flowaudit guessed them from the traffic (any
+	// of them, for a report over sessions).
 	Inferred bool `json:"inferred"`
+	// From is the decision itself (not in the JSON report, which has
+	// How).
+	From capture.HostsDecision `json:"-"`
 }
 
 // Counts are flow counts per outcome. Attempts excludes Unknown (flows seen

@@ -3,7 +3,6 @@ package analyze
 import (
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
@@ -39,33 +38,12 @@ func (r *srcRec) tryPort(p uint16) bool {
 	return false
 }
 
-// heldFlow is a flow held for the scanner test: the numbers of a
-// packedFlow and its own strings (held flows come and go, so their
-// strings are not interned). A held flow completed no handshake, so its
-// history is not kept.
+// heldFlow is a flow held for the scanner test, packed by the source
+// table's transient PackTable: held flows come and go over a long run, so
+// each owns its UID and names, freed when its slot is reused.
 type heldFlow struct {
-	packedFlow
-	node, icmpReason     string
-	origNames, respNames []string
-	next                 int32
-}
-
-func holdFlow(f *flow.Flow) heldFlow {
-	h := heldFlow{packedFlow: packFlow(f), node: strings.Clone(f.Node),
-		origNames: cloneStrings(f.OrigNames), respNames: cloneStrings(f.RespNames), next: none}
-	if f.ICMP != nil {
-		h.icmpReason = strings.Clone(f.ICMP.Reason)
-	}
-	return h
-}
-
-// restore fills f (reused between calls) from h.
-func (h *heldFlow) restore(f *flow.Flow, icmp *flow.ICMPError) {
-	unpackFlow(&h.packedFlow, f, icmp)
-	f.Node, f.OrigNames, f.RespNames = h.node, h.origNames, h.respNames
-	if h.packedFlow.hasICMP {
-		icmp.Reason = h.icmpReason
-	}
+	flow.Packed
+	next int32
 }
 
 // sourceTable is the scanner test's memory: at most max sources, holding
@@ -79,6 +57,7 @@ type sourceTable struct {
 	freeRecs     []int32
 	head, tail   int32 // undecided sources, oldest first
 	held         []heldFlow
+	pack         *flow.PackTable
 	freeHeld     []int32
 	nheld        int
 }
@@ -87,7 +66,8 @@ func newSourceTable(max int) *sourceTable {
 	if max <= 0 {
 		max = DefaultNoiseSources
 	}
-	return &sourceTable{max: max, maxHeld: 2 * max, idx: map[[16]byte]int32{}, head: none, tail: none}
+	return &sourceTable{max: max, maxHeld: 2 * max, idx: map[[16]byte]int32{}, head: none, tail: none,
+		pack: flow.NewTransientPackTable()}
 }
 
 // screen applies the scanner test to f, screened, from src: noise, held,
@@ -169,9 +149,9 @@ func (t *tally) hold(a *Auditor, i int32, f *flow.Flow) {
 	var h int32
 	if n := len(s.freeHeld); n > 0 {
 		h, s.freeHeld = s.freeHeld[n-1], s.freeHeld[:n-1]
-		s.held[h] = holdFlow(f)
+		s.held[h] = heldFlow{Packed: s.pack.Pack(f), next: none}
 	} else {
-		s.held = append(s.held, holdFlow(f))
+		s.held = append(s.held, heldFlow{Packed: s.pack.Pack(f), next: none})
 		h = int32(len(s.held) - 1)
 	}
 	r := &s.recs[i]
@@ -189,9 +169,8 @@ func (t *tally) hold(a *Auditor, i int32, f *flow.Flow) {
 func (s *sourceTable) heldOf(i int32) func(yield func(*flow.Flow) bool) {
 	return func(yield func(*flow.Flow) bool) {
 		var f flow.Flow
-		var icmp flow.ICMPError
 		for h := s.recs[i].first; h != none; h = s.held[h].next {
-			s.held[h].restore(&f, &icmp)
+			s.pack.Unpack(&s.held[h].Packed, &f)
 			if !yield(&f) {
 				return
 			}

@@ -29,6 +29,9 @@ func Markdown(w io.Writer, rep *analyze.Report, opts Options) error {
 	p("")
 	p("- Products: %s", mdText(productsText(rep.Products)))
 	p("- Gateway: %s", mdText(hostsText(rep.Hosts)))
+	if r := rep.RecordedText(); r != "" {
+		p("- Inputs: %s", mdText(r))
+	}
 	p("- Capture: %s", mdText(coverageText(rep.Capture)))
 	if !rep.Generated.IsZero() {
 		p("- Generated: %s", stamp(rep.Generated))

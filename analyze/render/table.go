@@ -129,6 +129,9 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 	t.line("")
 	t.para("Products:     ", 0, "", productsText(rep.Products))
 	t.para("Gateway:      ", 0, "", hostsText(rep.Hosts))
+	if r := rep.RecordedText(); r != "" {
+		t.para("Inputs:       ", 0, "", r)
+	}
 	t.para("Capture:      ", 0, "", coverageText(rep.Capture))
 	if l := lossText(rep.Capture); l != "" {
 		t.para("WARNING: capture loss: ", 9, ansiRed, l)

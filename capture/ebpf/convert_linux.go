@@ -150,21 +150,6 @@ func cString(b []byte) string {
 	return string(b)
 }
 
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// uid formats flow number n of this run Zeek style ("C" + base62), mixing
-// the counter so UIDs do not look sequential.
-func uid(n uint64) string {
-	x := n*0x9e3779b97f4a7c15 ^ 0xbf58476d1ce4e5b9
-	x ^= x >> 31
-	b := make([]byte, 18)
-	b[0] = 'C'
-	for i := 1; i < len(b); i++ {
-		b[i] = base62[x%62]
-		x /= 62
-		if x == 0 {
-			x = (n + uint64(i)) * 0x94d049bb133111eb
-		}
-	}
-	return string(b)
-}
+// uid is the UID of flow number n of this run: the Table's algorithm
+// (flow.UIDs), so a flow's UID does not depend on the backend.
+func uid(n uint64) string { return flow.UID(n) }

@@ -4,17 +4,15 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
-	"unsafe"
 )
 
 // emitter turns table entries into Flow records without allocating per
 // flow in steady state: UIDs are carved from shared chunks and history
 // strings are interned.
 type emitter struct {
-	chunk   []byte
+	uids    UIDs
 	hist    map[histKey]string
 	reasons map[uint32]string
-	seed    uint64
 }
 
 type histKey struct {
@@ -25,42 +23,6 @@ type histKey struct {
 func (m *emitter) init() {
 	m.hist = make(map[histKey]string)
 	m.reasons = make(map[uint32]string)
-	m.seed = 0x9e3779b97f4a7c15
-}
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// uid returns a Zeek-style UID ("C" + base62) for flow number id: a
-// bijective mix of the counter, so UIDs are unique within a run and look
-// like Zeek's without a random source.
-func (m *emitter) uid(id uint64) string {
-	const n = 18
-	if len(m.chunk) < n {
-		m.chunk = make([]byte, 64<<10)
-	}
-	x := mix64(id ^ m.seed)
-	b := m.chunk[:n:n]
-	m.chunk = m.chunk[n:]
-	b[0] = 'C'
-	for i := 1; i < n; i++ {
-		b[i] = base62[x%62]
-		x /= 62
-		if x == 0 {
-			// Keep the length fixed: fill with a second mix of the id.
-			x = mix64(id + uint64(i))
-		}
-	}
-	return unsafe.String(&b[0], n)
-}
-
-// mix64 is the splitmix64 finalizer, a bijection on uint64.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 func (m *emitter) history(e *entry) string {
@@ -145,7 +107,7 @@ func (t *Table) build(pos int32, open, evicted bool) {
 	*f = Flow{}
 	k := &e.key
 	a := e.origIsA
-	f.UID = t.emitter.uid(e.id)
+	f.UID = t.emitter.uids.Make(e.id)
 	f.Proto = k.Proto
 	op, rp := k.port(a), k.port(!a)
 	if k.Proto == ProtoICMP || k.Proto == ProtoICMPv6 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
@@ -27,24 +28,50 @@ type FieldError struct {
 func (e *FieldError) Error() string        { return e.Field + ": " + e.Problem }
 func (e *FieldError) Is(target error) bool { return target == ErrCorrupt }
 
-// outcomes and connStates are the vocabularies a flow's outcome and
-// conn_state must come from (flow.Outcome, flow.ConnState).
-var (
-	outcomes   = []flow.Outcome{flow.Established, flow.Rejected, flow.Unreachable, flow.Unanswered, flow.Unknown}
-	connStates = []flow.ConnState{flow.StateS0, flow.StateS1, flow.StateSF, flow.StateREJ, flow.StateS2, flow.StateS3,
-		flow.StateRSTO, flow.StateRSTR, flow.StateRSTOS0, flow.StateRSTRH, flow.StateSH, flow.StateSHR, flow.StateOTH}
-)
-
-// checkHosts and checkFlow check what decoding cannot: values outside a
-// vocabulary, addresses left empty, negative counts, a flow ending before
-// it starts, an ICMP error of no IP version. Any of them would be
-// mis-audited or shown as they are (an unknown outcome counts as never
-// seen, an ICMP reason is printed in the report). The reader checks each
-// flow as it decodes it.
-func (s *Session) checkHosts() error {
-	for i, a := range s.Hosts {
+// checkHosts, checkV2 and checkFlow check what decoding cannot: values
+// outside a vocabulary, addresses left empty, negative counts, a flow
+// ending before it starts, an ICMP error of no IP version. Any of them
+// would be mis-audited or shown as they are (an unknown outcome counts as
+// never seen, an ICMP reason is printed in the report). The reader checks
+// each flow as it decodes it.
+func checkHosts(d *capture.HostsDecision, field string) error {
+	for i, a := range d.Addrs {
 		if !a.IsValid() {
-			return &FieldError{fmt.Sprintf("hosts[%d]", i), `"" is not an IP address`}
+			return &FieldError{fmt.Sprintf("%s[%d]", field, i), `"" is not an IP address`}
+		}
+	}
+	return nil
+}
+
+// checkV2 checks what only version 2 has: the hosts' origin and detail,
+// and the context's records.
+func checkV2(h *wireHeader, t *wireTrailer) *FieldError {
+	if w := t.Hosts; w != nil {
+		var o capture.HostsOrigin
+		if err := o.UnmarshalText([]byte(w.Origin)); err != nil || o == capture.OriginSessions {
+			return &FieldError{"hosts.origin", fmt.Sprintf("unknown origin %s (want flag, site, interface, inferred, recorded or none)", quote(w.Origin))}
+		}
+		if w.Inference != nil {
+			for i, c := range w.Inference.Chosen {
+				if !c.Addr.IsValid() {
+					return &FieldError{fmt.Sprintf("hosts.inference.chosen[%d].addr", i), "missing (want an IP address)"}
+				}
+			}
+		}
+	}
+	if c := h.Context; c != nil {
+		for i, f := range c.Catalogs {
+			if got := SHA256([]byte(f.Content)); got != f.SHA256 {
+				return &FieldError{fmt.Sprintf("context.catalogs[%d].sha256", i),
+					fmt.Sprintf("%s is not the SHA-256 of the content recorded (%s): the session was changed", quote(f.SHA256), got)}
+			}
+		}
+		if c.Site != nil {
+			for i, a := range c.Site.Hosts {
+				if !a.IsValid() {
+					return &FieldError{fmt.Sprintf("context.site.hosts[%d]", i), `"" is not an IP address`}
+				}
+			}
 		}
 	}
 	return nil
@@ -53,15 +80,15 @@ func (s *Session) checkHosts() error {
 // checkFlow checks flows[i] (see checkHosts).
 func checkFlow(i int, f *flow.Flow) *FieldError {
 	field := func(name string) string { return fmt.Sprintf("flows[%d].%s", i, name) }
-	if !slices.Contains(outcomes, f.Outcome) {
+	if _, ok := flow.ParseOutcome(string(f.Outcome)); !ok {
 		problem := fmt.Sprintf("unknown outcome %q", f.Outcome)
 		if f.Outcome == "" {
 			problem = "missing"
 		}
-		return &FieldError{field("outcome"), problem + " (want " + list(outcomes) + ")"}
+		return &FieldError{field("outcome"), problem + " (want " + list(flow.Outcomes) + ")"}
 	}
-	if f.State != "" && !slices.Contains(connStates, f.State) {
-		return &FieldError{field("conn_state"), fmt.Sprintf("unknown conn_state %q (want one of Zeek's: %s)", f.State, list(connStates))}
+	if _, ok := flow.ParseConnState(string(f.State)); f.State != "" && !ok {
+		return &FieldError{field("conn_state"), fmt.Sprintf("unknown conn_state %q (want one of Zeek's: %s)", f.State, list(flow.ConnStates))}
 	}
 	for _, side := range []struct {
 		name string
@@ -79,11 +106,6 @@ func checkFlow(i int, f *flow.Flow) *FieldError {
 	}
 	return nil
 }
-
-// icmpReasons are the names flow.ICMPError.Reason gives known errors;
-// any other error is called "icmp-TYPE-CODE".
-var icmpReasons = []string{"admin-prohibited", "port-unreachable", "host-unreachable",
-	"net-unreachable", "proto-unreachable", "frag-needed", "ttl-exceeded"}
 
 // checkFlowValues checks the counts, times and ICMP error of a flow whose
 // outcome and addresses are valid: a negative count, a flow ending before
@@ -112,13 +134,13 @@ func checkFlowValues(f *flow.Flow, field func(string) string) *FieldError {
 		flowVersion := map[bool]string{true: "IPv4", false: "IPv6"}[v4]
 		return &FieldError{field("icmp.version"), fmt.Sprintf("ICMP version %d cannot answer an %s flow", ic.Version, flowVersion)}
 	}
-	if own := fmt.Sprintf("icmp-%d-%d", ic.Type, ic.Code); ic.Reason != own && !slices.Contains(icmpReasons, ic.Reason) {
+	if !flow.ValidICMPReason(ic.Reason, ic.Type, ic.Code) {
 		problem := fmt.Sprintf("unknown reason %s", quote(ic.Reason))
 		if ic.Reason == "" {
 			problem = "missing"
 		}
 		return &FieldError{field("icmp.reason"), fmt.Sprintf("%s (want %s, or %s for type %d code %d)",
-			problem, strings.Join(icmpReasons, ", "), own, ic.Type, ic.Code)}
+			problem, strings.Join(flow.ICMPReasons, ", "), flow.ICMPTypeCode(ic.Type, ic.Code), ic.Type, ic.Code)}
 	}
 	return nil
 }

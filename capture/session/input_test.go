@@ -13,7 +13,7 @@ import (
 
 // TestLoadBounds: a session path that is not a regular file, or a file
 // over the limit, is refused unread with one line naming it (issue 10,
-// row 4: /dev/zero used to be read until memory ran out); LoadAllLimit
+// row 4: /dev/zero used to be read until memory ran out); OpenAll
 // applies the limit to each file.
 func TestLoadBounds(t *testing.T) {
 	dir := t.TempDir()
@@ -48,18 +48,20 @@ func TestLoadBounds(t *testing.T) {
 		if _, err := os.Stat(tc.path); err != nil {
 			continue // no /dev/zero on this system
 		}
-		_, err := LoadAll(good, tc.path)
+		_, err := openAll(t, good, tc.path)
 		want := "session " + tc.path + ": " + tc.want
 		if !errors.Is(err, tc.is) || err.Error() != want {
 			t.Errorf("%s: error %v, want %q", tc.path, err, want)
 		}
 	}
-	if _, err := LoadAllLimit(fi.Size()-1, good); !errors.Is(err, ErrTooLarge) {
+	if _, err := OpenAll(fi.Size()-1, good); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("limit one byte short: %v, want ErrTooLarge", err)
 	}
-	if s, err := LoadAllLimit(fi.Size(), good); err != nil || len(s) != 1 {
-		t.Errorf("limit of exactly the file's size: %v", err)
+	s, err := OpenAll(fi.Size(), good)
+	if err != nil || len(s) != 1 {
+		t.Fatalf("limit of exactly the file's size: %v", err)
 	}
+	s[0].Close()
 }
 
 // TestReadStreams: reading a session holds its values, not the file: with

@@ -3,7 +3,6 @@ package session
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,6 +19,7 @@ func TestMergeSameNodeTwice(t *testing.T) {
 	a := sampleSession("gw1", 4) // flows at t0+0s..3s
 	b := sampleSession("gw1", 4)
 	b.Start = t0.Add(2 * time.Second)
+	b.Stats.Start = b.Start
 	// b holds a's last two flows (t0+2s, t0+3s) and two later ones.
 	b.Flows = append(slices.Clone(a.Flows[2:]), b.Flows[:2]...)
 	for i := 2; i < 4; i++ {
@@ -44,12 +44,12 @@ func TestMergeSameNodeTwice(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := Merge(tc.sessions...)
-			if len(res.Flows) != tc.flows || res.Stats.Flows != tc.statFlows {
-				t.Errorf("%d flows (stats %d), want %d (%d)", len(res.Flows), res.Stats.Flows, tc.flows, tc.statFlows)
+			flows, stats := merge(t, tc.sessions...)
+			if len(flows) != tc.flows || stats.Flows != tc.statFlows {
+				t.Errorf("%d flows (stats %d), want %d (%d)", len(flows), stats.Flows, tc.flows, tc.statFlows)
 			}
 			seen := map[string]int{}
-			for _, f := range res.Flows {
+			for _, f := range flows {
 				k := fmt.Sprint(f.Node, f.Proto, f.Orig, f.Resp, f.Start)
 				if seen[k]++; seen[k] > 1 && f.Node == "gw1" {
 					t.Errorf("flow %s counted twice", k)
@@ -58,12 +58,12 @@ func TestMergeSameNodeTwice(t *testing.T) {
 					t.Error("kept the open copy of a flow another session saw finish")
 				}
 			}
-			joined := strings.Join(res.Stats.Warnings, "\n")
+			joined := strings.Join(stats.Warnings, "\n")
 			if tc.warning != "" && !strings.Contains(joined, tc.warning) {
-				t.Errorf("warnings %q, want %q", res.Stats.Warnings, tc.warning)
+				t.Errorf("warnings %q, want %q", stats.Warnings, tc.warning)
 			}
 			if tc.warning == "" && strings.Contains(joined, "counted once") {
-				t.Errorf("unexpected duplicate warning: %q", res.Stats.Warnings)
+				t.Errorf("unexpected duplicate warning: %q", stats.Warnings)
 			}
 		})
 	}
@@ -71,103 +71,39 @@ func TestMergeSameNodeTwice(t *testing.T) {
 		t.Error("Merge changed its input")
 	}
 	// Loss evidence is kept: a read error or interruption on one node.
-	res := Merge(a, other)
-	if !res.Stats.Interrupted || !reflect.DeepEqual(res.Stats.ReadErrors, []string{"gw2: x.pcap: truncated"}) || !res.Stats.LossSeen() {
-		t.Errorf("interrupted %v read errors %q", res.Stats.Interrupted, res.Stats.ReadErrors)
+	_, st := merge(t, a, other)
+	if !st.Interrupted || !reflect.DeepEqual(st.ReadErrors, []string{"gw2: x.pcap: truncated"}) || !st.LossSeen() {
+		t.Errorf("interrupted %v read errors %q", st.Interrupted, st.ReadErrors)
 	}
 	// One session's own flows are never merged with each other.
 	c := sampleSession("gw1", 2)
 	c.Flows[1] = c.Flows[0]
-	if res := Merge(c, b); len(res.Flows) != 6 {
-		t.Errorf("%d flows, want 6: a session's own identical flows were merged", len(res.Flows))
+	if flows, _ := merge(t, c, b); len(flows) != 6 {
+		t.Errorf("%d flows, want 6: a session's own identical flows were merged", len(flows))
+	}
+	// Two sessions of one node that do not overlap keep no key: a flow
+	// (wrongly) in both is counted twice, and nothing is held.
+	d := sampleSession("gw1", 2)
+	d.Start, d.End = t0.Add(time.Hour), t0.Add(2*time.Hour)
+	d.Stats.Start, d.Stats.End = d.Start, d.End
+	srcs := []Source{sampleSession("gw1", 2).Source(), d.Source()}
+	m := Merge(srcs...)
+	o := newOverlaps(m)
+	if o.laterOK[0] || o.earlierOK[1] {
+		t.Error("sessions an hour apart are taken to overlap")
+	}
+	n := 0
+	for range m.Flows() {
+		n++
+	}
+	if n != 4 {
+		t.Errorf("%d flows, want 4", n)
 	}
 }
 
-func addrs(s ...string) []netip.Addr {
-	var out []netip.Addr
-	for _, a := range s {
-		out = append(out, netip.MustParseAddr(a))
-	}
-	return out
-}
-
-// gatewaySession is a session of node whose flows all leave from gw,
-// recording hosts (nil: none, as older replays saved).
-func gatewaySession(node, gw string, hosts []netip.Addr, how string) *Session {
-	s := sampleSession(node, 3)
-	for i := range s.Flows {
-		s.Flows[i].Orig = netip.AddrPortFrom(netip.MustParseAddr(gw), 40000)
-	}
-	s.Hosts, s.HostsHow = hosts, how
-	return s
-}
-
-// TestResolveHosts: every session without hosts gets its own inferred
-// from its own flows; the result is the union, and says which came from
-// where.
-func TestResolveHosts(t *testing.T) {
-	// The stand-in inference takes the first flow's originator.
-	infer := func(s *Session) ([]netip.Addr, string, error) {
-		if len(s.Flows) == 0 {
-			return nil, "inferred: no flows", nil
-		}
-		return []netip.Addr{s.Flows[0].Orig.Addr()}, "inferred from its flows", nil
-	}
-	gw1Given := gatewaySession("gw1", "192.0.2.10", addrs("192.0.2.10", "2001:db8::10"), "--host")
-	gw1Bare := gatewaySession("gw1", "192.0.2.10", nil, "")
-	gw2Bare := gatewaySession("gw2", "192.0.2.11", nil, "")
-	gw2Recorded := gatewaySession("gw2", "192.0.2.11", addrs("192.0.2.11"), "")
-	gw2Replayed := gatewaySession("gw2", "192.0.2.11", addrs("192.0.2.11"), "inferred from the traffic (...)")
-	empty := gatewaySession("gw3", "192.0.2.12", nil, "")
-	empty.Flows = nil
-	tests := []struct {
-		name     string
-		sessions []*Session
-		want     []netip.Addr
-		how      string
-		inferred []string
-	}{
-		{"both without hosts", []*Session{gw1Bare, gw2Bare}, addrs("192.0.2.10", "192.0.2.11"),
-			"sessions: gw1 192.0.2.10 (inferred from its flows); gw2 192.0.2.11 (inferred from its flows)", []string{"gw1", "gw2"}},
-		{"mixed", []*Session{gw1Given, gw2Bare}, addrs("192.0.2.10", "192.0.2.11", "2001:db8::10"),
-			"sessions: gw1 192.0.2.10, 2001:db8::10 (--host); gw2 192.0.2.11 (inferred from its flows)", []string{"gw2"}},
-		{"recorded without how", []*Session{gw1Given, gw2Recorded}, addrs("192.0.2.10", "192.0.2.11", "2001:db8::10"),
-			"sessions: gw1 192.0.2.10, 2001:db8::10 (--host); gw2 192.0.2.11 (recorded in the session)", nil},
-		{"recorder inferred", []*Session{gw1Given, gw2Replayed}, addrs("192.0.2.10", "192.0.2.11", "2001:db8::10"),
-			"sessions: gw1 192.0.2.10, 2001:db8::10 (--host); gw2 192.0.2.11 (inferred from the traffic (...))", []string{"gw2"}},
-		{"same node twice", []*Session{gw1Given, gw1Given}, addrs("192.0.2.10", "2001:db8::10"),
-			"sessions: gw1 192.0.2.10, 2001:db8::10 (--host)", nil},
-		{"nothing to infer from", []*Session{gw1Given, empty}, addrs("192.0.2.10", "2001:db8::10"),
-			"sessions: gw1 192.0.2.10, 2001:db8::10 (--host); gw3 none (inferred: no flows)", []string{"gw3"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r, err := ResolveHosts(infer, tc.sessions...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(r.Addrs, tc.want) || r.How != tc.how {
-				t.Errorf("got %v %q\nwant %v %q", r.Addrs, r.How, tc.want, tc.how)
-			}
-			var inferred []string
-			for _, h := range r.Inferred() {
-				inferred = append(inferred, h.Node)
-			}
-			if !reflect.DeepEqual(inferred, tc.inferred) {
-				t.Errorf("inferred %v, want %v", inferred, tc.inferred)
-			}
-		})
-	}
-	boom := errors.New("boom")
-	_, err := ResolveHosts(func(*Session) ([]netip.Addr, string, error) { return nil, "", boom }, gw1Given, gw2Bare)
-	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "session gw2") {
-		t.Errorf("infer error: %v", err)
-	}
-}
-
-// TestLoadAll: one capture given twice, under any name, is refused with
+// TestOpenAll: one capture given twice, under any name, is refused with
 // the files named; two captures of one node are not.
-func TestLoadAll(t *testing.T) {
+func TestOpenAll(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	a := saveAs(t, "a.json", sampleSession("gw1", 2))
@@ -199,7 +135,7 @@ func TestLoadAll(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ss, err := LoadAll(tc.paths...)
+			ss, err := openAll(t, tc.paths...)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatal(err)

@@ -53,21 +53,45 @@ func saveAs(t *testing.T, name string, s *Session) string {
 }
 
 func sampleSession(node string, n int) *Session {
-	res := &capture.Result{
+	return &Session{
+		Version: Version,
+		Header:  Header{ToolVersion: "v1.2.3", Node: node, Iface: "eth0", Backend: "afpacket", Start: t0},
+		Trailer: Trailer{End: t0.Add(time.Minute),
+			Hosts: capture.HostsDecision{Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")},
+				Origin: capture.OriginInterface, Iface: "eth0"},
+			Stats: capture.Stats{Backend: "afpacket", Iface: "eth0", Start: t0, End: t0.Add(time.Minute),
+				Packets: 10, Bytes: 1000, Flows: uint64(n), KernelDrops: 2,
+				Warnings: []string{"kernel dropped 2 packets"}}},
 		Flows: sampleFlows(n, t0),
-		Stats: capture.Stats{Backend: "afpacket", Iface: "eth0", Start: t0, End: t0.Add(time.Minute),
-			Packets: 10, Bytes: 1000, Flows: uint64(n), KernelDrops: 2,
-			Warnings: []string{"kernel dropped 2 packets"}},
 	}
-	s := New(res, node, "v1.2.3", t0, t0.Add(time.Minute))
-	s.Hosts = []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
-	s.HostsHow = "interface eth0 addresses"
-	return s
+}
+
+// merge merges sessions in memory and returns the flows (copies) and the
+// stats.
+func merge(t *testing.T, sessions ...*Session) ([]flow.Flow, capture.Stats) {
+	t.Helper()
+	var srcs []Source
+	for _, s := range sessions {
+		srcs = append(srcs, s.Source())
+	}
+	m := Merge(srcs...)
+	var flows []flow.Flow
+	for f := range m.Flows() {
+		flows = append(flows, *f.Clone())
+	}
+	if err := m.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return flows, m.Stats()
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.json")
 	want := sampleSession("gw1", 3)
+	want.Context = &Context{Products: []string{"mailcleaner"}, Features: map[string]bool{"cluster": true},
+		Catalogs: []FileRecord{{File: "o.yaml", SHA256: SHA256([]byte("x: 1\n")), Content: "x: 1\n"}},
+		Site: &SiteRecord{File: "site.yaml", SHA256: "ab", Hosts: []netip.Addr{netip.MustParseAddr("192.0.2.10")},
+			Zones: map[string][]netip.Prefix{"mgmt": {netip.MustParsePrefix("10.0.0.0/8")}}, Features: map[string]bool{"x": false}}}
 	if err := Save(path, want); err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +102,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("round trip differs:\n got %+v\nwant %+v", got, want)
 	}
-	if got.Format != Format || got.Version != Version {
-		t.Errorf("header = %q %d", got.Format, got.Version)
+	if got.Version != Version {
+		t.Errorf("version %d", got.Version)
 	}
 	// No temporary file is left next to it.
 	ents, _ := os.ReadDir(filepath.Dir(path))
@@ -105,7 +129,7 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong type", `{"format":"flowaudit-session","version":1,"flows":"x"}`, ErrCorrupt, `flows: want an array, got string "x"`},
 		{"not a session", `{"flows":[]}`, ErrNotSession, "not a flowaudit session"},
 		{"other format", `{"format":"pcap","version":1}`, ErrNotSession, "not a flowaudit session"},
-		{"newer version", `{"format":"flowaudit-session","version":2,"flows":{"changed":true}}`, ErrVersion, "unsupported session version 2 (this flowaudit reads version 1"},
+		{"newer version", `{"format":"flowaudit-session","version":3,"flows":{"changed":true}}`, ErrVersion, "unsupported session version 3 (this flowaudit reads versions 1 and 2"},
 		{"no version", `{"format":"flowaudit-session"}`, ErrCorrupt, "no version"},
 		{"not json", "\x89PNG\r\n", ErrNotSession, "not a flowaudit session file (not JSON)"},
 		{"json array", `[{"format":"flowaudit-session","version":1}]`, ErrNotSession, "not a flowaudit session file (JSON array, not an object)"},
@@ -113,6 +137,10 @@ func TestLoadErrors(t *testing.T) {
 		{"format as number", `{"format":7,"version":1}`, ErrCorrupt, "format: want a string, got 7"},
 		{"header only", `{"format":"flowaudit-session","version":1}`, ErrCorrupt, "flows: missing"},
 		{"flows key deleted", strings.Replace(string(good), `"flows": [`, `"flows_gone": [`, 1), ErrCorrupt, "flows: missing"},
+		{"flows twice", `{"format":"flowaudit-session","version":2,"flows":[],"flows":[]}`, ErrCorrupt, "flows: given twice"},
+		{"hosts origin", `{"format":"flowaudit-session","version":2,"flows":[],"hosts":{"addrs":[],"origin":"sessions"}}`, ErrCorrupt, `hosts.origin: unknown origin "sessions"`},
+		{"hosts address", `{"format":"flowaudit-session","version":2,"flows":[],"hosts":{"addrs":["192.0.2.1",""],"origin":"flag"}}`, ErrCorrupt, `hosts.addrs[1]: "" is not an IP address`},
+		{"catalog changed", `{"format":"flowaudit-session","version":2,"flows":[],"context":{"products":[],"catalogs":[{"file":"o.yaml","sha256":"00","content":"x"}]}}`, ErrCorrupt, `context.catalogs[0].sha256: "00" is not the SHA-256 of the content recorded`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,24 +181,21 @@ func TestMergeTwoSessions(t *testing.T) {
 	b.Stats.Iface = "eth1"
 	b.Stats.Start = t0.Add(-time.Minute)
 	b.Stats.End = t0.Add(2 * time.Minute)
-	b.Hosts = []netip.Addr{netip.MustParseAddr("192.0.2.11")}
-	b.HostsHow = "--host"
 
-	res := Merge(a, b)
-	if len(res.Flows) != 5 {
-		t.Fatalf("%d flows, want 5", len(res.Flows))
+	flows, st := merge(t, a, b)
+	if len(flows) != 5 {
+		t.Fatalf("%d flows, want 5", len(flows))
 	}
-	nodes := map[string]int{}
-	for i, f := range res.Flows {
-		nodes[f.Node]++
-		if i > 0 && f.Start.Before(res.Flows[i-1].Start) {
-			t.Errorf("flow %d out of time order", i)
+	// Session by session, each in the order it was recorded.
+	for i, f := range flows {
+		want, src := "gw-a", a.Flows[min(i, 1):]
+		if i >= 2 {
+			want, src = "session-2", b.Flows[i-2:]
+		}
+		if f.Node != want || f.UID != src[0].UID || !f.Start.Equal(src[0].Start) {
+			t.Errorf("flow %d: node %q uid %q, want %q %q", i, f.Node, f.UID, want, src[0].UID)
 		}
 	}
-	if nodes["gw-a"] != 2 || nodes["session-2"] != 3 {
-		t.Errorf("nodes = %v, want gw-a:2 session-2:3", nodes)
-	}
-	st := res.Stats
 	if st.Packets != 20 || st.KernelDrops != 4 || st.Flows != 5 {
 		t.Errorf("summed stats: packets %d drops %d flows %d", st.Packets, st.KernelDrops, st.Flows)
 	}
@@ -191,16 +216,10 @@ func TestMergeTwoSessions(t *testing.T) {
 	if a.Flows[0].Node != "" {
 		t.Error("Merge changed its input")
 	}
-	hosts, how := Hosts(a, b)
-	if len(hosts) != 3 || how != "gw-a: interface eth0 addresses; session-2: --host" {
-		t.Errorf("hosts %v how %q", hosts, how)
-	}
 }
 
-// FuzzRead: any input is either a session or one error line, never a
-// panic; what Read accepts holds only usable values, merges, and saves
-// and reads back.
-func FuzzRead(f *testing.F) {
+// fuzzSeeds are FuzzRead's and FuzzOpen's seeds.
+func fuzzSeeds(f *testing.F) {
 	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[]}`))
 	f.Add([]byte(`{"format":"flowaudit-session","version":2}`))
 	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[{"proto":6,"orig":"192.0.2.1:1","resp":"[2001:db8::1]:25","outcome":"rejected","icmp":{"type":3,"from":"192.0.2.9"}}]}`))
@@ -218,6 +237,15 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":[]} {}`))
 	f.Add([]byte(`{"format":"flowaudit-session","version":1,"stats":{"flows":1000000000},"flows":[null,{}]}`))
 	f.Add([]byte(`{"format":"flowaudit-session","version":1,"flows":{"a":[]}}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":2,"node":"gw1","start":"2026-11-22T10:00:00Z","flows":[{"proto":6,"orig":"192.0.2.1:1","resp":"198.51.100.1:25","outcome":"established","conn_state":"SF","start":"2026-11-22T10:00:00Z","end":"2026-11-22T10:00:01Z"}],"end":"2026-11-22T10:01:00Z","hosts":{"addrs":["192.0.2.1"],"origin":"inferred","inference":{"chosen":[{"addr":"192.0.2.1","flows":1,"family_flows":1}]}},"stats":{"backend":"file","flows":1}}`))
+	f.Add([]byte(`{"format":"flowaudit-session","version":2,"context":{"products":["mailcleaner"],"catalogs":[{"file":"o","sha256":"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881","content":"x"}],"site":{"file":"s","sha256":"","hosts":["192.0.2.1"],"zones":{"a":["10.0.0.0/8"]},"features":{"b":true}},"features":{"c":false}},"flows":[],"hosts":{"addrs":[],"origin":"none"}}`))
+}
+
+// FuzzRead: any input is either a session or one error line, never a
+// panic; what Read accepts holds only usable values, merges, and saves
+// and reads back.
+func FuzzRead(f *testing.F) {
+	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Read(bytes.NewReader(data))
 		if err != nil {
@@ -230,14 +258,14 @@ func FuzzRead(f *testing.F) {
 			t.Fatal("accepted without flows")
 		}
 		for i, fl := range s.Flows {
-			if !slices.Contains(outcomes, fl.Outcome) || !fl.Orig.IsValid() || !fl.Resp.IsValid() {
+			if !slices.Contains(flow.Outcomes, fl.Outcome) || !fl.Orig.IsValid() || !fl.Resp.IsValid() {
 				t.Fatalf("flow %d accepted with outcome %q orig %v resp %v", i, fl.Outcome, fl.Orig, fl.Resp)
 			}
 			if fl.Attempts < 0 || fl.End.Before(fl.Start) {
 				t.Fatalf("flow %d accepted with attempts %d, start %v, end %v", i, fl.Attempts, fl.Start, fl.End)
 			}
 			if ic := fl.ICMP; ic != nil && (ic.Version != 4 && ic.Version != 6 ||
-				!slices.Contains(icmpReasons, ic.Reason) && ic.Reason != fmt.Sprintf("icmp-%d-%d", ic.Type, ic.Code)) {
+				!flow.ValidICMPReason(ic.Reason, ic.Type, ic.Code)) {
 				t.Fatalf("flow %d accepted with ICMP %+v", i, *ic)
 			}
 		}
@@ -247,11 +275,8 @@ func FuzzRead(f *testing.F) {
 		if s.Node == "" {
 			want *= 2
 		}
-		if n := len(Merge(s, s).Flows); n != want {
-			t.Fatalf("merging a session of node %q with itself gave %d flows, want %d", s.Node, n, want)
-		}
-		if _, err := ResolveHosts(func(*Session) ([]netip.Addr, string, error) { return nil, "", nil }, s); err != nil {
-			t.Fatal(err)
+		if flows, _ := merge(t, s, s); len(flows) != want {
+			t.Fatalf("merging a session of node %q with itself gave %d flows, want %d", s.Node, len(flows), want)
 		}
 		path := filepath.Join(t.TempDir(), "s.json")
 		if err := Save(path, s); err != nil {
@@ -261,10 +286,37 @@ func FuzzRead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("saved session does not load: %v", err)
 		}
-		// A session saved and loaded again is the same capture: LoadAll
+		// A session saved and loaded again is the same capture: OpenAll
 		// refuses the two copies.
-		if !SameCapture(s, back) {
+		if same, err := SameCapture(s.Source(), back.Source()); err != nil || !same {
 			t.Fatalf("session of node %q start %v and its saved copy are not the same capture", s.Node, s.Start)
+		}
+	})
+}
+
+// FuzzOpen: Open, which reads a file twice (everything but the flows,
+// then the flows as they are iterated over), accepts exactly what Read
+// accepts in one pass, and gives the same session.
+func FuzzOpen(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, readErr := Read(bytes.NewReader(data))
+		path := filepath.Join(t.TempDir(), "s.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path) // Open, then Flows
+		switch {
+		case (err == nil) != (readErr == nil):
+			t.Fatalf("Open: %v; Read: %v", err, readErr)
+		case err != nil:
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Open gave\n%+v\nRead gave\n%+v", got, want)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
@@ -24,34 +25,50 @@ type stream struct {
 	in   *capped
 	seek io.ReadSeeker // the same data, to place a syntax error; may be nil
 	base int64         // offset of the data in seek
+	skew int64         // offset in the file of the decoder's first byte
 }
 
-// flowType is the type every element of "flows" decodes into.
-var flowType = reflect.TypeFor[flow.Flow]()
+// wireFlowType is the type every element of "flows" decodes into.
+var wireFlowType = reflect.TypeFor[wireFlow]()
 
-// sessionKeys are the JSON names of Session's fields other than flows;
-// values of other keys are skipped unread (readers ignore unknown fields).
-var sessionKeys = func() []string {
+// headKeys are the JSON names of the fields other than flows that either
+// version has; values of other keys are skipped unread (readers ignore
+// unknown fields).
+var headKeys = func() []string {
 	var keys []string
-	t := reflect.TypeFor[Session]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "flows" {
-			keys = append(keys, name)
+	for _, t := range []reflect.Type{reflect.TypeFor[wireHeader](), reflect.TypeFor[wireTrailer](), reflect.TypeFor[wireTrailerV1]()} {
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if !slices.Contains(keys, name) {
+				keys = append(keys, name)
+			}
 		}
 	}
 	return keys
 }()
 
-// session reads the whole object and checks it as Read documents.
-func (d *stream) session() (*Session, error) {
+// scanned is what reading the top-level object gave.
+type scanned struct {
+	head     map[string]json.RawMessage
+	sawFlows bool
+	// keep mode (Read): the flows, and the first one that could not be
+	// used (reported after the header's problems).
+	flows    []flow.Flow
+	badFlows error
+	// skim mode (Open): where the flows array is in the file, from its
+	// "[" to just after its "]".
+	flowsAt, flowsEnd int64
+}
+
+// object reads the whole top-level object: the values of known keys
+// gathered, those of unknown keys skipped, and the flows decoded and
+// checked (keep, for Read) or only read past (for Open, which decodes
+// them later, as they are iterated over).
+func (d *stream) object(keep bool) (*scanned, error) {
 	if err := d.open(); err != nil {
 		return nil, err
 	}
-	head := map[string]json.RawMessage{}
-	var flows []flow.Flow
-	var badFlows error // a flow's field error, reported after the header's
-	sawFlows := false
+	sc := &scanned{head: map[string]json.RawMessage{}}
 	for d.dec.More() {
 		tok, err := d.dec.Token()
 		if err != nil {
@@ -60,8 +77,11 @@ func (d *stream) session() (*Session, error) {
 		key, _ := tok.(string)
 		switch {
 		case strings.EqualFold(key, "flows"):
-			sawFlows = true
-			if flows, badFlows, err = d.flows(d.sizeHint(head)); err != nil {
+			if sc.sawFlows {
+				return nil, &FieldError{"flows", "given twice"}
+			}
+			sc.sawFlows = true
+			if err := d.flows(sc, keep); err != nil {
 				return nil, err
 			}
 		case known(key):
@@ -69,7 +89,7 @@ func (d *stream) session() (*Session, error) {
 			if err := d.dec.Decode(&raw); err != nil {
 				return nil, d.syntax(err)
 			}
-			head[key] = raw
+			sc.head[key] = raw
 		default:
 			if err := d.skip(); err != nil {
 				return nil, d.syntax(err)
@@ -79,30 +99,46 @@ func (d *stream) session() (*Session, error) {
 	if err := d.close(); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(head)
+	return sc, nil
+}
+
+// info decodes and checks the gathered fields, then says whether the
+// flows key was there.
+func (sc *scanned) info() (*Info, error) {
+	data, err := json.Marshal(sc.head)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	s, err := decodeHead(data)
-	if err == nil {
-		err = s.checkHosts()
-	}
+	info, err := decodeInfo(data)
 	switch {
 	case err != nil:
 		return nil, err
-	case !sawFlows:
+	case !sc.sawFlows:
 		return nil, &FieldError{"flows", "missing (want an array of flows, [] when the capture saw none)"}
-	case badFlows != nil:
-		return nil, badFlows
 	}
-	s.Flows = flows
-	return s, nil
+	return info, nil
 }
 
-// known reports whether key names a Session field other than flows, as
+// session reads a whole session, flows kept (Read).
+func (d *stream) session() (*Session, error) {
+	sc, err := d.object(true)
+	if err != nil {
+		return nil, err
+	}
+	info, err := sc.info()
+	if err != nil {
+		return nil, err
+	}
+	if sc.badFlows != nil {
+		return nil, sc.badFlows
+	}
+	return &Session{Version: info.Version, Header: info.Header, Trailer: info.Trailer, Flows: sc.flows}, nil
+}
+
+// known reports whether key names a field other than flows, as
 // encoding/json matches names (ignoring case).
 func known(key string) bool {
-	for _, k := range sessionKeys {
+	for _, k := range headKeys {
 		if strings.EqualFold(k, key) {
 			return true
 		}
@@ -135,7 +171,7 @@ func (d *stream) close() error {
 	if _, err := d.dec.Token(); err != nil {
 		return d.syntax(err)
 	}
-	off := d.dec.InputOffset()
+	off := d.skew + d.dec.InputOffset()
 	switch _, err := d.dec.Token(); {
 	case err == io.EOF:
 		return nil
@@ -145,70 +181,91 @@ func (d *stream) close() error {
 	return fmt.Errorf("%w: %s: more JSON after the session object", ErrCorrupt, d.place(off))
 }
 
-// flows reads the value of "flows": an array, decoded and checked one flow
-// at a time. A flow whose values cannot be used gives bad, the first one
-// only (the
-// rest of the array is still read, for the syntax and for the keys that
-// may follow); err is a syntax or read error, which ends the reading.
-func (d *stream) flows(hint int) (flows []flow.Flow, bad, err error) {
+// flows reads the value of "flows": an array, whose flows are decoded
+// and checked one at a time (keep), or only read past with their place
+// noted. A flow whose values cannot be used gives sc.badFlows, the first
+// one only (the rest of the array is still read, for the syntax and for
+// the keys that may follow); the error returned is a syntax or read
+// error, which ends the reading.
+func (d *stream) flows(sc *scanned, keep bool) error {
 	tok, err := d.dec.Token()
 	if err != nil {
-		return nil, nil, d.syntax(err)
+		return d.syntax(err)
 	}
 	if tok != json.Delim('[') {
 		if tok == json.Delim('{') {
 			err = d.skipRest()
 		}
 		if err != nil {
-			return nil, nil, d.syntax(err)
+			return d.syntax(err)
 		}
 		kind := tokenKind(tok)
 		if raw, err := json.Marshal(tok); err == nil && kind != "object" {
 			kind = got(raw) // a scalar: shown with its value when short
 		}
-		return nil, &FieldError{"flows", "want an array, got " + kind}, nil
+		sc.badFlows = &FieldError{"flows", "want an array, got " + kind}
+		return nil
 	}
-	flows = make([]flow.Flow, 0, hint)
+	sc.flowsAt = d.skew + d.dec.InputOffset() - 1
+	var fd flowDecoder
+	if keep {
+		sc.flows = make([]flow.Flow, 0, d.sizeHint(sc.head))
+	}
+	var raw json.RawMessage // reused: RawMessage decodes into its own capacity
 	for i := 0; d.dec.More(); i++ {
-		var raw json.RawMessage
 		if err := d.dec.Decode(&raw); err != nil {
-			return nil, nil, d.syntax(err)
+			return d.syntax(err)
 		}
-		if bad != nil {
+		if !keep || sc.badFlows != nil {
 			continue
 		}
-		path := fmt.Sprintf("flows[%d]", i)
-		var f flow.Flow
-		if err := json.Unmarshal(raw, &f); err != nil {
-			bad = describeAt(path, raw, err, flowType)
+		if err := fd.decode(i, raw); err != nil {
+			sc.badFlows = err
 			continue
 		}
-		if string(bytes.TrimSpace(raw)) == "null" {
-			bad = &FieldError{path, "want an object, got null"}
-			continue
-		}
-		if fe := checkFlow(i, &f); fe != nil {
-			bad = fe
-			continue
-		}
-		flows = append(flows, f)
+		sc.flows = append(sc.flows, *fd.f.Clone())
 	}
 	if _, err := d.dec.Token(); err != nil {
-		return nil, nil, d.syntax(err)
+		return d.syntax(err)
 	}
-	return flows, bad, nil
+	sc.flowsEnd = d.skew + d.dec.InputOffset()
+	return nil
 }
 
-// minFlowJSON is about the fewest bytes Save writes for a flow (each has
-// a uid, addresses, times, counts, state and outcome: over 300 bytes), for
+// flowDecoder decodes flows one at a time into the same Flow.
+type flowDecoder struct {
+	w  wireFlow
+	sc flowScratch
+	f  flow.Flow
+}
+
+// decode decodes flows[i], raw, into fd.f and checks it.
+func (fd *flowDecoder) decode(i int, raw json.RawMessage) error {
+	fd.w = wireFlow{}
+	if err := json.Unmarshal(raw, &fd.w); err != nil {
+		return describeAt(fmt.Sprintf("flows[%d]", i), raw, err, wireFlowType)
+	}
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return &FieldError{fmt.Sprintf("flows[%d]", i), "want an object, got null"}
+	}
+	fd.w.toFlow(&fd.f, &fd.sc)
+	if fe := checkFlow(i, &fd.f); fe != nil {
+		return fe
+	}
+	return nil
+}
+
+// minFlowJSON is about the fewest bytes a flow takes in a file (each has
+// a uid, addresses, times, counts, state and outcome: about 300 bytes), for
 // sizeHint. A file of shorter, hand-made flows only grows the slice.
 const minFlowJSON = 256
 
 // sizeHint is how many flows to make room for before reading them: the
-// flow count of the stats when they came first (as Save writes them), but
-// no more than the rest of the file could hold, so a false count costs no
-// more than a file full of flows would. Growing the slice instead would copy it about twenty times for
-// a million flows and hold the old copy meanwhile.
+// flow count of the stats when they came first (as version 1 wrote them),
+// but no more than the rest of the file could hold, so a false count costs
+// no more than a file full of flows would. Growing the slice instead would
+// copy it about twenty times for a million flows and hold the old copy
+// meanwhile.
 func (d *stream) sizeHint(head map[string]json.RawMessage) int {
 	var st struct {
 		Flows int64 `json:"flows"`
@@ -259,10 +316,10 @@ func (d *stream) syntax(err error) error {
 	case errors.Is(err, ErrTooLarge):
 		return err
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: truncated after %d bytes", ErrCorrupt, d.in.n)
+		return fmt.Errorf("%w: truncated after %d bytes", ErrCorrupt, d.skew+d.in.n)
 	}
 	if syn, ok := errors.AsType[*json.SyntaxError](err); ok {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, d.place(d.dec.InputOffset()), oneLine(syn.Error()))
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, d.place(d.skew+d.dec.InputOffset()), oneLine(syn.Error()))
 	}
 	return err
 }

@@ -84,7 +84,7 @@ func (a *app) runCapture(f *captureFlags) error {
 	// addresses: all of them seen while capturing, since addresses added
 	// during the window (a second service address) carry its traffic too.
 	var ifHosts *ifaceHosts
-	if len(opts.Hosts) == 0 && (opts.Site == nil || len(opts.Site.Hosts) == 0) {
+	if sessionHosts(opts).Origin == capture.OriginNone {
 		ifHosts = &ifaceHosts{iface: f.iface, seen: map[netip.Addr]bool{}}
 		if _, err := ifHosts.refresh(&opts); err != nil {
 			return err
@@ -94,9 +94,8 @@ func (a *app) runCapture(f *captureFlags) error {
 	if err != nil {
 		return err
 	}
-	keep := sessionKeeper(f.session)
 	start := time.Now()
-	st, err := a.captureLive(f, &opts, aud, ifHosts, keep)
+	st, sess, err := a.captureLive(f, &opts, aud, ifHosts)
 	if err != nil {
 		return err
 	}
@@ -104,24 +103,10 @@ func (a *app) runCapture(f *captureFlags) error {
 	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %s, %s, %d dropped by the kernel\n",
 		end.Sub(start).Truncate(time.Millisecond), text.Count(st.Packets, "packet", "packets"), text.Count(st.Flows, "flow", "flows"), st.KernelDrops)
 
-	var saveErr error
-	if keep != nil {
-		saveErr = a.saveCaptureSession(f, keep.Result(st), opts, start, end)
-	}
+	saveErr := sess.close(st, end, sessionHosts(opts))
 	// The report is written even when the session could not be.
 	err = a.writeFindings(aud.Report(st), failOn, &f.audit)
 	return joinWriteErrors(err, saveErr)
-}
-
-// saveCaptureSession writes the flows kept as the --session file.
-func (a *app) saveCaptureSession(f *captureFlags, res *capture.Result, opts analyze.Options, start, end time.Time) error {
-	node := f.node
-	if node == "" {
-		node, _ = os.Hostname()
-	}
-	s := session.New(res, node, version, start, end)
-	s.Hosts, s.HostsHow = sessionHosts(opts, f.audit.site)
-	return session.Save(f.session, s)
 }
 
 // check refuses unusable flags with one line, before anything is opened
@@ -167,7 +152,7 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 // the interface, showing progress, and returns its statistics: with a
 // warning when it ended on an error. The error is only for a capture that
 // could not start.
-func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.Auditor, ifHosts *ifaceHosts, keep *capture.Collector) (capture.Stats, error) {
+func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.Auditor, ifHosts *ifaceHosts) (capture.Stats, *sessionSink, error) {
 	ctx := a.ctx
 	if f.duration > 0 {
 		var cancel context.CancelFunc
@@ -178,25 +163,31 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.A
 	// start message names the backend, so the choice is visible.
 	src, err := live.Open(f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
 	if errors.Is(err, live.ErrUnknownBackend) {
-		return capture.Stats{}, fmt.Errorf("--%w", err)
+		return capture.Stats{}, nil, fmt.Errorf("--%w", err)
 	}
 	if err != nil {
-		return capture.Stats{}, err
+		return capture.Stats{}, nil, err
 	}
 	defer src.Close() // Run releases it; this is for a panic before
-	if keep == nil && !aud.KeepsFlows() {
+	node := f.node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	sess, err := a.openSession(f.session, &f.audit, *opts,
+		session.Header{Node: node, Iface: f.iface, Backend: src.Backend(), Start: time.Now()})
+	if err != nil {
+		return capture.Stats{}, nil, err
+	}
+	if !aud.KeepsFlows() {
 		// Nothing held grows with the capture's length, only with the
 		// backend's flow bound: the heap need not reach twice what is
-		// live (streamHeapLimit).
+		// live (streamHeapLimit). A session is written as flows end.
 		setMemoryLimit(streamHeapLimit(src.MaxFlows()))
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: capturing on %s (%s), gateway %s: stop with Ctrl-C\n",
-		escape.Terminal(f.iface), src.Backend(), escape.Terminal(gatewayText(*opts, f.audit.site)))
+		escape.Terminal(f.iface), src.Backend(), escape.Terminal(gatewayText(*opts)))
 	view := newLiveView(newProgress(a.stderr, f.iface, f.live, time.Now()), aud, func() { ifHosts.addTo(opts, aud) })
-	sink := capture.Tee(auditSink(aud), view)
-	if keep != nil {
-		sink = capture.Tee(sink, keep)
-	}
+	sink := capture.Tee(auditSink(aud), view, sess.sink())
 	st, runErr := capture.Run(ctx, src, sink, capture.Options{ProgressEvery: liveProgressEvery})
 	view.finish()
 	ifHosts.addTo(opts, aud) // the interface may be gone: keep what was seen
@@ -205,52 +196,45 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.A
 		a.log.Warn("capture ended with an error: " + runErr.Error())
 		st.Warnings = append(st.Warnings, "capture ended early: "+runErr.Error())
 	}
-	return st, nil
+	return st, sess, nil
 }
 
 // sessionHosts is what a session records as the gateway's addresses: the
-// ones given or found on the interface, else the site file's (empty: the
+// ones given, found on the interface, or the site file's (none: the
 // report infers them again from the traffic).
-func sessionHosts(opts analyze.Options, siteFile string) ([]netip.Addr, string) {
-	switch {
-	case len(opts.Hosts) > 0 && opts.HostsHow != "":
-		return opts.Hosts, opts.HostsHow
-	case len(opts.Hosts) > 0:
-		return opts.Hosts, "--host"
-	case opts.Site != nil && len(opts.Site.Hosts) > 0:
-		return opts.Site.Hosts, "site file " + siteFile
+func sessionHosts(opts analyze.Options) capture.HostsDecision {
+	if opts.Gateway.Origin != capture.OriginNone {
+		return opts.Gateway
 	}
-	return nil, ""
+	return analyze.ResolveHosts(analyze.HostsInput{Flag: opts.Hosts, Site: opts.Site, SiteFile: opts.SiteFile})
 }
 
 // gatewayText describes the gateway addresses for the start message
 // (separated by blanks, not commas, unlike the report).
-func gatewayText(opts analyze.Options, siteFile string) string {
-	hosts, how := sessionHosts(opts, siteFile)
-	if len(hosts) == 0 {
+func gatewayText(opts analyze.Options) string {
+	d := sessionHosts(opts)
+	if len(d.Addrs) == 0 {
 		return "addresses inferred from the traffic"
 	}
 	s := ""
-	for i, h := range hosts {
+	for i, h := range d.Addrs {
 		if i > 0 {
 			s += " "
 		}
 		s += h.String()
 	}
-	if how != "" {
-		s += " (" + how + ")"
-	}
-	return s
+	return s + " (" + analyze.HostsHow(&d, analyze.HowShort) + ")"
 }
 
 // ifaceHosts accumulates the capture interface's addresses.
 type ifaceHosts struct {
 	iface string
 	seen  map[netip.Addr]bool
+	addrs []netip.Addr
 }
 
-// refresh adds the interface's current addresses to opts.Hosts and returns
-// those it had not seen.
+// refresh adds the interface's current addresses to those seen, makes
+// them opts' gateway addresses, and returns those it had not seen.
 func (h *ifaceHosts) refresh(opts *analyze.Options) ([]netip.Addr, error) {
 	addrs, err := live.InterfaceAddrs(h.iface)
 	if err != nil {
@@ -260,13 +244,12 @@ func (h *ifaceHosts) refresh(opts *analyze.Options) ([]netip.Addr, error) {
 	for _, ad := range addrs {
 		if !h.seen[ad] {
 			h.seen[ad] = true
-			opts.Hosts = append(opts.Hosts, ad)
+			h.addrs = append(h.addrs, ad)
 			added = append(added, ad)
 		}
 	}
-	if len(opts.Hosts) > 0 {
-		opts.HostsHow = "interface " + h.iface + " addresses"
-	}
+	opts.Gateway = analyze.ResolveHosts(analyze.HostsInput{Flag: opts.Hosts, Site: opts.Site, SiteFile: opts.SiteFile,
+		Iface: h.iface, IfaceAddrs: h.addrs})
 	return added, nil
 }
 
@@ -278,6 +261,6 @@ func (h *ifaceHosts) addTo(opts *analyze.Options, aud *analyze.Auditor) {
 		return
 	}
 	if added, err := h.refresh(opts); err == nil && len(added) > 0 {
-		aud.AddHosts(added, opts.HostsHow)
+		aud.AddHosts(opts.Gateway)
 	}
 }

@@ -276,10 +276,10 @@ func checkSession(t *testing.T, path string, tr *labtest.Truth, node, backend st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Node != node || s.Iface != "gw0" || s.Backend != backend || s.HostsHow != "interface gw0 addresses" ||
+	if s.Node != node || s.Iface != "gw0" || s.Backend != backend || s.Hosts.Origin != capture.OriginInterface || s.Hosts.Iface != "gw0" ||
 		s.Stats.KernelDrops != 0 || !s.End.After(s.Start) || s.ToolVersion == "" {
-		t.Errorf("session header: node %q iface %q backend %q hosts %q drops %d span %v-%v",
-			s.Node, s.Iface, s.Backend, s.HostsHow, s.Stats.KernelDrops, s.Start, s.End)
+		t.Errorf("session header: node %q iface %q backend %q hosts %+v drops %d span %v-%v",
+			s.Node, s.Iface, s.Backend, s.Hosts, s.Stats.KernelDrops, s.Start, s.End)
 	}
 	protos := map[string]uint8{"tcp": 6, "udp": 17}
 	for _, tf := range tr.Flows {

@@ -64,22 +64,23 @@ func TestCaptureNeedsLinux(t *testing.T) {
 
 func TestSessionHosts(t *testing.T) {
 	a1, a2 := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")
+	iface := capture.HostsDecision{Addrs: []netip.Addr{a1}, Origin: capture.OriginInterface, Iface: "gw0"}
 	tests := []struct {
 		name string
 		opts analyze.Options
 		want []netip.Addr
 		how  string
 	}{
-		{"interface", analyze.Options{Hosts: []netip.Addr{a1}, HostsHow: "interface gw0 addresses"}, []netip.Addr{a1}, "interface gw0 addresses"},
+		{"interface", analyze.Options{Gateway: iface}, []netip.Addr{a1}, "interface gw0 addresses"},
 		{"--host", analyze.Options{Hosts: []netip.Addr{a1}}, []netip.Addr{a1}, "--host"},
-		{"site", analyze.Options{Site: &catalog.Site{Hosts: []netip.Addr{a2}}}, []netip.Addr{a2}, "site file site.yaml"},
+		{"site", analyze.Options{Site: &catalog.Site{Hosts: []netip.Addr{a2}}, SiteFile: "site.yaml"}, []netip.Addr{a2}, "site file site.yaml"},
 		{"--host beats site", analyze.Options{Hosts: []netip.Addr{a1}, Site: &catalog.Site{Hosts: []netip.Addr{a2}}}, []netip.Addr{a1}, "--host"},
 		{"none", analyze.Options{}, nil, ""},
 	}
 	for _, tc := range tests {
-		got, how := sessionHosts(tc.opts, "site.yaml")
-		if !slices.Equal(got, tc.want) || how != tc.how {
-			t.Errorf("%s: %v %q, want %v %q", tc.name, got, how, tc.want, tc.how)
+		got := sessionHosts(tc.opts)
+		if how := analyze.HostsHow(&got, analyze.HowShort); !slices.Equal(got.Addrs, tc.want) || how != tc.how {
+			t.Errorf("%s: %v %q, want %v %q", tc.name, got.Addrs, how, tc.want, tc.how)
 		}
 	}
 }

@@ -78,8 +78,10 @@ func hostileSession(t *testing.T, dir string, files bool) string {
 	if files {
 		stats.Backend, stats.Iface, stats.Files = "file", "", []string{hostile("file")}
 	}
-	s := session.New(&capture.Result{Flows: []flow.Flow{ok, blocked}, Stats: stats}, hostile("node"), "test", t0, t0.Add(time.Minute))
-	s.Hosts, s.HostsHow = []netip.Addr{gwAddr}, hostile("hostshow")
+	s := &session.Session{Header: session.Header{ToolVersion: "test", Node: hostile("node"), Iface: stats.Iface, Backend: stats.Backend, Start: t0},
+		Trailer: session.Trailer{End: t0.Add(time.Minute), Stats: stats,
+			Hosts: capture.HostsDecision{Addrs: []netip.Addr{gwAddr}, Origin: capture.OriginRecorded, Note: hostile("hostshow")}},
+		Flows: []flow.Flow{ok, blocked}}
 	path := filepath.Join(dir, fmt.Sprintf("hostile-%v.session.json", files))
 	if err := session.Save(path, s); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/flowaudit/flowaudit/analyze"
 	"github.com/flowaudit/flowaudit/analyze/render"
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
@@ -32,6 +33,9 @@ type auditFlags struct {
 	output   string
 	failOn   string
 	all      bool
+	// recorded is what the sessions of a report recorded, for the inputs
+	// no flag gives (report.go).
+	recorded *recordedInputs
 }
 
 func (f *auditFlags) register(cmd *cobra.Command) {
@@ -93,28 +97,24 @@ func (a *app) runReplay(f *replayFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	sink := auditSink(aud)
-	keep := sessionKeeper(f.session.path)
-	if keep != nil {
-		sink = capture.Tee(sink, keep)
-	} else if !aud.KeepsFlows() {
+	// The session is written as the flows finish: nothing is held for it.
+	sess, err := a.openSession(f.session.path, &f.audit, opts, session.Header{Node: f.session.node, Backend: "file"})
+	if err != nil {
+		return err
+	}
+	defer sess.abort() // after close, a no-op
+	if !aud.KeepsFlows() {
 		setMemoryLimit(streamHeapLimit(f.maxFlows))
 	}
-	st, err := a.replayFiles(args, f.maxFlows, sink, false)
+	st, err := a.replayFiles(args, f.maxFlows, capture.Tee(auditSink(aud), sess.sink()), false)
 	if err != nil {
 		return err
 	}
 	rep := aud.Report(st)
-	var saveErr error
-	if keep != nil {
-		if rep.Hosts.Inferred {
-			// The session keeps the addresses this audit used, so a
-			// report merging it with other gateways' sessions audits
-			// each node with its own.
-			opts.Hosts, opts.HostsHow = rep.Hosts.Addrs, rep.Hosts.How
-		}
-		saveErr = f.session.save(keep.Result(st), opts, f.audit.site)
-	}
+	// The session keeps the addresses this audit used (inferred ones
+	// too), so a report merging it with other gateways' sessions audits
+	// each node with its own.
+	saveErr := sess.close(st, st.End, rep.Hosts.From)
 	// The report is written even when the session could not be.
 	err = a.writeFindings(rep, failOn, &f.audit)
 	return a.interrupted(joinWriteErrors(err, saveErr))
@@ -122,17 +122,6 @@ func (a *app) runReplay(f *replayFlags, args []string) error {
 
 // auditSink streams flows into the Auditor.
 func auditSink(aud *analyze.Auditor) capture.Sink { return capture.SinkFuncs{OnFlow: aud.Add} }
-
-// sessionKeeper keeps every flow for a session file when path is set
-// (nil otherwise). Memory then grows with the capture: R3's streaming
-// session writer (capture/session.Create, Writer.Flow appending each flow
-// as it finishes) replaces this Collector as the sink.
-func sessionKeeper(path string) *capture.Collector {
-	if path == "" {
-		return nil
-	}
-	return &capture.Collector{}
-}
 
 // check refuses unusable flags and inputs with one line before anything
 // is read, and returns the audit's options.
@@ -190,7 +179,7 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 	if err != nil {
 		return opts, nil, err
 	}
-	cat, err := a.loadCatalog(f.catalogs)
+	cat, err := f.loadCatalog(a) // --catalog files, else a session's record
 	if err != nil {
 		return opts, nil, err
 	}
@@ -208,6 +197,9 @@ func (f *auditFlags) resolve(a *app) (analyze.Options, []analyze.Status, error) 
 		if opts.Site, err = catalog.LoadSiteLimit(f.site, int64(a.maxInput)); err != nil {
 			return opts, nil, sizeHint(firstProblem(err, f.site, true))
 		}
+		opts.SiteFile = f.site
+	} else if f.recorded != nil {
+		opts.Site, opts.SiteFile = f.recorded.site() // what a session recorded
 	}
 	for _, h := range f.hosts {
 		addr, err := netip.ParseAddr(strings.TrimSpace(h))

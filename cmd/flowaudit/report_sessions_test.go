@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/session"
 )
@@ -69,9 +70,9 @@ func TestReportHostsPerSession(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			args := append([]string{"-p", "mailcleaner"}, tc.args...)
-			args = append(args, writeSessionAt(t, filepath.Join(dir, "gw1.json"), "gw1", t0, tc.hosts1, "--host", gatewayFlows(gw1Addr, 3, t0)...))
+			args = append(args, writeSessionAt(t, filepath.Join(dir, "gw1.json"), "gw1", t0, tc.hosts1, capture.OriginFlag, gatewayFlows(gw1Addr, 3, t0)...))
 			if !tc.single {
-				args = append(args, writeSessionAt(t, filepath.Join(dir, "gw2.json"), "gw2", t0, tc.hosts2, "--host", gatewayFlows(gw2Addr, 3, t0)...))
+				args = append(args, writeSessionAt(t, filepath.Join(dir, "gw2.json"), "gw2", t0, tc.hosts2, capture.OriginFlag, gatewayFlows(gw2Addr, 3, t0)...))
 			}
 			rep := runReport(t, args...)
 			if got := strings.Join(rep.Hosts.Addrs, ","); got != tc.addrs || rep.Summary.Transit != tc.transit || rep.Hosts.Inferred != tc.inferred {
@@ -119,19 +120,22 @@ func TestReportTwoGatewaysFromCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	// replay recorded the addresses it inferred, and that it inferred them.
-	if len(s.Hosts) != 2 || !s.HostsInferred {
-		t.Errorf("replay's session: hosts %v (%q) inferred %v, want 2 inferred", s.Hosts, s.HostsHow, s.HostsInferred)
+	if len(s.Hosts.Addrs) != 2 || s.Hosts.Origin != capture.OriginInferred || len(s.Hosts.Inference.Chosen) != 2 {
+		t.Fatalf("replay's session: hosts %+v, want 2 inferred", s.Hosts)
 	}
 	rename := map[netip.Addr]netip.Addr{gw1Addr: gw2Addr,
 		netip.MustParseAddr("2001:db8:a::10"): netip.MustParseAddr("2001:db8:a::11")}
 	gw2 := *s
 	gw2.Node = "gw2"
 	gw2.Flows = slices.Clone(s.Flows)
-	gw2.Hosts = nil
-	for _, a := range s.Hosts {
-		gw2.Hosts = append(gw2.Hosts, rename[a])
+	gw2.Hosts = capture.HostsDecision{Origin: capture.OriginInferred, Inference: &capture.HostsInference{}}
+	for _, a := range s.Hosts.Addrs {
+		gw2.Hosts.Addrs = append(gw2.Hosts.Addrs, rename[a])
 	}
-	gw2.HostsHow = strings.NewReplacer("192.0.2.10 ", "192.0.2.11 ", "2001:db8:a::10 ", "2001:db8:a::11 ").Replace(s.HostsHow)
+	for _, c := range s.Hosts.Inference.Chosen {
+		c.Addr = rename[c.Addr]
+		gw2.Hosts.Inference.Chosen = append(gw2.Hosts.Inference.Chosen, c)
+	}
 	for i := range gw2.Flows {
 		f := &gw2.Flows[i]
 		if a, ok := rename[f.Orig.Addr()]; ok {
@@ -150,7 +154,7 @@ func TestReportTwoGatewaysFromCapture(t *testing.T) {
 		s    *session.Session
 		path string
 	}{{s, c1}, {&gw2, c2}} {
-		x.s.Hosts, x.s.HostsHow, x.s.HostsInferred = nil, "", false
+		x.s.Hosts = capture.HostsDecision{}
 		if err := session.Save(x.path, x.s); err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +198,7 @@ func TestReportRefusesSessions(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	good := writeSessionAt(t, "gw1.json", "gw1", t0, []netip.Addr{gwAddr}, "--host", mkFlow(flow.ProtoTCP, 25, flow.Unreachable, t0))
+	good := writeSessionAt(t, "gw1.json", "gw1", t0, []netip.Addr{gwAddr}, capture.OriginFlag, mkFlow(flow.ProtoTCP, 25, flow.Unreachable, t0))
 	data, err := os.ReadFile(good)
 	if err != nil {
 		t.Fatal(err)
@@ -213,19 +217,19 @@ func TestReportRefusesSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	copied := variant("copy.json", `"tool_version": "test"`, `"tool_version": "copied"`)
-	later := writeSessionAt(t, "later.json", "gw1", t0.Add(time.Hour), []netip.Addr{gwAddr}, "--host", mkFlow(flow.ProtoTCP, 25, flow.Unreachable, t0.Add(time.Hour)))
+	later := writeSessionAt(t, "later.json", "gw1", t0.Add(time.Hour), []netip.Addr{gwAddr}, capture.OriginFlag, mkFlow(flow.ProtoTCP, 25, flow.Unreachable, t0.Add(time.Hour)))
 	tests := []struct {
 		name  string
 		files []string
 		want  string
 	}{
-		{"unknown outcome", []string{variant("o.json", `"outcome": "unreachable"`, `"outcome": "bogus"`)},
+		{"unknown outcome", []string{variant("o.json", `"outcome":"unreachable"`, `"outcome":"bogus"`)},
 			`session o.json: flows[0].outcome: unknown outcome "bogus" (want established, rejected, unreachable, unanswered or unknown)`},
-		{"unknown conn_state", []string{variant("c.json", `"conn_state": "S0"`, `"conn_state": "S9"`)}, `session c.json: flows[0].conn_state: unknown conn_state "S9"`},
-		{"bad protocol", []string{variant("p.json", `"proto": 6`, `"proto": "tcp"`)}, `session p.json: flows[0].proto: want a whole number from 0 to 255, got string "tcp"`},
-		{"bad orig", []string{variant("a.json", `"orig": "192.0.2.10:40000"`, `"orig": "192.0.2.10"`)}, `session a.json: flows[0].orig: "192.0.2.10" is not an ip:port`},
-		{"bad host", []string{variant("h.json", `"192.0.2.10"`+"\n", `"192.0.2.10", "nope"`+"\n")}, `session h.json: hosts[1]: "nope" is not an IP address`},
-		{"version type", []string{variant("v.json", `"version": 1`, `"version": "1"`)}, `session v.json: version: want a whole number, got string "1"`},
+		{"unknown conn_state", []string{variant("c.json", `"conn_state":"S0"`, `"conn_state":"S9"`)}, `session c.json: flows[0].conn_state: unknown conn_state "S9"`},
+		{"bad protocol", []string{variant("p.json", `"proto":6`, `"proto":"tcp"`)}, `session p.json: flows[0].proto: want a whole number from 0 to 255, got string "tcp"`},
+		{"bad orig", []string{variant("a.json", `"orig":"192.0.2.10:40000"`, `"orig":"192.0.2.10"`)}, `session a.json: flows[0].orig: "192.0.2.10" is not an ip:port`},
+		{"bad host", []string{variant("h.json", `"192.0.2.10"`+"\n", `"192.0.2.10", "nope"`+"\n")}, `session h.json: hosts.addrs[1]: "nope" is not an IP address`},
+		{"version type", []string{variant("v.json", `"version": 2`, `"version": "2"`)}, `session v.json: version: want a whole number, got string "2"`},
 		{"a capture, not a session", []string{pcap}, "session " + pcap + ": not a flowaudit session file (not JSON)"},
 		{"same file twice", []string{good, good}, "session gw1.json is given twice: each flow would count twice"},
 		{"same file, two names", []string{good, filepath.Join(dir, good)}, "sessions gw1.json and " + filepath.Join(dir, good) + " are the same file"},
@@ -256,9 +260,9 @@ func TestReportSameNodeOverlap(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	shared := mkFlow(flow.ProtoTCP, 25, flow.Established, t0.Add(40*time.Second))
-	r1 := writeSessionAt(t, filepath.Join(dir, "r1.json"), "gw1", t0, []netip.Addr{gwAddr}, "--host",
+	r1 := writeSessionAt(t, filepath.Join(dir, "r1.json"), "gw1", t0, []netip.Addr{gwAddr}, capture.OriginFlag,
 		mkFlow(flow.ProtoTCP, 25, flow.Established, t0), shared)
-	r2 := writeSessionAt(t, filepath.Join(dir, "r2.json"), "gw1", t0.Add(30*time.Second), []netip.Addr{gwAddr}, "--host",
+	r2 := writeSessionAt(t, filepath.Join(dir, "r2.json"), "gw1", t0.Add(30*time.Second), []netip.Addr{gwAddr}, capture.OriginFlag,
 		shared, mkFlow(flow.ProtoTCP, 25, flow.Unreachable, t0.Add(50*time.Second)))
 	rep := runReport(t, "-p", "mailcleaner", r1, r2)
 	smtp := rep.req("mailcleaner/out-tcp-25-smtp")

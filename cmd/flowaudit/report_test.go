@@ -42,19 +42,26 @@ func mkFlowFrom(gw netip.Addr, proto uint8, port uint16, out flow.Outcome, at ti
 
 func writeSession(t *testing.T, dir, node string, flows ...flow.Flow) string {
 	t.Helper()
-	return writeSessionAt(t, filepath.Join(dir, node+".session.json"), node, time.Time{}, []netip.Addr{gwAddr}, "interface gw0 addresses", flows...)
+	return writeSessionAt(t, filepath.Join(dir, node+".session.json"), node, time.Time{}, []netip.Addr{gwAddr}, capture.OriginInterface, flows...)
 }
 
 // writeSessionAt saves a session of node at path, started at start (zero:
 // 10:00), recording hosts (nil: none, as replay without --host used to).
-func writeSessionAt(t *testing.T, path, node string, start time.Time, hosts []netip.Addr, how string, flows ...flow.Flow) string {
+func writeSessionAt(t *testing.T, path, node string, start time.Time, hosts []netip.Addr, origin capture.HostsOrigin, flows ...flow.Flow) string {
 	t.Helper()
 	if start.IsZero() {
 		start = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	}
-	s := session.New(&capture.Result{Flows: flows, Stats: capture.Stats{Backend: "afpacket", Iface: "gw0",
-		Packets: uint64(2 * len(flows)), Flows: uint64(len(flows))}}, node, "test", start, start.Add(time.Minute))
-	s.Hosts, s.HostsHow = hosts, how
+	s := &session.Session{Header: session.Header{ToolVersion: "test", Node: node, Iface: "gw0", Backend: "afpacket", Start: start},
+		Trailer: session.Trailer{End: start.Add(time.Minute), Stats: capture.Stats{Backend: "afpacket", Iface: "gw0",
+			Packets: uint64(2 * len(flows)), Flows: uint64(len(flows))}},
+		Flows: flows}
+	if len(hosts) > 0 {
+		s.Hosts = capture.HostsDecision{Addrs: hosts, Origin: origin}
+		if origin == capture.OriginInterface {
+			s.Hosts.Iface = "gw0"
+		}
+	}
 	if err := session.Save(path, s); err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +218,8 @@ func TestReplaySessionThenReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Node != "lab" || s.Backend != "file" || len(s.Flows) == 0 || s.HostsHow != "--host" || len(s.Hosts) != 2 {
-		t.Errorf("session: node %q backend %q %d flows hosts %v (%s)", s.Node, s.Backend, len(s.Flows), s.Hosts, s.HostsHow)
+	if s.Node != "lab" || s.Backend != "file" || len(s.Flows) == 0 || s.Hosts.Origin != capture.OriginFlag || len(s.Hosts.Addrs) != 2 {
+		t.Errorf("session: node %q backend %q %d flows hosts %+v", s.Node, s.Backend, len(s.Flows), s.Hosts)
 	}
 	// report takes the hosts from the session.
 	if err := run(context.Background(), []string{"report", "-p", "mailcleaner", "--fail-on", "none", "-o", r2, sess}, &stdout, &stderr); err != nil {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bounds.sh: what hostile or very large inputs cost flowaudit (issue 10):
 # time, exit status and peak RSS of each command on generated inputs. The
-# figures are in docs/decoding.md ("Bounds") and docs/session.md ("Size").
+# figures are in docs/decoding.md ("Bounds") and docs/session.md ("Size and memory").
 #
 #   make build && bash testdata/bench/bounds.sh
 #

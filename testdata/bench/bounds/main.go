@@ -27,7 +27,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/capture/session"
 )
 
@@ -193,17 +192,23 @@ func scale(n int, in, out string) error {
 	if len(base) == 0 {
 		return fmt.Errorf("%s has no flows", in)
 	}
-	flows := make([]flow.Flow, n)
-	for i := range flows {
+	// Streamed: the output's flows are never all in memory.
+	w, err := session.Create(out, s.Header)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	for i := range n {
 		f := base[i%len(base)]
 		round := i / len(base)
 		f.UID = fmt.Sprintf("C%017d", i)
 		f.Orig = netip.AddrPortFrom(f.Orig.Addr(), f.Orig.Port()+uint16(round*7))
-		flows[i] = f
+		if err := w.Flow(&f); err != nil {
+			return err
+		}
 	}
-	s.Flows = flows
 	s.Stats.Flows = uint64(n)
-	return session.Save(out, s)
+	return w.Close(s.Trailer)
 }
 
 func site(path string) error {
