@@ -22,6 +22,7 @@ type packedFlow struct {
 	start, end int64    // Unix nanoseconds
 	origPkts   uint64
 	respPkts   uint64
+	attempts   uint32 // a retransmitted SYN proves no answer came (coverage.go)
 	uid        string
 	process    *flow.Process // eBPF attribution, rarely set
 	origPort   uint16
@@ -147,7 +148,7 @@ func (p *packTables) restore(pf *packedFlow, f *flow.Flow, icmp *flow.ICMPError)
 func packFlow(f *flow.Flow) packedFlow {
 	o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 	pf := packedFlow{orig: o.As16(), resp: r.As16(), origFam: famOf(o), respFam: famOf(r),
-		start: nanos(f.Start), end: nanos(f.End), origPkts: f.OrigPkts, respPkts: f.RespPkts,
+		start: nanos(f.Start), end: nanos(f.End), origPkts: f.OrigPkts, respPkts: f.RespPkts, attempts: uint32(max(f.Attempts, 0)),
 		payload: f.OrigBytes > 0 || f.RespBytes > 0, uid: strings.Clone(f.UID), origPort: f.Orig.Port(), respPort: f.Resp.Port(), proto: f.Proto,
 		process: cloneProcess(f.Process), open: f.Open}
 	for i, o := range outcomeCodes {
@@ -181,7 +182,7 @@ func unpackFlow(pf *packedFlow, f *flow.Flow, icmp *flow.ICMPError) {
 		Orig:  netip.AddrPortFrom(addr(pf.orig, pf.origFam), pf.origPort),
 		Resp:  netip.AddrPortFrom(addr(pf.resp, pf.respFam), pf.respPort),
 		Start: fromNanos(pf.start), End: fromNanos(pf.end),
-		OrigPkts: pf.origPkts, RespPkts: pf.respPkts, Outcome: outcomeCodes[pf.outcome],
+		OrigPkts: pf.origPkts, RespPkts: pf.respPkts, Attempts: int(pf.attempts), Outcome: outcomeCodes[pf.outcome],
 		Process: pf.process, Open: pf.open}
 	if pf.payload {
 		f.OrigBytes = 1

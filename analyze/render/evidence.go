@@ -66,6 +66,34 @@ func productsText(ps []analyze.ProductSummary) string {
 
 // coverageText is the evidence line: what was read, when, how much, and
 // whether anything was lost.
+// sidesText says which sides of the flows the capture holds (the report's
+// coverage): "out 22 both sides, 5 originator only, 0 responder only; in
+// 6 both sides, 1 originator only, 0 responder only; both directions
+// shown"; "" for a report without coverage (older versions).
+func sidesText(c *analyze.Coverage) string {
+	if c == nil {
+		return ""
+	}
+	dir := func(name string, d analyze.SideCounts) string {
+		return fmt.Sprintf("%s %d both sides, %d originator only, %d responder only", name, d.Both, d.OrigOnly, d.RespOnly)
+	}
+	s := dir("out", c.Out) + "; " + dir("in", c.In) + "; "
+	var lacks []string
+	for _, x := range []struct {
+		chk        analyze.SideCheck
+		what, seen string
+	}{{c.Received, "received", "sent"}, {c.Sent, "sent", "received"}} {
+		if x.chk.Missing {
+			lacks = append(lacks, fmt.Sprintf("LACKS what the gateway %s (%d of %d established TCP flows show only what it %s)",
+				x.what, x.chk.Without, x.chk.EstablishedTCP, x.seen))
+		}
+	}
+	if len(lacks) == 0 {
+		return s + "both directions shown"
+	}
+	return s + strings.Join(lacks, "; ")
+}
+
 func coverageText(c analyze.CaptureSummary) string {
 	var b strings.Builder
 	switch {

@@ -30,6 +30,9 @@ func Markdown(w io.Writer, rep *analyze.Report, opts Options) error {
 	p("- Products: %s", mdText(productsText(rep.Products)))
 	p("- Gateway: %s", mdText(hostsText(rep.Hosts)))
 	p("- Capture: %s", mdText(coverageText(rep.Capture)))
+	if sd := sidesText(rep.Coverage); sd != "" {
+		p("- Sides: %s", mdText(sd))
+	}
 	if !rep.Generated.IsZero() {
 		p("- Generated: %s", stamp(rep.Generated))
 	}

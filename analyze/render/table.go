@@ -130,6 +130,9 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 	t.para("Products:     ", 0, "", productsText(rep.Products))
 	t.para("Gateway:      ", 0, "", hostsText(rep.Hosts))
 	t.para("Capture:      ", 0, "", coverageText(rep.Capture))
+	if sd := sidesText(rep.Coverage); sd != "" {
+		t.para("Sides:        ", 0, "", sd)
+	}
 	if l := lossText(rep.Capture); l != "" {
 		t.para("WARNING: capture loss: ", 9, ansiRed, l)
 	}
