@@ -67,15 +67,27 @@ func productsText(ps []analyze.ProductSummary) string {
 // coverageText is the evidence line: what was read, when, how much, and
 // whether anything was lost.
 // sidesText says which sides of the flows the capture holds (the report's
-// coverage): "out 22 both sides, 5 originator only, 0 responder only; in
-// 6 both sides, 1 originator only, 0 responder only; both directions
-// shown"; "" for a report without coverage (older versions).
+// coverage), per direction, leaving zeros out: "out: 16 both sides, 5
+// originator only; in: 5 both sides; both directions shown"; "" for a
+// report without coverage (older versions).
 func sidesText(c *analyze.Coverage) string {
 	if c == nil {
 		return ""
 	}
 	dir := func(name string, d analyze.SideCounts) string {
-		return fmt.Sprintf("%s %d both sides, %d originator only, %d responder only", name, d.Both, d.OrigOnly, d.RespOnly)
+		var parts []string
+		for _, x := range []struct {
+			n    int
+			what string
+		}{{d.Both, "both sides"}, {d.OrigOnly, "originator only"}, {d.RespOnly, "responder only"}} {
+			if x.n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+			}
+		}
+		if len(parts) == 0 {
+			return name + ": none"
+		}
+		return name + ": " + strings.Join(parts, ", ")
 	}
 	s := dir("out", c.Out) + "; " + dir("in", c.In) + "; "
 	var lacks []string
