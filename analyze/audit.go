@@ -267,6 +267,10 @@ func (a *Auditor) heldFlows() iter.Seq[*flow.Flow] {
 // when it still awaited an answer at the end of input, or when the scanner
 // test has not decided on its source yet.
 func (t *tally) add(a *Auditor, f *flow.Flow) {
+	if a.isReply(f) {
+		g := reversed(f)
+		f = &g
+	}
 	t.noteEnd(f)
 	t.noteSides(a, f)
 	src, screened := a.screened(f)

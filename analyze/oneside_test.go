@@ -42,6 +42,10 @@ func oneSidedScenario(t *testing.T, c *genCapture, gw, router netip.Addr, peer f
 	// out udp/53: answered.
 	c.udp(ap(gw, 42053), ap(peer(53), 53), "query")
 	c.udp(ap(peer(53), 53), ap(gw, 42053), "answer")
+	// out udp/1600: answered; neither port is one the flow table knows
+	// servers by, so only the audit can tell the reply from a request.
+	c.udp(ap(gw, 49307), ap(peer(16), 1600), "lookup")
+	c.udp(ap(peer(16), 1600), ap(gw, 49307), "result")
 	// out udp/6277: admin-prohibited.
 	req := c.udp(ap(gw, 42277), ap(peer(62), 6277), "dcc")
 	c.icmpErr(router, req, adminType(gw), adminCode(gw))
@@ -89,6 +93,7 @@ func oneSidedProduct() *catalog.Product {
 		req("out-tcp-443", catalog.Out, catalog.TCP, port(443)),
 		req("out-tcp-465", catalog.Out, catalog.TCP, port(465)),
 		req("out-udp-53", catalog.Out, catalog.UDP, port(53)),
+		req("out-udp-1600", catalog.Out, catalog.UDP, port(1600)),
 		req("out-udp-6277", catalog.Out, catalog.UDP, port(6277)),
 		req("out-udp-24441", catalog.Out, catalog.UDP, port(24441)),
 		req("in-tcp-25", catalog.In, catalog.TCP, port(25)),
@@ -113,6 +118,7 @@ func TestOneSidedCaptures(t *testing.T) {
 		"out-tcp-443":   {Blocked, Blocked, Inconclusive},      // a SYN-ACK alone proves only the SYN arrived
 		"out-tcp-465":   {NeverSeen, NeverSeen, Inconclusive},  // unanswered attempts would not show when received only
 		"out-udp-53":    {OK, Inconclusive, OK},                // an answer proves the query
+		"out-udp-1600":  {OK, Inconclusive, OK},                // a reply to the gateway, not an inbound flow
 		"out-udp-6277":  {Blocked, Inconclusive, Blocked},      // quoted by admin-prohibited
 		"out-udp-24441": {Blocked, Inconclusive, Inconclusive}, // no reply: cannot be told from either side alone
 		"in-tcp-25":     {OK, OK, OK},
