@@ -265,10 +265,6 @@ type verdict struct {
 	prov    prov
 }
 
-// attempted reports whether a Counts shows something tried: judged
-// attempts or inconclusive ones.
-func (c Counts) attempted() bool { return c.Attempts > 0 || c.Inconclusive > 0 }
-
 // inconclusiveNote says why a requirement's attempts were not judged
 // (c: its counts before resolution), or why never-seen is not a verdict
 // here; "" when neither applies.
