@@ -1,10 +1,15 @@
 package analyze
 
-import "time"
+import (
+	"time"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
+)
 
 // activityBuckets bounds the buckets of an Activity: 128 columns of
 // counts are enough for a density strip across a page, and cost a
-// requirement or unexpected group 1.5 KiB, allocated with its first flow.
+// requirement or unexpected group 3 KiB (six counters a bucket), allocated
+// with its first flow.
 const activityBuckets = 128
 
 // Activity counts flows over time in equal buckets, for a density view of
@@ -12,7 +17,7 @@ const activityBuckets = 128
 // wide (a power of two), aligned to the Unix epoch; Start is the start of
 // the first bucket, which holds the first flow, and the arrays (same
 // length, at most 128) count the flows that started in each bucket by
-// outcome: Other holds unknown and pending flows. The width is the
+// outcome: Other holds unknown, pending and inconclusive flows. The width is the
 // narrowest that holds every flow, so the counts are exact and do not
 // depend on the order the flows came in.
 type Activity struct {
@@ -23,12 +28,24 @@ type Activity struct {
 	Other       []int     `json:"other"`
 }
 
-// Activity kinds: the counters of one bucket.
+// Activity kinds: the counters of one bucket. The provisional kinds count
+// flows whose outcome the capture's coverage decides at Report (prov):
+// failures or inconclusive, rejections or unknown, replies or unknown.
 const (
 	actEstablished = iota
 	actFailed
 	actOther
+	actProvFails
+	actProvRejects
+	actProvAnswers
+	numActKinds
 )
+
+// provKinds pairs the provisional activity kinds with their classes.
+var provKinds = [...]struct {
+	kind int
+	p    prov
+}{{actProvFails, provNoAnswer}, {actProvRejects, provRespReject}, {actProvAnswers, provRespAnswer}}
 
 // activity gathers an Activity in fixed memory: bucket i holds the
 // flows of bucket index lo+i, an index counting buckets of 1 ms << shift
@@ -38,7 +55,7 @@ const (
 type activity struct {
 	shift  uint8
 	lo, hi int64 // lowest and highest index with a flow
-	counts [activityBuckets][3]uint32
+	counts [activityBuckets][numActKinds]uint32
 }
 
 // newActivity starts an activity with its first flow's start.
@@ -70,7 +87,7 @@ func (a *activity) add(t time.Time, kind int) {
 
 // coarsen doubles the bucket width, merging buckets in pairs.
 func (a *activity) coarsen() {
-	var merged [activityBuckets][3]uint32
+	var merged [activityBuckets][numActKinds]uint32
 	lo := a.lo >> 1
 	for i := int64(0); i <= a.hi-a.lo; i++ {
 		j := (a.lo+i)>>1 - lo
@@ -83,8 +100,9 @@ func (a *activity) coarsen() {
 	a.shift++
 }
 
-// report returns the Activity; nil when no flow was counted.
-func (a *activity) report() *Activity {
+// report returns the Activity, with the provisional kinds counted as s
+// decides; nil when no flow was counted.
+func (a *activity) report(s sides) *Activity {
 	if a == nil {
 		return nil
 	}
@@ -94,6 +112,16 @@ func (a *activity) report() *Activity {
 	for i := range n {
 		c := a.counts[i]
 		out.Established[i], out.Failed[i], out.Other[i] = int(c[actEstablished]), int(c[actFailed]), int(c[actOther])
+		for _, pk := range provKinds {
+			switch o, inc := s.resolve(pk.p); {
+			case inc || o == flow.Unknown:
+				out.Other[i] += int(c[pk.kind])
+			case o == flow.Established:
+				out.Established[i] += int(c[pk.kind])
+			default:
+				out.Failed[i] += int(c[pk.kind])
+			}
+		}
 	}
 	return out
 }

@@ -37,7 +37,7 @@ func TestActivity(t *testing.T) {
 			for i, tm := range times {
 				a.add(tm, kinds[i])
 			}
-			got := a.report()
+			got := a.report(sides{})
 			if first == nil {
 				first = got
 				checkActivity(t, got, times, span)

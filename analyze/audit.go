@@ -72,7 +72,7 @@ const MaxUnexpected = 1024
 // which groups (a set of keys, bounded by the key space) and their flows.
 type foldedGroups struct {
 	keys   map[unexpectedKey]struct{}
-	counts Counts
+	counts [2]Counts // inbound, outbound: provisional flows resolve by direction
 }
 
 // Audit matches the flows of res against the products' requirements and
@@ -147,6 +147,8 @@ type tally struct {
 	// backscatter rule set aside.
 	srcs  *sourceTable
 	noise noiseSum
+	// cov counts the sides of the flows the capture holds (coverage.go).
+	cov coverageAcc
 }
 
 // NewAuditor prepares an audit. It fails on unusable options: no product,
@@ -273,7 +275,12 @@ func (a *Auditor) heldFlows() iter.Seq[*flow.Flow] {
 // when it still awaited an answer at the end of input, or when the scanner
 // test has not decided on its source yet.
 func (t *tally) add(a *Auditor, f *flow.Flow) {
+	if a.isReply(f) {
+		g := reversed(f)
+		f = &g
+	}
 	t.noteEnd(f)
+	t.noteSides(a, f)
 	src, screened := a.screened(f)
 	switch {
 	case screened && isBackscatter(f):
@@ -449,7 +456,7 @@ func (t *tally) unexpected(f *flow.Flow, v view, pending bool, peerNo, notApp []
 	key := unexpectedKey{out: v.dir == catalog.Out, proto: proto, port: v.port}
 	u := t.unexp[key]
 	if u == nil && len(t.unexp) >= MaxUnexpected {
-		t.folded.add(key, f.Outcome, pending)
+		t.folded.add(key, f, pending)
 		return
 	}
 	if u == nil {
@@ -467,7 +474,8 @@ func (t *tally) unexpected(f *flow.Flow, v view, pending bool, peerNo, notApp []
 
 // report builds the Report from the tally; the tally stays usable.
 func (a *Auditor) report(stats capture.Stats) *Report {
-	t, pending := a.t.settle(a, stats.End)
+	cov := a.t.cov.report()
+	t, pending := a.t.settle(a, stats.End, &cov)
 	rep := a.base
 	rep.Requirements = nonNil(slices.Clone(a.base.Requirements))
 	rep.Products = nonNil(slices.Clone(a.base.Products))
@@ -485,20 +493,22 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 		rep.Warnings = append(rep.Warnings, "gateway addresses were inferred from the traffic ("+
 			text.Addrs(rep.Hosts.Addrs)+"): give --host or a site file to be sure")
 	}
+	rep.Coverage = &cov
 	for i := range a.rules {
-		finishRequirement(&rep.Requirements[i], &a.rules[i], t.evs[i], t.otherPeer[i], a.opts.Site)
+		finishRequirement(&rep.Requirements[i], &a.rules[i], t.evs[i], t.otherPeer[i], a.opts.Site, &cov)
 		rep.Summary.count(rep.Requirements[i].Status)
 	}
 	rep.Summary.Requirements = len(rep.Requirements)
-	rep.Unexpected = finishUnexpected(t.unexp, a.opts.Site)
+	rep.Unexpected = finishUnexpected(t.unexp, a.opts.Site, &cov)
 	rep.Summary.Unexpected = len(rep.Unexpected)
 	for _, u := range rep.Unexpected {
 		rep.Summary.UnexpectedFlows += u.Counts.Flows
 	}
 	if len(t.folded.keys) > 0 {
-		rep.UnexpectedFolded = &FoldedGroups{Groups: len(t.folded.keys), Counts: t.folded.counts}
+		folded := t.folded.total(&cov)
+		rep.UnexpectedFolded = &FoldedGroups{Groups: len(t.folded.keys), Counts: folded}
 		rep.Summary.Unexpected += len(t.folded.keys)
-		rep.Summary.UnexpectedFlows += t.folded.counts.Flows
+		rep.Summary.UnexpectedFlows += folded.Flows
 	}
 	for _, k := range housekeepingKinds {
 		if h := t.hk[k.kind]; h != nil {
@@ -511,6 +521,7 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	if pending > 0 {
 		rep.Warnings = append(rep.Warnings, pendingWarning(pending, a.pendingWindow()))
 	}
+	rep.Warnings = append(rep.Warnings, coverageWarnings(&cov)...)
 	rep.Warnings = append(rep.Warnings, foldWarnings(&rep)...)
 	t.noise.report(&rep)
 	rep.Warnings = append(rep.Warnings, zoneWarnings(a.rules)...)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/catalog"
 )
 
 // DefaultPendingWindow is how long an attempt must have had before the end
@@ -81,11 +82,16 @@ func (a *Auditor) pendingWindow() time.Duration {
 // scanners. It works on a copy, so t stays usable for more flows and a
 // later Report (which may age them differently), and says how many flows
 // were pending.
-func (t *tally) settle(a *Auditor, captureEnd time.Time) (*tally, int) {
+//
+// In a capture that lacks the answers of a direction's flows (cov), a flow
+// of that direction with no answer is not pending: a longer capture would
+// not show its answer either. It is placed as judged, and its coverage
+// makes it inconclusive.
+func (t *tally) settle(a *Auditor, captureEnd time.Time, cov *Coverage) (*tally, int) {
 	if len(t.awaiting) == 0 && t.srcs.nheld == 0 {
 		return t, 0
 	}
-	st := &settling{a: a, t: t, c: t.clone(), end: captureEnd, window: a.pendingWindow()}
+	st := &settling{a: a, t: t, c: t.clone(), end: captureEnd, window: a.pendingWindow(), cov: cov}
 	// Flows from screened sources go through the scanner test by source
 	// (in the order they came, within a source); the others are placed.
 	var screened []awaitingSrc
@@ -130,14 +136,25 @@ type settling struct {
 	window  time.Duration
 	pending int
 	f       flow.Flow
+	cov     *Coverage
 }
 
 // place places f, which awaited an answer: pending when younger than the
 // window.
 func (st *settling) place(f *flow.Flow) {
-	if p := st.t.pendingAt(f, st.end, st.window); st.c.place(st.a, f, p) && p {
+	if p := st.t.pendingAt(f, st.end, st.window) && !st.answerHidden(f); st.c.place(st.a, f, p) && p {
 		st.pending++
 	}
+}
+
+// answerHidden reports whether the capture lacks the side f's answer
+// would come from.
+func (st *settling) answerHidden(f *flow.Flow) bool {
+	d := catalog.In
+	if st.a.hs[f.Orig.Addr().Unmap()] {
+		d = catalog.Out
+	}
+	return f.RespPkts == 0 && st.cov.sidesFor(d).respHidden
 }
 
 // group applies the scanner test to the flows one source sent that awaited

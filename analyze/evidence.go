@@ -82,6 +82,17 @@ type evidence struct {
 	// the flows over time (nil until the first).
 	procs processTable
 	act   *activity
+	// provReasons count the reasons provisional flows fail with if the
+	// capture's coverage makes them failures; provFirst and provLast
+	// span them, by class (decided at Report: provisional).
+	provReasons         map[provReason]int
+	provFirst, provLast [numProv]time.Time
+}
+
+// provReason is a failure reason of a class of provisional flows.
+type provReason struct {
+	p prov
+	r Reason
 }
 
 // maxDetails bounds the details kept per reason: a firewall's address
@@ -101,18 +112,23 @@ func newEvidence(timeline bool) *evidence {
 		max = maxGroupPeers
 	}
 	return &evidence{peers: newPeerTable(max), nodes: map[string]*Counts{},
-		reasons: map[Reason]int{}, details: map[Reason]map[string]bool{}, keepTimes: timeline}
+		reasons: map[Reason]int{}, details: map[Reason]map[string]bool{}, keepTimes: timeline,
+		provReasons: map[provReason]int{}}
 }
 
-// countOutcome adds one flow's outcome to c; a pending flow is counted
-// apart, not as an attempt.
-func countOutcome(c *Counts, o flow.Outcome, pending bool) {
+// countOutcome adds one flow to c; a pending flow is counted apart, not as
+// an attempt, and so is a provisional one until Report resolves it.
+func countOutcome(c *Counts, vd verdict) {
 	c.Flows++
-	if pending {
+	switch {
+	case vd.pending:
 		c.Pending++
 		return
+	case vd.prov != provNone:
+		c.prov[vd.prov]++
+		return
 	}
-	switch o {
+	switch vd.out {
 	case flow.Established:
 		c.Established++
 	case flow.Rejected:
@@ -130,17 +146,24 @@ func countOutcome(c *Counts, o flow.Outcome, pending bool) {
 
 // add records one flow seen as v; a pending flow (cut off by the end of
 // the capture) counts in the flows, peers and timeline, never as an
-// attempt or a failure.
+// attempt or a failure; a flow seen from one side only whose verdict the
+// capture's coverage decides is provisional until Report.
 func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 	out := f.Outcome
 	if e.oneway && out == flow.Unanswered {
 		out = flow.Established
 		pending = false // nothing to wait for
 	}
-	countOutcome(&e.counts, out, pending)
-	e.peers.add(v.peer, v.names, out, pending)
-	kind := activityKind(out, pending)
-	e.procs.add(f.Process, kind == actFailed)
+	vd := verdict{out: out, pending: pending}
+	if !pending {
+		vd.prov = provisional(f, out)
+	}
+	countOutcome(&e.counts, vd)
+	e.peers.add(v.peer, v.names, vd)
+	kind := activityKind(vd)
+	// A program's failures include the flows the coverage may make
+	// failures: captures that name programs (eBPF) see both sides.
+	e.procs.add(f.Process, kind == actFailed || kind == actProvFails || kind == actProvRejects)
 	if e.act == nil {
 		e.act = newActivity(f.Start)
 	}
@@ -151,11 +174,15 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 			c = &Counts{}
 			e.nodes[strings.Clone(f.Node)] = c
 		}
-		countOutcome(c, out, pending)
+		countOutcome(c, vd)
 	}
 	if pending {
-		e.keep(f, v, OutcomePending, "")
+		e.keep(f, v, OutcomePending, "", provNone)
 		return // not an attempt: no first/last seen, no reason
+	}
+	if vd.prov != provNone {
+		e.addProv(f, v, vd.prov)
+		return
 	}
 	if out == flow.Unknown || out == "" {
 		return // not an attempt: no time, no reason
@@ -181,15 +208,42 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 			e.addDetail(r, detail)
 		}
 	}
-	e.keep(f, v, string(out), r)
+	e.keep(f, v, string(out), r, provNone)
+}
+
+// addProv records what Report needs to judge a provisional flow: its
+// reason should it be a failure, its time, its place on the timeline.
+func (e *evidence) addProv(f *flow.Flow, v view, p prov) {
+	var r Reason
+	if p == provNoAnswer || p == provRespReject {
+		r, _ = flowReason(f, v.dir)
+		e.provReasons[provReason{p, r}]++
+	}
+	if e.provFirst[p].IsZero() || f.Start.Before(e.provFirst[p]) {
+		e.provFirst[p] = f.Start
+	}
+	end := f.End
+	if end.Before(f.Start) {
+		end = f.Start
+	}
+	if end.After(e.provLast[p]) {
+		e.provLast[p] = end
+	}
+	e.keep(f, v, string(f.Outcome), r, p)
 }
 
 // activityKind is the Activity counter a flow goes to.
-func activityKind(out flow.Outcome, pending bool) int {
+func activityKind(vd verdict) int {
 	switch {
-	case pending || out == flow.Unknown || out == "":
+	case vd.prov == provNoAnswer:
+		return actProvFails
+	case vd.prov == provRespReject:
+		return actProvRejects
+	case vd.prov == provRespAnswer:
+		return actProvAnswers
+	case vd.pending || vd.prov != provNone || vd.out == flow.Unknown || vd.out == "":
 		return actOther
-	case out == flow.Established:
+	case vd.out == flow.Established:
 		return actEstablished
 	}
 	return actFailed
@@ -211,8 +265,9 @@ func (e *evidence) addDetail(r Reason, detail string) {
 	}
 }
 
-// keep puts f on the timeline (requirements only) as outcome.
-func (e *evidence) keep(f *flow.Flow, v view, outcome string, r Reason) {
+// keep puts f on the timeline (requirements only) as outcome (for a
+// provisional flow p: its outcome if judged, decided at Report).
+func (e *evidence) keep(f *flow.Flow, v view, outcome string, r Reason, p prov) {
 	if !e.keepTimes {
 		return
 	}
@@ -226,7 +281,7 @@ func (e *evidence) keep(f *flow.Flow, v view, outcome string, r Reason) {
 		e.maxKept = f.Start
 	}
 	e.timeline = append(e.timeline, Attempt{Time: f.Start.UTC(), Peer: v.peer, Port: v.port,
-		Outcome: outcome, Reason: r, Node: f.Node, UID: f.UID, Process: cloneProcess(f.Process)})
+		Outcome: outcome, Reason: r, Node: f.Node, UID: f.UID, Process: cloneProcess(f.Process), prov: p})
 	if len(e.timeline) >= 2*MaxTimeline {
 		e.trimTimeline()
 	}
@@ -256,11 +311,17 @@ func compareAttempts(a, b Attempt) int {
 		cmp.Compare(a.Node, b.Node), cmp.Compare(a.UID, b.UID), cmp.Compare(a.Outcome, b.Outcome))
 }
 
-// reasonList returns the failure reasons, most frequent first.
-func (e *evidence) reasonList() []ReasonCount {
+// reasonList returns the failure reasons, most frequent first, with
+// those of the provisional flows s makes failures.
+func (e *evidence) reasonList(s sides) []ReasonCount {
 	out := []ReasonCount{}
 	for _, r := range reasonOrder {
 		n := e.reasons[r]
+		for pr, k := range e.provReasons {
+			if o, inc := s.resolve(pr.p); pr.r == r && !inc && o != flow.Unknown && o != flow.Established {
+				n += k
+			}
+		}
 		if n == 0 {
 			continue
 		}
@@ -287,12 +348,16 @@ const MaxPeers = 100
 
 // peerList returns the peers worst first: most failed attempts, then most
 // flows, then address order; at most MaxPeers, and how many were left out.
-func (e *evidence) peerList(site *catalog.Site) ([]PeerSeen, int) {
+// Counts are resolved as s decides.
+func (e *evidence) peerList(site *catalog.Site, s sides) ([]PeerSeen, int) {
 	// Keep the MaxPeers best-ranked in a heap whose root is the worst kept:
 	// O(n log MaxPeers) rather than sorting every peer of a busy service.
 	kept := peerHeap{}
+	resolved := make([]peerAcc, len(e.peers.peers))
 	for i := range e.peers.peers {
-		p := &e.peers.peers[i]
+		resolved[i] = e.peers.peers[i]
+		resolved[i].counts = resolved[i].counts.resolved(s)
+		p := &resolved[i]
 		if len(kept) < MaxPeers {
 			heap.Push(&kept, p)
 		} else if comparePeers(p, kept[0]) < 0 {
@@ -314,12 +379,12 @@ func (e *evidence) peerList(site *catalog.Site) ([]PeerSeen, int) {
 }
 
 // folded returns the estimated number of folded peers and their flows'
-// counts; 0 and nil when no peer was folded.
-func (e *evidence) folded() (int, *Counts) {
+// counts (resolved as s decides); 0 and nil when no peer was folded.
+func (e *evidence) folded(s sides) (int, *Counts) {
 	if e.peers.folded == nil {
 		return 0, nil
 	}
-	c := e.peers.rest
+	c := e.peers.rest.resolved(s)
 	return e.peers.foldedPeers(), &c
 }
 
@@ -368,8 +433,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// nodeList returns the nodes in name order, and what each saw.
-func (e *evidence) nodeList() ([]string, []NodeCounts) {
+// nodeList returns the nodes in name order, and what each saw (resolved as
+// s decides).
+func (e *evidence) nodeList(s sides) ([]string, []NodeCounts) {
 	names := make([]string, 0, len(e.nodes))
 	for n := range e.nodes {
 		names = append(names, n)
@@ -377,7 +443,7 @@ func (e *evidence) nodeList() ([]string, []NodeCounts) {
 	slices.Sort(names)
 	by := make([]NodeCounts, len(names))
 	for i, n := range names {
-		by[i] = NodeCounts{Node: n, Counts: *e.nodes[n]}
+		by[i] = NodeCounts{Node: n, Counts: e.nodes[n].resolved(s)}
 	}
 	return names, by
 }
@@ -389,7 +455,7 @@ func outcomeList(c Counts) []string {
 		n    int
 		name flow.Outcome
 	}{{c.Established, flow.Established}, {c.Rejected, flow.Rejected}, {c.Unreachable, flow.Unreachable},
-		{c.Unanswered, flow.Unanswered}, {c.Unknown, flow.Unknown}, {c.Pending, OutcomePending}} {
+		{c.Unanswered, flow.Unanswered}, {c.Unknown, flow.Unknown}, {c.Inconclusive, OutcomeInconclusive}, {c.Pending, OutcomePending}} {
 		if x.n > 0 {
 			out = append(out, string(x.name))
 		}

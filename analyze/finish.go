@@ -5,64 +5,155 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
 )
 
-// finishRequirement turns evidence into the requirement's verdict.
-func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, site *catalog.Site) {
+// finishRequirement turns evidence into the requirement's verdict, with
+// the flows seen from one side only judged as the capture's coverage
+// allows (docs/report.md "One-sided captures").
+func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, site *catalog.Site, cov *Coverage) {
+	s := cov.sidesFor(r.dir)
 	ev.trimTimeline()
-	req.Counts = ev.counts
-	req.Peers, req.PeersOmitted = ev.peerList(site)
-	req.PeersFolded, req.FoldedCounts = ev.folded()
-	req.Nodes, req.ByNode = ev.nodeList()
-	req.FirstSeen, req.LastSeen = utcPtr(ev.first), utcPtr(ev.last)
-	req.Timeline, req.TimelineOmitted = nonNil(slices.Clone(ev.timeline)), ev.omitted
+	req.Counts = ev.counts.resolved(s)
+	req.Peers, req.PeersOmitted = ev.peerList(site, s)
+	req.PeersFolded, req.FoldedCounts = ev.folded(s)
+	req.Nodes, req.ByNode = ev.nodeList(s)
+	first, last := ev.span(s)
+	req.FirstSeen, req.LastSeen = utcPtr(first), utcPtr(last)
+	req.Timeline, req.TimelineOmitted = resolveTimeline(ev.timeline, s), ev.omitted
 	req.OtherPeerFlows = otherPeer
-	req.Reasons = ev.reasonList()
+	req.Reasons = ev.reasonList(s)
 	req.Processes, req.ProcessFlowsOther = ev.procs.list(), ev.procs.other
 	if req.TimelineOmitted > 0 {
 		// The timeline shows every flow otherwise.
-		req.Activity = ev.act.report()
+		req.Activity = ev.act.report(s)
 	}
-	c := ev.counts
-	switch {
-	case !r.applies:
+	if !r.applies {
 		req.Status = NotApplicable
+		return
+	}
+	c := req.Counts
+	failed, remote := c.Failed(), ""
+	if rs, worked := remoteSide(r, ev, s, site); rs != nil {
+		req.RemoteSide = rs
+		failed, remote = 0, remoteNote(req, worked)
+	}
+	switch {
+	case c.Established > 0 && failed > 0:
+		req.Status = Partial
+	case c.Inconclusive > 0:
+		req.Status = Inconclusive
+	case c.Attempts == 0 && s.origHidden:
+		req.Status = Inconclusive
 	case c.Attempts == 0:
 		req.Status = NeverSeen
-	case c.Established == c.Attempts:
+	case failed == 0:
 		req.Status = OK
-	case c.Established > 0:
-		req.Status = Partial
 	default:
 		req.Status = Blocked
 	}
-	if c.Pending > 0 {
-		req.Note = pendingNote(c.Pending, req.Peers)
-	}
+	req.Note = requirementNote(req, ev.counts, r.dir, s, remote)
 	if (req.Status == Blocked || req.Status == Partial) && len(req.Reasons) > 0 {
 		req.Reason = req.Reasons[0].Reason
 		req.ReasonText = req.Reason.Text()
 	}
 }
 
+// requirementNote explains what was not judged, and why: pending flows,
+// attempts the capture's missing side leaves inconclusive (raw: counts
+// before resolution), attempts that side may hide, peers the remote-side
+// rule explains.
+func requirementNote(req *Requirement, raw Counts, d catalog.Direction, s sides, remote string) string {
+	var parts []string
+	if req.Counts.Pending > 0 {
+		parts = append(parts, pendingNote(req.Counts.Pending, req.Peers))
+	}
+	if n := inconclusiveNote(raw, d, s); n != "" {
+		parts = append(parts, n)
+	}
+	if s.origHidden && req.Status != Blocked && req.Status != Partial {
+		if req.Counts.Attempts == 0 && req.Counts.Inconclusive == 0 {
+			parts = append(parts, unseenNote(d))
+		} else {
+			parts = append(parts, hiddenNote(d))
+		}
+	}
+	if remote != "" {
+		parts = append(parts, remote)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// span returns the first and last time of the attempts, with the
+// provisional flows s makes attempts (or inconclusive ones).
+func (e *evidence) span(s sides) (first, last time.Time) {
+	first, last = e.first, e.last
+	for p := provNoAnswer; p < numProv; p++ {
+		if e.provFirst[p].IsZero() {
+			continue
+		}
+		if o, inc := s.resolve(p); !inc && o == flow.Unknown {
+			continue
+		}
+		if first.IsZero() || e.provFirst[p].Before(first) {
+			first = e.provFirst[p]
+		}
+		if e.provLast[p].After(last) {
+			last = e.provLast[p]
+		}
+	}
+	return first, last
+}
+
+// resolveTimeline copies a timeline with its provisional attempts judged
+// as s decides: inconclusive, an outcome, or left out (unknown: not an
+// attempt).
+func resolveTimeline(tl []Attempt, s sides) []Attempt {
+	out := make([]Attempt, 0, len(tl))
+	for _, a := range tl {
+		if a.prov != provNone {
+			o, inc := s.resolve(a.prov)
+			switch {
+			case inc:
+				a.Outcome, a.Reason = OutcomeInconclusive, ""
+			case o == flow.Unknown:
+				continue
+			default:
+				a.Outcome = string(o)
+				if o == flow.Established {
+					a.Reason = ""
+				}
+			}
+			a.prov = provNone
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // finishUnexpected orders the unexpected groups by direction (in first),
-// protocol and port.
-func finishUnexpected(m map[unexpectedKey]*unexpectedAcc, site *catalog.Site) []UnexpectedFlow {
+// protocol and port; flows seen from one side are judged as the capture's
+// coverage allows.
+func finishUnexpected(m map[unexpectedKey]*unexpectedAcc, site *catalog.Site, cov *Coverage) []UnexpectedFlow {
 	out := make([]UnexpectedFlow, 0, len(m))
 	for k, u := range m {
-		peers, omitted := u.ev.peerList(site)
-		folded, foldedCounts := u.ev.folded()
-		nodes, byNode := u.ev.nodeList()
+		s := cov.sidesFor(dirOf(k.out))
+		peers, omitted := u.ev.peerList(site, s)
+		folded, foldedCounts := u.ev.folded(s)
+		nodes, byNode := u.ev.nodeList(s)
+		counts := u.ev.counts.resolved(s)
+		first, last := u.ev.span(s)
 		out = append(out, UnexpectedFlow{
 			Direction: dirOf(k.out), Protocol: protoName(k.proto), Port: k.port,
-			Counts: u.ev.counts, Outcomes: outcomeList(u.ev.counts), Reasons: u.ev.reasonList(),
+			Counts: counts, Outcomes: outcomeList(counts), Reasons: u.ev.reasonList(s),
 			Peers: peers, PeersOmitted: omitted, PeersFolded: folded, FoldedCounts: foldedCounts, Nodes: nodes, ByNode: byNode,
-			FirstSeen: u.ev.first.UTC(), LastSeen: u.ev.last.UTC(),
+			FirstSeen: first.UTC(), LastSeen: last.UTC(),
 			PeerNotAllowed: sortedKeys(u.peerNotAllowed), NotApplicable: sortedKeys(u.notApplicable),
-			Processes: u.ev.procs.list(), ProcessFlowsOther: u.ev.procs.other, Activity: u.ev.act.report(),
+			Processes: u.ev.procs.list(), ProcessFlowsOther: u.ev.procs.other, Activity: u.ev.act.report(s),
 		})
 	}
 	slices.SortFunc(out, func(a, b UnexpectedFlow) int {
@@ -90,6 +181,8 @@ func (s *Summary) count(st Status) {
 		s.NeverSeen++
 	case NotApplicable:
 		s.NotApplicable++
+	case Inconclusive:
+		s.Inconclusive++
 	}
 }
 

@@ -5,16 +5,33 @@ import (
 	"strings"
 
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/catalog"
 )
 
 // add counts one flow of the unexpected group key, which the report does
 // not list.
-func (g *foldedGroups) add(key unexpectedKey, out flow.Outcome, pending bool) {
+func (g *foldedGroups) add(key unexpectedKey, f *flow.Flow, pending bool) {
 	if g.keys == nil {
 		g.keys = map[unexpectedKey]struct{}{}
 	}
 	g.keys[key] = struct{}{}
-	countOutcome(&g.counts, out, pending)
+	vd := verdict{out: f.Outcome, pending: pending}
+	if !pending {
+		vd.prov = provisional(f, f.Outcome)
+	}
+	i := 0
+	if key.out {
+		i = 1
+	}
+	countOutcome(&g.counts[i], vd)
+}
+
+// total returns the folded groups' counts, each direction's resolved as
+// the capture's coverage decides.
+func (g *foldedGroups) total(cov *Coverage) Counts {
+	c := g.counts[0].resolved(cov.sidesFor(catalog.In))
+	addCounts(&c, g.counts[1].resolved(cov.sidesFor(catalog.Out)))
+	return c
 }
 
 // foldWarnings say where the report counts peers or groups together

@@ -38,9 +38,12 @@ const (
 	OK Status = "ok"
 	// NotApplicable: the requirement's condition (feature) is off.
 	NotApplicable Status = "not-applicable"
-	// Inconclusive: attempts were seen, but none could be judged (the
-	// capture ended before their answers): tried, not judged. No audit
-	// gives it yet; the renderers already place and colour it.
+	// Inconclusive: tried, not judged. Attempts were seen that the
+	// capture cannot judge, because it lacks one direction of the
+	// traffic (replies are not in this capture), and the attempts it can
+	// judge do not decide the verdict on their own; or nothing was seen
+	// where the missing direction would hide attempts. Note says why
+	// (docs/report.md "One-sided captures").
 	Inconclusive Status = "inconclusive"
 	// Unexpected is not a requirement status: it names the unexpected
 	// flows for --fail-on and Findings.
@@ -48,10 +51,10 @@ const (
 )
 
 // Statuses lists the requirement statuses in report order.
-var Statuses = []Status{Blocked, Partial, NeverSeen, OK, NotApplicable}
+var Statuses = []Status{Blocked, Partial, Inconclusive, NeverSeen, OK, NotApplicable}
 
 // DefaultFailOn is what counts as a finding unless the user says otherwise.
-var DefaultFailOn = []Status{Blocked, Partial, NeverSeen, Unexpected}
+var DefaultFailOn = []Status{Blocked, Partial, Inconclusive, NeverSeen, Unexpected}
 
 // ParseStatus accepts a status name as written in reports (also
 // "never_seen", "neverseen" and "na" as conveniences).
@@ -63,6 +66,8 @@ func ParseStatus(s string) (Status, bool) {
 		return Partial, true
 	case "never-seen", "never_seen", "neverseen":
 		return NeverSeen, true
+	case "inconclusive":
+		return Inconclusive, true
 	case "ok":
 		return OK, true
 	case "not-applicable", "not_applicable", "na":
@@ -164,8 +169,12 @@ type Report struct {
 	Noise        *Noise         `json:"noise,omitempty"`
 	Housekeeping []Housekeeping `json:"housekeeping"`
 	Capture      CaptureSummary `json:"capture"`
+	// Coverage says which sides of the flows the capture holds, and
+	// whether it lacks what the gateway received or sent (docs/report.md
+	// "One-sided captures"). Absent in reports of versions before it.
+	Coverage *Coverage `json:"coverage,omitempty"`
 	// Warnings are things the reader must know to trust the report: loss,
-	// unconfigured zones, inferred hosts.
+	// unconfigured zones, inferred hosts, a missing side.
 	Warnings []string `json:"warnings"`
 	// Recorded names the inputs a report over sessions took from what the
 	// sessions recorded, no flag giving them: "products", "catalog
@@ -197,6 +206,9 @@ type Summary struct {
 	Blocked       int `json:"blocked"`
 	NeverSeen     int `json:"never_seen"`
 	NotApplicable int `json:"not_applicable"`
+	// Inconclusive counts requirements tried but not judged (left out
+	// when none, as reports before it had none).
+	Inconclusive int `json:"inconclusive,omitempty"`
 	// Unexpected counts groups of unexpected flows (direction, protocol,
 	// port); UnexpectedFlows counts the flows in them.
 	Unexpected      int `json:"unexpected"`
@@ -227,6 +239,8 @@ func (s Summary) Count(st Status) int {
 		return s.NeverSeen
 	case NotApplicable:
 		return s.NotApplicable
+	case Inconclusive:
+		return s.Inconclusive
 	case Unexpected:
 		return s.Unexpected
 	}
@@ -241,7 +255,8 @@ func (s Summary) Line() string {
 	for _, x := range []struct {
 		n    int
 		what string
-	}{{s.OK, "ok"}, {s.Partial, "partial"}, {s.Blocked, "blocked"}, {s.NeverSeen, "never seen"}, {s.NotApplicable, "not applicable"}} {
+	}{{s.OK, "ok"}, {s.Partial, "partial"}, {s.Blocked, "blocked"}, {s.Inconclusive, "inconclusive"}, {s.NeverSeen, "never seen"},
+		{s.NotApplicable, "not applicable"}} {
 		if x.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
 		}
@@ -293,6 +308,14 @@ type Counts struct {
 	// Pending counts flows the capture's end cut off before an answer
 	// could come (see OutcomePending): in Flows, not in Attempts.
 	Pending int `json:"pending"`
+	// Inconclusive counts attempts the capture cannot judge, as it lacks
+	// the direction that would show their answer (see
+	// OutcomeInconclusive): in Flows, not in Attempts. Left out when none.
+	Inconclusive int `json:"inconclusive,omitempty"`
+	// prov counts flows whose outcome depends on the capture's coverage,
+	// known only at Report (sides.resolve); zero in every Counts a
+	// Report holds.
+	prov [numProv]int
 }
 
 // OutcomePending is the timeline outcome (and unexpected outcome) of a
@@ -301,6 +324,12 @@ type Counts struct {
 // packet: the capture ended before an answer could arrive, so it is
 // neither a failure nor a success.
 const OutcomePending = "pending"
+
+// OutcomeInconclusive is the timeline outcome (and unexpected outcome) of
+// an attempt the capture cannot judge: seen from one side only, in a
+// capture that lacks the other direction, and proving neither success nor
+// failure from the side it shows (docs/report.md "One-sided captures").
+const OutcomeInconclusive = "inconclusive"
 
 // Failed is attempts that did not work.
 func (c Counts) Failed() int { return c.Attempts - c.Established }
@@ -342,6 +371,9 @@ type Attempt struct {
 	// Process is the local program that opened the flow, when the capture
 	// backend could tell (eBPF attribution, best effort).
 	Process *flow.Process `json:"process,omitempty"`
+	// prov marks an attempt whose outcome the capture's coverage decides
+	// at Report (Outcome and Reason are then what it would be judged).
+	prov prov
 }
 
 // MaxTimeline bounds each requirement's timeline; TimelineOmitted counts
@@ -399,6 +431,12 @@ type Requirement struct {
 	// UnconfiguredZones are zones this requirement names that the site does
 	// not define: they matched any peer.
 	UnconfiguredZones []string `json:"unconfigured_zones"`
+	// RemoteSide lists the peers whose failures the remote-side rule
+	// explains (docs/report.md "Remote-side failures"): an outbound
+	// requirement to any peer (or a wide zone) whose port worked to many
+	// other peers, while these never answered. They did not make the
+	// requirement partial. Absent when the rule did not apply.
+	RemoteSide []PeerSeen `json:"remote_side,omitempty"`
 	// OtherPeerFlows counts flows with this direction, protocol and port to
 	// or from peers the requirement does not allow (listed as unexpected).
 	OtherPeerFlows  int       `json:"other_peer_flows"`

@@ -66,6 +66,46 @@ func productsText(ps []analyze.ProductSummary) string {
 
 // coverageText is the evidence line: what was read, when, how much, and
 // whether anything was lost.
+// sidesText says which sides of the flows the capture holds (the report's
+// coverage), per direction, leaving zeros out: "out: 16 both sides, 5
+// originator only; in: 5 both sides; both directions shown"; "" for a
+// report without coverage (older versions).
+func sidesText(c *analyze.Coverage) string {
+	if c == nil {
+		return ""
+	}
+	dir := func(name string, d analyze.SideCounts) string {
+		var parts []string
+		for _, x := range []struct {
+			n    int
+			what string
+		}{{d.Both, "both sides"}, {d.OrigOnly, "originator only"}, {d.RespOnly, "responder only"}} {
+			if x.n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+			}
+		}
+		if len(parts) == 0 {
+			return name + ": none"
+		}
+		return name + ": " + strings.Join(parts, ", ")
+	}
+	s := dir("out", c.Out) + "; " + dir("in", c.In) + "; "
+	var lacks []string
+	for _, x := range []struct {
+		chk        analyze.SideCheck
+		what, seen string
+	}{{c.Received, "received", "sent"}, {c.Sent, "sent", "received"}} {
+		if x.chk.Missing {
+			lacks = append(lacks, fmt.Sprintf("LACKS what the gateway %s (%d of %d established TCP flows show only what it %s)",
+				x.what, x.chk.Without, x.chk.EstablishedTCP, x.seen))
+		}
+	}
+	if len(lacks) == 0 {
+		return s + "both directions shown"
+	}
+	return s + strings.Join(lacks, "; ")
+}
+
 func coverageText(c analyze.CaptureSummary) string {
 	var b strings.Builder
 	switch {

@@ -99,6 +99,7 @@ type htmlView struct {
 	Cards    []htmlCard
 	Sections []htmlSection
 	Coverage string
+	Sides    string
 	Loss     string
 	Warnings []string
 	Hosts    string
@@ -176,7 +177,7 @@ type outcomeBar struct {
 }
 
 func newHTMLView(rep *analyze.Report, opts Options) *htmlView {
-	v := &htmlView{CSP: htmlCSPMeta, Style: htmlStyle, Script: htmlScript, Rep: rep, Summary: SummaryLine(rep), Coverage: coverageText(rep.Capture),
+	v := &htmlView{CSP: htmlCSPMeta, Style: htmlStyle, Script: htmlScript, Rep: rep, Summary: SummaryLine(rep), Coverage: coverageText(rep.Capture), Sides: sidesText(rep.Coverage),
 		Loss: lossText(rep.Capture), Warnings: warnings(rep), Hosts: hostsText(rep.Hosts),
 		Products: productsText(rep.Products), House: housekeepingText(rep.Housekeeping),
 		Heading: "flowaudit report: " + productNames(rep.Products), Attribution: rep.Capture.Attribution}

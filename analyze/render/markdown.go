@@ -33,6 +33,9 @@ func Markdown(w io.Writer, rep *analyze.Report, opts Options) error {
 		p("- Inputs: %s", mdText(r))
 	}
 	p("- Capture: %s", mdText(coverageText(rep.Capture)))
+	if sd := sidesText(rep.Coverage); sd != "" {
+		p("- Sides: %s", mdText(sd))
+	}
 	if !rep.Generated.IsZero() {
 		p("- Generated: %s", stamp(rep.Generated))
 	}

@@ -290,6 +290,9 @@ func outcomesText(c analyze.Counts, reasons []analyze.ReasonCount) string {
 	if c.Unknown > 0 {
 		parts = append(parts, fmt.Sprintf("%d unknown", c.Unknown))
 	}
+	if c.Inconclusive > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", c.Inconclusive, analyze.OutcomeInconclusive))
+	}
 	if c.Pending > 0 {
 		parts = append(parts, fmt.Sprintf("%d pending", c.Pending))
 	}
@@ -307,7 +310,7 @@ func countsText(c analyze.Counts) string {
 		n    int
 		what string
 	}{{c.Established, "established"}, {c.Rejected, "rejected"}, {c.Unreachable, "unreachable"},
-		{c.Unanswered, "unanswered"}, {c.Unknown, "unknown"}, {c.Pending, analyze.OutcomePending}} {
+		{c.Unanswered, "unanswered"}, {c.Unknown, "unknown"}, {c.Inconclusive, analyze.OutcomeInconclusive}, {c.Pending, analyze.OutcomePending}} {
 		if x.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
 		}

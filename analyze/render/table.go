@@ -133,6 +133,9 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 		t.para("Inputs:       ", 0, "", r)
 	}
 	t.para("Capture:      ", 0, "", coverageText(rep.Capture))
+	if sd := sidesText(rep.Coverage); sd != "" {
+		t.para("Sides:        ", 0, "", sd)
+	}
 	if l := lossText(rep.Capture); l != "" {
 		t.para("WARNING: capture loss: ", 9, ansiRed, l)
 	}

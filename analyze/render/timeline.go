@@ -78,6 +78,9 @@ const (
 var markShape = map[string]string{
 	"established": "m-circle", "rejected": "m-cross", "unreachable": "m-triangle", "unanswered": "m-square",
 	"unknown": "m-dot", analyze.OutcomePending: "m-ring", "unexpected": "m-diamond",
+	// Not judged (a side missing from the capture): drawn as unknown, its
+	// tooltip says inconclusive.
+	analyze.OutcomeInconclusive: "m-dot",
 }
 
 func pct(x float64) string { return fmt.Sprintf("%.2f%%", x) }

@@ -195,7 +195,7 @@ func parityCases() []parityCase {
 			frames: func(t *testing.T) [][]byte {
 				return [][]byte{udp(t, "[2001:db8::10]:41001", "[2001:db8:1::1]:2703", []byte("x"))}
 			}},
-		{name: "udp answer first (server port heuristic)", wantOutcome: flow.Unknown, wantState: flow.StateSHR, wantOrig: "192.0.2.10:41002",
+		{name: "udp answer first (server port heuristic)", wantOutcome: flow.Established, wantState: flow.StateSHR, wantOrig: "192.0.2.10:41002",
 			frames: func(t *testing.T) [][]byte {
 				return [][]byte{udp(t, "198.51.100.53:53", "192.0.2.10:41002", []byte("late answer"))}
 			}},

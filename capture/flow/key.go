@@ -132,18 +132,18 @@ func (k *Key) equal(o *Key) bool {
 		k.PortA == o.PortA && k.PortB == o.PortB && k.Proto == o.Proto && k.Fam == o.Fam && k.ID == o.ID
 }
 
-// innerKey is the key of the flow an ICMP error quotes.
-func innerKey(in *decode.Inner) Key {
-	var k Key
+// innerKey is the key of the flow an ICMP error quotes, and whether the
+// quoted packet's source is the key's A side.
+func innerKey(in *decode.Inner) (k Key, srcIsA bool) {
 	switch in.Proto {
 	case ProtoTCP, ProtoUDP:
-		makeKey(&k, in.Src, in.Dst, in.SrcPort, in.DstPort, in.Proto, 0)
+		srcIsA = makeKey(&k, in.Src, in.Dst, in.SrcPort, in.DstPort, in.Proto, 0)
 	case ProtoICMP, ProtoICMPv6:
-		makeKey(&k, in.Src, in.Dst, 0, 0, in.Proto, in.ICMPID)
+		srcIsA = makeKey(&k, in.Src, in.Dst, 0, 0, in.Proto, in.ICMPID)
 	default:
-		makeKey(&k, in.Src, in.Dst, 0, 0, in.Proto, 0)
+		srcIsA = makeKey(&k, in.Src, in.Dst, 0, 0, in.Proto, 0)
 	}
-	return k
+	return k, srcIsA
 }
 
 // addr returns side A (a=true) or B of the key as a netip.Addr.

@@ -44,11 +44,16 @@ type Summary struct {
 //   - UDP, ICMP and other protocols: any packet from the responder means
 //     Established; otherwise an ICMP error means Unreachable; packets from
 //     the originator only mean Unanswered.
-//   - A flow with no originator packets (only the responder side was seen)
-//     is Unknown, whatever the protocol.
+//   - A flow with no originator packets (only the responder side was
+//     captured) is judged on what the responder's packets prove
+//     (responderOutcome): an ICMP error quoting the originator's packet
+//     means Unreachable; a TCP SYN-ACK followed by the responder's data
+//     or FIN, Established; an RST with ACK and nothing else, Rejected; a
+//     UDP, ICMP or other reply, Established; anything else (a SYN-ACK
+//     alone, retransmitted or not) is Unknown.
 func (s Summary) Outcome() Outcome {
 	if s.OrigPkts == 0 {
-		return Unknown
+		return s.responderOutcome()
 	}
 	if s.Proto == ProtoTCP {
 		switch {
@@ -91,6 +96,43 @@ func (s Summary) Outcome() Outcome {
 		return Unreachable
 	}
 	return Unanswered
+}
+
+// responderOutcome is what a flow proves when only its responder's
+// packets (and ICMP errors about the originator's) were captured, as in a
+// capture that holds one direction only. Whether the audit believes it
+// depends on whether the capture lacks the originator's side at all
+// (analyze decides, docs/flows.md "One-sided flows").
+//
+//   - An ICMP error that means failure, attached from its quote of the
+//     originator's packet: Unreachable (the quote proves the packet).
+//   - TCP: a SYN-ACK, then data or a FIN from the responder: Established.
+//     A server sends data, or closes, only on a connection its stack
+//     moved to ESTABLISHED, which takes the originator's ACK of the
+//     SYN-ACK (TCP Fast Open aside).
+//   - TCP: RSTs with ACK and nothing else: Rejected. That is how a stack,
+//     or a firewall speaking for it, refuses a SYN (RFC 9293 3.10.7.1:
+//     a segment without ACK is reset with RST+ACK); a bare RST (no ACK)
+//     resets a segment of a connection the sender does not know, which is
+//     no answer to an attempt.
+//   - UDP, ICMP echo and other protocols: any responder packet is a reply,
+//     and a reply proves the request: Established.
+//   - A SYN-ACK alone, even retransmitted, proves only that the SYN
+//     arrived: Unknown.
+func (s Summary) responderOutcome() Outcome {
+	switch {
+	case s.ICMPError:
+		return Unreachable
+	case s.RespPkts == 0:
+		return Unknown
+	case s.Proto != ProtoTCP:
+		return Established
+	case s.RespFlags&(flagSYN|flagACK) == flagSYN|flagACK && (s.RespBytes > 0 || s.RespFlags&flagFIN != 0):
+		return Established
+	case s.RespFlags&^(flagRST|flagACK) == 0 && s.RespFlags&flagRST != 0 && s.RespFlags&flagACK != 0 && s.RespBytes == 0:
+		return Rejected
+	}
+	return Unknown
 }
 
 // ICMPFails reports whether an ICMP (v6 false) or ICMPv6 error of this type

@@ -63,8 +63,11 @@ type TableStats struct {
 	Evicted uint64
 	// MissedBytes sums Flow.MissedBytes over finished flows.
 	MissedBytes uint64
-	// ICMPAttached counts ICMP errors attached to an existing flow.
+	// ICMPAttached counts ICMP errors attached to a flow.
 	ICMPAttached uint64
+	// ICMPQuoted counts the flows created from an ICMP error's quote,
+	// because the table held none of the flow's own packets.
+	ICMPQuoted uint64
 }
 
 // Expiry lists: each flow is on one, which sets its inactivity timeout.
@@ -294,6 +297,35 @@ var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // create inserts a new flow for packet p at index slot, choosing its
 // originator.
 func (t *Table) create(k *Key, h, slot uint32, fromA bool, p *decode.Packet) int32 {
+	pos := t.alloc(k, h, slot, p.TS, p.Proto, p.SrcPort == 53 || p.DstPort == 53)
+	e := &t.slab[pos]
+	flip := false
+	switch p.Proto {
+	case ProtoTCP:
+		flip = tcpFlip(p.TCPFlags, p.SrcPort, p.DstPort)
+	case ProtoUDP:
+		flip = likelyServerPort(p.SrcPort) && !likelyServerPort(p.DstPort)
+	case ProtoICMP, ProtoICMPv6:
+		e.icmpType, e.icmpCode = p.ICMPType, p.ICMPCode
+	}
+	if flip && (p.Dst.IsMulticast() || p.Dst == broadcast4) {
+		// A packet to a group address came from the originator, whatever
+		// its ports say (as Zeek decides).
+		flip = false
+	}
+	e.origIsA = fromA != flip
+	if flip {
+		e.hist[0] = '^'
+		e.histLen = 1
+	}
+	return pos
+}
+
+// alloc takes a free entry for a new flow of key k first seen at ts,
+// puts it on the expiry list of its protocol (dns: UDP to or from port
+// 53) and into the index at slot (found again if a full table had to
+// evict a flow first).
+func (t *Table) alloc(k *Key, h, slot uint32, ts int64, proto uint8, dns bool) int32 {
 	if t.idx.n >= t.cfg.MaxFlows {
 		t.evictOldest()
 		_, slot = t.idx.find(k, h, t.slab)
@@ -317,34 +349,15 @@ func (t *Table) create(k *Key, h, slot uint32, fromA bool, p *decode.Packet) int
 	}
 	e := &t.slab[pos]
 	gen := e.gen + 1
-	*e = entry{key: *k, start: p.TS, last: p.TS, list: listFor(p.Proto), gen: gen, active: true}
-	if p.Proto == ProtoUDP && (p.SrcPort == 53 || p.DstPort == 53) {
+	*e = entry{key: *k, start: ts, last: ts, list: listFor(proto), gen: gen, active: true}
+	if proto == ProtoUDP && dns {
 		e.list = listDNS
 	}
 	t.nextID++
 	e.id = t.nextID
 	t.stats.Flows++
-	flip := false
-	switch p.Proto {
-	case ProtoTCP:
-		flip = tcpFlip(p.TCPFlags, p.SrcPort, p.DstPort)
-	case ProtoUDP:
-		flip = likelyServerPort(p.SrcPort) && !likelyServerPort(p.DstPort)
-	case ProtoICMP, ProtoICMPv6:
-		e.icmpType, e.icmpCode = p.ICMPType, p.ICMPCode
-	}
-	if flip && (p.Dst.IsMulticast() || p.Dst == broadcast4) {
-		// A packet to a group address came from the originator, whatever
-		// its ports say (as Zeek decides).
-		flip = false
-	}
-	e.origIsA = fromA != flip
-	if flip {
-		e.hist[0] = '^'
-		e.histLen = 1
-	}
 	t.idx.insert(slot, h, pos)
-	t.queues[e.list].push(qent{at: p.TS, pos: pos, gen: gen})
+	t.queues[e.list].push(qent{at: ts, pos: pos, gen: gen})
 	return pos
 }
 
@@ -370,27 +383,47 @@ func listFor(proto uint8) uint8 {
 
 // tcpFlip decides whether the sender of the first packet seen is the
 // responder: always for a SYN-ACK (the SYN was missed), and for packets
-// without SYN by Zeek's port heuristic.
+// without SYN by Zeek's port heuristic. When neither port is a likely
+// server port, an RST with ACK as first packet is taken as a refusal of
+// a SYN the capture did not hold (RFC 9293: a segment without ACK, a SYN,
+// is reset with RST+ACK; nftables' "reject with tcp reset" does the same),
+// so its sender is the responder: a capture of what the gateway received
+// then shows the refused connection as the gateway's, not as an inbound
+// flow to its ephemeral port (Zeek keeps the sender as originator).
 func tcpFlip(flags uint8, sport, dport uint16) bool {
 	if flags&decode.SYN != 0 {
 		return flags&decode.ACK != 0
 	}
-	if !likelyServerPort(sport) {
-		return false
-	}
-	if likelyServerPort(dport) {
+	ls, ld := likelyServerPort(sport), likelyServerPort(dport)
+	switch {
+	case ls && ld:
 		return sport < dport
+	case ls || ld:
+		return ls
 	}
-	return true
+	return flags&(decode.RST|decode.ACK) == decode.RST|decode.ACK
 }
 
 // attachICMP attaches an ICMP error to the flow its quoted header names.
-// It reports false when no such flow exists.
+// When the table holds no such flow (a capture of one direction only, or
+// a flow already finished), the flow is created from the quote: the
+// quoted packet is the originator's (or, by the port heuristic, a reply
+// whose destination is the originator), so the error is the flow's answer
+// and does not become an ICMP flow of its own. It reports false when the
+// error cannot be attached: its quote is not usable (quoteUsable).
 func (t *Table) attachICMP(p *decode.Packet) bool {
-	k := innerKey(&p.Inner)
-	pos, _ := t.idx.find(&k, t.idx.hash(&k), t.slab)
+	k, srcIsA := innerKey(&p.Inner)
+	h := t.idx.hash(&k)
+	pos, slot := t.idx.find(&k, h, t.slab)
 	if pos < 0 {
-		return false
+		if !quoteUsable(p) {
+			return false
+		}
+		in := &p.Inner
+		pos = t.alloc(&k, h, slot, p.TS, in.Proto, in.SrcPort == 53 || in.DstPort == 53)
+		reply := likelyServerPort(in.SrcPort) && !likelyServerPort(in.DstPort)
+		t.slab[pos].origIsA = srcIsA != reply
+		t.stats.ICMPQuoted++
 	}
 	e := &t.slab[pos]
 	if prev, ok := t.icmpErrs[pos]; ok && e.hasICMP && ICMPFails(prev.v6, prev.typ, prev.code) &&
@@ -404,6 +437,26 @@ func (t *Table) attachICMP(p *decode.Packet) bool {
 		e.last = p.TS
 	}
 	t.stats.ICMPAttached++
+	return true
+}
+
+// quoteUsable reports whether an ICMP error's quote can name a flow the
+// table does not hold: the error goes back to the quoted packet's sender
+// (as errors do; anything else is forged or mangled), and the quote is a
+// TCP or UDP header with its ports (not a later fragment), or a packet of
+// another protocol than ICMP (keyed by its addresses). Quoted ICMP
+// messages keep the error as a flow of its own, as before.
+func quoteUsable(p *decode.Packet) bool {
+	in := &p.Inner
+	if in.Src != p.Dst {
+		return false
+	}
+	switch in.Proto {
+	case ProtoTCP, ProtoUDP:
+		return in.SrcPort != 0 || in.DstPort != 0
+	case ProtoICMP, ProtoICMPv6:
+		return false
+	}
 	return true
 }
 

@@ -155,11 +155,11 @@ func TestTableOutcomes(t *testing.T) {
 		}},
 		{name: "udp reply seen first is flipped", pkts: []decode.Packet{
 			udpPkt(t0, srv, 53, cli, 50003, 100),
-		}, flows: 1, state: StateSHR, history: "^d", outcome: Unknown},
+		}, flows: 1, state: StateSHR, history: "^d", outcome: Established}, // a reply proves its request
 		{name: "synack first is flipped", pkts: []decode.Packet{
 			tcpPkt(t0, srv, 22, cli, 40004, SA, 9, 100, 0),
 			tcpPkt(t0+1e6, srv, 22, cli, 40004, FA, 10, 100, 0),
-		}, flows: 1, state: StateSHR, history: "^hf", outcome: Unknown},
+		}, flows: 1, state: StateSHR, history: "^hf", outcome: Established}, // the server closed: it had accepted
 		{name: "icmp echo paired", pkts: []decode.Packet{
 			{TS: t0, Src: cli, Dst: srv, Proto: ProtoICMP, ICMPType: 8, ICMPID: 77, PayloadLen: 56},
 			{TS: t0 + 1e6, Src: srv, Dst: cli, Proto: ProtoICMP, ICMPType: 0, ICMPID: 77, PayloadLen: 56},
@@ -286,11 +286,75 @@ func TestTableOutcomes(t *testing.T) {
 }
 
 func TestTableICMPErrorWithoutFlow(t *testing.T) {
-	// An error quoting a flow never seen stays a flow of its own.
-	p := icmpErr(sec, fw, cli, 1, srv, 2, ProtoUDP, 3, 3)
-	flows := run(t, Config{}, []decode.Packet{p})
-	if len(flows) != 1 || flows[0].Proto != ProtoICMP || flows[0].Orig.Port() != 3 || flows[0].Resp.Port() != 3 {
-		t.Fatalf("flows = %+v", flows)
+	check := func(t *testing.T, flows []Flow, proto uint8, orig, resp netip.AddrPort, reason string) {
+		t.Helper()
+		if len(flows) != 1 {
+			t.Fatalf("flows = %+v, want one", flows)
+		}
+		f := flows[0]
+		if f.Proto != proto || f.Orig != orig || f.Resp != resp || f.Outcome != Unreachable ||
+			f.ICMP == nil || f.ICMP.Reason != reason || f.OrigPkts != 0 || f.RespPkts != 0 {
+			t.Errorf("flow %s %v -> %v outcome %s icmp %+v pkts %d/%d, want proto %d %v -> %v unreachable (%s), no packets",
+				f.UID, f.Orig, f.Resp, f.Outcome, f.ICMP, f.OrigPkts, f.RespPkts, proto, orig, resp, reason)
+		}
+	}
+	ap := netip.AddrPortFrom
+	t.Run("udp admin-prohibited, the request not captured", func(t *testing.T) {
+		check(t, run(t, Config{}, []decode.Packet{icmpErr(sec, fw, cli, 40001, srv, 6277, ProtoUDP, 3, 13)}),
+			ProtoUDP, ap(cli, 40001), ap(srv, 6277), "admin-prohibited")
+	})
+	t.Run("tcp v6 admin-prohibited, the syn not captured", func(t *testing.T) {
+		fw6 := netip.MustParseAddr("2001:db8::1")
+		check(t, run(t, Config{}, []decode.Packet{icmpErr(sec, fw6, cli6, 40002, srv6, 443, ProtoTCP, 1, 1)}),
+			ProtoTCP, ap(cli6, 40002), ap(srv6, 443), "admin-prohibited")
+	})
+	t.Run("a quoted reply names its destination the originator", func(t *testing.T) {
+		// The gateway's port unreachable for a late DNS answer.
+		check(t, run(t, Config{}, []decode.Packet{icmpErr(sec, cli, srv, 53, cli, 40003, ProtoUDP, 3, 3)}),
+			ProtoUDP, ap(cli, 40003), ap(srv, 53), "port-unreachable")
+	})
+	t.Run("later errors and packets join the quoted flow", func(t *testing.T) {
+		flows := run(t, Config{}, []decode.Packet{
+			icmpErr(sec, fw, cli, 40004, srv, 2703, ProtoTCP, 3, 13),
+			icmpErr(2*sec, fw, cli, 40004, srv, 2703, ProtoTCP, 3, 13),
+		})
+		check(t, flows, ProtoTCP, ap(cli, 40004), ap(srv, 2703), "admin-prohibited")
+	})
+	t.Run("an error not sent back to the quoted sender stays an icmp flow", func(t *testing.T) {
+		p := icmpErr(sec, fw, cli, 1, srv, 2, ProtoUDP, 3, 3)
+		p.Dst = netip.MustParseAddr("192.0.2.99")
+		flows := run(t, Config{}, []decode.Packet{p})
+		if len(flows) != 1 || flows[0].Proto != ProtoICMP || flows[0].Orig.Port() != 3 || flows[0].Resp.Port() != 3 {
+			t.Fatalf("flows = %+v", flows)
+		}
+	})
+	t.Run("a quote without ports stays an icmp flow", func(t *testing.T) {
+		flows := run(t, Config{}, []decode.Packet{icmpErr(sec, fw, cli, 0, srv, 0, ProtoUDP, 3, 13)})
+		if len(flows) != 1 || flows[0].Proto != ProtoICMP {
+			t.Fatalf("flows = %+v", flows)
+		}
+	})
+}
+
+func TestTableRefusalFirstIsFlipped(t *testing.T) {
+	// A receive-only capture: the server's RST+ACK refusing a SYN to a
+	// port no list names (7) is the first packet. The gateway's
+	// connection stays the gateway's; a bare RST keeps its sender.
+	for _, tc := range []struct {
+		name    string
+		flags   uint8
+		orig    uint16
+		outcome Outcome
+	}{
+		{"rst+ack", RA, 33858, Rejected},
+		{"bare rst", R, 7, Unknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flows := run(t, Config{}, []decode.Packet{tcpPkt(sec, srv, 7, cli, 33858, tc.flags, 0, 2, 0)})
+			if len(flows) != 1 || flows[0].Orig.Port() != tc.orig || flows[0].Outcome != tc.outcome {
+				t.Fatalf("flows = %+v, want orig port %d, %s", flows, tc.orig, tc.outcome)
+			}
+		})
 	}
 }
 

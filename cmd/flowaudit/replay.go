@@ -49,8 +49,8 @@ func (f *auditFlags) register(cmd *cobra.Command) {
 	fl.StringVarP(&f.format, "format", "f", defaultReportFormat, "report `FORMAT`: "+reportFormatNames())
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
 	fl.BoolVar(&f.all, "all", false, "list every not-applicable requirement in full (by default they fold to one line)")
-	fl.StringVar(&f.failOn, "fail-on", "blocked,partial,never-seen,unexpected",
-		"`STATUSES` that make the exit status 1 (comma-separated: blocked, partial, never-seen, ok, not-applicable, unexpected; \"none\" for never)")
+	fl.StringVar(&f.failOn, "fail-on", "blocked,partial,inconclusive,never-seen,unexpected",
+		"`STATUSES` that make the exit status 1 (comma-separated: blocked, partial, inconclusive, never-seen, ok, not-applicable, unexpected; \"none\" for never)")
 }
 
 // replayFlags are replay's flags.
@@ -270,7 +270,7 @@ func parseFeatures(with, without []string) (map[string]bool, error) {
 func parseFailOn(s string) ([]analyze.Status, error) {
 	var out []analyze.Status
 	if strings.TrimSpace(s) == "" {
-		return nil, errors.New(`--fail-on "": give statuses (blocked, partial, never-seen, ok, not-applicable, unexpected) or none`)
+		return nil, errors.New(`--fail-on "": give statuses (blocked, partial, inconclusive, never-seen, ok, not-applicable, unexpected) or none`)
 	}
 	parts := strings.Split(s, ",")
 	for _, part := range parts {
@@ -286,7 +286,7 @@ func parseFailOn(s string) ([]analyze.Status, error) {
 		}
 		st, ok := analyze.ParseStatus(part)
 		if !ok {
-			return nil, fmt.Errorf("--fail-on %q: unknown status %q (want blocked, partial, never-seen, ok, not-applicable, unexpected or none)", s, part)
+			return nil, fmt.Errorf("--fail-on %q: unknown status %q (want blocked, partial, inconclusive, never-seen, ok, not-applicable, unexpected or none)", s, part)
 		}
 		out = append(out, st)
 	}
