@@ -266,6 +266,7 @@ func (e *evidence) clone() *evidence {
 		c.nodes[k] = &nn
 	}
 	c.reasons = maps.Clone(e.reasons)
+	c.provReasons = maps.Clone(e.provReasons)
 	c.details = make(map[Reason]map[string]bool, len(e.details))
 	for r, d := range e.details {
 		c.details[r] = maps.Clone(d)

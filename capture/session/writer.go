@@ -21,17 +21,17 @@ import (
 // temporary file next to it, synced and renamed by Close, removed by
 // Abort. Not safe for concurrent use.
 type Writer struct {
-	file  *atomicfile.File
-	buf   *bufio.Writer
-	line  bytes.Buffer  // one flow's JSON
-	enc   *json.Encoder // into line
-	wf    wireFlow
+	file *atomicfile.File
+	buf  *bufio.Writer
+	line bytes.Buffer  // one flow's JSON
+	enc  *json.Encoder // into line
+	wf   wireFlow
 	// start is the session's start when the header had none (SetStart);
 	// started says whether the header had one.
 	start   time.Time
 	started bool
 	flows   uint64
-	err   error // the first error: every later call returns it
+	err     error // the first error: every later call returns it
 }
 
 // Create starts writing a session to path with header h (Format and
