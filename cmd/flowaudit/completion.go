@@ -64,9 +64,6 @@ var (
 // captureBackends are capture's --backend values (live.Start).
 var captureBackends = []string{"auto", "ebpf", "afpacket"}
 
-// flowsFormats are the --format values of `flows`.
-var flowsFormats = []string{"table", "json", "zeek"}
-
 // commandFormats lists the --format values of each command that has the
 // flag, by command path (a test checks that none is missing).
 func commandFormats() map[string][]string {
@@ -76,9 +73,9 @@ func commandFormats() map[string][]string {
 		"flowaudit report":         report,
 		"flowaudit capture":        report,
 		"flowaudit diff":           slices.Sorted(maps.Keys(diffFormats)),
-		"flowaudit flows":          flowsFormats,
-		"flowaudit catalog show":   slices.Sorted(maps.Keys(showFormats)),
-		"flowaudit catalog export": slices.Sorted(maps.Keys(exportFormats)),
+		"flowaudit flows":          flowsFileFormats.sorted(),
+		"flowaudit catalog show":   showFileFormats.sorted(),
+		"flowaudit catalog export": exportFileFormats.sorted(),
 	}
 }
 

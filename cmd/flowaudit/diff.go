@@ -13,7 +13,6 @@ import (
 	"github.com/flowaudit/flowaudit/analyze/render"
 	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/catalog"
-	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 func init() { subcommands = append(subcommands, newDiffCmd) }
@@ -80,10 +79,10 @@ func (a *app) runDiff(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := diffFormats[f.format]; !ok {
-		return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
-	}
 	if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
+		return err
+	}
+	if err := f.resolveFormat(); err != nil {
 		return err
 	}
 	kinds := make([]string, 2)
@@ -103,13 +102,10 @@ func (a *app) runDiff(cmd *cobra.Command, f *auditFlags, args []string) error {
 	d.Tool = "flowaudit " + version
 	d.Before.File, d.Before.Kind = args[0], kinds[0]
 	d.After.File, d.After.Kind = args[1], kinds[1]
-	if err := writeRendered(a, d, diffFormats, f.format, f.output); err != nil {
+	// A file written is announced with the changes (stdout stays empty),
+	// so that exit status 1 does not read as a crash.
+	if err := writeRendered(a, d, diffFormats, f.format, f.output, d.Summary.Line()); err != nil {
 		return err
-	}
-	if f.output != "" && f.output != "-" {
-		// A file was written and stdout stays empty: say what is in it, so
-		// that exit status 1 does not read as a crash.
-		fmt.Fprintf(a.stderr, "wrote %s: %s\n", escape.Terminal(f.output), d.Summary.Line())
 	}
 	if n := d.Regressions(failOn); n > 0 {
 		return &findingsError{n: n}

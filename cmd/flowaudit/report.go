@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -36,10 +35,10 @@ func newReportCmd(a *app) *cobra.Command {
 			if len(args) == 0 {
 				return errors.New("report: no session file given (flowaudit report SESSION...)")
 			}
-			if _, ok := reportFormats[f.format]; !ok {
-				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
-			}
 			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
+				return err
+			}
+			if err := f.resolveFormat(); err != nil {
 				return err
 			}
 			rs, err := a.openSessions(args)
