@@ -172,9 +172,10 @@ func extsOf(set formatSet, name string) string {
 
 // announce says on stderr what a command wrote to a file, one line:
 // "flowaudit: wrote report.html: 6 blocked, 1 partial, 2 unexpected".
-// Nothing is said for stdout, which shows for itself.
+// Nothing is said for stdout, or a device (/dev/stdout), which show for
+// themselves.
 func (a *app) announce(output, summary string) {
-	if output == "" || output == "-" {
+	if output == "" || output == "-" || isDevice(output) {
 		return
 	}
 	fmt.Fprintf(a.stderr, "flowaudit: wrote %s: %s\n", escape.Terminal(output), summary)
