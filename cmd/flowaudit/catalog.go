@@ -141,7 +141,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 			if err := checkOutputs(*files, output{"--output", out}); err != nil {
 				return err
 			}
-			format, err := resolveFormat(showFileFormats, format, "table", out)
+			format, err := resolveFormat(showFileFormats, "", format, "table", out)
 			if err != nil {
 				return fmt.Errorf("catalog show: %w", err)
 			}

@@ -57,7 +57,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			if err := checkOutputs(inputs, output{"--output", out}); err != nil {
 				return err
 			}
-			format, err := resolveFormat(exportFileFormats, format, "nftables", out)
+			format, err := resolveFormat(exportFileFormats, "", format, "nftables", out)
 			if err != nil {
 				return fmt.Errorf("catalog export: %w", err)
 			}

@@ -73,7 +73,7 @@ func commandFormats() map[string][]string {
 		"flowaudit report":         report,
 		"flowaudit capture":        report,
 		"flowaudit diff":           slices.Sorted(maps.Keys(diffFormats)),
-		"flowaudit flows":          flowsFileFormats.sorted(),
+		"flowaudit flows":          strings.Split(flowsFileFormats.names(), "|"),
 		"flowaudit catalog show":   showFileFormats.sorted(),
 		"flowaudit catalog export": exportFileFormats.sorted(),
 	}
@@ -81,7 +81,7 @@ func commandFormats() map[string][]string {
 
 // noFileFlags take values that are no file names: the shell should not
 // offer files for them.
-var noFileFlags = []string{"host", "duration", "max-flows", "max-input-size", "node", "filter", "allow-admin"}
+var noFileFlags = []string{"host", "duration", "max-flows", "max-input-size", "node", "filter", "allow-admin", "port"}
 
 // registerCompletions gives every command in root's tree its argument and
 // flag candidates. run calls it only for a __complete request: cobra keeps
@@ -172,6 +172,8 @@ func flagCompleter(a *app, path, name string, formats map[string][]string) cobra
 		return fixedList(append(failOnStatuses(), "none"), true)
 	case "backend":
 		return fixedList(captureBackends, false)
+	case "outcome":
+		return fixedList(flowOutcomes, true)
 	case "iface":
 		return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return interfaceCandidates(), cobra.ShellCompDirectiveNoFileComp

@@ -84,7 +84,7 @@ func (f *flowsFlags) check(args []string) error {
 	if err := checkOutputs(args, output{"--output", f.output}); err != nil {
 		return err
 	}
-	format, err := resolveFormat(flowsFileFormats, f.format, "table", f.output)
+	format, err := resolveFormat(flowsFileFormats, "flows ", f.format, "table", f.output)
 	if err != nil {
 		return fmt.Errorf("flows: %w", err)
 	}

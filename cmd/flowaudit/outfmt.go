@@ -118,11 +118,11 @@ func formatWord(output string) string {
 //     it would write a file named json.
 //
 // Errors are one line naming the file, its extension and the formats that
-// fit.
-func resolveFormat(set formatSet, flag, def, output string) (string, error) {
+// fit; kind ("report ") names the document in an unknown format's error.
+func resolveFormat(set formatSet, kind, flag, def, output string) (string, error) {
 	given := flag != "" && flag != "auto"
 	if given && !set.has(flag) {
-		return "", fmt.Errorf("unknown format %q (want %s)", flag, set.names())
+		return "", fmt.Errorf("unknown %sformat %q (want %s)", kind, flag, set.names())
 	}
 	if output == "" || output == "-" || isDevice(output) {
 		if !given {

@@ -161,7 +161,7 @@ func (f *replayFlags) check(a *app, args []string) (analyze.Options, []analyze.S
 // resolveFormat turns --format and --output into the format written
 // (resolveFormat): a usage error before anything is read.
 func (f *auditFlags) resolveFormat() error {
-	format, err := resolveFormat(reportFileFormats, f.format, "table", f.output)
+	format, err := resolveFormat(reportFileFormats, "report ", f.format, "table", f.output)
 	if err != nil {
 		return err
 	}
