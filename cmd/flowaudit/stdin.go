@@ -32,15 +32,6 @@ func checkStdin(args []string) error {
 	return nil
 }
 
-// displayName is how an input argument is named in messages: "stdin" for
-// "-", else the path.
-func displayName(arg string) string {
-	if arg == stdinArg {
-		return stdinName
-	}
-	return arg
-}
-
 // captureInputs are the capture files args for pcapfile, "-" being
 // standard input (read as a stream, gzip included, named "stdin").
 func (a *app) captureInputs(args []string) []pcapfile.Input {
