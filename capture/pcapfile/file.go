@@ -97,6 +97,21 @@ func Open(path string) (capture.FrameReader, error) {
 	return s, nil
 }
 
+// OpenReader reads a capture from a stream, such as standard input, as
+// Open reads a file (the format is detected from the content, gzip
+// included); name stands for the stream in errors and statistics. The
+// stream's size is unknown, so InputBytes reports a size of 0. Closing
+// the reader does not close r.
+func OpenReader(name string, r io.Reader) (capture.FrameReader, error) {
+	in := &countingReader{r: r}
+	s, err := newFileSource(name, in)
+	if err != nil {
+		return nil, err
+	}
+	s.in = in
+	return s, nil
+}
+
 // countingReader counts the bytes read from a file, for InputBytes. It is
 // called once per read buffer (1 MiB), not per packet.
 type countingReader struct {

@@ -18,15 +18,39 @@ import (
 // Several such errors are joined on one line, separated by "; ", and
 // errors.Is sees through to each of them.
 func OpenMerged(paths []string) (capture.FrameReader, error) {
-	switch len(paths) {
+	ins := make([]Input, len(paths))
+	for i, p := range paths {
+		ins[i] = Input{Name: p}
+	}
+	return OpenInputs(ins)
+}
+
+// Input is one capture to read: the file at Name, or, when R is set, the
+// stream R (standard input), which Name then stands for in errors and
+// statistics (OpenReader).
+type Input struct {
+	Name string
+	R    io.Reader
+}
+
+func (in Input) open() (capture.FrameReader, error) {
+	if in.R != nil {
+		return OpenReader(in.Name, in.R)
+	}
+	return Open(in.Name)
+}
+
+// OpenInputs is OpenMerged for files and streams.
+func OpenInputs(ins []Input) (capture.FrameReader, error) {
+	switch len(ins) {
 	case 0:
 		return nil, errors.New("open captures: no file given")
 	case 1:
-		return Open(paths[0])
+		return ins[0].open()
 	}
-	m := &mergeSource{srcs: make([]capture.FrameReader, 0, len(paths)), heads: make([]capture.Frame, len(paths)), pending: -1}
-	for _, p := range paths {
-		s, err := Open(p)
+	m := &mergeSource{srcs: make([]capture.FrameReader, 0, len(ins)), heads: make([]capture.Frame, len(ins)), pending: -1}
+	for _, in := range ins {
+		s, err := in.open()
 		if err != nil {
 			m.Close()
 			return nil, err
@@ -107,13 +131,19 @@ func (m *mergeSource) Close() error {
 	return nil
 }
 
-// InputBytes implements capture.InputCounter: the sums over the merged files.
+// InputBytes implements capture.InputCounter: the sums over the merged
+// files; the size is 0 (unknown) when a stream of unknown size is merged.
 func (m *mergeSource) InputBytes() (read, size int64) {
+	unknown := false
 	for _, s := range m.srcs {
 		if c, ok := s.(capture.InputCounter); ok {
 			r, z := c.InputBytes()
 			read, size = read+r, size+z
+			unknown = unknown || z == 0
 		}
+	}
+	if unknown {
+		size = 0
 	}
 	return read, size
 }

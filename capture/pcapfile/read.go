@@ -28,12 +28,25 @@ var _ capture.Source = (*Source)(nil)
 // Source of flows, tracked in a table configured by table. A file that
 // cannot be opened or is not a capture is an error naming it.
 func OpenSource(paths []string, table flow.Config) (*Source, error) {
-	r, err := OpenMerged(paths)
+	ins := make([]Input, len(paths))
+	for i, p := range paths {
+		ins[i] = Input{Name: p}
+	}
+	return OpenSourceInputs(ins, table)
+}
+
+// OpenSourceInputs is OpenSource for files and streams (Input): the
+// statistics name each by its Name.
+func OpenSourceInputs(ins []Input, table flow.Config) (*Source, error) {
+	r, err := OpenInputs(ins)
 	if err != nil {
 		return nil, err
 	}
-	return &Source{r: r, flows: capture.Packets(r, capture.PacketOptions{Table: table}),
-		paths: append([]string(nil), paths...)}, nil
+	names := make([]string, len(ins))
+	for i, in := range ins {
+		names[i] = in.Name
+	}
+	return &Source{r: r, flows: capture.Packets(r, capture.PacketOptions{Table: table}), paths: names}, nil
 }
 
 // Run implements capture.Source: the statistics name the files

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/flowaudit/flowaudit/internal/inputfile"
@@ -42,7 +43,20 @@ func (e *duplicateError) Is(target error) bool { return target == ErrDuplicate }
 // SameCapture). Two sessions of one node with different starts (a node
 // captured twice) are fine. Close the Readers when done.
 func OpenAll(max int64, paths ...string) ([]*Reader, error) {
-	if err := distinctFiles(paths); err != nil {
+	return OpenAllNamed(max, paths, nil)
+}
+
+// OpenAllNamed is OpenAll where names[i], when given and not empty, stands
+// for paths[i] in errors and Reader.Path: a copy of standard input read
+// from a temporary file is named "stdin", not by its temporary name.
+func OpenAllNamed(max int64, paths, names []string) ([]*Reader, error) {
+	shown := slices.Clone(paths)
+	for i, n := range names {
+		if i < len(shown) && n != "" {
+			shown[i] = n
+		}
+	}
+	if err := distinctFiles(paths, shown); err != nil {
 		return nil, err
 	}
 	out := make([]*Reader, 0, len(paths))
@@ -53,10 +67,11 @@ func OpenAll(max int64, paths ...string) ([]*Reader, error) {
 		return nil, err
 	}
 	for i, p := range paths {
-		r, err := Open(p, max)
+		r, err := open(p, max)
 		if err != nil {
-			return fail(err)
+			return fail(pathError(shown[i], err))
 		}
+		r.path = shown[i]
 		out = append(out, r)
 		for j, o := range out[:i] {
 			same, err := SameCapture(o, r)
@@ -70,22 +85,24 @@ func OpenAll(max int64, paths ...string) ([]*Reader, error) {
 					how = "no start, identical content"
 				}
 				return fail(&duplicateError{fmt.Sprintf("sessions %s and %s are the same capture (node %q, %s)",
-					paths[j], paths[i], info.Node, how)})
+					shown[j], shown[i], info.Node, how)})
 			}
 		}
 	}
 	return out, nil
 }
 
-// distinctFiles refuses a path given twice, or two names of one file.
-func distinctFiles(paths []string) error {
+// distinctFiles refuses a path given twice, or two names of one file;
+// shown names them in the errors.
+func distinctFiles(paths, shown []string) error {
 	type seen struct {
-		path string
-		abs  string
-		fi   os.FileInfo
+		path  string
+		shown string
+		abs   string
+		fi    os.FileInfo
 	}
 	var files []seen
-	for _, p := range paths {
+	for i, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			abs = filepath.Clean(p)
@@ -94,12 +111,12 @@ func distinctFiles(paths []string) error {
 		for _, o := range files {
 			switch {
 			case o.abs == abs && o.path == p:
-				return &duplicateError{fmt.Sprintf("session %s is given twice", p)}
+				return &duplicateError{fmt.Sprintf("session %s is given twice", shown[i])}
 			case o.abs == abs || (fi != nil && o.fi != nil && os.SameFile(fi, o.fi)):
-				return &duplicateError{fmt.Sprintf("sessions %s and %s are the same file", o.path, p)}
+				return &duplicateError{fmt.Sprintf("sessions %s and %s are the same file", o.shown, shown[i])}
 			}
 		}
-		files = append(files, seen{p, abs, fi})
+		files = append(files, seen{p, shown[i], abs, fi})
 	}
 	return nil
 }

@@ -124,9 +124,6 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 	if err != nil {
 		return none, nil, err
 	}
-	if _, ok := reportFormats[f.audit.format]; !ok {
-		return none, nil, fmt.Errorf("unknown report format %q (want %s)", f.audit.format, reportFormatNames())
-	}
 	if f.duration < 0 {
 		return none, nil, fmt.Errorf("--duration %v: want a positive duration (or none: until Ctrl-C)", f.duration)
 	}
@@ -140,6 +137,9 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 		return none, nil, err
 	}
 	if err := checkOutputs(f.audit.inputFiles(), output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
+		return none, nil, err
+	}
+	if err := f.audit.resolveFormat(); err != nil {
 		return none, nil, err
 	}
 	if _, err := live.CheckInterface(f.iface); err != nil {

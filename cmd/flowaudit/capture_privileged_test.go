@@ -394,7 +394,7 @@ func TestPrivilegedCaptureDuration(t *testing.T) {
 	if err := run(t.Context(), []string{"flows", "-f", "json", pcap}, &stdout, &stderr); err != nil {
 		t.Fatalf("flows %s: %v %s", pcap, err, stderr.String())
 	}
-	var replayed capture.Result
+	var replayed flowsJSON
 	if err := json.Unmarshal(stdout.Bytes(), &replayed); err != nil {
 		t.Fatal(err)
 	}

@@ -138,12 +138,12 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 		Short: "Show a product's requirements as a table, markdown or JSON",
 		Args:  oneArg("catalog show", "PRODUCT (flowaudit catalog list shows them)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := catalogOutputFormat(cmd, format, out, showFormats)
-			if err != nil {
-				return err
-			}
 			if err := checkOutputs(*files, output{"--output", out}); err != nil {
 				return err
+			}
+			format, err := resolveFormat(showFileFormats, "", format, "table", out)
+			if err != nil {
+				return fmt.Errorf("catalog show: %w", err)
 			}
 			p, err := a.loadProduct(*files, args[0])
 			if err != nil {
@@ -161,7 +161,7 @@ func newCatalogShowCmd(a *app, files *[]string) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `format`: table, json or markdown; -o FILE.txt, .json or .md picks it")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "output `format`: table (the default), json or markdown; -o FILE.txt, .json or .md picks it")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to `FILE` (atomically) instead of stdout")
 	return cmd
 }

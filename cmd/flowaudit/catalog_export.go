@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -16,55 +15,6 @@ import (
 	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/internal/text"
 )
-
-// exportFormats are the firewall formats of `catalog export`, with the
-// file extensions that pick them (-o rules.v4 is the iptables-restore
-// half, as Debian's iptables-persistent names it).
-var exportFormats = map[string][]string{
-	"nftables":  {".nft"},
-	"iptables":  {".v4"},
-	"ip6tables": {".v6"},
-}
-
-// showFormats are the formats of `catalog show` and their extensions.
-var showFormats = map[string][]string{
-	"table":    {".txt"},
-	"json":     {".json"},
-	"markdown": {".md", ".markdown"},
-}
-
-// catalogOutputFormat picks the format of a command writing to output: an
-// extension formats lists picks its format; a --format that contradicts
-// it is a usage error; otherwise --format (flag) or its default.
-func catalogOutputFormat(cmd *cobra.Command, flag, output string, formats map[string][]string) (string, error) {
-	given := cmd.Flags().Changed("format")
-	if _, ok := formats[flag]; !ok {
-		return "", fmt.Errorf("unknown format %q (want %s)", flag, formatNames(formats))
-	}
-	if output == "" || output == "-" {
-		return flag, nil
-	}
-	ext := strings.ToLower(filepath.Ext(output))
-	for name, exts := range formats {
-		if !slices.Contains(exts, ext) {
-			continue
-		}
-		if given && name != flag {
-			return "", fmt.Errorf("--format %s contradicts --output %s (a %s file): give one or the other", flag, output, name)
-		}
-		return name, nil
-	}
-	return flag, nil
-}
-
-func formatNames(formats map[string][]string) string {
-	names := make([]string, 0, len(formats))
-	for n := range formats {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
 
 // writeCatalogOutput writes to stdout when path is "" or "-", else to the file
 // path, atomically, as reports are written (atomicfile.WriteFile: a
@@ -77,7 +27,7 @@ func (a *app) writeCatalogOutput(path, summary string, write func(io.Writer) err
 	if err := atomicfile.WriteFile(path, func(f *os.File) error { return write(f) }); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "wrote %s: %s\n", escape.Terminal(path), summary)
+	a.announce(path, summary)
 	return nil
 }
 
@@ -100,16 +50,16 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 			"  flowaudit catalog export mailcleaner --site site.yaml --allow-admin 2001:db8:a:ad::/64 -o rules.v6",
 		Args: oneArg("catalog export", "PRODUCT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := catalogOutputFormat(cmd, format, out, exportFormats)
-			if err != nil {
-				return fmt.Errorf("catalog export: %w", err)
-			}
 			inputs := slices.Clone(*files)
 			if site != "" {
 				inputs = append(inputs, site)
 			}
 			if err := checkOutputs(inputs, output{"--output", out}); err != nil {
 				return err
+			}
+			format, err := resolveFormat(exportFileFormats, "", format, "nftables", out)
+			if err != nil {
+				return fmt.Errorf("catalog export: %w", err)
 			}
 			p, err := a.loadProduct(*files, args[0])
 			if err != nil {
@@ -140,7 +90,7 @@ func newCatalogExportCmd(a *app, files *[]string) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&format, "format", "f", "nftables", "ruleset `format`: nftables, iptables (IPv4, for iptables-restore) or ip6tables (IPv6, for ip6tables-restore); -o FILE.nft, .v4 or .v6 picks it")
+	fl.StringVarP(&format, "format", "f", "", "ruleset `format`: nftables, iptables (IPv4, for iptables-restore) or ip6tables (IPv6, for ip6tables-restore); -o FILE.nft, .v4 (.rules, .iptables) or .v6 (.ip6tables) picks it")
 	fl.StringArrayVar(&admins, "allow-admin", nil, "management network `CIDR` (address or prefix, repeatable): SSH, web UI ports and ping are accepted from it")
 	fl.StringArrayVar(&with, "with", nil, "turn optional `FEATURE` on (repeatable; FEATURE=false turns it off)")
 	fl.StringArrayVar(&without, "without", nil, "turn optional `FEATURE` off (repeatable)")

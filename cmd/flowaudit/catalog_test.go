@@ -162,9 +162,9 @@ func TestCatalogErrors(t *testing.T) {
 	}{
 		{[]string{"catalog", "show", "mailclean"}, `unknown product "mailclean" (known: clearswift-seg, mailcleaner, securitygateway, spamexperts)`},
 		{[]string{"catalog", "show", "mailcleaner", "--format", "xml"}, `unknown format "xml"`},
-		{[]string{"catalog", "export", "mailcleaner", "--format", "pf"}, `catalog export: unknown format "pf" (want ip6tables, iptables, nftables)`},
-		{[]string{"catalog", "export", "mailcleaner", "--format", "iptables", "-o", "x.nft"}, "--format iptables contradicts --output x.nft (a nftables file): give one or the other"},
-		{[]string{"catalog", "show", "mailcleaner", "--format", "json", "-o", "x.md"}, "--format json contradicts --output x.md (a markdown file): give one or the other"},
+		{[]string{"catalog", "export", "mailcleaner", "--format", "pf"}, `catalog export: unknown format "pf" (want nftables|iptables|ip6tables)`},
+		{[]string{"catalog", "export", "mailcleaner", "--format", "iptables", "-o", "x.nft"}, "catalog export: -o x.nft: the extension .nft means nftables, but -f is iptables: drop -f, or give a file ending in .v4 or .rules or .iptables"},
+		{[]string{"catalog", "show", "mailcleaner", "--format", "json", "-o", "x.md"}, "catalog show: -o x.md: the extension .md means markdown, but -f is json: drop -f, or give a file ending in .json"},
 		{[]string{"catalog", "export", "mailcleaner", "--allow-admin", "192.0.2.5/24"}, `--allow-admin "192.0.2.5/24": prefix has host bits set (did you mean 192.0.2.0/24?)`},
 		{[]string{"catalog", "export", "mailcleaner", "--allow-admin", "admins"}, `--allow-admin "admins": not an IP address or CIDR prefix`},
 		{[]string{"catalog", "export", "mailcleaner", "--allow-admin", "::/0"}, `--allow-admin "::/0": that is every address: give the management network`},

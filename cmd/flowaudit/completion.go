@@ -64,9 +64,6 @@ var (
 // captureBackends are capture's --backend values (live.Start).
 var captureBackends = []string{"auto", "ebpf", "afpacket"}
 
-// flowsFormats are the --format values of `flows`.
-var flowsFormats = []string{"table", "json", "zeek"}
-
 // commandFormats lists the --format values of each command that has the
 // flag, by command path (a test checks that none is missing).
 func commandFormats() map[string][]string {
@@ -76,15 +73,15 @@ func commandFormats() map[string][]string {
 		"flowaudit report":         report,
 		"flowaudit capture":        report,
 		"flowaudit diff":           slices.Sorted(maps.Keys(diffFormats)),
-		"flowaudit flows":          flowsFormats,
-		"flowaudit catalog show":   slices.Sorted(maps.Keys(showFormats)),
-		"flowaudit catalog export": slices.Sorted(maps.Keys(exportFormats)),
+		"flowaudit flows":          strings.Split(flowsFileFormats.names(), "|"),
+		"flowaudit catalog show":   showFileFormats.sorted(),
+		"flowaudit catalog export": exportFileFormats.sorted(),
 	}
 }
 
 // noFileFlags take values that are no file names: the shell should not
 // offer files for them.
-var noFileFlags = []string{"host", "duration", "max-flows", "max-input-size", "node", "filter", "allow-admin"}
+var noFileFlags = []string{"host", "duration", "max-flows", "max-input-size", "node", "filter", "allow-admin", "port"}
 
 // registerCompletions gives every command in root's tree its argument and
 // flag candidates. run calls it only for a __complete request: cobra keeps
@@ -175,6 +172,8 @@ func flagCompleter(a *app, path, name string, formats map[string][]string) cobra
 		return fixedList(append(failOnStatuses(), "none"), true)
 	case "backend":
 		return fixedList(captureBackends, false)
+	case "outcome":
+		return fixedList(flowOutcomes, true)
 	case "iface":
 		return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return interfaceCandidates(), cobra.ShellCompDirectiveNoFileComp

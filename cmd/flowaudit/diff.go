@@ -13,7 +13,6 @@ import (
 	"github.com/flowaudit/flowaudit/analyze/render"
 	"github.com/flowaudit/flowaudit/capture/session"
 	"github.com/flowaudit/flowaudit/catalog"
-	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
 func init() { subcommands = append(subcommands, newDiffCmd) }
@@ -80,36 +79,45 @@ func (a *app) runDiff(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := diffFormats[f.format]; !ok {
-		return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
-	}
 	if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
 		return err
 	}
+	if err := f.resolveFormat(); err != nil {
+		return err
+	}
+	if err := checkStdin(args); err != nil {
+		return err
+	}
+	limit := int64(a.maxInput)
+	if limit <= 0 {
+		limit = max(maxReportFile, session.MaxFileSize) // a report or a session: not known yet
+	}
+	ins, cleanup, err := a.spooledInputs(args, limit, "diff input")
+	defer cleanup()
+	if err != nil {
+		return sizeHint(err)
+	}
 	kinds := make([]string, 2)
-	for i, p := range args {
-		if kinds[i], err = diffKind(p); err != nil {
+	for i, in := range ins {
+		if kinds[i], err = diffKind(in.path, in.name); err != nil {
 			return err
 		}
 	}
-	if err := checkDiffFlags(cmd, args, kinds); err != nil {
+	if err := checkDiffFlags(cmd, ins, kinds); err != nil {
 		return err
 	}
-	reps, err := a.diffSides(f, args, kinds)
+	reps, err := a.diffSides(f, ins, kinds)
 	if err != nil {
 		return err
 	}
 	d := analyze.Compare(reps[0], reps[1])
 	d.Tool = "flowaudit " + version
-	d.Before.File, d.Before.Kind = args[0], kinds[0]
-	d.After.File, d.After.Kind = args[1], kinds[1]
-	if err := writeRendered(a, d, diffFormats, f.format, f.output); err != nil {
+	d.Before.File, d.Before.Kind = ins[0].name, kinds[0]
+	d.After.File, d.After.Kind = ins[1].name, kinds[1]
+	// A file written is announced with the changes (stdout stays empty),
+	// so that exit status 1 does not read as a crash.
+	if err := writeRendered(a, d, diffFormats, f.format, f.output, d.Summary.Line()); err != nil {
 		return err
-	}
-	if f.output != "" && f.output != "-" {
-		// A file was written and stdout stays empty: say what is in it, so
-		// that exit status 1 does not read as a crash.
-		fmt.Fprintf(a.stderr, "wrote %s: %s\n", escape.Terminal(f.output), d.Summary.Line())
 	}
 	if n := d.Regressions(failOn); n > 0 {
 		return &findingsError{n: n}
@@ -120,13 +128,13 @@ func (a *app) runDiff(cmd *cobra.Command, f *auditFlags, args []string) error {
 // checkDiffFlags refuses audit flags when both inputs are reports: they
 // were audited already, and a flag that silently did nothing would make
 // the user believe the comparison used it.
-func checkDiffFlags(cmd *cobra.Command, args, kinds []string) error {
+func checkDiffFlags(cmd *cobra.Command, ins []inputFile, kinds []string) error {
 	if kinds[0] == kindSession || kinds[1] == kindSession {
 		return nil
 	}
 	for _, name := range auditFlagNames {
 		if cmd.Flags().Changed(name) {
-			return fmt.Errorf("--%s audits sessions, but %s and %s are both reports, audited already: compare them without it, or give sessions", name, args[0], args[1])
+			return fmt.Errorf("--%s audits sessions, but %s and %s are both reports, audited already: compare them without it, or give sessions", name, ins[0].name, ins[1].name)
 		}
 	}
 	return nil
@@ -134,14 +142,14 @@ func checkDiffFlags(cmd *cobra.Command, args, kinds []string) error {
 
 // diffSides reads both inputs as reports: a report as it is, a session
 // audited with the audit flags (resolved once, the same for both).
-func (a *app) diffSides(f *auditFlags, args, kinds []string) ([]*analyze.Report, error) {
+func (a *app) diffSides(f *auditFlags, ins []inputFile, kinds []string) ([]*analyze.Report, error) {
 	var opts analyze.Options
 	resolved := false
 	reps := make([]*analyze.Report, 2)
-	for i, p := range args {
+	for i, in := range ins {
 		var err error
 		if kinds[i] == kindReport {
-			if reps[i], err = loadReport(p, int64(a.maxInput)); err != nil {
+			if reps[i], err = loadReport(in.path, in.name, int64(a.maxInput)); err != nil {
 				return nil, err
 			}
 			continue
@@ -152,11 +160,11 @@ func (a *app) diffSides(f *auditFlags, args, kinds []string) ([]*analyze.Report,
 			g := *f
 			g.failOn = "none"
 			if opts, _, err = g.resolve(a); err != nil {
-				return nil, diffProductHint(err, f, args, kinds, i)
+				return nil, diffProductHint(err, f, ins, kinds, i)
 			}
 			resolved = true
 		}
-		if reps[i], err = a.auditSessions([]string{p}, opts); err != nil {
+		if reps[i], err = a.auditSessions([]string{in.path}, []string{in.name}, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -165,19 +173,19 @@ func (a *app) diffSides(f *auditFlags, args, kinds []string) ([]*analyze.Report,
 
 // diffProductHint adds to "no product given" which session needs it and,
 // when the other side is a report, the products that report used.
-func diffProductHint(err error, f *auditFlags, args, kinds []string, i int) error {
+func diffProductHint(err error, f *auditFlags, ins []inputFile, kinds []string, i int) error {
 	if len(f.products) > 0 {
 		return err
 	}
 	other := 1 - i
-	msg := fmt.Sprintf("session %s is audited for the diff: %v", args[i], err)
+	msg := fmt.Sprintf("session %s is audited for the diff: %v", ins[i].name, err)
 	if kinds[other] == kindReport {
-		if rep, rerr := loadReport(args[other], 0); rerr == nil {
+		if rep, rerr := loadReport(ins[other].path, ins[other].name, 0); rerr == nil {
 			names := make([]string, len(rep.Products))
 			for j, p := range rep.Products {
 				names[j] = p.Name
 			}
-			msg += fmt.Sprintf(" (the report %s was audited against %s)", args[other], strings.Join(names, ", "))
+			msg += fmt.Sprintf(" (the report %s was audited against %s)", ins[other].name, strings.Join(names, ", "))
 		}
 	}
 	return errors.New(msg)

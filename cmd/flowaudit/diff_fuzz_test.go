@@ -39,7 +39,7 @@ func FuzzDiffReports(f *testing.F) {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			kind, err := diffKind(path)
+			kind, err := diffKind(path, path)
 			if err != nil {
 				checkOneLine(t, err)
 				return
@@ -47,7 +47,7 @@ func FuzzDiffReports(f *testing.F) {
 			if kind != kindReport {
 				return // sessions have their own fuzz target (capture/session)
 			}
-			rep, err := loadReport(path, 0)
+			rep, err := loadReport(path, path, 0)
 			if err != nil {
 				checkOneLine(t, err)
 				return

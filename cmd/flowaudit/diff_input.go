@@ -32,15 +32,15 @@ const sniffLimit = 1 << 20
 // diffKind tells a JSON report (schema flowaudit.report/v1) from a
 // session (format flowaudit-session) by the file's content, reading at
 // most its first sniffLimit bytes. Anything else is an error naming the
-// file and what it seems to be.
-func diffKind(path string) (string, error) {
+// file (as name) and what it seems to be.
+func diffKind(path, name string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("diff input %s: %w", path, unwrapPath(err))
+		return "", fmt.Errorf("diff input %s: %w", name, unwrapPath(err))
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("diff input %s: not a regular file", path)
+		return "", fmt.Errorf("diff input %s: not a regular file", name)
 	}
 	key, value := sniffJSON(bufio.NewReader(io.LimitReader(f, sniffLimit)))
 	switch {
@@ -49,14 +49,14 @@ func diffKind(path string) (string, error) {
 	case key == "format" && value == session.Format:
 		return kindSession, nil
 	case key == "schema" && value == analyze.DiffSchemaVersion:
-		return "", fmt.Errorf("diff input %s is a diff (%s), not a report: give the reports or sessions it compared", path, value)
+		return "", fmt.Errorf("diff input %s is a diff (%s), not a report: give the reports or sessions it compared", name, value)
 	case key == "schema" && strings.HasPrefix(value, "flowaudit.report/"):
-		return "", fmt.Errorf("diff input %s: report schema %q is not supported (this flowaudit reads %s)", path, value, analyze.SchemaVersion)
+		return "", fmt.Errorf("diff input %s: report schema %q is not supported (this flowaudit reads %s)", name, value, analyze.SchemaVersion)
 	case key == "notjson":
-		return "", fmt.Errorf("diff input %s: not JSON, so neither a flowaudit JSON report nor a session (a capture? replay it with -f json -o FILE.json, or --session FILE, first)", path)
+		return "", fmt.Errorf("diff input %s: not JSON, so neither a flowaudit JSON report nor a session (a capture? replay it with -f json -o FILE.json, or --session FILE, first)", name)
 	}
 	return "", fmt.Errorf("diff input %s: neither a flowaudit JSON report (\"schema\": %q) nor a session (\"format\": %q)",
-		path, analyze.SchemaVersion, session.Format)
+		name, analyze.SchemaVersion, session.Format)
 }
 
 // sniffJSON reads the top-level object's members until it meets "schema"
@@ -93,24 +93,25 @@ func sniffJSON(r *bufio.Reader) (key, value string) {
 	return "", ""
 }
 
-// loadReport reads a JSON report written by `-f json`: a regular file of
+// loadReport reads a JSON report written by `-f json` (name stands for
+// path in errors): a regular file of
 // at most max bytes (maxReportFile when max is 0). Requirements must have
 // distinct IDs, or the diff could not pair them.
-func loadReport(path string, max int64) (*analyze.Report, error) {
+func loadReport(path, name string, max int64) (*analyze.Report, error) {
 	if max <= 0 {
 		max = maxReportFile
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("report %s: %w", path, unwrapPath(err))
+		return nil, fmt.Errorf("report %s: %w", name, unwrapPath(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("report %s: %w", path, unwrapPath(err))
+		return nil, fmt.Errorf("report %s: %w", name, unwrapPath(err))
 	}
 	if fi.Size() > max {
-		return nil, fmt.Errorf("report %s: %d bytes, over the size limit of %d (--max-input-size raises it)", path, fi.Size(), max)
+		return nil, fmt.Errorf("report %s: %d bytes, over the size limit of %d (--max-input-size raises it)", name, fi.Size(), max)
 	}
 	var rep analyze.Report
 	// The limit holds if the file grows after the check: the JSON is then
@@ -118,17 +119,17 @@ func loadReport(path string, max int64) (*analyze.Report, error) {
 	if err := json.NewDecoder(bufio.NewReader(io.LimitReader(f, max))).Decode(&rep); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("report %s: damaged JSON: %v", path, err)
+			return nil, fmt.Errorf("report %s: damaged JSON: %v", name, err)
 		}
-		return nil, fmt.Errorf("report %s: %s", path, strings.TrimPrefix(err.Error(), "json: "))
+		return nil, fmt.Errorf("report %s: %s", name, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	seen := map[string]bool{}
 	for _, r := range rep.Requirements {
 		if r.ID == "" {
-			return nil, fmt.Errorf("report %s: a requirement has no id", path)
+			return nil, fmt.Errorf("report %s: a requirement has no id", name)
 		}
 		if seen[r.ID] {
-			return nil, fmt.Errorf("report %s: requirement %s is listed twice", path, r.ID)
+			return nil, fmt.Errorf("report %s: requirement %s is listed twice", name, r.ID)
 		}
 		seen[r.ID] = true
 	}

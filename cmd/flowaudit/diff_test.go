@@ -389,7 +389,7 @@ func TestDiffOutputFile(t *testing.T) {
 		if out != "" {
 			t.Errorf("%v: stdout %q, want nothing", tc.args, out)
 		}
-		if want := "wrote " + tc.file + ": after the change: 1 fixed, 1 newly failing"; !strings.HasPrefix(stderr, want) {
+		if want := "flowaudit: wrote " + tc.file + ": after the change: 1 fixed, 1 newly failing"; !strings.HasPrefix(stderr, want) {
 			t.Errorf("%v: stderr %q, want %q...", tc.args, stderr, want)
 		}
 		b, err := os.ReadFile(tc.file)

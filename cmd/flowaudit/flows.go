@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,88 +16,148 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/internal/atomicfile"
 	"github.com/flowaudit/flowaudit/internal/escape"
 	"github.com/flowaudit/flowaudit/internal/text"
 )
 
 func init() { subcommands = append(subcommands, newFlowsCmd) }
 
+// flowsFlags are flows' flags.
+type flowsFlags struct {
+	format, output         string
+	hosts, ports, outcomes []string
+	maxFlows               int
+	filter                 flowFilter
+}
+
 func newFlowsCmd(a *app) *cobra.Command {
-	var format string
-	var maxFlows int
+	var f flowsFlags
 	cmd := &cobra.Command{
-		Use:   "flows [--format table|json|zeek] FILE...",
+		Use:   "flows [--format table|json|zeek] [-o FILE] [--host ADDR|CIDR] [--port N] [--outcome O] FILE...",
 		Short: "List the flows rebuilt from capture files, with their outcome",
 		Long: "flows rebuilds the bidirectional flows of one or more pcap/pcapng files (gzip\n" +
-			"allowed, merged in time order) and prints each with Zeek's conn_state and history\n" +
-			"and its outcome: established, rejected, unreachable (with the ICMP error),\n" +
-			"unanswered or unknown. --format zeek writes Zeek's conn.log TSV, for diffing\n" +
-			"against Zeek and for tools that read conn.log. docs/flows.md explains the fields.\n\n" +
+			"allowed, merged in time order; - reads standard input) and prints each with Zeek's\n" +
+			"conn_state and history and its outcome: established, rejected, unreachable (with\n" +
+			"the ICMP error), unanswered or unknown; ICMP control messages (IPv6 neighbour and\n" +
+			"multicast listener discovery, router discovery) read housekeeping. Times are UTC.\n" +
+			"--host, --port and --outcome (each repeatable) keep the flows that match, in every\n" +
+			"format. --format zeek writes Zeek's conn.log TSV, for diffing against Zeek and for\n" +
+			"tools that read conn.log; -o FILE picks the format by its extension (.txt, .json,\n" +
+			".log or .tsv). docs/flows.md explains the fields.\n\n" +
 			"Exit status: 0 when every file was read, 2 for usage or input errors, 130 when\n" +
 			"Ctrl-C (143 when SIGTERM) stopped reading (what was read is written; a second\n" +
 			"signal aborts).",
 		Example: "  flowaudit flows gateway.pcap\n" +
-			"  flowaudit flows --format zeek day1.pcapng day2.pcapng > conn.log",
+			"  flowaudit flows --host 198.51.100.0/24 --outcome rejected --outcome unanswered gateway.pcap\n" +
+			"  flowaudit flows -o conn.log day1.pcapng day2.pcapng",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return errors.New("flows: no capture file given (flowaudit flows FILE...)")
-			}
-			if err := checkInputs(args); err != nil {
+			if err := f.check(args); err != nil {
 				return err
 			}
-			if maxFlows < 0 {
-				return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", maxFlows)
-			}
-			switch format {
-			case "zeek":
-				return a.interrupted(a.flowsZeek(args, maxFlows))
-			case "json", "table":
-			default:
-				return fmt.Errorf("unknown flows format %q (want table|json|zeek)", format)
-			}
-			res, err := a.collectFlows(args, maxFlows)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return a.interrupted(writeJSON(a.stdout, res, "encode flows"))
-			}
-			return a.interrupted(writeFlowsTable(a.stdout, res))
+			return a.runFlows(&f, args)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "output `FORMAT`: table, json or zeek (conn.log TSV)")
-	cmd.Flags().IntVar(&maxFlows, "max-flows", 0,
+	fl := cmd.Flags()
+	fl.StringVarP(&f.format, "format", "f", "", "output `FORMAT`: table (the default), json or zeek (conn.log TSV); -o FILE.txt, .json, .log or .tsv picks it")
+	fl.StringVarP(&f.output, "output", "o", "", "write to `FILE` (atomically) instead of stdout")
+	fl.StringArrayVar(&f.hosts, "host", nil, "keep flows with an endpoint in `ADDR|CIDR` (repeatable)")
+	fl.StringArrayVar(&f.ports, "port", nil, "keep TCP and UDP flows with either port `N` (repeatable)")
+	fl.StringSliceVar(&f.outcomes, "outcome", nil, "keep flows with outcome `O`: "+strings.Join(flowOutcomes, ", ")+" (repeatable or comma-separated)")
+	fl.IntVar(&f.maxFlows, "max-flows", 0,
 		"bound on concurrent flows; the longest idle are finished early when it is reached (0: the default, 262144)")
 	return cmd
 }
 
-// collectFlows replays the files and keeps every flow, sorted by start:
-// the table and JSON formats list them all.
-func (a *app) collectFlows(args []string, maxFlows int) (*capture.Result, error) {
+// check refuses unusable flags and arguments with one line before
+// anything is read, and resolves the format and the filters.
+func (f *flowsFlags) check(args []string) error {
+	if len(args) == 0 {
+		return errors.New("flows: no capture file given (flowaudit flows FILE...)")
+	}
+	if err := checkInputs(args); err != nil {
+		return err
+	}
+	if f.maxFlows < 0 {
+		return fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
+	}
+	if err := checkOutputs(args, output{"--output", f.output}); err != nil {
+		return err
+	}
+	format, err := resolveFormat(flowsFileFormats, "flows ", f.format, "table", f.output)
+	if err != nil {
+		return fmt.Errorf("flows: %w", err)
+	}
+	f.format = format
+	f.filter, err = parseFlowFilter(f.hosts, f.ports, f.outcomes)
+	return err
+}
+
+// runFlows writes the flows of the captures args as f says, to stdout or
+// a file written atomically and announced with its number of flows.
+func (a *app) runFlows(f *flowsFlags, args []string) error {
+	var shown int
+	write := func(w io.Writer) (err error) {
+		if f.format == "zeek" {
+			shown, err = a.flowsZeek(w, args, f.maxFlows, &f.filter)
+			return err
+		}
+		res, err := a.collectFlows(args, f.maxFlows, &f.filter)
+		if err != nil {
+			return err
+		}
+		shown = len(res.Flows)
+		if f.format == "json" {
+			return writeJSON(w, toFlowsJSON(res), "encode flows")
+		}
+		return writeFlowsTable(w, res, f.filter.active())
+	}
+	if f.output == "" || f.output == "-" {
+		return a.interrupted(write(a.stdout))
+	}
+	if err := atomicfile.WriteFile(f.output, func(file *os.File) error { return write(file) }); err != nil {
+		return a.interrupted(err)
+	}
+	a.announce(f.output, text.Count(shown, "flow", "flows"))
+	return a.interrupted(nil)
+}
+
+// collectFlows replays the files and keeps every flow the filter matches,
+// sorted by start: the table and JSON formats list them all.
+func (a *app) collectFlows(args []string, maxFlows int, ff *flowFilter) (*capture.Result, error) {
 	var c capture.Collector
 	st, err := a.replayFiles(args, maxFlows, &c, false)
 	if err != nil {
 		return nil, err
 	}
 	res := c.Result(st)
+	res.Flows = slices.DeleteFunc(res.Flows, func(fl flow.Flow) bool { return !ff.match(&fl) })
 	sort.SliceStable(res.Flows, func(i, j int) bool { return res.Flows[i].Start.Before(res.Flows[j].Start) })
 	return res, nil
 }
 
-// flowsZeek streams flows as conn.log lines as they finish, so memory stays
-// flat however long the capture.
-func (a *app) flowsZeek(args []string, maxFlows int) error {
-	bw := bufio.NewWriterSize(a.stdout, 256<<10)
+// flowsZeek streams the flows the filter matches as conn.log lines as they
+// finish, so memory stays flat however long the capture, and returns how
+// many it wrote.
+func (a *app) flowsZeek(w io.Writer, args []string, maxFlows int, ff *flowFilter) (int, error) {
+	bw := bufio.NewWriterSize(w, 256<<10)
 	zw := &zeekWriter{w: bw}
 	zw.header(time.Now())
-	if _, err := a.replayFiles(args, maxFlows, capture.SinkFuncs{OnFlow: zw.flow}, true); err != nil {
-		return err
+	n := 0
+	sink := capture.SinkFuncs{OnFlow: func(fl *flow.Flow) {
+		if ff.match(fl) {
+			zw.flow(fl)
+			n++
+		}
+	}}
+	if _, err := a.replayFiles(args, maxFlows, sink, w == a.stdout); err != nil {
+		return n, err
 	}
 	zw.close(time.Now())
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write conn.log: %w", err)
+		return n, fmt.Errorf("write conn.log: %w", err)
 	}
-	return nil
+	return n, nil
 }
 
 // zeekFields are the conn.log columns written: Zeek's own first, then
@@ -202,20 +263,21 @@ func zeekField(b []byte, s string) []byte {
 	return append(append(b, s...), '\t')
 }
 
-// writeFlowsTable prints one row per flow and a summary of the capture.
-func writeFlowsTable(w io.Writer, res *capture.Result) error {
-	header := []string{"START", "PROTO", "ORIG", "RESP", "STATE", "HISTORY", "OUTCOME", "PKTS O/R", "BYTES O/R", "DETAIL"}
+// writeFlowsTable prints one row per flow and a summary of the capture;
+// filtered says the rows are those the filters matched.
+func writeFlowsTable(w io.Writer, res *capture.Result, filtered bool) error {
+	header := []string{"START (UTC)", "PROTO", "ORIG", "RESP", "STATE", "HISTORY", "OUTCOME", "PKTS O/R", "BYTES O/R", "DETAIL"}
 	rows := make([][]string, 0, len(res.Flows))
 	for i := range res.Flows {
 		f := &res.Flows[i]
 		rows = append(rows, []string{
-			f.Start.UTC().Format("2006-01-02 15:04:05.000"),
-			zeekProto(f.Proto),
-			f.Orig.String(),
-			f.Resp.String(),
+			tableTime(f.Start),
+			protoName(f.Proto),
+			endpoint(f, f.Orig),
+			endpoint(f, f.Resp),
 			string(f.State),
 			dash(f.History),
-			string(f.Outcome),
+			shownOutcome(f),
 			fmt.Sprintf("%d/%d", f.OrigPkts, f.RespPkts),
 			fmt.Sprintf("%d/%d", f.OrigBytes, f.RespBytes),
 			flowDetail(f),
@@ -225,8 +287,12 @@ func writeFlowsTable(w io.Writer, res *capture.Result) error {
 		return err
 	}
 	st := &res.Stats
+	flows := text.Count(len(res.Flows), "flow", "flows")
+	if filtered {
+		flows = fmt.Sprintf("%d of %s match the filters", len(res.Flows), text.Count(int(st.Flows), "flow", "flows"))
+	}
 	if _, err := fmt.Fprintf(w, "%s, %s, %s; undecodable %d, interface drops %d, missed bytes %d, evicted %d\n",
-		text.Count(len(res.Flows), "flow", "flows"), text.Count(st.Packets, "packet", "packets"), text.Count(st.Bytes, "byte", "bytes"), st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted); err != nil {
+		flows, text.Count(st.Packets, "packet", "packets"), text.Count(st.Bytes, "byte", "bytes"), st.Undecodable, st.IfaceDrops, st.MissedBytes, st.Evicted); err != nil {
 		return err
 	}
 	if loss := st.LossSignals(); len(loss) > 0 {
@@ -242,6 +308,9 @@ func writeFlowsTable(w io.Writer, res *capture.Result) error {
 // for, and whether the flow was cut short.
 func flowDetail(f *flow.Flow) string {
 	var parts []string
+	if l := icmpLabel(f); l != "" {
+		parts = append(parts, l)
+	}
 	if f.ICMP != nil {
 		parts = append(parts, fmt.Sprintf("icmp %s from %s", f.ICMP.Reason, f.ICMP.From))
 	}

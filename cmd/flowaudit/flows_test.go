@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
@@ -76,7 +75,7 @@ func TestFlowsJSONAndTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res capture.Result
+	var res flowsJSON
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}

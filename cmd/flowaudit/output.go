@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,14 +29,9 @@ var reportFormats = map[string]func(w io.Writer, rep *analyze.Report, opts rende
 	"auto":     writeReportAuto,
 }
 
-// defaultReportFormat is used when --format is not given: "auto" is chosen
-// by the --output extension (.html, .md, .json, .txt), else the table.
+// defaultReportFormat is used when --format is not given: "auto", the
+// format the --output extension picks (resolveFormat), else the table.
 var defaultReportFormat = "auto"
-
-// autoFormats maps --output extensions to formats for --format auto.
-var autoFormats = map[string]string{
-	".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "table", ".json": "json",
-}
 
 // isTerminal reports whether w is a terminal (and so may get colours and
 // the table by default).
@@ -103,25 +97,42 @@ func reportFormatNames() string {
 	return strings.Join(names, "|")
 }
 
-// writeReport renders rep in format to output: stdout when output is "" or
-// "-", otherwise a file written atomically (temporary file, then rename),
-// so a crash never leaves half a report.
+// writeReport renders rep in format (resolved: resolveFormat) to output:
+// stdout when output is "" or "-", otherwise a file written atomically
+// (temporary file, then rename), so a crash never leaves half a report,
+// and announced on stderr with the report's findings.
 func writeReport(a *app, rep *analyze.Report, format, output string, opts render.Options) error {
 	formats := make(map[string]func(io.Writer, *analyze.Report) error, len(reportFormats))
 	for name, r := range reportFormats {
 		formats[name] = func(w io.Writer, rep *analyze.Report) error { return r(w, rep, opts) }
 	}
-	return writeRendered(a, rep, formats, format, output)
+	return writeRendered(a, rep, formats, format, output, findingsLine(rep.Summary))
+}
+
+// findingsLine says what a report written to a file holds: its findings
+// in the order of urgency the report lists them, "6 blocked, 1 partial,
+// 2 unexpected", or "no findings".
+func findingsLine(s analyze.Summary) string {
+	var parts []string
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{s.Blocked, "blocked"}, {s.Partial, "partial"}, {s.Unexpected, "unexpected"},
+		{s.Inconclusive, "inconclusive"}, {s.NeverSeen, "never seen"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	if len(parts) == 0 {
+		return "no findings"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeRendered is writeReport for any document with renderers of the
-// same format names (the report's, the diff's).
-func writeRendered[T any](a *app, doc T, formats map[string]func(io.Writer, T) error, format, output string) error {
-	if format == "auto" && output != "" && output != "-" {
-		if f, ok := autoFormats[strings.ToLower(filepath.Ext(output))]; ok {
-			format = f
-		}
-	}
+// same format names (the report's, the diff's); format is resolved
+// already, and summary announces a file written.
+func writeRendered[T any](a *app, doc T, formats map[string]func(io.Writer, T) error, format, output, summary string) error {
 	render, ok := formats[format]
 	if !ok {
 		return fmt.Errorf("unknown report format %q (want %s)", format, reportFormatNames())
@@ -134,6 +145,9 @@ func writeRendered[T any](a *app, doc T, formats map[string]func(io.Writer, T) e
 		// A full disk at the end of a maintenance window must not cost
 		// the results: they go to stdout, and the error says so.
 		return fmt.Errorf("%w (the report was written to stdout instead)", err)
+	}
+	if err == nil {
+		a.announce(output, summary)
 	}
 	return err
 }

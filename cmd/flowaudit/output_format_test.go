@@ -27,8 +27,8 @@ func TestReportFormats(t *testing.T) {
 		{"auto by extension: html", nil, "r.html", "<!DOCTYPE html>"},
 		{"auto by extension: md", nil, "r.md", "# flowaudit report"},
 		{"auto by extension: txt", nil, "r.txt", "3 requirements"},
-		{"auto, unknown extension: table", nil, "r.out", "3 requirements"},
-		{"explicit format wins over extension", []string{"-f", "json"}, "r2.html", "{"},
+		{"unknown extension: -f says", []string{"-f", "table"}, "r.out", "3 requirements"},
+		{"-f repeats the extension", []string{"-f", "json"}, "r2.json", "{"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,10 +92,13 @@ func unwrapPath(err error) error {
 // names, or a hard or symbolic link to it): its packets would be counted
 // twice and every flow would look retransmitted.
 func checkInputs(paths []string) error {
+	if err := checkStdin(paths); err != nil {
+		return err
+	}
 	infos := make([]os.FileInfo, len(paths))
 	for i, p := range paths {
 		fi, err := os.Stat(p)
-		if err != nil {
+		if err != nil || p == stdinArg {
 			continue // the reader names the file and the problem
 		}
 		for j := range i {
@@ -123,6 +126,9 @@ func (f *auditFlags) inputFiles() []string {
 // that sessions of several gateways replayed on one analyst's machine do
 // not all carry that machine's name.
 func nodeFromCapture(path string) string {
+	if path == stdinArg {
+		return stdinName
+	}
 	base := filepath.Base(path)
 	for {
 		ext := filepath.Ext(base)

@@ -25,7 +25,7 @@ const readProgressEvery = 250 * time.Millisecond
 // streaming says output goes to stdout while reading, and then the bar is
 // drawn only when stdout is not the terminal too.
 func (a *app) replayFiles(paths []string, maxFlows int, sink capture.Sink, streaming bool) (capture.Stats, error) {
-	src, err := pcapfile.OpenSource(paths, flow.Config{MaxFlows: maxFlows})
+	src, err := pcapfile.OpenSourceInputs(a.captureInputs(paths), flow.Config{MaxFlows: maxFlows})
 	if err != nil {
 		return capture.Stats{}, err
 	}

@@ -133,9 +133,6 @@ func (f *replayFlags) check(a *app, args []string) (analyze.Options, []analyze.S
 	if err != nil {
 		return opts, nil, err
 	}
-	if _, ok := reportFormats[f.audit.format]; !ok {
-		return opts, nil, fmt.Errorf("unknown report format %q (want %s)", f.audit.format, reportFormatNames())
-	}
 	if f.maxFlows < 0 {
 		return opts, nil, fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
 	}
@@ -155,7 +152,21 @@ func (f *replayFlags) check(a *app, args []string) (analyze.Options, []analyze.S
 	if err := checkOutputs(append(f.audit.inputFiles(), args...), output{"--output", f.audit.output}, output{"--session", sf.path}); err != nil {
 		return opts, nil, err
 	}
+	if err := f.audit.resolveFormat(); err != nil {
+		return opts, nil, err
+	}
 	return opts, failOn, nil
+}
+
+// resolveFormat turns --format and --output into the format written
+// (resolveFormat): a usage error before anything is read.
+func (f *auditFlags) resolveFormat() error {
+	format, err := resolveFormat(reportFileFormats, "report ", f.format, "table", f.output)
+	if err != nil {
+		return err
+	}
+	f.format = format
+	return nil
 }
 
 // writeFindings writes the report as f asks (--format, --output, --all)

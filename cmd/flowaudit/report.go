@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -36,13 +35,21 @@ func newReportCmd(a *app) *cobra.Command {
 			if len(args) == 0 {
 				return errors.New("report: no session file given (flowaudit report SESSION...)")
 			}
-			if _, ok := reportFormats[f.format]; !ok {
-				return fmt.Errorf("unknown report format %q (want %s)", f.format, reportFormatNames())
-			}
 			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
 				return err
 			}
-			rs, err := a.openSessions(args)
+			if err := f.resolveFormat(); err != nil {
+				return err
+			}
+			if err := checkStdin(args); err != nil {
+				return err
+			}
+			ins, cleanup, err := a.spooledInputs(args, a.sessionLimit(), "session")
+			defer cleanup()
+			if err != nil {
+				return sizeHint(err)
+			}
+			rs, err := a.openSessions(inputPaths(ins))
 			if err != nil {
 				return err
 			}
@@ -72,10 +79,19 @@ const reportHostUsage = "gateway address `ADDR` (repeatable); overrides the site
 	"Default: the site file's hosts, else the union of the sessions' recorded hosts, " +
 	"inferred per session from its own flows for a session that recorded none"
 
-// openSessions opens the sessions at paths for one report (their flows are
-// read later, as the audit goes).
-func (a *app) openSessions(paths []string) ([]*session.Reader, error) {
-	rs, err := session.OpenAll(int64(a.maxInput), paths...)
+// sessionLimit is the bound on a session: --max-input-size, else the
+// session package's default.
+func (a *app) sessionLimit() int64 {
+	if a.maxInput > 0 {
+		return int64(a.maxInput)
+	}
+	return session.MaxFileSize
+}
+
+// openSessions opens the sessions at paths, named by names in messages,
+// for one report (their flows are read later, as the audit goes).
+func (a *app) openSessions(paths, names []string) ([]*session.Reader, error) {
+	rs, err := session.OpenAllNamed(int64(a.maxInput), paths, names)
 	if err != nil {
 		return nil, sizeHint(err)
 	}
@@ -91,8 +107,8 @@ func closeSessions(rs []*session.Reader) {
 // auditSessions opens the sessions at paths and audits them as one merged
 // report with opts (diff uses it; report resolves its options from the
 // sessions first).
-func (a *app) auditSessions(paths []string, opts analyze.Options) (*analyze.Report, error) {
-	rs, err := a.openSessions(paths)
+func (a *app) auditSessions(paths, names []string, opts analyze.Options) (*analyze.Report, error) {
+	rs, err := a.openSessions(paths, names)
 	if err != nil {
 		return nil, err
 	}

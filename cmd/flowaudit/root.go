@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ func asFindings(err error, target **findingsError) bool { return errors.As(err, 
 // app carries what every subcommand shares.
 type app struct {
 	ctx    context.Context
+	stdin  io.Reader // what "-" reads (captures, sessions, reports)
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
@@ -36,9 +38,14 @@ type app struct {
 }
 
 // run parses args and runs one subcommand. It is main without the process:
-// tests call it with their own context and buffers.
+// tests call it with their own context and buffers. "-" reads os.Stdin.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	a := &app{ctx: ctx, stdout: stdout, stderr: stderr,
+	return runStdin(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runStdin is run with the standard input "-" reads: tests give it bytes.
+func runStdin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr,
 		log: slog.New(newLineHandler(stderr, slog.LevelWarn))}
 	root := newRootCmd(a)
 	root.SetArgs(args)
