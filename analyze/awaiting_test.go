@@ -148,16 +148,16 @@ func TestPendingOnlyInconclusive(t *testing.T) {
 		status Status
 		hint   string // "" for no note
 	}{
-		{"one young SYN, default window", []flow.Flow{syn("40000", 500 * time.Millisecond)}, 0, Inconclusive, "capture at least 1 s longer"},
-		{"age 10 s of 30", []flow.Flow{syn("40000", 10 * time.Second)}, 30 * time.Second, Inconclusive, "capture at least 20 s longer"},
-		{"rounded up", []flow.Flow{syn("40000", 29500 * time.Millisecond)}, 30 * time.Second, Inconclusive, "capture at least 1 s longer"},
-		{"the youngest decides", []flow.Flow{syn("40000", 25 * time.Second), syn("40001", 5 * time.Second), syn("40002", 12 * time.Second)},
+		{"one young SYN, default window", []flow.Flow{syn("40000", 500*time.Millisecond)}, 0, Inconclusive, "capture at least 1 s longer"},
+		{"age 10 s of 30", []flow.Flow{syn("40000", 10*time.Second)}, 30 * time.Second, Inconclusive, "capture at least 20 s longer"},
+		{"rounded up", []flow.Flow{syn("40000", 29500*time.Millisecond)}, 30 * time.Second, Inconclusive, "capture at least 1 s longer"},
+		{"the youngest decides", []flow.Flow{syn("40000", 25*time.Second), syn("40001", 5*time.Second), syn("40002", 12*time.Second)},
 			30 * time.Second, Inconclusive, "capture at least 25 s longer"},
-		{"beside a success", []flow.Flow{fl(tcp, gw4+":40003", smtp, flow.Established, aged(time.Minute, 0)), syn("40000", 2 * time.Second)},
+		{"beside a success", []flow.Flow{fl(tcp, gw4+":40003", smtp, flow.Established, aged(time.Minute, 0)), syn("40000", 2*time.Second)},
 			10 * time.Second, OK, "capture at least 8 s longer"},
-		{"beside a drop", []flow.Flow{fl(tcp, gw4+":40003", smtp, flow.Unanswered, aged(time.Minute, 0)), syn("40000", 2 * time.Second)},
+		{"beside a drop", []flow.Flow{fl(tcp, gw4+":40003", smtp, flow.Unanswered, aged(time.Minute, 0)), syn("40000", 2*time.Second)},
 			10 * time.Second, Blocked, "capture at least 8 s longer"},
-		{"judged once old enough", []flow.Flow{syn("40000", 2 * time.Second)}, 0, Blocked, ""},
+		{"judged once old enough", []flow.Flow{syn("40000", 2*time.Second)}, 0, Blocked, ""},
 		{"nothing tried", nil, 0, NeverSeen, ""},
 	}
 	for _, tt := range tests {
