@@ -124,7 +124,7 @@ func (a *app) runCapture(f *captureFlags) error {
 // returns the audit's options.
 func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) {
 	var none analyze.Options
-	if err := live.Supported(); err != nil {
+	if err := liveSupported(); err != nil {
 		return none, nil, fmt.Errorf("capture: %w", err)
 	}
 	if f.iface == "" {
@@ -152,11 +152,35 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 	if err := checkOutputs(f.audit.inputFiles(), output{"--output", f.audit.output}, output{"--session", f.session}, output{"--write-pcap", f.writePcap}); err != nil {
 		return none, nil, err
 	}
-	if _, err := live.CheckInterface(f.iface); err != nil {
+	if err := checkInterface(f.iface); err != nil {
 		return none, nil, err
 	}
 	return opts, failOn, nil
 }
+
+// liveSource is what capture needs of a live source (*live.Source).
+type liveSource interface {
+	capture.Source
+	Backend() string
+	MaxFlows() int
+	Close() error
+}
+
+// The live capture's entry points: capture/live's, replaced only in a
+// test build (capture_testsource.go, build tag flowaudit_testsource) by
+// a capture file played at a slow rate, for the tests that watch the live
+// view in a terminal.
+var (
+	liveSupported  = live.Supported
+	checkInterface = func(iface string) error { _, err := live.CheckInterface(iface); return err }
+	openLive       = func(backend string, o capture.LiveOptions) (liveSource, error) {
+		src, err := live.Open(backend, o)
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
+	}
+)
 
 // captureLive runs the capture until --duration, a signal, or the end of
 // the interface, showing progress, and returns its statistics: with a
@@ -165,7 +189,7 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.Auditor, ifHosts *ifaceHosts) (capture.Stats, *sessionSink, error) {
 	// auto picks eBPF where the kernel can run it, else AF_PACKET: the
 	// start message names the backend, so the choice is visible.
-	src, err := live.Open(f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
+	src, err := openLive(f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
 	if errors.Is(err, live.ErrUnknownBackend) {
 		return capture.Stats{}, nil, fmt.Errorf("--%w", err)
 	}
