@@ -221,13 +221,16 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.A
 	// --duration counts from here, once the backend is ready (loading
 	// the eBPF programs takes a while): the window it gives is the
 	// capture's.
-	ctx := a.ctx
+	ctx, runStart := a.ctx, time.Now()
 	if f.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
 	st, runErr := capture.Run(ctx, src, sink, capture.Options{ProgressEvery: liveProgressEvery})
+	// The source's window starts once it runs, a few ms after --duration
+	// began: the window shown is the one the user asked for.
+	st.SetWindow(runStart, time.Now())
 	view.finish()
 	ifHosts.addTo(opts, aud) // the interface may be gone: keep what was seen
 	if runErr != nil {
