@@ -52,7 +52,7 @@ func TestLiveViewTmux(t *testing.T) {
 				" --with cluster --with premium-support --live --duration 7s --fail-on none; echo CAPTURE-DONE; sleep 60")
 			header := "STATUS      REQUIREMENT"
 			screen := tm.waitFor(t, "139 packets", 10*time.Second) // the whole file read
-			time.Sleep(2500 * time.Millisecond)                   // a few more redraws
+			time.Sleep(2500 * time.Millisecond)                    // a few more redraws
 			for _, when := range []string{"first look", "later"} {
 				if when == "later" {
 					screen = tm.capture(t, "-p", "-J")
