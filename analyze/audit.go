@@ -143,6 +143,10 @@ type tally struct {
 	awaiting  []flow.Packed
 	awaitPack *flow.PackTable
 	ends      map[string]time.Time
+	// pendingLeft is, while settle places a pending flow, how much longer
+	// the capture had to run for it to be judged (the evidence keeps the
+	// longest: requirementNote's hint).
+	pendingLeft time.Duration
 	// srcs is the scanner test's source table; noise what it and the
 	// backscatter rule set aside.
 	srcs  *sourceTable
@@ -423,6 +427,9 @@ func (t *tally) count(a *Auditor, c claim, f *flow.Flow, pending bool) {
 	ev := t.evs[c.hit.rule]
 	ev.oneway = a.rules[c.hit.rule].oneway
 	ev.add(f, c.v, pending)
+	if pending && t.pendingLeft > ev.pendingLeft {
+		ev.pendingLeft = t.pendingLeft
+	}
 }
 
 // nearMisses lists, for an unexpected flow, the applicable requirements

@@ -51,20 +51,26 @@ func (t *tally) noteEnd(f *flow.Flow) {
 }
 
 // pendingAt reports whether f, which awaits an answer, started less than
-// window before the end of its node's capture: captureEnd, the time of the
-// last packet read, for flows without a node (a single capture), else the
-// latest packet of that node's flows. Its first packet is what counts: a
-// request retransmitted until the end had its first copy's whole age to
-// be answered.
+// window before the end of its node's capture (age).
 func (t *tally) pendingAt(f *flow.Flow, captureEnd time.Time, window time.Duration) bool {
 	if window <= 0 || f.Start.IsZero() {
 		return false
 	}
+	return t.age(f, captureEnd) < window
+}
+
+// age is how long before the end of its node's capture f started:
+// captureEnd, the end of the capture (its last packet, or the moment a
+// live capture stopped), for flows without a node (a single capture),
+// else the latest packet of that node's flows. Its first packet is what
+// counts: a request retransmitted until the end had its first copy's
+// whole age to be answered.
+func (t *tally) age(f *flow.Flow, captureEnd time.Time) time.Duration {
 	end := t.ends[f.Node]
 	if f.Node == "" && captureEnd.After(end) {
 		end = captureEnd
 	}
-	return end.Sub(f.Start) < window
+	return end.Sub(f.Start)
 }
 
 // pendingWindow is Options.PendingWindow with its default.
@@ -142,7 +148,12 @@ type settling struct {
 // place places f, which awaited an answer: pending when younger than the
 // window.
 func (st *settling) place(f *flow.Flow) {
-	if p := st.t.pendingAt(f, st.end, st.window) && !st.answerHidden(f); st.c.place(st.a, f, p) && p {
+	p := st.t.pendingAt(f, st.end, st.window) && !st.answerHidden(f)
+	st.c.pendingLeft = 0
+	if p {
+		st.c.pendingLeft = st.window - st.t.age(f, st.end)
+	}
+	if st.c.place(st.a, f, p) && p {
 		st.pending++
 	}
 }
@@ -230,6 +241,14 @@ func pendingNote(n int, peers []PeerSeen) string {
 		who += fmt.Sprintf(" and %d more", more)
 	}
 	return fmt.Sprintf("%d attempt(s) still waiting for an answer when the capture ended (pending, not judged): %s", n, who)
+}
+
+// longerHint says how much longer the capture had to run for its pending
+// attempts to be judged: left, the most a pending attempt still needed,
+// in whole seconds rounded up (at least 1).
+func longerHint(left time.Duration) string {
+	s := max(int64((left+time.Second-1)/time.Second), 1)
+	return fmt.Sprintf("capture at least %d s longer to judge them", s)
 }
 
 // clone copies everything a report reads, so that placing more flows in

@@ -49,8 +49,8 @@ func TestPendingAtEndOfCapture(t *testing.T) {
 		// attempts, unanswered, pending are the requirement's counts.
 		attempts, unanswered, pending int
 	}{
-		{"young open SYN alone", []flow.Flow{synYoung}, 0, false, "smtp-out", NeverSeen, "", 0, 0, 1},
-		{"young open SYN, end from the flows", []flow.Flow{synYoung}, 0, true, "smtp-out", NeverSeen, "", 0, 0, 1},
+		{"young open SYN alone", []flow.Flow{synYoung}, 0, false, "smtp-out", Inconclusive, "", 0, 0, 1},
+		{"young open SYN, end from the flows", []flow.Flow{synYoung}, 0, true, "smtp-out", Inconclusive, "", 0, 0, 1},
 		{"old open SYN retransmitted until the end", []flow.Flow{fl(tcp, gw4+":40000", smtp, flow.Unanswered, aged(3*time.Second, 100*time.Millisecond), open)},
 			0, false, "smtp-out", Blocked, ReasonUnanswered, 1, 1, 0},
 		{"old open SYN", []flow.Flow{fl(tcp, gw4+":40000", smtp, flow.Unanswered, old, open)}, 0, false, "smtp-out", Blocked, ReasonUnanswered, 1, 1, 0},
@@ -64,16 +64,16 @@ func TestPendingAtEndOfCapture(t *testing.T) {
 			fl(tcp, gw4+":40002", smtp, flow.Unanswered, old), synYoung}, 0, false, "smtp-out", Partial, ReasonUnanswered, 2, 1, 1},
 		{"young open SYN with an ICMP redirect", []flow.Flow{fl(tcp, gw4+":40000", smtp, flow.Unanswered, young, open, func(f *flow.Flow) {
 			f.ICMP = &flow.ICMPError{Type: 5, Code: 1, Version: 4, From: netip.MustParseAddr("192.0.2.1"), Reason: "icmp-5-1"}
-		})}, 0, false, "smtp-out", NeverSeen, "", 0, 0, 1},
-		{"young open UDP request", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Unanswered, young, open)}, 0, false, "dns-out", NeverSeen, "", 0, 0, 1},
+		})}, 0, false, "smtp-out", Inconclusive, "", 0, 0, 1},
+		{"young open UDP request", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Unanswered, young, open)}, 0, false, "dns-out", Inconclusive, "", 0, 0, 1},
 		{"old open UDP request", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Unanswered, old, open)}, 0, false, "dns-out", Blocked, ReasonNoReply, 1, 1, 0},
 		{"young open UDP request with ICMP error", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Unreachable, young, open, icmpErr("port-unreachable", "203.0.113.53"))},
 			0, false, "dns-out", Blocked, ReasonPortUnreachable, 1, 0, 0},
 		{"young open UDP request answered", []flow.Flow{fl(udp, gw4+":5353", dns, flow.Established, young, open)}, 0, false, "dns-out", OK, "", 1, 0, 0},
-		{"young open echo request", []flow.Flow{fl(icmp, gw4+":8", ping, flow.Unanswered, young, open)}, 0, false, "ping-out", NeverSeen, "", 0, 0, 1},
+		{"young open echo request", []flow.Flow{fl(icmp, gw4+":8", ping, flow.Unanswered, young, open)}, 0, false, "ping-out", Inconclusive, "", 0, 0, 1},
 		{"old open echo request", []flow.Flow{fl(icmp, gw4+":8", ping, flow.Unanswered, old, open)}, 0, false, "ping-out", Blocked, ReasonUnanswered, 1, 1, 0},
 		{"window off", []flow.Flow{synYoung}, -1, false, "smtp-out", Blocked, ReasonUnanswered, 1, 1, 0},
-		{"wider window", []flow.Flow{fl(tcp, gw4+":40000", smtp, flow.Unanswered, old, open)}, 30 * time.Second, false, "smtp-out", NeverSeen, "", 0, 0, 1},
+		{"wider window", []flow.Flow{fl(tcp, gw4+":40000", smtp, flow.Unanswered, old, open)}, 30 * time.Second, false, "smtp-out", Inconclusive, "", 0, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +130,57 @@ func TestPendingAtEndOfCapture(t *testing.T) {
 	}
 }
 
+// TestPendingOnlyInconclusive: a requirement whose only attempts the end
+// of the capture cut off was tried, not judged (inconclusive, never
+// never-seen), and its note says how much longer to capture: the window
+// less the age of the youngest pending attempt, in whole seconds rounded
+// up. Pending attempts beside judged ones leave the verdict to those, the
+// hint still given.
+func TestPendingOnlyInconclusive(t *testing.T) {
+	const smtp = "203.0.113.25:25"
+	syn := func(port string, age time.Duration, mods ...func(*flow.Flow)) flow.Flow {
+		return fl(tcp, gw4+":"+port, smtp, flow.Unanswered, append([]func(*flow.Flow){aged(age, 0), open}, mods...)...)
+	}
+	tests := []struct {
+		name   string
+		flows  []flow.Flow
+		window time.Duration
+		status Status
+		hint   string // "" for no note
+	}{
+		{"one young SYN, default window", []flow.Flow{syn("40000", 500*time.Millisecond)}, 0, Inconclusive, "capture at least 1 s longer"},
+		{"age 10 s of 30", []flow.Flow{syn("40000", 10*time.Second)}, 30 * time.Second, Inconclusive, "capture at least 20 s longer"},
+		{"rounded up", []flow.Flow{syn("40000", 29500*time.Millisecond)}, 30 * time.Second, Inconclusive, "capture at least 1 s longer"},
+		{"the youngest decides", []flow.Flow{syn("40000", 25*time.Second), syn("40001", 5*time.Second), syn("40002", 12*time.Second)},
+			30 * time.Second, Inconclusive, "capture at least 25 s longer"},
+		{"beside a success", []flow.Flow{fl(tcp, gw4+":40003", smtp, flow.Established, aged(time.Minute, 0)), syn("40000", 2*time.Second)},
+			10 * time.Second, OK, "capture at least 8 s longer"},
+		{"beside a drop", []flow.Flow{fl(tcp, gw4+":40003", smtp, flow.Unanswered, aged(time.Minute, 0)), syn("40000", 2*time.Second)},
+			10 * time.Second, Blocked, "capture at least 8 s longer"},
+		{"judged once old enough", []flow.Flow{syn("40000", 2*time.Second)}, 0, Blocked, ""},
+		{"nothing tried", nil, 0, NeverSeen, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := Options{Products: []*catalog.Product{pendingProduct()}, Hosts: []netip.Addr{netip.MustParseAddr(gw4)}, PendingWindow: tt.window}
+			rep, err := Audit(&capture.Result{Flows: tt.flows, Stats: capture.Stats{Backend: "file", End: tEnd}}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := findReq(t, rep, "smtp-out")
+			if r.Status != tt.status {
+				t.Errorf("status %s, want %s (counts %+v)", r.Status, tt.status, r.Counts)
+			}
+			if tt.hint == "" && r.Note != "" || !strings.Contains(r.Note, tt.hint) {
+				t.Errorf("note %q, want it to hold %q", r.Note, tt.hint)
+			}
+			if tt.status == Inconclusive && rep.Summary.Inconclusive != 1 {
+				t.Errorf("summary %+v, want 1 inconclusive", rep.Summary)
+			}
+		})
+	}
+}
+
 // TestPendingPerNode: merged sessions age each node's flows against that
 // node's own last packet, not the latest of all nodes.
 func TestPendingPerNode(t *testing.T) {
@@ -173,8 +224,8 @@ func TestPendingStreamed(t *testing.T) {
 		syn = flow.Flow{} // the caller reuses its flow
 		for range 2 {
 			r := findReq(t, a.Report(capture.Stats{End: t0.Add(500 * time.Millisecond)}), "smtp-out")
-			if r.Status != NeverSeen || r.Counts.Pending != 1 || r.Note == "" {
-				t.Errorf("hosts %v: status %s counts %+v note %q; want never-seen, 1 pending", hosts, r.Status, r.Counts, r.Note)
+			if r.Status != Inconclusive || r.Counts.Pending != 1 || !strings.Contains(r.Note, "capture at least 1 s longer") {
+				t.Errorf("hosts %v: status %s counts %+v note %q; want inconclusive, 1 pending, the hint", hosts, r.Status, r.Counts, r.Note)
 			}
 		}
 		ssh := fl(tcp, gw4+":40001", "203.0.113.22:22", flow.Established, aged(time.Second, 0))

@@ -87,6 +87,10 @@ type evidence struct {
 	// span them, by class (decided at Report: provisional).
 	provReasons         map[provReason]int
 	provFirst, provLast [numProv]time.Time
+	// pendingLeft is the longest a pending flow still needed, at the end
+	// of the capture, before its lack of an answer would count: how much
+	// longer to capture (set at Report, on the settled copy).
+	pendingLeft time.Duration
 }
 
 // provReason is a failure reason of a class of provisional flows.

@@ -47,6 +47,11 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 		req.Status = Partial
 	case c.Inconclusive > 0:
 		req.Status = Inconclusive
+	case c.Attempts == 0 && c.Pending > 0:
+		// Tried, not judged: the end of the capture cut every attempt
+		// off before its answer could come (the note says how much
+		// longer to capture). Never seen would say nothing tried it.
+		req.Status = Inconclusive
 	case c.Attempts == 0 && s.origHidden:
 		req.Status = Inconclusive
 	case c.Attempts == 0:
@@ -56,21 +61,22 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 	default:
 		req.Status = Blocked
 	}
-	req.Note = requirementNote(req, ev.counts, r.dir, s, remote)
+	req.Note = requirementNote(req, ev.counts, r.dir, s, remote, ev.pendingLeft)
 	if (req.Status == Blocked || req.Status == Partial) && len(req.Reasons) > 0 {
 		req.Reason = req.Reasons[0].Reason
 		req.ReasonText = req.Reason.Text()
 	}
 }
 
-// requirementNote explains what was not judged, and why: pending flows,
-// attempts the capture's missing side leaves inconclusive (raw: counts
-// before resolution), attempts that side may hide, peers the remote-side
-// rule explains.
-func requirementNote(req *Requirement, raw Counts, d catalog.Direction, s sides, remote string) string {
+// requirementNote explains what was not judged, and why: pending flows
+// (with how much longer to capture: left, the most a pending attempt
+// still needed), attempts the capture's missing side leaves inconclusive
+// (raw: counts before resolution), attempts that side may hide, peers the
+// remote-side rule explains.
+func requirementNote(req *Requirement, raw Counts, d catalog.Direction, s sides, remote string, left time.Duration) string {
 	var parts []string
 	if req.Counts.Pending > 0 {
-		parts = append(parts, pendingNote(req.Counts.Pending, req.Peers))
+		parts = append(parts, pendingNote(req.Counts.Pending, req.Peers), longerHint(left))
 	}
 	if n := inconclusiveNote(raw, d, s); n != "" {
 		parts = append(parts, n)

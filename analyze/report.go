@@ -42,8 +42,10 @@ const (
 	// capture cannot judge, because it lacks one direction of the
 	// traffic (replies are not in this capture), and the attempts it can
 	// judge do not decide the verdict on their own; or nothing was seen
-	// where the missing direction would hide attempts. Note says why
-	// (docs/report.md "One-sided captures").
+	// where the missing direction would hide attempts; or the only
+	// attempts were cut off by the end of the capture (pending), when
+	// Note says how much longer to capture. Note says why (docs/report.md
+	// "One-sided captures", "Pending").
 	Inconclusive Status = "inconclusive"
 	// Unexpected is not a requirement status: it names the unexpected
 	// flows for --fail-on and Findings.

@@ -23,8 +23,12 @@ type Stats struct {
 	Backend string   `json:"backend"` // "file", "afpacket", "ebpf"
 	Files   []string `json:"files,omitempty"`
 	Iface   string   `json:"iface,omitempty"`
-	// Start and End are the capture times of the first and last packets;
-	// zero (and left out of JSON) when there was none.
+	// Start and End are the capture's window. For capture files: the
+	// times of the first and last packets, zero (and left out of JSON)
+	// when there was none. For a live capture (capture/live, capture/ebpf):
+	// the moment it started (Run) and the moment it stopped, packets or
+	// not (SetWindow), so an empty capture has its window too, and a
+	// Progress's End is the moment it was sent.
 	Start   time.Time `json:"start,omitzero"`
 	End     time.Time `json:"end,omitzero"`
 	Packets uint64    `json:"packets"`
@@ -66,6 +70,19 @@ type Stats struct {
 	// that holds packets (set by session.Merge when it merges several);
 	// empty for a single capture, whose window is Start to End.
 	Spans []Span `json:"spans,omitempty"`
+}
+
+// SetWindow makes s's Start and End a live capture's window: start to
+// stop, widened to the first and last packets should one carry a time
+// outside it (a packet queued before Run started). Times are UTC; a
+// zero start or stop leaves that end as it was.
+func (s *Stats) SetWindow(start, stop time.Time) {
+	if !start.IsZero() && (s.Start.IsZero() || start.Before(s.Start)) {
+		s.Start = start.UTC()
+	}
+	if stop.After(s.End) {
+		s.End = stop.UTC()
+	}
 }
 
 // Span is one session's capture window in merged sessions.

@@ -88,6 +88,8 @@ type pipeline struct {
 	// complete is set when input ended (cleanly or on a read error)
 	// rather than being stopped by cancellation.
 	complete bool
+	// started is when a live source's run began: its window's start.
+	started time.Time
 }
 
 func newPipeline(src FrameReader, o PacketOptions, e *Emitter) *pipeline {
@@ -96,6 +98,9 @@ func newPipeline(src FrameReader, o PacketOptions, e *Emitter) *pipeline {
 	pl.stats.Backend = o.Backend
 	pl.stats.Iface = o.Iface
 	pl.live = o.Backend != "file"
+	if pl.live {
+		pl.started = time.Now()
+	}
 	pl.input, _ = src.(InputCounter)
 	cfg := o.Table
 	cfg.OnFlow = e.Flow
@@ -144,11 +149,15 @@ func (pl *pipeline) progress() {
 	pl.e.Progress(p)
 }
 
-// times sets st's Start and End from the first and latest packets.
+// times sets st's Start and End from the first and latest packets, and
+// for a live source to its window so far (Stats.SetWindow).
 func (pl *pipeline) times(st *Stats) {
 	if st.Packets > 0 {
 		st.Start = time.Unix(0, pl.first).UTC()
 		st.End = time.Unix(0, pl.last).UTC()
+	}
+	if pl.live {
+		st.SetWindow(pl.started, time.Now())
 	}
 }
 

@@ -100,7 +100,9 @@ func TestRunCountsAndLiveTimeouts(t *testing.T) {
 			t.Errorf("progress stats %+v", p.Stats)
 		}
 	}}
+	before := time.Now()
 	st, err := Run(context.Background(), Packets(src, PacketOptions{Backend: "afpacket"}), &c, Options{ProgressEvery: time.Nanosecond})
+	after := time.Now()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +116,59 @@ func TestRunCountsAndLiveTimeouts(t *testing.T) {
 	if calls.Load() == 0 {
 		t.Error("Progress never called")
 	}
-	if !st.Start.Equal(time.Unix(0, frames[0].TS)) || !st.End.Equal(time.Unix(0, frames[len(frames)-1].TS)) {
-		t.Errorf("start/end = %v %v", st.Start, st.End)
+	// A live source's window runs to its stop; its start is the first
+	// packet here, which the frames date long before the run.
+	if !st.Start.Equal(time.Unix(0, frames[0].TS)) || st.End.Before(before) || st.End.After(after) {
+		t.Errorf("start/end = %v %v, want the first packet and the stop (%v to %v)", st.Start, st.End, before, after)
+	}
+}
+
+// TestLiveWindow: a live source's Stats.Start and End are the moments
+// it started and stopped, with packets or none; a file's are its first
+// and last packets, and none without packets.
+func TestLiveWindow(t *testing.T) {
+	frames := framesOf(t, filepath.Join(flowsDir, "established.pcap"))
+	queued := time.Now().Add(-10 * time.Millisecond)
+	for i := range frames { // queued in the ring before the run started
+		frames[i].TS = queued.Add(time.Duration(i) * time.Microsecond).UnixNano()
+	}
+	for _, tt := range []struct {
+		name    string
+		backend string
+		frames  []Frame
+	}{{"empty live", "afpacket", nil}, {"live", "afpacket", frames}, {"empty file", "", nil}, {"file", "", frames}} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := time.Now()
+			st, err := Run(context.Background(), Packets(&sliceSource{frames: tt.frames, timeouts: true}, PacketOptions{Backend: tt.backend}),
+				&Collector{}, Options{})
+			after := time.Now()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.backend == "" && len(tt.frames) == 0:
+				if !st.Start.IsZero() || !st.End.IsZero() {
+					t.Errorf("empty file: window %v to %v, want none", st.Start, st.End)
+				}
+			case tt.backend == "":
+				if !st.Start.Equal(time.Unix(0, frames[0].TS)) || !st.End.Equal(time.Unix(0, frames[len(frames)-1].TS)) {
+					t.Errorf("file: window %v to %v, want its first and last packets", st.Start, st.End)
+				}
+			default:
+				// From the run's start, or the first packet when one came
+				// earlier, to the stop.
+				okStart := !st.Start.Before(before) && !st.Start.After(after)
+				if len(tt.frames) > 0 {
+					okStart = st.Start.Equal(time.Unix(0, tt.frames[0].TS))
+				}
+				if !okStart || st.End.Before(before) || st.End.After(after) {
+					t.Errorf("live: window %v to %v, want from the run's start to its stop (%v to %v)", st.Start, st.End, before, after)
+				}
+				if st.Start.Location() != time.UTC || st.End.Location() != time.UTC {
+					t.Errorf("window not in UTC: %v %v", st.Start, st.End)
+				}
+			}
+		})
 	}
 }
 

@@ -2,8 +2,10 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +17,9 @@ import (
 )
 
 // TestPendingInEveryFormat: flows the end of the capture cut off are shown
-// next to a never-seen, an ok and a blocked requirement in every format.
+// next to an ok and a blocked requirement in every format, and a
+// requirement whose only attempt was cut off reads inconclusive (tried,
+// not judged) with how much longer to capture.
 func TestPendingInEveryFormat(t *testing.T) {
 	end := time.Date(2026, 11, 22, 10, 1, 0, 0, time.UTC)
 	anyPeer := []catalog.Peer{{Kind: catalog.PeerAny}}
@@ -28,7 +32,7 @@ func TestPendingInEveryFormat(t *testing.T) {
 			Start: end.Add(-age), End: end.Add(-age), Outcome: out, OrigPkts: 1, Open: open}
 	}
 	flows := []flow.Flow{
-		f(flow.ProtoTCP, "203.0.113.25:25", flow.Unanswered, 500*time.Millisecond, true), // smtp-out: never-seen, pending
+		f(flow.ProtoTCP, "203.0.113.25:25", flow.Unanswered, 500*time.Millisecond, true), // smtp-out: inconclusive, pending
 		f(flow.ProtoTCP, "203.0.113.22:22", flow.Established, time.Minute, false),        // ssh-out: ok, and pending
 		f(flow.ProtoTCP, "203.0.113.22:22", flow.Unanswered, 500*time.Millisecond, true),
 		f(flow.ProtoUDP, "203.0.113.53:53", flow.Unanswered, time.Minute, false), // dns-out: blocked, and pending
@@ -39,15 +43,18 @@ func TestPendingInEveryFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, st := range map[string]analyze.Status{"p/smtp-out": analyze.NeverSeen, "p/ssh-out": analyze.OK, "p/dns-out": analyze.Blocked} {
-		for _, r := range rep.Requirements {
-			if r.ID == id && (r.Status != st || r.Counts.Pending != 1) {
-				t.Fatalf("%s: %s %+v; want %s with 1 pending", id, r.Status, r.Counts, st)
-			}
+	for id, st := range map[string]analyze.Status{"smtp-out": analyze.Inconclusive, "ssh-out": analyze.OK, "dns-out": analyze.Blocked} {
+		i := slices.IndexFunc(rep.Requirements, func(r analyze.Requirement) bool { return r.ID == id })
+		if i < 0 {
+			t.Fatalf("no requirement %s", id)
+		}
+		if r := rep.Requirements[i]; r.Status != st || r.Counts.Pending != 1 {
+			t.Fatalf("%s: %s %+v; want %s with 1 pending", id, r.Status, r.Counts, st)
 		}
 	}
-	// notes: tables give the note of never-seen and ok requirements (blocked
-	// ones have the reason line); HTML gives every requirement's note.
+	// notes: tables give the note of inconclusive and ok requirements
+	// (blocked ones have the reason line); HTML gives every requirement's
+	// note.
 	formats := []struct {
 		name   string
 		render func(io.Writer, *analyze.Report, Options) error
@@ -56,6 +63,7 @@ func TestPendingInEveryFormat(t *testing.T) {
 		{"table", Table, 2},
 		{"markdown", Markdown, 2},
 		{"html", HTML, 3},
+		{"json", func(w io.Writer, rep *analyze.Report, _ Options) error { return json.NewEncoder(w).Encode(rep) }, 3},
 	}
 	for _, fm := range formats {
 		t.Run(fm.name, func(t *testing.T) {
@@ -64,9 +72,15 @@ func TestPendingInEveryFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := b.String()
+			if fm.name != "json" && strings.Count(out, "pending: capture ended before an answer (1)") != 1 {
+				t.Errorf("the pending outcome is not shown once:\n%s", out)
+			}
+			if !strings.Contains(strings.ToLower(out), "inconclusive") {
+				t.Errorf("no inconclusive status:\n%s", out)
+			}
 			for want, n := range map[string]int{
 				"1 attempt(s) still waiting for an answer when the capture ended": fm.notes,
-				"pending: capture ended before an answer (1)":                     1,
+				"capture at least 1 s longer to judge them":                       fm.notes,
 				"3 flow(s) were still waiting for an answer":                      1,
 			} {
 				if got := strings.Count(out, want); got != n {

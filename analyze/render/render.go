@@ -61,7 +61,7 @@ var sections = []section{
 	{status: analyze.Blocked, title: "Blocked", ansi: ansiRed},
 	{status: analyze.Partial, title: "Partial", ansi: ansiYellow},
 	{status: analyze.Unexpected, title: "Unexpected", ansi: ansiMagenta},
-	{status: analyze.Inconclusive, title: "Inconclusive", ansi: ansiCyan, optional: true},
+	{status: analyze.Inconclusive, title: "Inconclusive", ansi: ansiYellow, optional: true},
 	{status: analyze.NeverSeen, title: "Never seen", ansi: ansiBlue},
 	{status: analyze.OK, title: "OK", ansi: ansiGreen},
 	{status: analyze.NotApplicable, title: "Not applicable", ansi: ansiDim},

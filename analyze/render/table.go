@@ -20,7 +20,6 @@ const (
 	ansiYellow  = "\x1b[1;33m"
 	ansiBlue    = "\x1b[1;34m"
 	ansiMagenta = "\x1b[1;35m"
-	ansiCyan    = "\x1b[1;36m"
 	ansiGreen   = "\x1b[1;32m"
 	ansiDim     = "\x1b[2m"
 	ansiBold    = "\x1b[1m"

@@ -52,6 +52,8 @@ type Source struct {
 
 	mirror *mirror
 	e      *capture.Emitter // set by Run
+	// started is when Run began: the capture window's start.
+	started time.Time
 	// warned: a map read failed during the run (warned once).
 	warned    string
 	closeOnce sync.Once
@@ -155,6 +157,7 @@ func bootNow() uint64 {
 // returns.
 func (s *Source) Run(ctx context.Context, e *capture.Emitter) (capture.Stats, error) {
 	s.e = e
+	s.started = time.Now()
 	defer s.Close()
 	// Cancelling ctx wakes a read blocked on the ring buffer at once.
 	unwake := context.AfterFunc(ctx, func() { _ = s.rd.Flush() })

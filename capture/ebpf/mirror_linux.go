@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -349,6 +350,9 @@ func (s *Source) stats() capture.Stats {
 	st := capture.Stats{Backend: "ebpf", Iface: s.iface, Attribution: s.attribution, Flows: t.next}
 	if t.first != 0 {
 		st.Start, st.End = s.clock.wall(t.first), s.clock.wall(t.last)
+	}
+	if !s.started.IsZero() { // a Source never run has no window
+		st.SetWindow(s.started, time.Now())
 	}
 	c, err := readCounters(s.tc.Counters)
 	if err != nil {

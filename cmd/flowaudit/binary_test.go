@@ -18,12 +18,21 @@ var (
 // TestMain removes the binary flowauditBinary built, if any. The table's
 // width comes from COLUMNS when the output is no terminal: the tests run
 // without it (the default, 100 columns), and those about the width set it.
+// A capture saves its session in the state directory by default: the
+// tests' captures (in this process and the binaries it starts) save
+// theirs in a temporary one, never in /var/lib/flowaudit or the home.
 func TestMain(m *testing.M) {
 	os.Unsetenv("COLUMNS")
+	state, err := os.MkdirTemp("", "flowaudit-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("FLOWAUDIT_STATE_DIR", state)
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	os.RemoveAll(state)
 	os.Exit(code)
 }
 

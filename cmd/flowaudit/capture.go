@@ -33,6 +33,7 @@ type captureFlags struct {
 	node      string
 	live      bool
 	maxFlows  int
+	noSession bool
 }
 
 func newCaptureCmd(a *app) *cobra.Command {
@@ -42,9 +43,12 @@ func newCaptureCmd(a *app) *cobra.Command {
 		Short: "Capture live traffic on the gateway and audit it when stopped",
 		Long: "capture records the gateway's traffic on one interface, shows packets, flows,\n" +
 			"drops and the requirement verdicts while it runs, and stops on --duration, Ctrl-C\n" +
-			"(SIGINT) or SIGTERM: every flow is finished, the session (--session) and the report\n" +
-			"are written, and the exit status follows the report as for replay. A second Ctrl-C\n" +
+			"(SIGINT) or SIGTERM: every flow is finished, the session and the report are\n" +
+			"written, and the exit status follows the report as for replay. A second Ctrl-C\n" +
 			"aborts at once (exit 130) without writing anything.\n\n" +
+			"The session is always saved, for `flowaudit report`: to --session FILE, or else to\n" +
+			"NODE-START.session.json in $FLOWAUDIT_STATE_DIR, /var/lib/flowaudit (root) or\n" +
+			"$XDG_STATE_HOME/flowaudit (~/.local/state/flowaudit); --no-session opts out.\n\n" +
 			"--backend auto uses eBPF (flows aggregated in the kernel, with the process behind\n" +
 			"each connection) where the kernel can run it, else the AF_PACKET ring. It needs\n" +
 			"root, or CAP_NET_RAW for AF_PACKET, CAP_BPF and CAP_NET_ADMIN for eBPF.\n" +
@@ -62,10 +66,11 @@ func newCaptureCmd(a *app) *cobra.Command {
 	fl.StringVarP(&f.iface, "iface", "i", "", "capture on interface `IF` (required)")
 	fl.StringVar(&f.backend, "backend", "auto", "capture backend: ebpf, afpacket, or auto (eBPF when the kernel can run it and neither --filter nor --write-pcap is set)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after `D` (e.g. 30m); default: run until Ctrl-C or SIGTERM")
-	fl.StringVar(&f.session, "session", "", "save the session to `FILE` for `flowaudit report` (written atomically)")
+	fl.StringVar(&f.session, "session", "", "save the session to `FILE` for `flowaudit report` (written atomically; default: a file in the state directory)")
+	fl.BoolVar(&f.noSession, "no-session", false, "save no session")
 	fl.StringVar(&f.writePcap, "write-pcap", "", "keep the raw packets in pcapng `FILE` (renamed into place when the capture stops)")
 	fl.StringVar(&f.filter, "filter", "", "capture filter `EXPR` (tcpdump syntax, compiled with tcpdump -ddd; or tcpdump -ddd output)")
-	fl.StringVar(&f.node, "node", "", "name of this gateway in the session (default: the host name)")
+	fl.StringVar(&f.node, "node", "", "name of this gateway in the session and its default file name (default: the host name)")
 	fl.BoolVar(&f.live, "live", false, "redraw the requirement table while capturing (terminal only)")
 	fl.IntVar(&f.maxFlows, "max-flows", 0, "bound the flow table to `N` concurrent flows (0: the default, 131072 with afpacket, 65536 with ebpf)")
 	return cmd
@@ -94,16 +99,21 @@ func (a *app) runCapture(f *captureFlags) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
 	st, sess, err := a.captureLive(f, &opts, aud, ifHosts)
 	if err != nil {
 		return err
 	}
-	end := time.Now()
-	fmt.Fprintf(a.stderr, "flowaudit: capture stopped after %s: %s, %s, %d dropped by the kernel\n",
-		end.Sub(start).Truncate(time.Millisecond), text.Count(st.Packets, "packet", "packets"), text.Count(st.Flows, "flow", "flows"), st.KernelDrops)
+	// The window is the capture's, start to stop (capture.Stats), as
+	// the report's capture line says, with packets or none.
+	where := ""
+	if sess != nil {
+		where = "; session " + escape.Terminal(sess.path)
+	}
+	fmt.Fprintf(a.stderr, "flowaudit: capture stopped: %s in %s, %s, %d dropped by the kernel%s\n",
+		text.Count(st.Packets, "packet", "packets"), st.End.Sub(st.Start).Truncate(time.Millisecond),
+		text.Count(st.Flows, "flow", "flows"), st.KernelDrops, where)
 
-	saveErr := sess.close(st, end, sessionHosts(opts))
+	saveErr := sess.close(st, st.End, sessionHosts(opts))
 	// The report is written even when the session could not be.
 	err = a.writeFindings(aud.Report(st), failOn, &f.audit)
 	return joinWriteErrors(err, saveErr)
@@ -114,7 +124,7 @@ func (a *app) runCapture(f *captureFlags) error {
 // returns the audit's options.
 func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) {
 	var none analyze.Options
-	if err := live.Supported(); err != nil {
+	if err := liveSupported(); err != nil {
 		return none, nil, fmt.Errorf("capture: %w", err)
 	}
 	if f.iface == "" {
@@ -130,8 +140,8 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 	if f.maxFlows < 0 {
 		return none, nil, fmt.Errorf("--max-flows %d: want a positive number (or 0: the default)", f.maxFlows)
 	}
-	if f.node != "" && f.session == "" {
-		return none, nil, errors.New("--node names the gateway in a session: give --session FILE too")
+	if f.noSession && f.session != "" {
+		return none, nil, errors.New("--session and --no-session: give one")
 	}
 	if err := checkNode(f.node); err != nil {
 		return none, nil, err
@@ -142,26 +152,44 @@ func (f *captureFlags) check(a *app) (analyze.Options, []analyze.Status, error) 
 	if err := f.audit.resolveFormat(); err != nil {
 		return none, nil, err
 	}
-	if _, err := live.CheckInterface(f.iface); err != nil {
+	if err := checkInterface(f.iface); err != nil {
 		return none, nil, err
 	}
 	return opts, failOn, nil
 }
+
+// liveSource is what capture needs of a live source (*live.Source).
+type liveSource interface {
+	capture.Source
+	Backend() string
+	MaxFlows() int
+	Close() error
+}
+
+// The live capture's entry points: capture/live's, replaced only in a
+// test build (capture_testsource.go, build tag flowaudit_testsource) by
+// a capture file played at a slow rate, for the tests that watch the live
+// view in a terminal.
+var (
+	liveSupported  = live.Supported
+	checkInterface = func(iface string) error { _, err := live.CheckInterface(iface); return err }
+	openLive       = func(backend string, o capture.LiveOptions) (liveSource, error) {
+		src, err := live.Open(backend, o)
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
+	}
+)
 
 // captureLive runs the capture until --duration, a signal, or the end of
 // the interface, showing progress, and returns its statistics: with a
 // warning when it ended on an error. The error is only for a capture that
 // could not start.
 func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.Auditor, ifHosts *ifaceHosts) (capture.Stats, *sessionSink, error) {
-	ctx := a.ctx
-	if f.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.duration)
-		defer cancel()
-	}
 	// auto picks eBPF where the kernel can run it, else AF_PACKET: the
 	// start message names the backend, so the choice is visible.
-	src, err := live.Open(f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
+	src, err := openLive(f.backend, capture.LiveOptions{Iface: f.iface, WritePcap: f.writePcap, Filter: f.filter, MaxFlows: f.maxFlows})
 	if errors.Is(err, live.ErrUnknownBackend) {
 		return capture.Stats{}, nil, fmt.Errorf("--%w", err)
 	}
@@ -173,8 +201,10 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.A
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	sess, err := a.openSession(f.session, &f.audit, *opts,
-		session.Header{Node: node, Iface: f.iface, Backend: src.Backend(), Start: time.Now()})
+	start := time.Now()
+	sess, err := a.captureSession(f, func(path string) (*sessionSink, error) {
+		return a.openSession(path, &f.audit, *opts, session.Header{Node: node, Iface: f.iface, Backend: src.Backend(), Start: start})
+	}, node, start)
 	if err != nil {
 		return capture.Stats{}, nil, err
 	}
@@ -188,7 +218,19 @@ func (a *app) captureLive(f *captureFlags, opts *analyze.Options, aud *analyze.A
 		escape.Terminal(f.iface), src.Backend(), escape.Terminal(gatewayText(*opts)))
 	view := newLiveView(newProgress(a.stderr, f.iface, f.live, time.Now()), aud, func() { ifHosts.addTo(opts, aud) })
 	sink := capture.Tee(auditSink(aud), view, sess.sink())
+	// --duration counts from here, once the backend is ready (loading
+	// the eBPF programs takes a while): the window it gives is the
+	// capture's.
+	ctx, runStart := a.ctx, time.Now()
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
 	st, runErr := capture.Run(ctx, src, sink, capture.Options{ProgressEvery: liveProgressEvery})
+	// The source's window starts once it runs, a few ms after --duration
+	// began: the window shown is the one the user asked for.
+	st.SetWindow(runStart, time.Now())
 	view.finish()
 	ifHosts.addTo(opts, aud) // the interface may be gone: keep what was seen
 	if runErr != nil {

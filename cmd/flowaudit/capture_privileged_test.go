@@ -62,8 +62,18 @@ func (s *syncBuffer) String() string {
 // waits until the capture socket is open (the "capturing on" line).
 func startCapture(t *testing.T, l *labtest.Lab, args ...string) *liveCapture {
 	t.Helper()
+	return startCaptureEnv(t, l, nil, args...)
+}
+
+// startCaptureEnv is startCapture with env ("K=V") added to the binary's
+// environment.
+func startCaptureEnv(t *testing.T, l *labtest.Lab, env []string, args ...string) *liveCapture {
+	t.Helper()
 	bin := flowauditBinary(t)
 	c := &liveCapture{cmd: l.Command(labtest.Gateway, append([]string{bin}, args...)...), stderr: &syncBuffer{}}
+	if env != nil {
+		c.cmd.Env = append(os.Environ(), env...)
+	}
 	c.cmd.Stderr = c.stderr
 	c.cmd.Stdout = c.stderr
 	if err := c.cmd.Start(); err != nil {

@@ -5,12 +5,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/analyze/render"
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/internal/escape"
@@ -107,27 +107,36 @@ func (v *liveView) finish() {
 }
 
 // progress draws the running capture's state on stderr: one line
-// refreshed in place on a terminal, the requirement table redrawn with
-// --live, plain periodic lines when stderr is not a terminal.
+// refreshed in place on a terminal; with --live, the live view
+// (render.Live) on the terminal's alternate screen, redrawn in place and
+// left when the capture stops, so the scrollback keeps none of its
+// frames and the final report prints after it as usual; plain periodic
+// lines when stderr is not a terminal.
 type progress struct {
 	w     io.Writer
 	tty   bool
 	live  bool
+	color bool
 	iface string // escaped for the terminal
 	start time.Time
-	// lines is how many lines the last terminal draw used, to redraw over.
-	lines int
-	// rows is the terminal height, bounding the --live table.
-	rows int
+	// cols and rows are the terminal's size (the view fits it), read
+	// again at each draw: a resized window gets a view that fits.
+	cols, rows int
+	size       func() (cols, rows int, err error)
+	// drawn is set once the status line was drawn in place; alt once the
+	// alternate screen is entered.
+	drawn, alt bool
 }
 
+// The terminal's default size when it cannot be read.
+const defaultCols, defaultRows = 80, 24
+
 func newProgress(w io.Writer, iface string, live bool, start time.Time) *progress {
-	p := &progress{w: w, iface: escape.Terminal(iface), live: live, start: start, rows: 24}
+	p := &progress{w: w, iface: escape.Terminal(iface), live: live, start: start, cols: defaultCols, rows: defaultRows}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
-		if _, h, err := term.GetSize(int(f.Fd())); err == nil && h > 4 {
-			p.rows = h
-		}
+		p.color = useColor(w)
+		p.size = func() (int, int, error) { return term.GetSize(int(f.Fd())) }
 	}
 	return p
 }
@@ -145,74 +154,70 @@ func (p *progress) statusLine(st capture.Stats, rep *analyze.Report, now time.Ti
 	var b strings.Builder
 	fmt.Fprintf(&b, "capture %s %s: %d packets, %d flows, %d dropped", p.iface,
 		now.Sub(p.start).Truncate(time.Second), st.Packets, st.Flows, st.KernelDrops)
-	if rep != nil {
-		s := rep.Summary
-		fmt.Fprintf(&b, " | ok %d, partial %d, blocked %d, never-seen %d, n/a %d, unexpected %d",
-			s.OK, s.Partial, s.Blocked, s.NeverSeen, s.NotApplicable, s.Unexpected)
+	if rep != nil && !p.live {
+		fmt.Fprintf(&b, " | %s", rep.Summary.Line())
 	}
 	return b.String()
 }
 
 // update shows the counts st and the verdicts rep (nil before the first).
 func (p *progress) update(st capture.Stats, rep *analyze.Report, now time.Time) {
-	line := p.statusLine(st, rep, now)
-	switch {
-	case !p.tty:
-		fmt.Fprintln(p.w, "flowaudit: "+line)
-	case p.live && rep != nil:
-		var b strings.Builder
-		n := p.table(&b, rep)
-		b.WriteString(line)
-		p.redraw(b.String(), n+1)
-	default:
-		p.redraw(line, 1)
+	if !p.tty {
+		fmt.Fprintln(p.w, "flowaudit: "+p.statusLine(st, rep, now))
+		return
 	}
+	if p.size != nil {
+		if c, r, err := p.size(); err == nil && c > 0 && r > 0 {
+			p.cols, p.rows = c, r
+		}
+	}
+	line := render.Fit(p.statusLine(st, rep, now), p.cols-1)
+	if !p.live || rep == nil {
+		// One line, never as wide as the terminal: it cannot wrap, so
+		// "\r" and clearing the line replace it.
+		io.WriteString(p.w, "\r"+line+"\x1b[K")
+		p.drawn = true
+		return
+	}
+	lines := append(render.Live(rep, render.Options{Color: p.color, Width: p.cols - 1}, p.rows-1), line)
+	p.screen(lines)
 }
 
-// redraw replaces what the last draw put on the terminal with text
-// (n lines, the last one without a newline so the cursor stays on it).
-func (p *progress) redraw(text string, n int) {
+// screen draws lines over the alternate screen from its top left corner,
+// clearing what the last draw left below and right of them: no line is as
+// wide as the terminal and there are fewer than its rows, so nothing
+// wraps or scrolls.
+func (p *progress) screen(lines []string) {
 	var b strings.Builder
-	b.WriteString("\r")
-	if p.lines > 1 {
-		fmt.Fprintf(&b, "\x1b[%dA", p.lines-1) // up to the first line drawn
+	if !p.alt {
+		if p.drawn {
+			b.WriteString("\r\x1b[K") // the status line drawn before the first view
+		}
+		b.WriteString("\x1b[?1049h") // the alternate screen
+		p.alt = true
 	}
-	b.WriteString("\x1b[J") // clear to the end of the screen
-	b.WriteString(text)
+	b.WriteString("\x1b[H")
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString(l)
+		b.WriteString("\x1b[K")
+	}
+	b.WriteString("\x1b[J")
 	io.WriteString(p.w, b.String())
-	p.lines = n
 }
 
-// table writes the requirement table for --live and returns its lines.
-func (p *progress) table(b *strings.Builder, rep *analyze.Report) int {
-	max := p.rows - 3 // header, status line, one spare
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tREQUIREMENT\tFLOW\tATTEMPTS\tREASON")
-	n := 1
-	for i, r := range rep.Requirements {
-		if n >= max && i < len(rep.Requirements) {
-			fmt.Fprintf(tw, "... %d more\t\t\t\t\n", len(rep.Requirements)-i)
-			n++
-			break
-		}
-		attempts := "-"
-		if r.Counts.Attempts > 0 {
-			attempts = fmt.Sprintf("%d ok / %d", r.Counts.Established, r.Counts.Attempts)
-		}
-		// Ids come from catalog overlays: escaped, so a tab or newline in
-		// one cannot shift the columns or the line count redraw relies on.
-		fmt.Fprintf(tw, "%s\t%s\t%s %s %s\t%s\t%s\n", r.Status, escape.Terminal(r.ID),
-			r.Direction, r.Protocol, portsString(r.Ports), attempts, r.Reason)
-		n++
-	}
-	tw.Flush()
-	return n
-}
-
-// finish ends the terminal display so later output starts on a new line.
+// finish ends the terminal display so later output starts on a new line:
+// it leaves the alternate screen (the terminal shows again what it showed
+// before the view), or ends the status line.
 func (p *progress) finish() {
-	if p.tty && p.lines > 0 {
+	switch {
+	case p.alt:
+		io.WriteString(p.w, "\x1b[?1049l")
+		p.alt = false
+	case p.drawn:
 		io.WriteString(p.w, "\n")
-		p.lines = 0
 	}
+	p.drawn = false
 }

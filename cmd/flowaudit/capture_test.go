@@ -113,7 +113,7 @@ func TestLiveViewSnapshot(t *testing.T) {
 	v.Progress(capture.Progress{}) // not due: nothing drawn
 	v.finish()
 	line := out.String()
-	if refreshed != 2 || strings.Count(line, "\n") != 1 || !strings.Contains(line, "5 packets, 1 flows") || !strings.Contains(line, "| ok 1,") {
+	if refreshed != 2 || strings.Count(line, "\n") != 1 || !strings.Contains(line, "5 packets, 1 flows") || !strings.Contains(line, "| 27 requirements: 1 ok,") {
 		t.Errorf("refreshed %d times, drew %q", refreshed, line)
 	}
 }

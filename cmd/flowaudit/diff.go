@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -229,7 +228,7 @@ func diffCategoryNames() string {
 // writeDiffTable writes the terminal table, coloured only on a terminal
 // without NO_COLOR, as the report's table.
 func writeDiffTable(w io.Writer, d *analyze.Diff) error {
-	return render.DiffTable(w, d, render.Options{Color: isTerminal(w) && os.Getenv("NO_COLOR") == ""})
+	return render.DiffTable(w, d, render.Options{Color: useColor(w)})
 }
 
 // writeDiffJSON writes the diff as indented JSON (schema

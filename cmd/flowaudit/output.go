@@ -64,7 +64,7 @@ func tableWidth(w io.Writer) int {
 // coloured only when w is a terminal and NO_COLOR is unset: files and
 // pipes never get escape codes.
 func writeReportTable(w io.Writer, rep *analyze.Report, opts render.Options) error {
-	opts.Color = isTerminal(w) && os.Getenv("NO_COLOR") == ""
+	opts.Color = useColor(w)
 	opts.Width = tableWidth(w)
 	return render.Table(w, rep, opts)
 }

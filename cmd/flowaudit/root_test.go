@@ -21,7 +21,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--duration", "-5s"}, `--duration -5s: want a positive duration`},
 		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--max-flows", "-3"}, `--max-flows -3: want a positive number`},
 		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "-o", "/proc/r.json"}, `--output /proc/r.json: cannot write in /proc`},
-		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--node", "gw1"}, `--node names the gateway in a session: give --session FILE too`},
+		{[]string{"capture", "-i", "lo", "-p", "mailcleaner", "--node", "gw1", "--session", "s.json", "--no-session"}, `--session and --no-session: give one`},
 		{[]string{"flows", "../../testdata/example/gateway.pcap", "../../testdata/example/../example/gateway.pcap"}, `capture ../../testdata/example/../example/gateway.pcap is given twice`},
 	} {
 		_, _, err := runCLI(t, tc.args...)

@@ -26,7 +26,10 @@ import (
 // sessionSink writes a capture's or replay's session as its flows finish
 // (session.Writer): its memory does not grow with the capture. A write
 // error (a full disk) ends the session, not the capture: close returns it.
-type sessionSink struct{ w *session.Writer }
+type sessionSink struct {
+	w    *session.Writer
+	path string
+}
 
 // openSession starts the session file path (nil when path is ""): header
 // h, with what the audit was run against (f, opts). It fails before
@@ -44,7 +47,7 @@ func (a *app) openSession(path string, f *auditFlags, opts analyze.Options, h se
 	if err != nil {
 		return nil, err
 	}
-	return &sessionSink{w: w}, nil
+	return &sessionSink{w: w, path: path}, nil
 }
 
 // Flow appends f; an error is kept for close.
