@@ -7,7 +7,8 @@
 # 2001:db8:b::10/64, a listener on TCP 25 as a mail gateway has, default route
 # back through the peer) and fa-bl-gen (gen0, 2001:db8:b::1/64). For each
 # backend in $BACKENDS (default "afpacket ebpf") it runs
-#   flowaudit capture --iface gw0 --backend B -p mailcleaner -f json -o OUT
+#   flowaudit capture --iface gw0 --backend B -p mailcleaner -f json -o OUT --session S
+# (capture always writes a session, as flows end: the bench measures that too)
 # in fa-bl-gw under /usr/bin/time -v, sends $N (default 1000000) TCP SYNs to
 # 2001:db8:b::10:25 from fa-bl-gen, each from a new random address of
 # 2001:db8::/32 (testdata/bench/spoof, AF_PACKET, $RATE a second, default
@@ -65,7 +66,8 @@ fail=0
 for b in $BACKENDS; do
 	log=$OUT/live-$b.log
 	/usr/bin/time -v -o "$OUT/live-$b.time" ip netns exec "$GW" "$BIN" capture --iface gw0 --backend "$b" \
-		-p mailcleaner --fail-on none -f json -o "$OUT/live-$b.json" ${CAPTURE_ARGS:-} 2>"$log" &
+		-p mailcleaner --fail-on none -f json -o "$OUT/live-$b.json" --session "$OUT/live-$b.session.json" \
+		${CAPTURE_ARGS:-} 2>"$log" &
 	tpid=$!
 	for _ in $(seq 50); do
 		grep -q 'capturing on' "$log" 2>/dev/null && break
