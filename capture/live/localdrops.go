@@ -46,10 +46,10 @@ const synthUIDBase = 1 << 62
 
 // dropKey is one record of the probe (it keeps one per key).
 type dropKey struct {
-	proto     uint8
-	src, dst  netip.AddrPort
-	dir       capture.DropDirection
-	reason    string
+	proto    uint8
+	src, dst netip.AddrPort
+	dir      capture.DropDirection
+	reason   string
 }
 
 // tupleKey finds the records of one direction of a flow: comparable, so
@@ -86,12 +86,12 @@ type dropStage struct {
 	rules func(capture.LocalDrop) string
 	now   func() time.Time
 
-	recs  map[dropKey]*dropRec
-	byTup map[tupleKey][]*dropRec
-	gen   uint64
-	last  time.Time
-	final atomic.Bool // the capture is stopping: read the map once more
-	drained bool      // read after final was set
+	recs    map[dropKey]*dropRec
+	byTup   map[tupleKey][]*dropRec
+	gen     uint64
+	last    time.Time
+	final   atomic.Bool // the capture is stopping: read the map once more
+	drained bool        // read after final was set
 
 	synth   uint64
 	nextUID uint64
