@@ -59,7 +59,7 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 	req.Note = requirementNote(req, ev.counts, r.dir, s, remote)
 	if (req.Status == Blocked || req.Status == Partial) && len(req.Reasons) > 0 {
 		req.Reason = req.Reasons[0].Reason
-		req.ReasonText = req.Reason.Text()
+		req.ReasonText = req.Reasons[0].Text
 	}
 }
 
@@ -194,6 +194,13 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 		MissedBytes: st.MissedBytes, Evicted: st.Evicted, LossSeen: st.LossSeen(),
 		Loss: nonNil(st.LossSignals()), Interrupted: st.Interrupted, StoppedEarly: stoppedEarly(st),
 		Warnings: nonNil(st.Warnings), Nodes: nodes, Attribution: st.Attribution}
+	if d := st.LocalDrops; d != nil {
+		cs.LocalDrops = map[string]uint64{}
+		for r, n := range d.ByReason {
+			cs.LocalDrops[r] = n
+		}
+		cs.LocalDropsLost = d.Lost()
+	}
 	if !st.Start.IsZero() && st.End.After(st.Start) {
 		cs.Seconds = st.End.Sub(st.Start).Seconds()
 	}

@@ -137,6 +137,14 @@ func (r Reason) Text() string {
 		return "ICMP network unreachable"
 	case ReasonUnreachable:
 		return "ICMP error"
+	case ReasonLocalDrop:
+		return "dropped by this gateway's firewall"
+	case ReasonNoRoute:
+		return "no route on this gateway"
+	case ReasonNeighFailed:
+		return "this gateway could not resolve the next hop (ARP / neighbour discovery)"
+	case ReasonSocketFilter:
+		return "dropped by a socket filter on this gateway"
 	case "":
 		return ""
 	}
@@ -305,6 +313,10 @@ type Counts struct {
 	Unreachable int `json:"unreachable"`
 	Unanswered  int `json:"unanswered"`
 	Unknown     int `json:"unknown"`
+	// NotSent counts attempts the gateway itself dropped before any of
+	// their packets left (flow.NotSent: the live capture's drop probe),
+	// in Attempts. Left out when none.
+	NotSent int `json:"not_sent,omitempty"`
 	// Pending counts flows the capture's end cut off before an answer
 	// could come (see OutcomePending): in Flows, not in Attempts.
 	Pending int `json:"pending"`
@@ -337,9 +349,16 @@ func (c Counts) Failed() int { return c.Attempts - c.Established }
 // ReasonCount is how many failed flows had one reason.
 type ReasonCount struct {
 	Reason Reason `json:"reason"`
-	Text   string `json:"text"`
-	Flows  int    `json:"flows"`
-	// Detail gives the ICMP error names behind ReasonUnreachable, sorted.
+	// Text is the reason as a sentence; for a local reason it says where
+	// the gateway dropped the attempts: "dropped by this gateway's
+	// firewall (output)".
+	Text  string `json:"text"`
+	Flows int    `json:"flows"`
+	// Detail gives the ICMP error names behind ReasonUnreachable, the
+	// firewall that sent a port unreachable, or for ReasonLocalDrop the
+	// gateway's rules that drop the attempts ("table inet fw chain out
+	// handle 4 (drop)", or "a rule in the output hook" when the rule
+	// could not be named), sorted.
 	Detail []string `json:"detail,omitempty"`
 }
 
@@ -582,6 +601,13 @@ type CaptureSummary struct {
 	// local process that opened them ("unavailable: ..." when the eBPF
 	// hooks could not load; empty for backends that cannot tell).
 	Attribution string `json:"attribution,omitempty"`
+	// LocalDrops counts the packets the gateway's own kernel dropped, by
+	// kernel reason ("netfilter-drop", ...), as the live capture's drop
+	// probe saw (capture.Stats.LocalDrops); LocalDropsLost those of the
+	// recorded reasons it could not record. Both absent when no probe ran
+	// (a replay: Report.Warnings says so where it matters).
+	LocalDrops     map[string]uint64 `json:"local_drops,omitempty"`
+	LocalDropsLost uint64            `json:"local_drops_lost,omitempty"`
 }
 
 // CaptureSpan is one session's capture window: its node, first and last
