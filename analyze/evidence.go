@@ -78,14 +78,14 @@ func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 
 // evidence gathers the flows behind one requirement or unexpected group.
 type evidence struct {
-	counts      Counts
-	peers       peerTable
-	nodes       map[string]*Counts // per gateway node (merged sessions)
-	reasons     map[Reason]int
-	details     map[Reason]map[string]bool
+	counts  Counts
+	peers   peerTable
+	nodes   map[string]*Counts // per gateway node (merged sessions)
+	reasons map[Reason]int
+	details map[Reason]map[string]bool
 	// hooks: where the gateway dropped the attempts of each local reason
 	// (hookInput, hookOutput bits).
-	hooks map[Reason]uint8
+	hooks       map[Reason]uint8
 	first, last time.Time
 	timeline    []Attempt
 	omitted     int

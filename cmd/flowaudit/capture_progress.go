@@ -201,8 +201,15 @@ func (p *progress) table(b *strings.Builder, rep *analyze.Report) int {
 		}
 		// Ids come from catalog overlays: escaped, so a tab or newline in
 		// one cannot shift the columns or the line count redraw relies on.
+		reason := string(r.Reason)
+		if r.Reason.Local() {
+			// Where the gateway dropped it: "local-drop (output)".
+			if i := strings.LastIndex(r.ReasonText, " ("); i >= 0 {
+				reason += r.ReasonText[i:]
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s %s %s\t%s\t%s\n", r.Status, escape.Terminal(r.ID),
-			r.Direction, r.Protocol, portsString(r.Ports), attempts, r.Reason)
+			r.Direction, r.Protocol, portsString(r.Ports), attempts, reason)
 		n++
 	}
 	tw.Flush()
