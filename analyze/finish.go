@@ -195,11 +195,10 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 		Loss: nonNil(st.LossSignals()), Interrupted: st.Interrupted, StoppedEarly: stoppedEarly(st),
 		Warnings: nonNil(st.Warnings), Nodes: nodes, Attribution: st.Attribution}
 	if d := st.LocalDrops; d != nil {
-		cs.LocalDrops = map[string]uint64{}
+		cs.LocalDrops = &LocalDrops{ByReason: map[string]uint64{}, Lost: d.Lost()}
 		for r, n := range d.ByReason {
-			cs.LocalDrops[r] = n
+			cs.LocalDrops.ByReason[r] = n
 		}
-		cs.LocalDropsLost = d.Lost()
 	}
 	if !st.Start.IsZero() && st.End.After(st.Start) {
 		cs.Seconds = st.End.Sub(st.Start).Seconds()

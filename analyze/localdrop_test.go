@@ -175,8 +175,8 @@ func TestLocalDropStatsAndReplayNote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if countNote(rep) != 0 || rep.Capture.LocalDrops["netfilter-drop"] != 5 || rep.Capture.LocalDrops["not-specified"] != 2 ||
-		rep.Capture.LocalDropsLost != 3 {
+	if ld := rep.Capture.LocalDrops; countNote(rep) != 0 || ld == nil || ld.ByReason["netfilter-drop"] != 5 ||
+		ld.ByReason["not-specified"] != 2 || ld.Lost != 3 {
 		t.Errorf("live: warnings %q, capture %+v", rep.Warnings, rep.Capture)
 	}
 }

@@ -601,13 +601,23 @@ type CaptureSummary struct {
 	// local process that opened them ("unavailable: ..." when the eBPF
 	// hooks could not load; empty for backends that cannot tell).
 	Attribution string `json:"attribution,omitempty"`
-	// LocalDrops counts the packets the gateway's own kernel dropped, by
-	// kernel reason ("netfilter-drop", ...), as the live capture's drop
-	// probe saw (capture.Stats.LocalDrops); LocalDropsLost those of the
-	// recorded reasons it could not record. Both absent when no probe ran
-	// (a replay: Report.Warnings says so where it matters).
-	LocalDrops     map[string]uint64 `json:"local_drops,omitempty"`
-	LocalDropsLost uint64            `json:"local_drops_lost,omitempty"`
+	// LocalDrops is what the live capture's drop probe saw the gateway's
+	// own kernel drop (capture.Stats.LocalDrops). Absent when no probe ran
+	// (a replay, or the probe could not load: Warnings say so).
+	LocalDrops *LocalDrops `json:"local_drops,omitempty"`
+}
+
+// LocalDrops counts the packets the gateway's own kernel dropped during a
+// live capture.
+type LocalDrops struct {
+	// ByReason counts them by kernel reason ("netfilter-drop",
+	// "ip-outnoroutes"... docs/local-drops.md), every reason included;
+	// empty when none was dropped.
+	ByReason map[string]uint64 `json:"by_reason"`
+	// Lost counts drops of the recorded reasons the probe could not
+	// record (its map full, headers unreadable): flows they belong to
+	// carry no local drop.
+	Lost uint64 `json:"lost,omitempty"`
 }
 
 // CaptureSpan is one session's capture window: its node, first and last

@@ -218,23 +218,22 @@ func localDropsText(c analyze.CaptureSummary) string {
 	if c.LocalDrops == nil {
 		return ""
 	}
-	reasons := make([]string, 0, len(c.LocalDrops))
-	for r := range c.LocalDrops {
+	by := c.LocalDrops.ByReason
+	reasons := make([]string, 0, len(by))
+	for r := range by {
 		reasons = append(reasons, r)
 	}
-	slices.SortFunc(reasons, func(a, b string) int {
-		return cmp.Or(cmp.Compare(c.LocalDrops[b], c.LocalDrops[a]), cmp.Compare(a, b))
-	})
+	slices.SortFunc(reasons, func(a, b string) int { return cmp.Or(cmp.Compare(by[b], by[a]), cmp.Compare(a, b)) })
 	parts := make([]string, len(reasons))
 	for i, r := range reasons {
-		parts[i] = fmt.Sprintf("%s %d", r, c.LocalDrops[r])
+		parts[i] = fmt.Sprintf("%s %d", r, by[r])
 	}
 	out := strings.Join(parts, ", ")
 	if out == "" {
 		out = "none"
 	}
-	if c.LocalDropsLost > 0 {
-		out += fmt.Sprintf(" (%d more not recorded)", c.LocalDropsLost)
+	if n := c.LocalDrops.Lost; n > 0 {
+		out += fmt.Sprintf(" (%d more not recorded)", n)
 	}
 	return "packets this gateway's own kernel dropped, by reason: " + out
 }
