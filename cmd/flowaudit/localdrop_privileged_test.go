@@ -201,3 +201,65 @@ func checkNoLocalDrop(t *testing.T, rep *analyze.Report) {
 		t.Errorf("the gateway counted netfilter drops it did not make: %v", rep.Capture.LocalDrops)
 	}
 }
+
+// TestPrivilegedLocalDropUnavailable runs `flowaudit capture` (AF_PACKET)
+// in the gateway namespace in a process without CAP_BPF, CAP_PERFMON and
+// CAP_SYS_ADMIN (setpriv): the drop probe cannot load, the capture still
+// works, and the report says once why local drops are not visible.
+func TestPrivilegedLocalDropUnavailable(t *testing.T) {
+	labtest.RequireRoot(t, "network namespaces and a packet socket")
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatalf("need setpriv (util-linux): %v", err)
+	}
+	l := labtest.Up(t)
+	nft(t, l, labtest.Gateway, gatewayRules)
+	labExec(t, l, "inet", "ip", "addr", "add", razorServer+"/32", "dev", "inet0")
+	labExec(t, l, "inet", "ip", "addr", "add", sshClient+"/32", "dev", "inet0")
+	out := filepath.Join(t.TempDir(), "report.json")
+	c := &liveCapture{cmd: l.Command(labtest.Gateway, "setpriv", "--inh-caps=-all", "--bounding-set=-bpf,-perfmon,-sys_admin",
+		flowauditBinary(t), "capture", "--iface", l.GatewayIface(), "--backend", "afpacket",
+		"--product", "mailcleaner", "--format", "json", "--output", out), stderr: &syncBuffer{}}
+	c.cmd.Stdout, c.cmd.Stderr = c.stderr, c.stderr
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.stderr.String(), "capturing on"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("capture did not start: %s", c.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = l.Command(labtest.Gateway, "socat", "-u", "OPEN:/dev/null", "TCP:"+razorServer+":25,connect-timeout=3").Run()
+	_ = l.Command("inet", "socat", "-u", "OPEN:/dev/null", "TCP:192.0.2.10:22,bind="+sshClient+",connect-timeout=2").Run()
+	time.Sleep(300 * time.Millisecond)
+	if code := c.stop(t, syscall.SIGINT); code != 1 {
+		t.Fatalf("exit status %d: %s", code, c.stderr.String())
+	}
+	rep := readReport(t, out)
+	if rep.Capture.Packets == 0 || rep.Capture.LocalDrops != nil {
+		t.Errorf("capture %+v, want packets and no local drop counts", rep.Capture)
+	}
+	var why []string
+	for _, w := range rep.Capture.Warnings {
+		if strings.Contains(w, "local drops") {
+			why = append(why, w)
+		}
+	}
+	if len(why) != 1 || !strings.HasPrefix(why[0], "local drops not visible: needs root (or CAP_BPF and CAP_PERFMON)") {
+		t.Errorf("capture warnings %q, want one saying local drops are not visible and why", rep.Capture.Warnings)
+	}
+	// Without the probe the gateway's own input drop reads as the wire
+	// shows it: the report cannot know better, and its warning says so.
+	if r := requirement(t, rep, "mailcleaner/in-tcp-22-ssh"); r.Reason == analyze.ReasonLocalDrop {
+		t.Errorf("ssh %s %s without a probe", r.Status, r.Reason)
+	}
+	if r := requirement(t, rep, "mailcleaner/out-tcp-25-smtp"); r.Counts.Attempts == 0 {
+		t.Errorf("smtp %s: the capture saw nothing", r.Status)
+	}
+}
