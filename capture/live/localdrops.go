@@ -93,6 +93,7 @@ type dropStage struct {
 	final   atomic.Bool // the capture is stopping: read the map once more
 	drained bool        // read after final was set
 
+	stats   *capture.LocalDropStats // the probe's counters as of the last read
 	synth   uint64
 	nextUID uint64
 	readErr string
@@ -125,9 +126,7 @@ func (s *dropStage) Flow(f *flow.Flow) {
 // flows show as open ones, and the stats carry the probe's counts.
 func (s *dropStage) Progress(p capture.Progress) {
 	s.maybeDrain()
-	if st, err := s.probe.Stats(); err == nil {
-		p.Stats.LocalDrops = &st
-	}
+	p.Stats.LocalDrops = s.stats
 	p.Stats.Flows += s.synth
 	pending := s.pendingSynth()
 	p.Active += pending
@@ -178,6 +177,11 @@ func (s *dropStage) drain(now time.Time, final bool) {
 	ds, err := s.probe.Drops()
 	if err != nil && s.readErr == "" {
 		s.readErr = "read local drops: " + err.Error()
+	}
+	// The counters (a few hundred map reads) are read with the records,
+	// not on every progress report.
+	if st, err := s.probe.Stats(); err == nil {
+		s.stats = &st
 	}
 	s.gen++
 	for i := range ds {

@@ -231,3 +231,16 @@ func TestNoDropsWarning(t *testing.T) {
 		t.Errorf("warning %q", w)
 	}
 }
+
+// Progress reports carry the probe's counters and the flows made so far.
+func TestDropStageProgressStats(t *testing.T) {
+	r := newRig()
+	r.probe.ds = []capture.LocalDrop{razorDrop(2)}
+	var got capture.Progress
+	r.st.next = capture.SinkFuncs{OnProgress: func(p capture.Progress) { got = p }}
+	r.clock = t0.Add(time.Second + settleFirst)
+	r.st.Progress(capture.Progress{})
+	if got.Stats.LocalDrops == nil || got.Stats.LocalDrops.ByReason["netfilter-drop"] != 2 || got.Stats.Flows != 1 {
+		t.Errorf("progress stats %+v", got.Stats)
+	}
+}
