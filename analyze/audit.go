@@ -535,6 +535,9 @@ func (a *Auditor) report(stats capture.Stats) *Report {
 	if rep.Capture.LossSeen {
 		rep.Warnings = append(rep.Warnings, lossWarnings(&stats)...)
 	}
+	if w := localDropsWarning(&stats, &rep.Summary); w != "" {
+		rep.Warnings = append(rep.Warnings, w)
+	}
 	switch {
 	case t.transit > 0 && len(rep.Hosts.Addrs) == 0:
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d flow(s) were not audited: no gateway address is known to tell their direction", t.transit))

@@ -31,7 +31,8 @@ const DefaultPendingWindow = time.Second
 // ICMP error) came back. Whether it counts as pending or as a failure
 // depends on its age at the end of the capture, known only at Report.
 func awaitsAnswer(f *flow.Flow) bool {
-	return f.Open && f.Outcome == flow.Unanswered &&
+	// An attempt its own host dropped awaits nothing.
+	return f.Open && f.Outcome == flow.Unanswered && localFailure(f) == "" &&
 		(f.ICMP == nil || !flow.ICMPFails(f.ICMP.Version == 6, f.ICMP.Type, f.ICMP.Code))
 }
 
@@ -286,6 +287,7 @@ func (e *evidence) clone() *evidence {
 	}
 	c.reasons = maps.Clone(e.reasons)
 	c.provReasons = maps.Clone(e.provReasons)
+	c.hooks = maps.Clone(e.hooks)
 	c.details = make(map[Reason]map[string]bool, len(e.details))
 	for r, d := range e.details {
 		c.details[r] = maps.Clone(d)

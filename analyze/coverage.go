@@ -109,7 +109,8 @@ func (t *tally) noteSides(a *Auditor, f *flow.Flow) {
 	if !out && !a.hs[f.Resp.Addr().Unmap()] {
 		return
 	}
-	if housekeepingKind(f) != "" {
+	if housekeepingKind(f) != "" || f.Outcome == flow.NotSent {
+		// A flow that never reached the wire says nothing of the capture.
 		return
 	}
 	t.cov.note(f, out)
@@ -183,6 +184,10 @@ const (
 // provisional classifies f, counted with outcome out (after the one-way
 // rule), for the rules above.
 func provisional(f *flow.Flow, out flow.Outcome) prov {
+	if localFailure(f) != "" {
+		// The gateway's kernel says what became of it: judged.
+		return provNone
+	}
 	switch {
 	case f.OrigPkts > 0 && f.RespPkts == 0:
 		if out != flow.Unanswered || (f.Proto == flow.ProtoTCP && f.Attempts >= 2) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/catalog"
 )
@@ -16,13 +17,25 @@ import (
 // reasonOrder breaks ties between equally frequent reasons: the more
 // specific evidence first.
 var reasonOrder = []Reason{
-	ReasonAdminProhibited, ReasonRejected, ReasonRefusedByGateway, ReasonPortUnreachable,
+	ReasonLocalDrop, ReasonNoRoute, ReasonNeighFailed, ReasonSocketFilter, ReasonAdminProhibited, ReasonRejected, ReasonRefusedByGateway, ReasonPortUnreachable,
 	ReasonHostUnreachable, ReasonNetUnreachable, ReasonUnreachable, ReasonHandshakeIncomplete, ReasonUnanswered, ReasonNoReply,
 }
 
 // flowReason says why a failed flow failed, seen in direction dir; "" for
 // flows that worked or cannot be judged.
 func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
+	// The gateway's own kernel dropped it: that is why, whatever the wire
+	// showed (an input drop looks unanswered, a reject refused).
+	if r := localFailure(f); r != "" {
+		if r == ReasonLocalDrop {
+			rule := f.LocalDrop.Rule
+			if rule == "" {
+				rule = capture.RuleLocation{Hook: f.LocalDrop.Hook}.String()
+			}
+			return r, rule
+		}
+		return r, ""
+	}
 	switch f.Outcome {
 	case flow.Rejected:
 		// The capture is taken on the gateway: an inbound SYN it saw reached
@@ -65,11 +78,14 @@ func flowReason(f *flow.Flow, dir catalog.Direction) (Reason, string) {
 
 // evidence gathers the flows behind one requirement or unexpected group.
 type evidence struct {
-	counts      Counts
-	peers       peerTable
-	nodes       map[string]*Counts // per gateway node (merged sessions)
-	reasons     map[Reason]int
-	details     map[Reason]map[string]bool
+	counts  Counts
+	peers   peerTable
+	nodes   map[string]*Counts // per gateway node (merged sessions)
+	reasons map[Reason]int
+	details map[Reason]map[string]bool
+	// hooks: where the gateway dropped the attempts of each local reason
+	// (hookInput, hookOutput bits).
+	hooks       map[Reason]uint8
 	first, last time.Time
 	timeline    []Attempt
 	omitted     int
@@ -141,6 +157,8 @@ func countOutcome(c *Counts, vd verdict) {
 		c.Unreachable++
 	case flow.Unanswered:
 		c.Unanswered++
+	case flow.NotSent:
+		c.NotSent++
 	default:
 		c.Unknown++
 		return
@@ -210,6 +228,12 @@ func (e *evidence) add(f *flow.Flow, v view, pending bool) {
 		e.reasons[r]++
 		if detail != "" {
 			e.addDetail(r, detail)
+		}
+		if r.Local() {
+			if e.hooks == nil {
+				e.hooks = map[Reason]uint8{}
+			}
+			e.hooks[r] |= hookBit(f.LocalDrop.Hook)
 		}
 	}
 	e.keep(f, v, string(out), r, provNone)
@@ -330,6 +354,9 @@ func (e *evidence) reasonList(s sides) []ReasonCount {
 			continue
 		}
 		rc := ReasonCount{Reason: r, Text: r.Text(), Flows: n}
+		if r.Local() {
+			rc.Text = localText(r, e.hooks[r])
+		}
 		for d := range e.details[r] {
 			if d != detailsMore {
 				rc.Detail = append(rc.Detail, d)
@@ -459,7 +486,7 @@ func outcomeList(c Counts) []string {
 		n    int
 		name flow.Outcome
 	}{{c.Established, flow.Established}, {c.Rejected, flow.Rejected}, {c.Unreachable, flow.Unreachable},
-		{c.Unanswered, flow.Unanswered}, {c.Unknown, flow.Unknown}, {c.Inconclusive, OutcomeInconclusive}, {c.Pending, OutcomePending}} {
+		{c.Unanswered, flow.Unanswered}, {c.NotSent, flow.NotSent}, {c.Unknown, flow.Unknown}, {c.Inconclusive, OutcomeInconclusive}, {c.Pending, OutcomePending}} {
 		if x.n > 0 {
 			out = append(out, string(x.name))
 		}

@@ -64,7 +64,7 @@ func finishRequirement(req *Requirement, r *rule, ev *evidence, otherPeer int, s
 	req.Note = requirementNote(req, ev.counts, r.dir, s, remote, ev.pendingLeft)
 	if (req.Status == Blocked || req.Status == Partial) && len(req.Reasons) > 0 {
 		req.Reason = req.Reasons[0].Reason
-		req.ReasonText = req.Reason.Text()
+		req.ReasonText = req.Reasons[0].Text
 	}
 }
 
@@ -200,6 +200,12 @@ func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 		MissedBytes: st.MissedBytes, Evicted: st.Evicted, LossSeen: st.LossSeen(),
 		Loss: nonNil(st.LossSignals()), Interrupted: st.Interrupted, StoppedEarly: stoppedEarly(st),
 		Warnings: nonNil(st.Warnings), Nodes: nodes, Attribution: st.Attribution}
+	if d := st.LocalDrops; d != nil {
+		cs.LocalDrops = &LocalDrops{ByReason: map[string]uint64{}, Lost: d.Lost()}
+		for r, n := range d.ByReason {
+			cs.LocalDrops.ByReason[r] = n
+		}
+	}
 	if !st.Start.IsZero() && st.End.After(st.Start) {
 		cs.Seconds = st.End.Sub(st.Start).Seconds()
 	}

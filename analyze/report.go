@@ -139,6 +139,14 @@ func (r Reason) Text() string {
 		return "ICMP network unreachable"
 	case ReasonUnreachable:
 		return "ICMP error"
+	case ReasonLocalDrop:
+		return "dropped by this gateway's firewall"
+	case ReasonNoRoute:
+		return "no route on this gateway"
+	case ReasonNeighFailed:
+		return "this gateway could not resolve the next hop (ARP / neighbour discovery)"
+	case ReasonSocketFilter:
+		return "dropped by a socket filter on this gateway"
 	case "":
 		return ""
 	}
@@ -307,6 +315,10 @@ type Counts struct {
 	Unreachable int `json:"unreachable"`
 	Unanswered  int `json:"unanswered"`
 	Unknown     int `json:"unknown"`
+	// NotSent counts attempts the gateway itself dropped before any of
+	// their packets left (flow.NotSent: the live capture's drop probe),
+	// in Attempts. Left out when none.
+	NotSent int `json:"not_sent,omitempty"`
 	// Pending counts flows the capture's end cut off before an answer
 	// could come (see OutcomePending): in Flows, not in Attempts.
 	Pending int `json:"pending"`
@@ -339,9 +351,16 @@ func (c Counts) Failed() int { return c.Attempts - c.Established }
 // ReasonCount is how many failed flows had one reason.
 type ReasonCount struct {
 	Reason Reason `json:"reason"`
-	Text   string `json:"text"`
-	Flows  int    `json:"flows"`
-	// Detail gives the ICMP error names behind ReasonUnreachable, sorted.
+	// Text is the reason as a sentence; for a local reason it says where
+	// the gateway dropped the attempts: "dropped by this gateway's
+	// firewall (output)".
+	Text  string `json:"text"`
+	Flows int    `json:"flows"`
+	// Detail gives the ICMP error names behind ReasonUnreachable, the
+	// firewall that sent a port unreachable, or for ReasonLocalDrop the
+	// gateway's rules that drop the attempts ("table inet fw chain out
+	// handle 4 (drop)", or "a rule in the output hook" when the rule
+	// could not be named), sorted.
 	Detail []string `json:"detail,omitempty"`
 }
 
@@ -584,6 +603,23 @@ type CaptureSummary struct {
 	// local process that opened them ("unavailable: ..." when the eBPF
 	// hooks could not load; empty for backends that cannot tell).
 	Attribution string `json:"attribution,omitempty"`
+	// LocalDrops is what the live capture's drop probe saw the gateway's
+	// own kernel drop (capture.Stats.LocalDrops). Absent when no probe ran
+	// (a replay, or the probe could not load: Warnings say so).
+	LocalDrops *LocalDrops `json:"local_drops,omitempty"`
+}
+
+// LocalDrops counts the packets the gateway's own kernel dropped during a
+// live capture.
+type LocalDrops struct {
+	// ByReason counts them by kernel reason ("netfilter-drop",
+	// "ip-outnoroutes"... docs/local-drops.md), every reason included;
+	// empty when none was dropped.
+	ByReason map[string]uint64 `json:"by_reason"`
+	// Lost counts drops of the recorded reasons the probe could not
+	// record (its map full, headers unreadable): flows they belong to
+	// carry no local drop.
+	Lost uint64 `json:"lost,omitempty"`
 }
 
 // CaptureSpan is one session's capture window: its node, first and last

@@ -66,6 +66,11 @@ type Stats struct {
 	// "best effort (cgroup socket hooks)" when it tried, or
 	// "unavailable: <why>" when its hooks could not load.
 	Attribution string `json:"attribution,omitempty"`
+	// LocalDrops is what the live capture's local drop probe saw: the
+	// capture host's own kernel drops by reason, and what it could not
+	// record (docs/local-drops.md). Nil when no probe ran (a replay, or
+	// the probe could not load: Warnings then says why).
+	LocalDrops *LocalDropStats `json:"local_drops,omitempty"`
 	// Spans are the capture windows of merged sessions, one per session
 	// that holds packets (set by session.Merge when it merges several);
 	// empty for a single capture, whose window is Start to End.

@@ -99,3 +99,23 @@ type LocalDropStats struct {
 	Evicted   uint64 `json:"evicted"`
 	Forgotten uint64 `json:"forgotten,omitempty"`
 }
+
+// Add adds o's counts to s (merged sessions).
+func (s *LocalDropStats) Add(o *LocalDropStats) {
+	for r, n := range o.ByReason {
+		if s.ByReason == nil {
+			s.ByReason = map[string]uint64{}
+		}
+		s.ByReason[r] += n
+	}
+	s.Recorded += o.Recorded
+	s.MapFull += o.MapFull
+	s.Truncated += o.Truncated
+	s.NotIP += o.NotIP
+	s.Evicted += o.Evicted
+	s.Forgotten += o.Forgotten
+}
+
+// Lost counts the drops of recorded reasons that no record holds: the
+// map was full or the headers unreadable.
+func (s *LocalDropStats) Lost() uint64 { return s.MapFull + s.Truncated }

@@ -191,7 +191,7 @@ func TestMarkdownContent(t *testing.T) {
 			actions, _, _ = strings.Cut(actions, "\n## ")
 			n := 0
 			for _, line := range strings.Split(actions, "\n") {
-				if regexp.MustCompile(`^\d+\. (Allow|Fix the gateway's service for) `).MatchString(line) {
+				if regexp.MustCompile(`^\d+\. (Allow|Fix the gateway's service for|Change the gateway's own firewall rules to allow|Add a route on the gateway for|Fix the gateway's next hop \(ARP / neighbour discovery\) for|Fix the socket filter on the gateway for) `).MatchString(line) {
 					n++
 				}
 			}

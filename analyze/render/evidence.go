@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -206,4 +207,33 @@ func housekeepingText(hs []analyze.Housekeeping) string {
 		s[i] = fmt.Sprintf("%s %s (%s)", h.Kind, plural(h.Flows, "flow", "flows"), plural(int(h.Packets), "packet", "packets"))
 	}
 	return strings.Join(s, ", ")
+}
+
+// localDropsText lists what the gateway's own kernel dropped during a
+// live capture, most packets first: "packets this gateway's own kernel
+// dropped, by reason: netfilter-drop 5, ip-outnoroutes 1" ("none" when
+// the drop probe saw nothing); "" when no probe ran (a
+// replay, or the probe could not load: a warning says so).
+func localDropsText(c analyze.CaptureSummary) string {
+	if c.LocalDrops == nil {
+		return ""
+	}
+	by := c.LocalDrops.ByReason
+	reasons := make([]string, 0, len(by))
+	for r := range by {
+		reasons = append(reasons, r)
+	}
+	slices.SortFunc(reasons, func(a, b string) int { return cmp.Or(cmp.Compare(by[b], by[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%s %d", r, by[r])
+	}
+	out := strings.Join(parts, ", ")
+	if out == "" {
+		out = "none"
+	}
+	if n := c.LocalDrops.Lost; n > 0 {
+		out += fmt.Sprintf(" (%d more not recorded)", n)
+	}
+	return "packets this gateway's own kernel dropped, by reason: " + out
 }

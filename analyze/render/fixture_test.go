@@ -39,9 +39,10 @@ func goldenFixtures(t *testing.T) []fixture {
 		"gateway":   func(t *testing.T) *analyze.Report { return auditCapture(t, exampleCapture) },
 		"synthetic": syntheticReport,
 		"merged":    mergedReport,
+		"localdrop": localDropReport,
 	}
 	var out []fixture
-	for _, name := range []string{"gateway", "synthetic", "merged"} {
+	for _, name := range []string{"gateway", "synthetic", "merged", "localdrop"} {
 		path := filepath.Join("testdata", name+".report.json")
 		if *update {
 			rep := build[name](t)
@@ -84,7 +85,8 @@ func liveFixtures(t *testing.T) []fixture {
 	if len(out) == 0 {
 		t.Fatal("no capture found (testdata/example/gateway.pcap is committed)")
 	}
-	return append(out, fixture{name: "synthetic", rep: syntheticReport(t)}, fixture{name: "merged", rep: mergedReport(t)})
+	return append(out, fixture{name: "synthetic", rep: syntheticReport(t)}, fixture{name: "merged", rep: mergedReport(t)},
+		fixture{name: "localdrop", rep: localDropReport(t)})
 }
 
 // auditCapture audits a capture against its product (the file's name; the
@@ -326,5 +328,64 @@ func mergedReport(t *testing.T) *analyze.Report {
 	}
 	rep.Tool = "flowaudit test"
 	rep.Generated = at(3 * time.Hour)
+	return rep
+}
+
+// localDropReport audits a live capture whose drop probe saw the
+// gateway's own kernel drop flows (docs/local-drops.md): SMTP partly
+// dropped by its own output chain (partial), NTP with no route (blocked,
+// never on the wire), support SSH dropped by its input chain, and the
+// probe's counts by reason.
+func localDropReport(t *testing.T) *analyze.Report {
+	t.Helper()
+	acme, err := catalog.Parse("acme.yaml", []byte(syntheticCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := "192.0.2.10"
+	var flows []flow.Flow
+	add := func(sec float64, proto uint8, orig, resp string, out flow.Outcome, mods ...func(*flow.Flow)) {
+		start := t0.Add(time.Duration(sec * float64(time.Second)))
+		f := flow.Flow{UID: "C" + strings.ReplaceAll(orig+resp, ":", ""), Proto: proto,
+			Orig: netip.MustParseAddrPort(orig), Resp: netip.MustParseAddrPort(resp),
+			Start: start, End: start.Add(2 * time.Second), Outcome: out, OrigPkts: 2, Attempts: 1}
+		if out == flow.Established {
+			f.RespPkts = 1
+		}
+		for _, m := range mods {
+			m(&f)
+		}
+		flows = append(flows, f)
+	}
+	// An attempt the gateway dropped on output: nothing reached the wire.
+	notSent := func(reason, rule string, pid uint32, comm string) func(*flow.Flow) {
+		return func(f *flow.Flow) {
+			f.Attempts, f.State = 2, flow.StateS0
+			f.Process = &flow.Process{PID: pid, Comm: comm}
+			f.LocalDrop = &flow.LocalDrop{Hook: "output", Reason: reason, Packets: 2, Rule: rule}
+		}
+	}
+	outRule := "table inet fw chain out handle 4 (drop)"
+	add(1, flow.ProtoTCP, gw+":40001", "203.0.113.25:25", flow.Established)
+	add(6, flow.ProtoTCP, gw+":40002", "203.0.113.25:25", flow.NotSent, notSent("netfilter-drop", outRule, 2101, "smtp"))
+	add(9, flow.ProtoTCP, gw+":40003", "203.0.113.26:587", flow.NotSent, notSent("netfilter-drop", outRule, 2107, "smtp"))
+	add(3, flow.ProtoUDP, gw+":123", "198.51.100.123:123", flow.NotSent, notSent("ip-outnoroutes", "", 612, "ntpd"))
+	add(12, flow.ProtoTCP, "198.51.100.7:51000", gw+":22", flow.Unanswered, func(f *flow.Flow) {
+		f.Attempts = 3
+		f.LocalDrop = &flow.LocalDrop{Hook: "input", Reason: "netfilter-drop", Packets: 3, Rule: "a rule in the input hook"}
+	})
+	add(5, flow.ProtoICMP, gw+":8", "198.51.100.1:0", flow.Established)
+	res := &capture.Result{Flows: flows, Stats: capture.Stats{Backend: "ebpf", Iface: "eth0", Start: t0, End: t0.Add(40 * time.Second),
+		Packets: 31, Bytes: 4_210, Flows: uint64(len(flows)), Attribution: "best effort (cgroup socket hooks)",
+		LocalDrops: &capture.LocalDropStats{ByReason: map[string]uint64{"netfilter-drop": 7, "ip-outnoroutes": 2, "not-specified": 4},
+			Recorded: 9}}}
+	site := &catalog.Site{Zones: map[string][]netip.Prefix{"vendor-support": {netip.MustParsePrefix("198.51.100.0/26")}}}
+	rep, err := analyze.Audit(res, analyze.Options{Products: []*catalog.Product{acme}, Site: site,
+		Hosts: []netip.Addr{netip.MustParseAddr(gw)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Tool = "flowaudit test"
+	rep.Generated = time.Date(2026, 11, 22, 9, 5, 0, 0, time.UTC)
 	return rep
 }

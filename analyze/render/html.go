@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/capture/flow"
 	"github.com/flowaudit/flowaudit/internal/escape"
 )
 
@@ -114,6 +115,8 @@ type htmlView struct {
 	Unexpected      []htmlUnexpected
 	UnexpectedProcs bool
 	Attribution     string
+	// LocalDrops is what the gateway's own kernel dropped (live capture).
+	LocalDrops string
 }
 
 type htmlCard struct {
@@ -180,7 +183,8 @@ func newHTMLView(rep *analyze.Report, opts Options) *htmlView {
 	v := &htmlView{CSP: htmlCSPMeta, Style: htmlStyle, Script: htmlScript, Rep: rep, Summary: SummaryLine(rep), Coverage: coverageText(rep.Capture), Sides: sidesText(rep.Coverage),
 		Loss: lossText(rep.Capture), Warnings: warnings(rep), Hosts: hostsText(rep.Hosts),
 		Products: productsText(rep.Products), House: housekeepingText(rep.Housekeeping),
-		Heading: "flowaudit report: " + productNames(rep.Products), Attribution: rep.Capture.Attribution}
+		Heading: "flowaudit report: " + productNames(rep.Products), Attribution: rep.Capture.Attribution,
+		LocalDrops: localDropsText(rep.Capture)}
 	v.Title, v.Subtitle = htmlTitle(rep)
 	for _, s := range sections {
 		n := rep.Summary.Count(s.status)
@@ -295,7 +299,7 @@ func outcomeBars(c analyze.Counts) []outcomeBar {
 		o string
 		n int
 	}{{"established", c.Established}, {"rejected", c.Rejected}, {"unreachable", c.Unreachable},
-		{"unanswered", c.Unanswered}, {"unknown", c.Unknown}, {analyze.OutcomePending, c.Pending}} {
+		{"unanswered", c.Unanswered}, {string(flow.NotSent), c.NotSent}, {"unknown", c.Unknown}, {analyze.OutcomePending, c.Pending}} {
 		if s.n > 0 {
 			w := 100 * float64(s.n) / float64(c.Flows)
 			out = append(out, outcomeBar{Outcome: s.o, Count: s.n, X: fmt.Sprintf("%.2f", x), Percent: fmt.Sprintf("%.2f", w)})

@@ -36,6 +36,9 @@ func Markdown(w io.Writer, rep *analyze.Report, opts Options) error {
 	if sd := sidesText(rep.Coverage); sd != "" {
 		p("- Sides: %s", mdText(sd))
 	}
+	if ld := localDropsText(rep.Capture); ld != "" {
+		p("- Local drops: %s", mdText(ld))
+	}
 	if !rep.Generated.IsZero() {
 		p("- Generated: %s", stamp(rep.Generated))
 	}
@@ -92,6 +95,9 @@ func mdActions(b *bufio.Writer, rep *analyze.Report) {
 			p("%d. %s", actions, mdText(actionLine(rep, r)))
 			if hint := reasonHint(r.Reason); hint != "" {
 				p("   - Note: %s", mdText(hint))
+			}
+			if rules := localRules(r); rules != "" {
+				p("   - Rule: %s", mdText(rules))
 			}
 			if len(r.Peers) > 0 {
 				p("   - Seen: %s", mdText(peersSeenText(r.Peers, r.PeersOmitted)))
@@ -184,10 +190,20 @@ func actionLine(rep *analyze.Report, r analyze.Requirement) string {
 	if r.Direction == catalog.In {
 		from, to = to, gw
 	}
-	// A gateway refusing by itself needs its service fixed, not a rule.
+	// A gateway refusing by itself needs its service fixed, not a rule;
+	// one dropping by itself, its own configuration.
 	verb := "Allow"
-	if r.Reason == analyze.ReasonRefusedByGateway {
+	switch r.Reason {
+	case analyze.ReasonRefusedByGateway:
 		verb = "Fix the gateway's service for"
+	case analyze.ReasonLocalDrop:
+		verb = "Change the gateway's own firewall rules to allow"
+	case analyze.ReasonNoRoute:
+		verb = "Add a route on the gateway for"
+	case analyze.ReasonNeighFailed:
+		verb = "Fix the gateway's next hop (ARP / neighbour discovery) for"
+	case analyze.ReasonSocketFilter:
+		verb = "Fix the socket filter on the gateway for"
 	}
 	return fmt.Sprintf("%s %s %s from %s to %s for %s%s: %s, %d of %d attempts failed: %s",
 		verb, dirText(r.Direction), reqPort(r.Protocol, r.Ports), from, to, r.ID, nonEmpty(r.Service), r.Status,
@@ -214,6 +230,26 @@ func reasonHint(r analyze.Reason) string {
 		return "UDP without a reply: a filter and a silent service look the same; check both"
 	case analyze.ReasonHostUnreachable, analyze.ReasonNetUnreachable:
 		return "a router found no route: check routing as well as filtering"
+	case analyze.ReasonLocalDrop:
+		return "this gateway's own firewall (nftables / iptables) dropped it: change the gateway's own rules, not the upstream firewall"
+	case analyze.ReasonNoRoute:
+		return "this gateway has no route for it: fix the gateway's routing table, not a firewall"
+	case analyze.ReasonNeighFailed:
+		return "this gateway could not reach its next hop (ARP / neighbour discovery failed): check its link and neighbours, not a firewall"
+	case analyze.ReasonSocketFilter:
+		return "a BPF filter on a socket of this gateway dropped it: not a firewall"
+	}
+	return ""
+}
+
+// localRules names the gateway's own rules that drop a requirement's
+// attempts ("table inet fw chain out handle 4 (drop)"), from its
+// local-drop reason: "" for other reasons.
+func localRules(r analyze.Requirement) string {
+	for _, rc := range r.Reasons {
+		if rc.Reason == analyze.ReasonLocalDrop && len(rc.Detail) > 0 {
+			return strings.Join(rc.Detail, "; ")
+		}
 	}
 	return ""
 }

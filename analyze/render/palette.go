@@ -18,7 +18,7 @@ var palette = []paletteColor{
 	{"never-seen", "#5e35b1"}, {"ok", "#2e7d32"}, {"not-applicable", "#5f6670"},
 	// Outcomes: timeline marks and outcome bars (each has a shape too).
 	{"established", "#2e7d32"}, {"rejected", "#d84315"}, {"unreachable", "#c62828"}, {"unanswered", "#37474f"},
-	{"unknown", "#7a838e"}, {"pending", "#6b7480"},
+	{"unknown", "#7a838e"}, {"pending", "#6b7480"}, {"not-sent", "#6a1b9a"},
 	// Text and surfaces.
 	{"text", "#1d2430"}, {"muted", "#5b6673"}, {"on-color", "#ffffff"}, {"page", "#f5f6f8"}, {"card", "#ffffff"},
 	{"line", "#dde1e6"}, {"head", "#eef0f3"}, {"lane", "#f7f8fa"}, {"gap", "#e3e6ea"},
@@ -47,7 +47,7 @@ func textPairs() [][2]string {
 // WCAG AA asks 3:1 (non-text contrast).
 func markPairs() [][2]string {
 	var pairs [][2]string
-	for _, o := range []string{"established", "rejected", "unreachable", "unanswered", "unknown", "pending", "unexpected"} {
+	for _, o := range []string{"established", "rejected", "unreachable", "unanswered", "unknown", "pending", "unexpected", "not-sent"} {
 		pairs = append(pairs, [2]string{o, "lane"}, [2]string{o, "card"})
 	}
 	return pairs

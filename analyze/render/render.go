@@ -310,7 +310,7 @@ func countsText(c analyze.Counts) string {
 		n    int
 		what string
 	}{{c.Established, "established"}, {c.Rejected, "rejected"}, {c.Unreachable, "unreachable"},
-		{c.Unanswered, "unanswered"}, {c.Unknown, "unknown"}, {c.Inconclusive, analyze.OutcomeInconclusive}, {c.Pending, analyze.OutcomePending}} {
+		{c.Unanswered, "unanswered"}, {c.NotSent, "not sent (dropped by the gateway)"}, {c.Unknown, "unknown"}, {c.Inconclusive, analyze.OutcomeInconclusive}, {c.Pending, analyze.OutcomePending}} {
 		if x.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
 		}

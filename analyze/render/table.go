@@ -135,6 +135,9 @@ func Table(w io.Writer, rep *analyze.Report, opts Options) error {
 	if sd := sidesText(rep.Coverage); sd != "" {
 		t.para("Sides:        ", 0, "", sd)
 	}
+	if ld := localDropsText(rep.Capture); ld != "" {
+		t.para("Local drops:  ", 0, "", ld)
+	}
 	if l := lossText(rep.Capture); l != "" {
 		t.para("WARNING: capture loss: ", 9, ansiRed, l)
 	}

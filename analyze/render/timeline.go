@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flowaudit/flowaudit/analyze"
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // timeline is the HTML page's picture of attempts over capture time: one
@@ -25,6 +26,7 @@ type timeline struct {
 	Start    string
 	End      string
 	Density  bool // some row is a density strip (legend)
+	NotSent  bool // some mark is an attempt the gateway dropped itself (legend)
 }
 
 type tlRow struct {
@@ -78,6 +80,8 @@ const (
 var markShape = map[string]string{
 	"established": "m-circle", "rejected": "m-cross", "unreachable": "m-triangle", "unanswered": "m-square",
 	"unknown": "m-dot", analyze.OutcomePending: "m-ring", "unexpected": "m-diamond",
+	// Dropped by the gateway before it left: a bar, as at a gate.
+	string(flow.NotSent): "m-bar",
 	// Not judged (a side missing from the capture): drawn as unknown, its
 	// tooltip says inconclusive.
 	analyze.OutcomeInconclusive: "m-dot",
@@ -149,6 +153,9 @@ func (tl *timeline) add(row tlRow) {
 	row.Y = y
 	for i := range row.Marks {
 		row.Marks[i].Y = y + tlRowH/2
+		if row.Marks[i].Outcome == string(flow.NotSent) {
+			tl.NotSent = true
+		}
 	}
 	for i := range row.Bars {
 		b := &row.Bars[i]

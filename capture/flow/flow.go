@@ -57,6 +57,12 @@ const (
 	// Unknown: only the responder side was seen, or the flow is too
 	// fragmentary to judge.
 	Unknown Outcome = "unknown"
+	// NotSent: the capture host itself dropped every packet of the
+	// attempt before it left (its own firewall on output, no route...),
+	// so nothing of it reached the wire. Only the live capture's drop
+	// probe makes such flows; LocalDrop says why, and the originator's
+	// counts are the packets the kernel dropped.
+	NotSent Outcome = "not-sent"
 )
 
 // ICMPError is an ICMP or ICMPv6 error that answered a flow, parsed down to

@@ -11,7 +11,7 @@ import (
 // them), in the order messages list them.
 
 // Outcomes lists every Outcome.
-var Outcomes = []Outcome{Established, Rejected, Unreachable, Unanswered, Unknown}
+var Outcomes = []Outcome{Established, Rejected, Unreachable, Unanswered, Unknown, NotSent}
 
 // ParseOutcome returns the Outcome named s, and whether s names one.
 func ParseOutcome(s string) (Outcome, bool) {

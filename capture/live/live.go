@@ -54,6 +54,10 @@ type Source struct {
 	backend string
 	flows   backendSource
 	once    sync.Once // Run or Close, whichever comes first, owns the backend
+	// drops is the local drop probe, nil when it could not start
+	// (dropsWhy then says why, in one line).
+	drops    *localDrops
+	dropsWhy string
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -88,7 +92,13 @@ func Open(backend string, opts capture.LiveOptions) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{backend: backend, flows: src}, nil
+	s := &Source{backend: backend, flows: src}
+	// The probe watches the namespace the interface was found in: the
+	// calling thread's, as the backend's socket or programs.
+	if s.drops, err = startLocalDrops(); err != nil {
+		s.dropsWhy = err.Error()
+	}
+	return s, nil
 }
 
 // Backend names the backend that runs: "afpacket" or "ebpf".
@@ -101,21 +111,43 @@ func (s *Source) MaxFlows() int { return s.flows.MaxFlows() }
 
 // Run implements capture.Source (see Source for its contract).
 //
-// Issue 13's seam: the local drop probe (capture/ebpf.StartDropProbe) is
-// to start here, beside either backend, in the capture's network
-// namespace; its records reach the flows through e.WithSink(s), s a sink
-// that sets Flow.LocalDrop on each finished flow (and counts what the
-// probe saw) before handing it to e.Sink(), and its counters join the
-// statistics Run returns. Not wired yet.
+// The local drop probe Open started runs beside the backend: its records
+// reach the flows through a stage between the backend and e's sink
+// (dropStage), which sets Flow.LocalDrop on the flows whose packets this
+// host dropped and delivers the attempts it dropped on output as flows of
+// their own; its counters join the statistics (Stats.LocalDrops). Without
+// the probe, the statistics carry one warning saying why local drops are
+// not visible.
 func (s *Source) Run(ctx context.Context, e *capture.Emitter) (capture.Stats, error) {
 	s.once.Do(func() {})
-	return s.flows.Run(ctx, e)
+	if s.drops == nil {
+		st, err := s.flows.Run(ctx, e)
+		st.Warnings = append(st.Warnings, noDropsWarning(s.dropsWhy))
+		return st, err
+	}
+	defer s.drops.Close()
+	stage := newDropStage(s.drops, e, s.drops.rule)
+	stop := context.AfterFunc(ctx, func() { stage.final.Store(true) })
+	defer stop()
+	st, err := s.flows.Run(ctx, e.WithSink(stage))
+	stage.finish(&st)
+	return st, err
+}
+
+// noDropsWarning is the one line a capture without the drop probe carries.
+func noDropsWarning(why string) string {
+	return why + " (a flow this gateway's own firewall drops may read never-seen or unanswered; docs/local-drops.md)"
 }
 
 // Close releases the socket or programs of a Source that was never run;
 // after Run it does nothing.
 func (s *Source) Close() error {
 	var err error
-	s.once.Do(func() { err = s.flows.Close() })
+	s.once.Do(func() {
+		err = s.flows.Close()
+		if s.drops != nil {
+			_ = s.drops.Close()
+		}
+	})
 	return err
 }

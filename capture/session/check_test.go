@@ -68,8 +68,8 @@ func TestLoadFieldErrors(t *testing.T) {
 		name, key, flowKey, raw string
 		want                    string // after "session FILE: "
 	}{
-		{"unknown outcome", "", "outcome", `"bogus"`, `flows[1].outcome: unknown outcome "bogus" (want established, rejected, unreachable, unanswered or unknown)`},
-		{"missing outcome", "", "outcome", "", `flows[1].outcome: missing (want established, rejected, unreachable, unanswered or unknown)`},
+		{"unknown outcome", "", "outcome", `"bogus"`, `flows[1].outcome: unknown outcome "bogus" (want established, rejected, unreachable, unanswered, unknown or not-sent)`},
+		{"missing outcome", "", "outcome", "", `flows[1].outcome: missing (want established, rejected, unreachable, unanswered, unknown or not-sent)`},
 		{"outcome number", "", "outcome", `3`, `flows[1].outcome: want a string, got 3`},
 		{"unknown conn_state", "", "conn_state", `"XX"`, `flows[1].conn_state: unknown conn_state "XX" (want one of Zeek's: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR or OTH)`},
 		{"proto name", "", "proto", `"tcp"`, `flows[1].proto: want a whole number from 0 to 255, got string "tcp"`},
@@ -88,7 +88,7 @@ func TestLoadFieldErrors(t *testing.T) {
 		{"flow not object", "flows", "", `[1]`, `flows[0]: want an object, got 1`},
 		{"flow null", "flows", "", `[null]`, `flows[0]: want an object, got null`},
 		{"second flow null", "flows", "", `[` + goodFlow + `,null]`, `flows[1]: want an object, got null`},
-		{"empty flow, then null", "flows", "", `[{},null]`, `flows[0].outcome: missing (want established, rejected, unreachable, unanswered or unknown)`},
+		{"empty flow, then null", "flows", "", `[{},null]`, `flows[0].outcome: missing (want established, rejected, unreachable, unanswered, unknown or not-sent)`},
 		{"null flow spaced", "flows", "", `[ null ]`, `flows[0]: want an object, got null`},
 		{"flows missing", "flows", "", "", `flows: missing (want an array of flows, [] when the capture saw none)`},
 		{"flows null", "flows", "", `null`, `flows: want an array, got null`},

@@ -172,6 +172,12 @@ func addCounts(st, ss *capture.Stats, single bool, node string) {
 	st.MissedBytes += ss.MissedBytes
 	st.Evicted += ss.Evicted
 	st.Interrupted = st.Interrupted || ss.Interrupted
+	if ss.LocalDrops != nil {
+		if st.LocalDrops == nil {
+			st.LocalDrops = &capture.LocalDropStats{}
+		}
+		st.LocalDrops.Add(ss.LocalDrops)
+	}
 }
 
 // flowKey identifies one flow across two sessions of the same node: a

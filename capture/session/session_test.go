@@ -61,7 +61,8 @@ func sampleSession(node string, n int) *Session {
 				Origin: capture.OriginInterface, Iface: "eth0"},
 			Stats: capture.Stats{Backend: "afpacket", Iface: "eth0", Start: t0, End: t0.Add(time.Minute),
 				Packets: 10, Bytes: 1000, Flows: uint64(n), KernelDrops: 2,
-				Warnings: []string{"kernel dropped 2 packets"}}},
+				Warnings:   []string{"kernel dropped 2 packets"},
+				LocalDrops: &capture.LocalDropStats{ByReason: map[string]uint64{"netfilter-drop": 3}, Recorded: 3}}},
 		Flows: sampleFlows(n, t0),
 	}
 }

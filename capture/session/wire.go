@@ -105,6 +105,19 @@ type wireStats struct {
 	Warnings    []string   `json:"warnings,omitempty"`
 	Attribution string     `json:"attribution,omitempty"`
 	Spans       []wireSpan `json:"spans,omitempty"`
+	// LocalDrops is capture.Stats.LocalDrops.
+	LocalDrops *wireDropStats `json:"local_drops,omitempty"`
+}
+
+// wireDropStats is capture.LocalDropStats.
+type wireDropStats struct {
+	ByReason  map[string]uint64 `json:"by_reason,omitempty"`
+	Recorded  uint64            `json:"recorded"`
+	MapFull   uint64            `json:"map_full"`
+	Truncated uint64            `json:"truncated"`
+	NotIP     uint64            `json:"not_ip"`
+	Evicted   uint64            `json:"evicted"`
+	Forgotten uint64            `json:"forgotten,omitempty"`
 }
 
 type wireSpan struct {
@@ -225,6 +238,10 @@ func statsToWire(s *capture.Stats) wireStats {
 	for _, sp := range s.Spans {
 		w.Spans = append(w.Spans, wireSpan(sp))
 	}
+	if d := s.LocalDrops; d != nil {
+		w.LocalDrops = &wireDropStats{ByReason: d.ByReason, Recorded: d.Recorded, MapFull: d.MapFull,
+			Truncated: d.Truncated, NotIP: d.NotIP, Evicted: d.Evicted, Forgotten: d.Forgotten}
+	}
 	return w
 }
 
@@ -235,6 +252,10 @@ func (w *wireStats) toStats() capture.Stats {
 		Interrupted: w.Interrupted, Warnings: w.Warnings, Attribution: w.Attribution}
 	for _, sp := range w.Spans {
 		s.Spans = append(s.Spans, capture.Span{Node: sp.Node, Start: utc(sp.Start), End: utc(sp.End)})
+	}
+	if d := w.LocalDrops; d != nil {
+		s.LocalDrops = &capture.LocalDropStats{ByReason: d.ByReason, Recorded: d.Recorded, MapFull: d.MapFull,
+			Truncated: d.Truncated, NotIP: d.NotIP, Evicted: d.Evicted, Forgotten: d.Forgotten}
 	}
 	return s
 }

@@ -224,7 +224,7 @@ func TestReportRefusesSessions(t *testing.T) {
 		want  string
 	}{
 		{"unknown outcome", []string{variant("o.json", `"outcome":"unreachable"`, `"outcome":"bogus"`)},
-			`session o.json: flows[0].outcome: unknown outcome "bogus" (want established, rejected, unreachable, unanswered or unknown)`},
+			`session o.json: flows[0].outcome: unknown outcome "bogus" (want established, rejected, unreachable, unanswered, unknown or not-sent)`},
 		{"unknown conn_state", []string{variant("c.json", `"conn_state":"S0"`, `"conn_state":"S9"`)}, `session c.json: flows[0].conn_state: unknown conn_state "S9"`},
 		{"bad protocol", []string{variant("p.json", `"proto":6`, `"proto":"tcp"`)}, `session p.json: flows[0].proto: want a whole number from 0 to 255, got string "tcp"`},
 		{"bad orig", []string{variant("a.json", `"orig":"192.0.2.10:40000"`, `"orig":"192.0.2.10"`)}, `session a.json: flows[0].orig: "192.0.2.10" is not an ip:port`},
