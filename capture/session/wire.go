@@ -139,6 +139,15 @@ type wireFlow struct {
 	Node        string         `json:"node,omitempty"`
 	Process     *wireProcess   `json:"process,omitempty"`
 	LocalDrop   *wireLocalDrop `json:"local_drop,omitempty"`
+	Link        *wireLink      `json:"link,omitempty"`
+}
+
+// wireLink is flow.Link; a MAC is written "02:00:00:00:00:01".
+type wireLink struct {
+	OrigMAC flow.MAC `json:"orig_mac,omitzero"`
+	RespMAC flow.MAC `json:"resp_mac,omitzero"`
+	OrigOut bool     `json:"orig_out,omitempty"`
+	RespOut bool     `json:"resp_out,omitempty"`
 }
 
 type wireICMP struct {
@@ -178,6 +187,9 @@ func flowToWire(f *flow.Flow, w *wireFlow) {
 	if d := f.LocalDrop; d != nil {
 		w.LocalDrop = &wireLocalDrop{Hook: d.Hook, Reason: d.Reason, Packets: d.Packets, Rule: d.Rule}
 	}
+	if l := f.Link; !l.IsZero() {
+		w.Link = &wireLink{OrigMAC: l.OrigMAC, RespMAC: l.RespMAC, OrigOut: l.OrigOut, RespOut: l.RespOut}
+	}
 }
 
 // flowScratch holds what a reused flow.Flow points to.
@@ -206,6 +218,9 @@ func (w *wireFlow) toFlow(f *flow.Flow, sc *flowScratch) {
 	if d := w.LocalDrop; d != nil {
 		sc.drop = flow.LocalDrop{Hook: d.Hook, Reason: d.Reason, Packets: d.Packets, Rule: d.Rule}
 		f.LocalDrop = &sc.drop
+	}
+	if l := w.Link; l != nil {
+		f.Link = flow.Link{OrigMAC: l.OrigMAC, RespMAC: l.RespMAC, OrigOut: l.OrigOut, RespOut: l.RespOut}
 	}
 }
 
