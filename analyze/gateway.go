@@ -133,33 +133,76 @@ func HostsHow(d *capture.HostsDecision, style HowStyle) string {
 	return ""
 }
 
-// inferredHow describes an inference: its counts, or the words an older
-// session recorded for it.
+// inferredHow describes an inference: its counts and how each address
+// was found, or the words an older session recorded for it.
 func inferredHow(d *capture.HostsDecision, short bool) string {
-	prefix, sep := "inferred from the traffic (the address taking part in most flows): ", "; "
+	prefix, sep := "inferred from the traffic", "; "
 	if short {
-		prefix, sep = "inferred from its own flows: ", ", "
+		prefix, sep = "inferred from its own flows", ", "
 	}
 	inf := d.Inference
 	switch {
-	case inf == nil && short:
-		return "inferred from its own flows: " + d.Note
 	case inf == nil:
-		return "inferred from the traffic: " + d.Note
-	case len(inf.Chosen) == 0 && short:
-		return prefix + "no candidate address"
+		return prefix + ": " + d.Note
 	case len(inf.Chosen) == 0:
-		return "inferred from the traffic: no candidate address"
+		return prefix + ": no candidate address"
+	}
+	byFlows := !slices.ContainsFunc(inf.Chosen, func(c capture.HostCount) bool { return c.By != capture.ByFlows })
+	if byFlows && !short {
+		prefix += " (the address taking part in most flows)"
 	}
 	parts := make([]string, len(inf.Chosen))
 	for i, c := range inf.Chosen {
 		fam := map[bool]string{true: "IPv4", false: "IPv6"}[c.Addr.Is4()]
-		parts[i] = fmt.Sprintf("%s in %d of %d %s flows", c.Addr, c.Flows, c.FamilyFlows, fam)
+		found := ""
+		if !byFlows {
+			found = " (" + foundHow(c) + ")"
+		}
+		parts[i] = fmt.Sprintf("%s%s in %d of %d %s flows", c.Addr, found, c.Flows, c.FamilyFlows, fam)
 		if inf.Guess {
 			parts[i] += " (a guess: no address takes part in half of its family's flows)"
 		}
 	}
-	return prefix + strings.Join(parts, sep)
+	return prefix + ": " + strings.Join(parts, sep)
+}
+
+// foundHow says how one inferred address was found: "link layer: source
+// MAC 02:00:00:00:00:10", "link layer: outgoing (SLL)", "most flows".
+func foundHow(c capture.HostCount) string {
+	switch c.By {
+	case capture.ByMAC:
+		return "link layer: source MAC " + c.MAC.String()
+	case capture.ByOutgoing:
+		return "link layer: outgoing (SLL)"
+	}
+	return "most flows"
+}
+
+// HostFound is one gateway address and how it was found, in words.
+type HostFound struct {
+	Addr netip.Addr `json:"addr"`
+	How  string     `json:"how"`
+}
+
+// HostsFound lists how each inferred address of d was found (nil when d
+// was not inferred, or an older session recorded only words).
+func HostsFound(d *capture.HostsDecision) []HostFound {
+	var out []HostFound
+	add := func(h *capture.HostsDecision) {
+		if h.Origin != capture.OriginInferred || h.Inference == nil {
+			return
+		}
+		for _, c := range h.Inference.Chosen {
+			if !slices.ContainsFunc(out, func(f HostFound) bool { return f.Addr == c.Addr }) {
+				out = append(out, HostFound{Addr: c.Addr, How: foundHow(c)})
+			}
+		}
+	}
+	add(d)
+	for i := range d.Sessions {
+		add(&d.Sessions[i].Hosts)
+	}
+	return out
 }
 
 // sessionsHow lists each session's addresses and where they came from:

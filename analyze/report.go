@@ -290,6 +290,10 @@ type Hosts struct {
 	// Inferred is true when flowaudit guessed them from the traffic (any
 	// of them, for a report over sessions).
 	Inferred bool `json:"inferred"`
+	// Found says, for each inferred address, how it was found
+	// (HostsFound): "link layer: source MAC ...", "link layer: outgoing
+	// (SLL)" or "most flows". Empty when none was inferred.
+	Found []HostFound `json:"found,omitempty"`
 	// From is the decision itself (not in the JSON report, which has
 	// How).
 	From capture.HostsDecision `json:"-"`
