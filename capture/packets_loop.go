@@ -39,7 +39,7 @@ type batch struct {
 	arena []byte
 
 	packets, bytes, drops, undecodable, duplicates uint64
-	first, last                        int64
+	first, last                                    int64
 	// end marks the last batch; err is the read error that ended input
 	// (nil at a clean end); complete says that input ended (at its clean
 	// end or on a read error) rather than being stopped early.

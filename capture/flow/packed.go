@@ -36,8 +36,8 @@ type Packed struct {
 	uid        string
 	names      *packedNames // nil: no names
 	rare       *packedRare  // nil: none of its fields
-	attempts   uint16 // bigAttempts in rare past MaxUint16
-	link       uint16 // PackTable.links index; inRare: rare.link
+	attempts   uint16       // bigAttempts in rare past MaxUint16
+	link       uint16       // PackTable.links index; inRare: rare.link
 	origPort   uint16
 	respPort   uint16
 	node       uint16 // PackTable.strs index; inRare: rare.node

@@ -103,10 +103,10 @@ type Table struct {
 	// macs are the link addresses flows refer to by index (entry.mac),
 	// macs[0] the zero MAC: at most maxMACs, past which a new one is
 	// unknown (a gateway's link shows a handful).
-	macs     []MAC
-	macIdx   map[MAC]uint8
-	names    []string
-	nameIdx  map[string]uint32
+	macs    []MAC
+	macIdx  map[MAC]uint8
+	names   []string
+	nameIdx map[string]uint32
 	// namesLimit triggers compactNames.
 	namesLimit int
 	finished   []Flow

@@ -94,6 +94,9 @@ func (a *app) runCapture(f *captureFlags) error {
 	if err != nil {
 		return err
 	}
+	if w := routeWarning(f.iface, &opts); w != "" {
+		a.log.Warn(w)
+	}
 	start := time.Now()
 	st, sess, err := a.captureLive(f, &opts, aud, ifHosts)
 	if err != nil {
