@@ -558,9 +558,12 @@ type CaptureSummary struct {
 	Flows       uint64    `json:"flows"`
 	Undecodable uint64    `json:"undecodable"`
 	IfaceDrops  uint64    `json:"iface_drops"`
-	KernelDrops uint64    `json:"kernel_drops"`
-	MissedBytes uint64    `json:"missed_bytes"`
-	Evicted     uint64    `json:"evicted"`
+	// Duplicates are the copies of packets a capture on "any" saw on a
+	// second interface, dropped (capture.Stats.Duplicates).
+	Duplicates  uint64 `json:"duplicates,omitempty"`
+	KernelDrops uint64 `json:"kernel_drops"`
+	MissedBytes uint64 `json:"missed_bytes"`
+	Evicted     uint64 `json:"evicted"`
 	// LossSeen is true when any loss signal is non-zero: never-seen
 	// verdicts may then be wrong.
 	LossSeen bool `json:"loss_seen"`
