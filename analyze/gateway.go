@@ -147,15 +147,22 @@ func inferredHow(d *capture.HostsDecision, short bool) string {
 	case len(inf.Chosen) == 0:
 		return prefix + ": no candidate address"
 	}
-	byFlows := !slices.ContainsFunc(inf.Chosen, func(c capture.HostCount) bool { return c.By != capture.ByFlows })
-	if byFlows && !short {
+	// One way for every address is said once, before them ("the address
+	// taking part in most flows" in a report, nothing in the short words,
+	// as before the link layer was read); else each says its own.
+	first := inf.Chosen[0]
+	same := !slices.ContainsFunc(inf.Chosen, func(c capture.HostCount) bool { return c.By != first.By || c.MAC != first.MAC })
+	switch {
+	case same && first.By == capture.ByFlows && !short:
 		prefix += " (the address taking part in most flows)"
+	case same && first.By != capture.ByFlows:
+		prefix += " (" + foundHow(first) + ")"
 	}
 	parts := make([]string, len(inf.Chosen))
 	for i, c := range inf.Chosen {
 		fam := map[bool]string{true: "IPv4", false: "IPv6"}[c.Addr.Is4()]
 		found := ""
-		if !byFlows {
+		if !same {
 			found = " (" + foundHow(c) + ")"
 		}
 		parts[i] = fmt.Sprintf("%s%s in %d of %d %s flows", c.Addr, found, c.Flows, c.FamilyFlows, fam)

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -65,13 +66,11 @@ func TestInferHostsFromLinkLayer(t *testing.T) {
 		how   string
 	}{
 		{"ethernet: every address of the gateway's MAC", twoAddrGateway(ethLink), all, capture.ByMAC,
-			"inferred from the traffic: 192.0.2.10 (link layer: source MAC 02:00:00:00:00:10) in 36 of 39 IPv4 flows; " +
-				"192.0.2.11 (link layer: source MAC 02:00:00:00:00:10) in 3 of 39 IPv4 flows; " +
-				"2001:db8::11 (link layer: source MAC 02:00:00:00:00:10) in 1 of 1 IPv6 flows"},
+			"inferred from the traffic (link layer: source MAC 02:00:00:00:00:10): 192.0.2.10 in 36 of 39 IPv4 flows; " +
+				"192.0.2.11 in 3 of 39 IPv4 flows; 2001:db8::11 in 1 of 1 IPv6 flows"},
 		{"sll: every address the host sent from", twoAddrGateway(sllLink), all, capture.ByOutgoing,
-			"inferred from the traffic: 192.0.2.10 (link layer: outgoing (SLL)) in 36 of 39 IPv4 flows; " +
-				"192.0.2.11 (link layer: outgoing (SLL)) in 3 of 39 IPv4 flows; " +
-				"2001:db8::11 (link layer: outgoing (SLL)) in 1 of 1 IPv6 flows"},
+			"inferred from the traffic (link layer: outgoing (SLL)): 192.0.2.10 in 36 of 39 IPv4 flows; " +
+				"192.0.2.11 in 3 of 39 IPv4 flows; 2001:db8::11 in 1 of 1 IPv6 flows"},
 		{"raw ip: the busiest address per family", twoAddrGateway(raw), []string{"192.0.2.10", "2001:db8::11"}, capture.ByFlows,
 			"inferred from the traffic (the address taking part in most flows): 192.0.2.10 in 36 of 39 IPv4 flows; 2001:db8::11 in 1 of 1 IPv6 flows"},
 		{"a LAN host on its own MAC does not count", append(twoAddrGateway(ethLink),
@@ -101,6 +100,15 @@ func TestInferHostsFromLinkLayer(t *testing.T) {
 		if found := HostsFound(&d); len(found) != len(got) || found[0].How != foundHow(d.Inference.Chosen[0]) {
 			t.Errorf("%s: found %v", c.name, found)
 		}
+	}
+	// Addresses found in different ways each say their own.
+	d := capture.HostsDecision{Origin: capture.OriginInferred, Inference: &capture.HostsInference{Chosen: []capture.HostCount{
+		{Addr: netip.MustParseAddr("192.0.2.10"), Flows: 3, FamilyFlows: 4, By: capture.ByMAC, MAC: macGW},
+		{Addr: netip.MustParseAddr("2001:db8::10"), Flows: 1, FamilyFlows: 1}}}}
+	want := "inferred from the traffic: 192.0.2.10 (link layer: source MAC 02:00:00:00:00:10) in 3 of 4 IPv4 flows; " +
+		"2001:db8::10 (most flows) in 1 of 1 IPv6 flows"
+	if got := HostsHow(&d, HowReport); got != want {
+		t.Errorf("mixed ways: %s\nwant %s", got, want)
 	}
 }
 
