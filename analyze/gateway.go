@@ -45,7 +45,8 @@ type SessionInput struct {
 }
 
 // ResolveHosts decides the gateway addresses: --host, else the site
-// file's hosts, else the capture interface's addresses, else the
+// file's hosts, else the capture interface's addresses (link-local and
+// loopback ones left out), else the
 // sessions', else none (OriginNone: the audit infers them from the
 // traffic it is given). Sessions give the union of what each recorded;
 // a session that recorded none has its own inferred from its own flows,
@@ -60,8 +61,8 @@ func ResolveHosts(in HostsInput) capture.HostsDecision {
 		return capture.HostsDecision{Addrs: in.Flag, Origin: capture.OriginFlag}
 	case in.Site != nil && len(in.Site.Hosts) > 0:
 		return capture.HostsDecision{Addrs: in.Site.Hosts, Origin: capture.OriginSite, SiteFile: in.SiteFile}
-	case len(in.IfaceAddrs) > 0:
-		return capture.HostsDecision{Addrs: in.IfaceAddrs, Origin: capture.OriginInterface, Iface: in.Iface}
+	case len(routable(in.IfaceAddrs)) > 0:
+		return capture.HostsDecision{Addrs: routable(in.IfaceAddrs), Origin: capture.OriginInterface, Iface: in.Iface}
 	case len(in.Sessions) == 1 && len(in.Sessions[0].Recorded.Addrs) == 0:
 		if in.Sessions[0].Flows == nil {
 			return capture.HostsDecision{}
@@ -71,6 +72,21 @@ func ResolveHosts(in HostsInput) capture.HostsDecision {
 		return sessionsHosts(in.Sessions)
 	}
 	return capture.HostsDecision{}
+}
+
+// routable leaves out of an interface's addresses those that are never
+// gateway addresses by default: link-local (fe80::/10, 169.254.0.0/16;
+// neighbour discovery, not mail) and loopback. Given with --host or in a
+// site file they count.
+func routable(addrs []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		if a.Unmap().IsLinkLocalUnicast() || a.Unmap().IsLoopback() {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // sessionsHosts is the union of the sessions' addresses, each session's
