@@ -62,7 +62,9 @@ func dedupLink(lt layers.LinkType) bool {
 func (d *dedup) seen(p *decode.Packet) bool {
 	h := packetHash(p)
 	s := &d.slots[h&(dedupSlots-1)]
-	if s.hash == h && s.ts != 0 && p.TS-s.ts >= 0 && p.TS-s.ts <= int64(dedupWindow) {
+	// Either order: copies taken on two CPUs may reach the ring with the
+	// later timestamp first.
+	if dt := p.TS - s.ts; s.hash == h && s.ts != 0 && dt >= -int64(dedupWindow) && dt <= int64(dedupWindow) {
 		return true
 	}
 	s.hash, s.ts = h, p.TS

@@ -228,6 +228,8 @@ func TestDedupWindow(t *testing.T) {
 	}{
 		{"copy 40us later", 40e3, nil, true},
 		{"copy at the window's end", int64(dedupWindow), nil, true},
+		{"copy stamped 30us earlier", -30e3, nil, true},
+		{"same packet 1 s earlier", -1e9, nil, false},
 		{"other IP ID", 10e3, func(p *decode.Packet) { p.IPID++ }, false},
 		{"other checksum", 10e3, func(p *decode.Packet) { p.L4Sum++ }, false},
 		{"same packet 1 s later", 1e9, nil, false},
