@@ -197,7 +197,7 @@ func NewAuditor(opts Options) (*Auditor, error) {
 
 func (a *Auditor) setHosts(d capture.HostsDecision) {
 	a.hs = newHostSet(d.Addrs)
-	a.hosts = Hosts{Addrs: a.hs.sorted(), How: HostsHow(&d, HowReport), Inferred: d.Inferred(), From: d}
+	a.hosts = Hosts{Addrs: a.hs.sorted(), How: HostsHow(&d, HowReport), Inferred: d.Inferred(), Found: HostsFound(&d), From: d}
 }
 
 // withHosts returns a copy of a auditing with inferred hosts and nothing

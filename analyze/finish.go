@@ -196,7 +196,7 @@ func (s *Summary) count(st Status) {
 func captureSummary(st *capture.Stats, nodes []string) CaptureSummary {
 	cs := CaptureSummary{Backend: st.Backend, Files: nonNil(st.Files), Iface: st.Iface,
 		Start: st.Start.UTC(), End: st.End.UTC(), Packets: st.Packets, Bytes: st.Bytes, Flows: st.Flows,
-		Undecodable: st.Undecodable, IfaceDrops: st.IfaceDrops, KernelDrops: st.KernelDrops,
+		Undecodable: st.Undecodable, IfaceDrops: st.IfaceDrops, KernelDrops: st.KernelDrops, Duplicates: st.Duplicates,
 		MissedBytes: st.MissedBytes, Evicted: st.Evicted, LossSeen: st.LossSeen(),
 		Loss: nonNil(st.LossSignals()), Interrupted: st.Interrupted, StoppedEarly: stoppedEarly(st),
 		Warnings: nonNil(st.Warnings), Nodes: nodes, Attribution: st.Attribution}

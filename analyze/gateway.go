@@ -45,7 +45,8 @@ type SessionInput struct {
 }
 
 // ResolveHosts decides the gateway addresses: --host, else the site
-// file's hosts, else the capture interface's addresses, else the
+// file's hosts, else the capture interface's addresses (link-local and
+// loopback ones left out), else the
 // sessions', else none (OriginNone: the audit infers them from the
 // traffic it is given). Sessions give the union of what each recorded;
 // a session that recorded none has its own inferred from its own flows,
@@ -60,8 +61,8 @@ func ResolveHosts(in HostsInput) capture.HostsDecision {
 		return capture.HostsDecision{Addrs: in.Flag, Origin: capture.OriginFlag}
 	case in.Site != nil && len(in.Site.Hosts) > 0:
 		return capture.HostsDecision{Addrs: in.Site.Hosts, Origin: capture.OriginSite, SiteFile: in.SiteFile}
-	case len(in.IfaceAddrs) > 0:
-		return capture.HostsDecision{Addrs: in.IfaceAddrs, Origin: capture.OriginInterface, Iface: in.Iface}
+	case len(routable(in.IfaceAddrs)) > 0:
+		return capture.HostsDecision{Addrs: routable(in.IfaceAddrs), Origin: capture.OriginInterface, Iface: in.Iface}
 	case len(in.Sessions) == 1 && len(in.Sessions[0].Recorded.Addrs) == 0:
 		if in.Sessions[0].Flows == nil {
 			return capture.HostsDecision{}
@@ -71,6 +72,21 @@ func ResolveHosts(in HostsInput) capture.HostsDecision {
 		return sessionsHosts(in.Sessions)
 	}
 	return capture.HostsDecision{}
+}
+
+// routable leaves out of an interface's addresses those that are never
+// gateway addresses by default: link-local (fe80::/10, 169.254.0.0/16;
+// neighbour discovery, not mail) and loopback. Given with --host or in a
+// site file they count.
+func routable(addrs []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		if a.Unmap().IsLinkLocalUnicast() || a.Unmap().IsLoopback() {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // sessionsHosts is the union of the sessions' addresses, each session's
@@ -133,33 +149,83 @@ func HostsHow(d *capture.HostsDecision, style HowStyle) string {
 	return ""
 }
 
-// inferredHow describes an inference: its counts, or the words an older
-// session recorded for it.
+// inferredHow describes an inference: its counts and how each address
+// was found, or the words an older session recorded for it.
 func inferredHow(d *capture.HostsDecision, short bool) string {
-	prefix, sep := "inferred from the traffic (the address taking part in most flows): ", "; "
+	prefix, sep := "inferred from the traffic", "; "
 	if short {
-		prefix, sep = "inferred from its own flows: ", ", "
+		prefix, sep = "inferred from its own flows", ", "
 	}
 	inf := d.Inference
 	switch {
-	case inf == nil && short:
-		return "inferred from its own flows: " + d.Note
 	case inf == nil:
-		return "inferred from the traffic: " + d.Note
-	case len(inf.Chosen) == 0 && short:
-		return prefix + "no candidate address"
+		return prefix + ": " + d.Note
 	case len(inf.Chosen) == 0:
-		return "inferred from the traffic: no candidate address"
+		return prefix + ": no candidate address"
+	}
+	// One way for every address is said once, before them ("the address
+	// taking part in most flows" in a report, nothing in the short words,
+	// as before the link layer was read); else each says its own.
+	first := inf.Chosen[0]
+	same := !slices.ContainsFunc(inf.Chosen, func(c capture.HostCount) bool { return c.By != first.By || c.MAC != first.MAC })
+	switch {
+	case same && first.By == capture.ByFlows && !short:
+		prefix += " (the address taking part in most flows)"
+	case same && first.By != capture.ByFlows:
+		prefix += " (" + foundHow(first) + ")"
 	}
 	parts := make([]string, len(inf.Chosen))
 	for i, c := range inf.Chosen {
 		fam := map[bool]string{true: "IPv4", false: "IPv6"}[c.Addr.Is4()]
-		parts[i] = fmt.Sprintf("%s in %d of %d %s flows", c.Addr, c.Flows, c.FamilyFlows, fam)
+		found := ""
+		if !same {
+			found = " (" + foundHow(c) + ")"
+		}
+		parts[i] = fmt.Sprintf("%s%s in %d of %d %s flows", c.Addr, found, c.Flows, c.FamilyFlows, fam)
 		if inf.Guess {
 			parts[i] += " (a guess: no address takes part in half of its family's flows)"
 		}
 	}
-	return prefix + strings.Join(parts, sep)
+	return prefix + ": " + strings.Join(parts, sep)
+}
+
+// foundHow says how one inferred address was found: "link layer: source
+// MAC 02:00:00:00:00:10", "link layer: outgoing (SLL)", "most flows".
+func foundHow(c capture.HostCount) string {
+	switch c.By {
+	case capture.ByMAC:
+		return "link layer: source MAC " + c.MAC.String()
+	case capture.ByOutgoing:
+		return "link layer: outgoing (SLL)"
+	}
+	return "most flows"
+}
+
+// HostFound is one gateway address and how it was found, in words.
+type HostFound struct {
+	Addr netip.Addr `json:"addr"`
+	How  string     `json:"how"`
+}
+
+// HostsFound lists how each inferred address of d was found (nil when d
+// was not inferred, or an older session recorded only words).
+func HostsFound(d *capture.HostsDecision) []HostFound {
+	var out []HostFound
+	add := func(h *capture.HostsDecision) {
+		if h.Origin != capture.OriginInferred || h.Inference == nil {
+			return
+		}
+		for _, c := range h.Inference.Chosen {
+			if !slices.ContainsFunc(out, func(f HostFound) bool { return f.Addr == c.Addr }) {
+				out = append(out, HostFound{Addr: c.Addr, How: foundHow(c)})
+			}
+		}
+	}
+	add(d)
+	for i := range d.Sessions {
+		add(&d.Sessions[i].Hosts)
+	}
+	return out
 }
 
 // sessionsHow lists each session's addresses and where they came from:

@@ -16,7 +16,13 @@ import (
 // TestResolveHostsPrecedence: --host, else the site file, else the
 // interface, else the sessions, else nothing (the audit infers).
 func TestResolveHostsPrecedence(t *testing.T) {
-	a := func(s string) []netip.Addr { return []netip.Addr{netip.MustParseAddr(s)} }
+	a := func(ss ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, s := range ss {
+			out = append(out, netip.MustParseAddr(s))
+		}
+		return out
+	}
 	site := &catalog.Site{Hosts: a("192.0.2.2")}
 	recorded := []SessionInput{{Node: "gw1", Recorded: capture.HostsDecision{Addrs: a("192.0.2.4"), Origin: capture.OriginFlag}}}
 	tests := []struct {
@@ -35,6 +41,11 @@ func TestResolveHostsPrecedence(t *testing.T) {
 		{"sessions", HostsInput{Sessions: recorded},
 			capture.HostsDecision{Addrs: a("192.0.2.4"), Origin: capture.OriginSessions, Sessions: []capture.SessionHosts{
 				{Node: "gw1", Hosts: capture.HostsDecision{Addrs: a("192.0.2.4"), Origin: capture.OriginFlag}}}}},
+		{"an interface's link-local and loopback addresses are never the gateway's",
+			HostsInput{IfaceAddrs: a("192.0.2.3", "fe80::1", "169.254.1.1", "127.0.0.1", "2001:db8::3"), Iface: "eth0"},
+			capture.HostsDecision{Addrs: a("192.0.2.3", "2001:db8::3"), Origin: capture.OriginInterface, Iface: "eth0"}},
+		{"an interface with only link-local addresses gives none", HostsInput{IfaceAddrs: a("fe80::1"), Iface: "eth0"},
+			capture.HostsDecision{}},
 		{"nothing", HostsInput{Iface: "eth0"}, capture.HostsDecision{}},
 		{"one session with nothing and no flows", HostsInput{Sessions: []SessionInput{{Node: "gw1"}}}, capture.HostsDecision{}},
 	}

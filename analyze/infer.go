@@ -11,7 +11,10 @@ import (
 )
 
 // InferHosts guesses the gateway's addresses from flows, without auditing
-// them: per IP family, the unicast address taking part in the most flows
+// them. Where the capture's link layer tells (Flow.Link), it gives every
+// address of the gateway: those the capturing host sent from (SLL), or
+// those behind the gateway's MAC (Ethernet; see linkCounts.decide), each
+// with its flow counts. Otherwise, per IP family, the unicast address taking part in the most flows
 // (ties: more distinct peers, then the lower address), kept when it takes
 // part in at least half of that family's flows. When neither family has
 // such an address, the busier of the two families' top addresses is kept
@@ -36,7 +39,27 @@ func InferHosts(flows iter.Seq[*flow.Flow]) capture.HostsDecision {
 	if counts == nil {
 		counts = countFlows(flows, cands)
 	}
-	return chooseHosts(bestPerFamily(flows, counts), counts, s.familyFlows)
+	best := bestPerFamily(flows, counts)
+	if addrs, by, mac := s.link.decide(best); len(addrs) > 0 {
+		return s.linkHosts(flows, addrs, by, mac)
+	}
+	return chooseHosts(best, counts, s.familyFlows)
+}
+
+// linkHosts is the decision for the addresses the link layer gave, with
+// their flow counts.
+func (s *hostCounts) linkHosts(flows iter.Seq[*flow.Flow], addrs []netip.Addr, by capture.HostsBy, mac flow.MAC) capture.HostsDecision {
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	counts := s.exactFor(addrs)
+	if counts == nil {
+		counts = countFlows(flows, addrs)
+	}
+	d := capture.HostsDecision{Origin: capture.OriginInferred, Addrs: addrs, Inference: &capture.HostsInference{}}
+	for _, a := range addrs {
+		d.Inference.Chosen = append(d.Inference.Chosen, capture.HostCount{Addr: a, Flows: counts[a],
+			FamilyFlows: s.familyFlows[family(a)], By: by, MAC: mac})
+	}
+	return d
 }
 
 // maxExact bounds the addresses InferHosts counts exactly in its first
@@ -52,6 +75,7 @@ type hostCounts struct {
 	summaries   [2]heavyHitters
 	familyFlows [2]int
 	exact       map[netip.Addr]int // nil past maxExact addresses
+	link        linkCounts
 }
 
 func newHostCounts() *hostCounts { return &hostCounts{exact: map[netip.Addr]int{}} }
@@ -60,6 +84,7 @@ func (s *hostCounts) add(f *flow.Flow) {
 	if housekeepingKind(f) != "" {
 		return
 	}
+	s.link.add(f)
 	o, r := f.Orig.Addr().Unmap(), f.Resp.Addr().Unmap()
 	s.familyFlows[family(o)]++
 	if candidate(o) {

@@ -300,6 +300,10 @@ type Hosts struct {
 	// Inferred is true when flowaudit guessed them from the traffic (any
 	// of them, for a report over sessions).
 	Inferred bool `json:"inferred"`
+	// Found says, for each inferred address, how it was found
+	// (HostsFound): "link layer: source MAC ...", "link layer: outgoing
+	// (SLL)" or "most flows". Empty when none was inferred.
+	Found []HostFound `json:"found,omitempty"`
 	// From is the decision itself (not in the JSON report, which has
 	// How).
 	From capture.HostsDecision `json:"-"`
@@ -575,9 +579,12 @@ type CaptureSummary struct {
 	Flows       uint64    `json:"flows"`
 	Undecodable uint64    `json:"undecodable"`
 	IfaceDrops  uint64    `json:"iface_drops"`
-	KernelDrops uint64    `json:"kernel_drops"`
-	MissedBytes uint64    `json:"missed_bytes"`
-	Evicted     uint64    `json:"evicted"`
+	// Duplicates are the copies of packets a capture on "any" saw on a
+	// second interface, dropped (capture.Stats.Duplicates).
+	Duplicates  uint64 `json:"duplicates,omitempty"`
+	KernelDrops uint64 `json:"kernel_drops"`
+	MissedBytes uint64 `json:"missed_bytes"`
+	Evicted     uint64 `json:"evicted"`
 	// LossSeen is true when any loss signal is non-zero: never-seen
 	// verdicts may then be wrong.
 	LossSeen bool `json:"loss_seen"`

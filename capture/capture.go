@@ -40,6 +40,10 @@ type Stats struct {
 	// line per such link type). Frames that carry no IP (ARP...) are
 	// not counted.
 	Undecodable uint64 `json:"undecodable"`
+	// Duplicates counts the copies of packets a capture on Linux's "any"
+	// (link type SLL or SLL2) saw on a second interface within 2 ms, left
+	// out of every count but Packets and Bytes (docs/live.md).
+	Duplicates uint64 `json:"duplicates,omitempty"`
 	// IfaceDrops is the sum of pcapng per-packet/interface drop counts.
 	IfaceDrops uint64 `json:"iface_drops"`
 	// KernelDrops counts packets the kernel dropped (PACKET_STATISTICS,

@@ -3,6 +3,8 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/flowaudit/flowaudit/capture/flow"
 )
 
 // The gateway's own addresses decide every flow's direction. Where they
@@ -107,10 +109,12 @@ func (d *HostsDecision) Inferred() bool {
 	return false
 }
 
-// HostsInference is how addresses were inferred: per IP family, the
-// unicast address taking part in the most flows, kept when it takes part
-// in at least half of its family's flows (else the busier family's alone,
-// a guess).
+// HostsInference is how addresses were inferred: from the link layer
+// when the capture had one (every address of the gateway's MAC, or every
+// address the capturing host sent from), else per IP family the unicast
+// address taking part in the most flows, kept when it takes part in at
+// least half of its family's flows (else the busier family's alone, a
+// guess). Each address says how it was found (HostCount.By).
 type HostsInference struct {
 	// Chosen are the addresses kept with their counts, IPv4 first; empty
 	// when the traffic had no candidate address.
@@ -127,6 +131,49 @@ type HostCount struct {
 	// family (housekeeping left out of both).
 	Flows       int
 	FamilyFlows int
+	// By is how the address was found; MAC is the gateway's MAC for ByMAC.
+	By  HostsBy
+	MAC flow.MAC
+}
+
+// HostsBy says how an inferred address was found.
+type HostsBy uint8
+
+const (
+	// ByFlows: the address taking part in most flows (the fallback when
+	// the link layer says nothing: raw IP, the eBPF backend).
+	ByFlows HostsBy = iota
+	// ByMAC: the address sends from, or is reached at, the gateway's MAC
+	// (Ethernet): the MAC most flows' local side uses that is not a
+	// router's (a router's MAC carries many addresses).
+	ByMAC
+	// ByOutgoing: the capturing host sent packets from the address (the
+	// SLL/SLL2 packet type "outgoing").
+	ByOutgoing
+)
+
+var byNames = [...]string{"flows", "mac", "outgoing"}
+
+// String returns the name sessions write: "flows", "mac" or "outgoing".
+func (b HostsBy) String() string {
+	if int(b) < len(byNames) {
+		return byNames[b]
+	}
+	return fmt.Sprintf("by(%d)", uint8(b))
+}
+
+// ParseHostsBy reads a name String writes; "" is ByFlows (older
+// sessions recorded no way).
+func ParseHostsBy(s string) (HostsBy, error) {
+	if s == "" {
+		return ByFlows, nil
+	}
+	for i, n := range byNames {
+		if s == n {
+			return HostsBy(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown way %q (want one of %v)", s, byNames[:])
 }
 
 // SessionHosts is one session's gateway addresses in a report over

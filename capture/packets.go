@@ -85,6 +85,9 @@ type pipeline struct {
 	// support. Only the reader goroutine writes it, until it hands over
 	// its last batch; finish reads it after that.
 	unsupported map[layers.LinkType]uint64
+	// dups drops the copies of a packet a capture on "any" sees on
+	// several interfaces (reader goroutine only); nil until a cooked frame.
+	dups *dedup
 	// complete is set when input ended (cleanly or on a read error)
 	// rather than being stopped by cancellation.
 	complete bool

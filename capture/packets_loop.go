@@ -38,8 +38,8 @@ type batch struct {
 	n     int
 	arena []byte
 
-	packets, bytes, drops, undecodable uint64
-	first, last                        int64
+	packets, bytes, drops, undecodable, duplicates uint64
+	first, last                                    int64
 	// end marks the last batch; err is the read error that ended input
 	// (nil at a clean end); complete says that input ended (at its clean
 	// end or on a read error) rather than being stopped early.
@@ -51,7 +51,7 @@ type batch struct {
 func (b *batch) reset() {
 	b.n = 0
 	b.arena = b.arena[:0]
-	b.packets, b.bytes, b.drops, b.undecodable = 0, 0, 0, 0
+	b.packets, b.bytes, b.drops, b.undecodable, b.duplicates = 0, 0, 0, 0, 0
 	b.first, b.last = 0, 0
 	b.end, b.complete, b.err = false, false, nil
 }
@@ -95,6 +95,7 @@ func (pl *pipeline) run(ctx context.Context) error {
 		st.Bytes += b.bytes
 		st.IfaceDrops += b.drops
 		st.Undecodable += b.undecodable
+		st.Duplicates += b.duplicates
 		end, err := b.end, b.err
 		if end {
 			pl.complete = b.complete
@@ -165,6 +166,8 @@ func (pl *pipeline) read(src FrameReader, free chan *batch, full chan<- *batch, 
 				// later ones update it in place, allocating nothing.
 				pl.unsupported[fr.LinkType]++
 			}
+		} else if dedupLink(fr.LinkType) && pl.duplicate(p) {
+			b.duplicates++
 		} else {
 			pl.keepPayload(b, p)
 			pl.table.Prepare(p, &b.prep[b.n])
@@ -186,6 +189,16 @@ func (pl *pipeline) read(src FrameReader, free chan *batch, full chan<- *batch, 
 	}
 	b.end = true
 	full <- b
+}
+
+// duplicate reports whether p, of a cooked (SLL) frame, is a copy of a
+// packet just seen on another interface (dedup); the table is made on the
+// first such frame.
+func (pl *pipeline) duplicate(p *decode.Packet) bool {
+	if pl.dups == nil {
+		pl.dups = new(dedup)
+	}
+	return pl.dups.seen(p)
 }
 
 // stale reports whether the current batch of a live source has waited

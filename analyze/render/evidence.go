@@ -126,6 +126,9 @@ func coverageText(c analyze.CaptureSummary) string {
 	if c.Undecodable > 0 {
 		fmt.Fprintf(&b, ", %d undecodable", c.Undecodable)
 	}
+	if c.Duplicates > 0 {
+		fmt.Fprintf(&b, ", %s seen again on another interface (not counted twice)", plural(int(c.Duplicates), "packet", "packets"))
+	}
 	if len(c.Nodes) > 0 {
 		fmt.Fprintf(&b, ", nodes %s", strings.Join(c.Nodes, ", "))
 	}

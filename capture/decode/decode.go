@@ -141,6 +141,7 @@ func (d *Decoder) ethernet(data []byte, p *Packet) error {
 	if len(data) < 14 {
 		return ErrTruncated
 	}
+	p.Link.Dst, p.Link.Src, p.Link.HasMAC = [6]byte(data[0:6]), [6]byte(data[6:12]), true
 	return d.etherType(binary.BigEndian.Uint16(data[12:14]), data[14:], p)
 }
 

@@ -48,6 +48,7 @@ func (d *Decoder) ipv4(data []byte, p *Packet) error {
 	}
 	p.Src = netip.AddrFrom4([4]byte(data[12:16]))
 	p.Dst = netip.AddrFrom4([4]byte(data[16:20]))
+	p.IPID, p.IPLen = uint32(binary.BigEndian.Uint16(data[4:6])), uint16(tl)
 	proto := data[9]
 	p.Proto = proto
 	body, n := data[hl:], tl-hl
@@ -91,6 +92,7 @@ func (d *Decoder) ipv6(data []byte, p *Packet) error {
 	}
 	p.Src = netip.AddrFrom16([16]byte(data[8:24]))
 	p.Dst = netip.AddrFrom16([16]byte(data[24:40]))
+	p.IPID, p.IPLen = binary.BigEndian.Uint32(data[0:4])&0xfffff, uint16(n)
 	nh := data[6]
 	body := data[40:]
 

@@ -76,21 +76,26 @@ func (d *Decoder) nflog(data []byte, p *Packet) error {
 	}
 }
 
-// linuxSLL decodes a Linux "cooked" capture header (v1): the protocol is
-// at bytes 14-15.
+// linuxSLL decodes a Linux "cooked" capture header (v1): the packet type
+// at bytes 0-1, the protocol at bytes 14-15.
 func (d *Decoder) linuxSLL(data []byte, p *Packet) error {
 	if len(data) < 16 {
 		return ErrTruncated
+	}
+	if data[0] == 0 {
+		p.Link.PktType, p.Link.HasPktType = data[1], true
 	}
 	return d.etherType(binary.BigEndian.Uint16(data[14:16]), data[16:], p)
 }
 
 // linuxSLL2 decodes a Linux "cooked" capture header v2 (tcpdump -i any on
-// current libpcap): the protocol comes first, the header is 20 bytes.
+// current libpcap): the protocol comes first, the packet type is byte
+// 10, the header is 20 bytes.
 func (d *Decoder) linuxSLL2(data []byte, p *Packet) error {
 	if len(data) < 20 {
 		return ErrTruncated
 	}
+	p.Link.PktType, p.Link.HasPktType = data[10], true
 	return d.etherType(binary.BigEndian.Uint16(data[0:2]), data[20:], p)
 }
 

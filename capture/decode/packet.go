@@ -44,6 +44,20 @@ type Packet struct {
 	// Fragment is true for IPv4/IPv6 fragments; non-first fragments carry
 	// the ports of their first fragment when it was seen.
 	Fragment bool
+	// Link is what the link layer said about the frame (its Ethernet
+	// addresses, or the Linux packet type of an SLL/SLL2 frame); zero for
+	// link types that carry neither (raw IP).
+	Link Link
+
+	// IPID is the IPv4 identification, or the IPv6 flow label; IPLen the
+	// IP packet's length from its header; L4Sum the TCP or UDP checksum.
+	// With the addresses, ports and TCP numbers they tell one packet from
+	// another without the fields forwarding changes (TTL, hop limit, IP
+	// checksum): what the duplicate filter of a capture on "any" keys on.
+	IPID  uint32
+	IPLen uint16
+	L4Sum uint16
+
 	// FragOffset is the byte offset of a fragment in its datagram. When it
 	// is non-zero the frame holds no transport header: Proto, the ports and
 	// the ICMP type/code/ID were copied from the first fragment through the
@@ -51,6 +65,26 @@ type Packet struct {
 	// seen), TCPFlags is zero, and PayloadLen counts this fragment's bytes.
 	FragOffset uint16
 }
+
+// Link is the link-layer view of a frame. HasMAC says Src and Dst are
+// the Ethernet addresses; HasPktType says PktType is the Linux packet
+// type of a cooked (SLL, SLL2) frame: PktHost, PktOutgoing...
+type Link struct {
+	Src, Dst   [6]byte
+	HasMAC     bool
+	HasPktType bool
+	PktType    uint8
+}
+
+// Linux packet types (linux/if_packet.h) as SLL and SLL2 headers carry
+// them.
+const (
+	PktHost      uint8 = 0 // addressed to the capturing host
+	PktBroadcast uint8 = 1
+	PktMulticast uint8 = 2
+	PktOtherHost uint8 = 3 // addressed to another host (promiscuous)
+	PktOutgoing  uint8 = 4 // sent by the capturing host
+)
 
 // Inner is the IP and transport header quoted inside an ICMP error: the
 // packet that provoked it, as sent by the flow's originator.

@@ -43,6 +43,7 @@ func tcp(b []byte, n int, p *Packet) error {
 	p.Seq = binary.BigEndian.Uint32(b[4:8])
 	p.Ack = binary.BigEndian.Uint32(b[8:12])
 	p.TCPFlags = b[13]
+	p.L4Sum = binary.BigEndian.Uint16(b[16:18])
 	off := int(b[12]>>4) * 4
 	if off < 20 || off > n {
 		return ErrMalformed
@@ -60,6 +61,7 @@ func udp(b []byte, n int, p *Packet) error {
 	}
 	p.SrcPort = binary.BigEndian.Uint16(b[0:2])
 	p.DstPort = binary.BigEndian.Uint16(b[2:4])
+	p.L4Sum = binary.BigEndian.Uint16(b[6:8])
 	if n < 8 {
 		return ErrMalformed
 	}

@@ -148,6 +148,8 @@ func (t *Table) build(pos int32, open, evicted bool) {
 		f.ICMP = &t.icmp
 	}
 	f.ServerName = t.names[e.serverName]
+	f.Link = Link{OrigMAC: t.macs[e.mac[0]], RespMAC: t.macs[e.mac[1]],
+		OrigOut: o.bits&epOut != 0, RespOut: r.bits&epOut != 0}
 	f.Open = open
 	f.Evicted = evicted
 	sum := e.summary()

@@ -18,12 +18,17 @@ type endpoint struct {
 	histSYN, histFIN, histRST uint32
 	flags                     uint8 // OR of TCP flags sent
 	state, prevState          tcpEndpointState
-	bits                      uint8 // epSeqInit, epDidClose
+	bits                      uint8 // epSeqInit, epDidClose, epOut, epMACSrc
 }
 
 const (
 	epSeqInit uint8 = 1 << iota
 	epDidClose
+	// epOut: a packet of this side was captured as outgoing (SLL).
+	epOut
+	// epMACSrc: entry.mac of this side is the source MAC of its own
+	// frames (not the destination MAC of frames sent to it).
+	epMACSrc
 )
 
 func (ep *endpoint) seqInit() bool  { return ep.bits&epSeqInit != 0 }
@@ -57,7 +62,10 @@ type entry struct {
 	rxmit      [2]uint16
 	// icmpType and icmpCode are the first message of an ICMP flow.
 	icmpType, icmpCode uint8
-	hist               [histCap]byte
+	// mac is each side's link address (orig, resp) as an index into
+	// Table.macs; 0: unknown.
+	mac  [2]uint8
+	hist [histCap]byte
 }
 
 // icmpInfo is the ICMP error attached to a flow; errors are rare, so they
@@ -69,7 +77,7 @@ type icmpInfo struct {
 	ts        int64
 }
 
-const histCap = 34
+const histCap = 32
 
 // History bits, one per letter kind per side (orig in the low half).
 const (

@@ -143,6 +143,9 @@ type Flow struct {
 	// have left no packet on the wire: its originator counts are then the
 	// packets the kernel dropped.
 	LocalDrop *LocalDrop `json:"local_drop,omitempty"`
+	// Link is what the capture's link layer said about each side (Link);
+	// zero when it said nothing.
+	Link Link `json:"link,omitzero"`
 }
 
 // LocalDrop is what this host's kernel dropped of one flow.

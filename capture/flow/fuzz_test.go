@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/flowaudit/flowaudit/capture/decode"
@@ -54,6 +55,23 @@ func FuzzTable(f *testing.F) {
 		st := tb.Stats()
 		if st.Active != 0 || uint64(finished) != st.Flows {
 			t.Fatalf("created %d flows, finished %d, %d still active", st.Flows, finished, st.Active)
+		}
+	})
+}
+
+// FuzzMACText: any text is refused with an error or read as a MAC that
+// writes back the same text (lower case).
+func FuzzMACText(f *testing.F) {
+	for _, s := range []string{"02:00:00:00:00:10", "FF:ff:ff:ff:ff:ff", "02:00:00:00:00", "zz:00:00:00:00:00", "02-00-00-00-00-10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var m MAC
+		if err := m.UnmarshalText([]byte(s)); err != nil {
+			return
+		}
+		if got := m.String(); !strings.EqualFold(got, s) {
+			t.Fatalf("%q read as %s", s, got)
 		}
 	})
 }

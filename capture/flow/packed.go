@@ -36,7 +36,8 @@ type Packed struct {
 	uid        string
 	names      *packedNames // nil: no names
 	rare       *packedRare  // nil: none of its fields
-	attempts   uint32
+	attempts   uint16       // bigAttempts in rare past MaxUint16
+	link       uint16       // PackTable.links index; inRare: rare.link
 	origPort   uint16
 	respPort   uint16
 	node       uint16 // PackTable.strs index; inRare: rare.node
@@ -91,6 +92,7 @@ type packedRare struct {
 	state              ConnState
 	outcome            Outcome
 	node, history      string
+	link               Link
 }
 
 // PackTable interns the strings packed flows share and unpacks them. Flows
@@ -99,6 +101,7 @@ type packedRare struct {
 type PackTable struct {
 	strs  interned // nodes, ICMP reasons, local drop hooks and reasons
 	hists interned
+	links internedLinks // a link has few MAC pairs: the gateway's, its router's
 	// names interns name lists by their hash; nil for a transient table.
 	names map[uint64][]*packedNames
 	seed  maphash.Seed
@@ -109,7 +112,7 @@ type PackTable struct {
 // shared chunks: the least memory for flows that are all kept until the
 // table is dropped (an audit's held flows).
 func NewPackTable() *PackTable {
-	return &PackTable{strs: newInterned(), hists: newInterned(),
+	return &PackTable{strs: newInterned(), hists: newInterned(), links: newInternedLinks(),
 		names: map[uint64][]*packedNames{}, seed: maphash.MakeSeed()}
 }
 
@@ -118,7 +121,7 @@ func NewPackTable() *PackTable {
 // freed with it, so the table does not grow with the distinct names seen.
 // The strings it interns (nodes, histories, ICMP reasons) are few.
 func NewTransientPackTable() *PackTable {
-	return &PackTable{strs: newInterned(), hists: newInterned()}
+	return &PackTable{strs: newInterned(), hists: newInterned(), links: newInternedLinks()}
 }
 
 // Clone returns a copy of t that unpacks every flow t packed so far and
@@ -126,7 +129,7 @@ func NewTransientPackTable() *PackTable {
 // and drops the copy. UIDs are carved from a chunk of the copy's own, so
 // strings it makes never share bytes with t's later ones.
 func (t *PackTable) Clone() *PackTable {
-	c := &PackTable{strs: t.strs.clone(), hists: t.hists.clone(), seed: t.seed}
+	c := &PackTable{strs: t.strs.clone(), hists: t.hists.clone(), links: t.links.clone(), seed: t.seed}
 	if t.names != nil {
 		c.names = make(map[uint64][]*packedNames, len(t.names))
 		for k, v := range t.names {
@@ -156,8 +159,8 @@ func (t *PackTable) Pack(f *Flow) Packed {
 	if (p.start == noTime) != f.Start.IsZero() || (p.end == noTime) != f.End.IsZero() {
 		r.start, r.end, r.farTimes = f.Start, f.End, true
 	}
-	if f.Attempts >= 0 && f.Attempts <= math.MaxUint32 {
-		p.attempts = uint32(f.Attempts)
+	if f.Attempts >= 0 && f.Attempts <= math.MaxUint16 {
+		p.attempts = uint16(f.Attempts)
 	} else {
 		r.attempts, r.bigAttempts = f.Attempts, true
 	}
@@ -171,6 +174,7 @@ func (t *PackTable) Pack(f *Flow) Packed {
 	}
 	p.node = t.strs.of(f.Node, &r.node)
 	p.history = t.hists.of(f.History, &r.history)
+	p.link = t.links.of(f.Link, &r.link)
 	p.uid = t.uid(f.UID)
 	p.names = t.nameLists(f)
 	t.packRare(f, &r)
@@ -222,6 +226,7 @@ func (t *PackTable) Unpack(p *Packed, f *Flow) {
 	f.Outcome = vocabValue(Outcomes, p.outcome, r.outcome)
 	f.Node = t.strs.value(p.node, r.node)
 	f.History = t.hists.value(p.history, r.history)
+	f.Link = t.links.value(p.link, r.link)
 	if n := p.names; n != nil {
 		f.OrigNames, f.RespNames, f.ServerName = n.orig, n.resp, n.server
 	}
@@ -339,6 +344,42 @@ func (t *interned) intern(s string) string {
 
 // value is the string of index i (spill when i is inRare).
 func (t *interned) value(i uint16, spill string) string {
+	if i == inRare {
+		return spill
+	}
+	return t.list[i]
+}
+
+// internedLinks is a table of up to inRare distinct Links, the zero Link
+// first.
+type internedLinks struct {
+	list []Link
+	idx  map[Link]uint16
+}
+
+func newInternedLinks() internedLinks {
+	return internedLinks{list: []Link{{}}, idx: map[Link]uint16{{}: 0}}
+}
+
+func (t internedLinks) clone() internedLinks {
+	return internedLinks{list: slices.Clone(t.list), idx: maps.Clone(t.idx)}
+}
+
+// of returns l's index; when the table is full, inRare, with l in *spill.
+func (t *internedLinks) of(l Link, spill *Link) uint16 {
+	if i, ok := t.idx[l]; ok {
+		return i
+	}
+	if len(t.list) == inRare {
+		*spill = l
+		return inRare
+	}
+	t.idx[l] = uint16(len(t.list))
+	t.list = append(t.list, l)
+	return uint16(len(t.list) - 1)
+}
+
+func (t *internedLinks) value(i uint16, spill Link) Link {
 	if i == inRare {
 		return spill
 	}

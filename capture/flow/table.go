@@ -100,8 +100,13 @@ type Table struct {
 	prep [batchPrefetch]Prepared
 
 	icmpErrs map[int32]icmpInfo
-	names    []string
-	nameIdx  map[string]uint32
+	// macs are the link addresses flows refer to by index (entry.mac),
+	// macs[0] the zero MAC: at most maxMACs, past which a new one is
+	// unknown (a gateway's link shows a handful).
+	macs    []MAC
+	macIdx  map[MAC]uint8
+	names   []string
+	nameIdx map[string]uint32
 	// namesLimit triggers compactNames.
 	namesLimit int
 	finished   []Flow
@@ -128,7 +133,7 @@ func NewTable(cfg Config) *Table {
 		cfg.MaxFlows = DefaultMaxFlows
 	}
 	t := &Table{cfg: cfg, nameIdx: make(map[string]uint32), names: []string{""},
-		icmpErrs: make(map[int32]icmpInfo)}
+		icmpErrs: make(map[int32]icmpInfo), macs: []MAC{{}}, macIdx: map[MAC]uint8{}}
 	t.namesLimit = 1 << 16
 	t.idx.init(rand.Uint64())
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout),
@@ -192,6 +197,9 @@ func (t *Table) add(p *decode.Packet, k *Key, fromA bool, kind icmpKind, h uint3
 	if now > e.last {
 		e.last = now
 	}
+	if p.Link.HasMAC || p.Link.HasPktType {
+		t.link(e, isOrig, p)
+	}
 	if p.Proto == ProtoTCP {
 		t.tcp(e, isOrig, p)
 		if e.closed && e.list != listClosed {
@@ -221,6 +229,52 @@ func (t *Table) ended(e *entry, fromA bool, p *decode.Packet) bool {
 	return fromA == e.origIsA && p.TCPFlags&decode.SYN == 0 &&
 		(e.ep[0].state == tcpSynSent || e.ep[0].state == tcpSynAckSent) &&
 		e.ep[1].state == tcpInactive && p.TS-e.start > t.attemptDelay
+}
+
+// maxMACs bounds Table.macs (entry.mac is one byte, 0 the unknown MAC).
+const maxMACs = 255
+
+// link records what the link layer says of packet p's sender (isOrig:
+// the originator) and receiver: an outgoing packet type, the source MAC
+// of the sender's frames, and the destination MAC as the receiver's until
+// it sends a frame itself. A side's MAC is looked up once: the map is
+// touched only on a side's first frame.
+func (t *Table) link(e *entry, isOrig bool, p *decode.Packet) {
+	s, r := 0, 1
+	if !isOrig {
+		s, r = 1, 0
+	}
+	l := &p.Link
+	if l.HasPktType && l.PktType == decode.PktOutgoing {
+		e.ep[s].bits |= epOut
+	}
+	if !l.HasMAC {
+		return
+	}
+	if e.ep[s].bits&epMACSrc == 0 && MAC(l.Src).Unicast() {
+		if i := t.macIndex(MAC(l.Src)); i != 0 {
+			e.mac[s] = i
+			e.ep[s].bits |= epMACSrc
+		}
+	}
+	if e.mac[r] == 0 && MAC(l.Dst).Unicast() {
+		e.mac[r] = t.macIndex(MAC(l.Dst))
+	}
+}
+
+// macIndex returns m's index in t.macs, adding it while there is room
+// (0 when the table is full).
+func (t *Table) macIndex(m MAC) uint8 {
+	if i, ok := t.macIdx[m]; ok {
+		return i
+	}
+	if len(t.macs) > maxMACs {
+		return 0
+	}
+	i := uint8(len(t.macs))
+	t.macs = append(t.macs, m)
+	t.macIdx[m] = i
+	return i
 }
 
 // datagram accounts a UDP, ICMP or other-protocol packet.

@@ -282,6 +282,7 @@ func (t *Table) tcpState(e *entry, isOrig bool, ep, peer *endpoint, syn, fin, rs
 func (t *Table) flipRoles(e *entry) {
 	e.origIsA = !e.origIsA
 	e.ep[0], e.ep[1] = e.ep[1], e.ep[0]
+	e.mac[0], e.mac[1] = e.mac[1], e.mac[0]
 	// Swap the per-side history bits and the case of recorded letters.
 	e.histSeen = e.histSeen>>16 | e.histSeen<<16
 	for i := 0; i < int(e.histLen); i++ {

@@ -65,6 +65,11 @@ type afpSource struct {
 	pcapErr  error
 	ci       gopacket.CaptureInfo
 
+	// any: a capture on every interface (SOCK_DGRAM ring, frames cooked
+	// into SLL2 in anyBuf).
+	any    bool
+	anyBuf []byte
+
 	statsMu sync.Mutex
 	drops   uint64 // cumulative PACKET_STATISTICS tp_drops
 	seen    uint64 // cumulative tp_packets
@@ -102,15 +107,20 @@ func (s *afpSource) Next(f *capture.Frame) error {
 			return fmt.Errorf("capture on %s: read: %w", s.iface, err)
 		}
 		// Until bind, the socket hears every interface: skip those frames.
-		if ci.InterfaceIndex != s.ifindex {
+		if !s.any && ci.InterfaceIndex != s.ifindex {
 			continue
 		}
 		f.TS = ci.Timestamp.UnixNano()
 		if f.TS < s.since {
 			continue
 		}
-		f.Data = data
 		f.WireLen = ci.Length
+		if s.any {
+			data = cooked(s.anyBuf, data, ci.InterfaceIndex)
+			f.WireLen += sll2Len
+			ci.CaptureLength, ci.Length = len(data), f.WireLen
+		}
+		f.Data = data
 		f.LinkType = s.link
 		f.Dropped = 0
 		if s.pcap != nil && s.pcapErr == nil {
@@ -126,7 +136,7 @@ func (s *afpSource) Next(f *capture.Frame) error {
 // ifaceState says whether the interface went down or away, asking in the
 // capture's own network namespace (through ctl, opened next to the ring).
 func (s *afpSource) ifaceState() error {
-	if s.ctl < 0 {
+	if s.ctl < 0 || s.any {
 		return nil
 	}
 	ifr, err := unix.NewIfreq(s.iface)
@@ -185,6 +195,12 @@ func openAFPacket(opts capture.LiveOptions) (*afpSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	onAny := opts.Iface == AnyIface
+	if onAny && opts.Filter != "" {
+		// The kernel runs a cooked socket's filter on the network header,
+		// where a filter compiled for SLL2 would read the wrong bytes.
+		return nil, &capture.LiveError{Iface: opts.Iface, Err: errors.New("--filter is not supported on any (capture on one interface to filter)")}
+	}
 	prog, err := CompileFilter(opts.Filter, lt)
 	if err != nil {
 		return nil, err
@@ -192,8 +208,13 @@ func openAFPacket(opts capture.LiveOptions) (*afpSource, error) {
 	if isLoopback(opts.Iface) {
 		prog = dropOutgoing(prog)
 	}
+	bind, sockType := opts.Iface, afpacket.SocketRaw
+	if onAny {
+		bind, sockType = "", afpacket.SocketDgram // every interface
+	}
 	tp, err := afpacket.NewTPacket(
-		afpacket.OptInterface(opts.Iface),
+		afpacket.OptInterface(bind),
+		sockType,
 		afpacket.TPacketVersion3,
 		afpacket.OptFrameSize(afpFrameSize),
 		afpacket.OptBlockSize(afpBlockSize),
@@ -204,7 +225,10 @@ func openAFPacket(opts capture.LiveOptions) (*afpSource, error) {
 	if err != nil {
 		return nil, ClassifyOpenErr(opts.Iface, err)
 	}
-	s := &afpSource{iface: opts.Iface, ifindex: ifi.Index, link: lt, tp: tp, ctx: context.Background()}
+	s := &afpSource{iface: opts.Iface, ifindex: ifi.Index, link: lt, tp: tp, ctx: context.Background(), any: onAny}
+	if onAny {
+		s.anyBuf = make([]byte, sll2Len+afpFrameSize)
+	}
 	// A plain socket in the same namespace, for interface flag queries.
 	if s.ctl, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
 		s.ctl = -1

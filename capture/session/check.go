@@ -56,6 +56,9 @@ func checkV2(h *wireHeader, t *wireTrailer) *FieldError {
 				if !c.Addr.IsValid() {
 					return &FieldError{fmt.Sprintf("hosts.inference.chosen[%d].addr", i), "missing (want an IP address)"}
 				}
+				if _, err := capture.ParseHostsBy(c.By); err != nil {
+					return &FieldError{fmt.Sprintf("hosts.inference.chosen[%d].by", i), fmt.Sprintf("%s: want flows, mac or outgoing", quote(c.By))}
+				}
 			}
 		}
 	}

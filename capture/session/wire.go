@@ -83,6 +83,10 @@ type wireHostCount struct {
 	Addr        netip.Addr `json:"addr"`
 	Flows       int        `json:"flows"`
 	FamilyFlows int        `json:"family_flows"`
+	// By is capture.HostsBy's name, left out for "flows" (version 2's
+	// first files recorded only that way).
+	By  string   `json:"by,omitempty"`
+	MAC flow.MAC `json:"mac,omitzero"`
 }
 
 // wireStats is capture.Stats.
@@ -98,6 +102,7 @@ type wireStats struct {
 	Undecodable uint64     `json:"undecodable"`
 	IfaceDrops  uint64     `json:"iface_drops"`
 	KernelDrops uint64     `json:"kernel_drops"`
+	Duplicates  uint64     `json:"duplicates,omitempty"`
 	MissedBytes uint64     `json:"missed_bytes"`
 	Evicted     uint64     `json:"evicted"`
 	ReadErrors  []string   `json:"read_errors,omitempty"`
@@ -152,6 +157,15 @@ type wireFlow struct {
 	Node        string         `json:"node,omitempty"`
 	Process     *wireProcess   `json:"process,omitempty"`
 	LocalDrop   *wireLocalDrop `json:"local_drop,omitempty"`
+	Link        *wireLink      `json:"link,omitempty"`
+}
+
+// wireLink is flow.Link; a MAC is written "02:00:00:00:00:01".
+type wireLink struct {
+	OrigMAC flow.MAC `json:"orig_mac,omitzero"`
+	RespMAC flow.MAC `json:"resp_mac,omitzero"`
+	OrigOut bool     `json:"orig_out,omitempty"`
+	RespOut bool     `json:"resp_out,omitempty"`
 }
 
 type wireICMP struct {
@@ -191,6 +205,9 @@ func flowToWire(f *flow.Flow, w *wireFlow) {
 	if d := f.LocalDrop; d != nil {
 		w.LocalDrop = &wireLocalDrop{Hook: d.Hook, Reason: d.Reason, Packets: d.Packets, Rule: d.Rule}
 	}
+	if l := f.Link; !l.IsZero() {
+		w.Link = &wireLink{OrigMAC: l.OrigMAC, RespMAC: l.RespMAC, OrigOut: l.OrigOut, RespOut: l.RespOut}
+	}
 }
 
 // flowScratch holds what a reused flow.Flow points to.
@@ -220,6 +237,9 @@ func (w *wireFlow) toFlow(f *flow.Flow, sc *flowScratch) {
 		sc.drop = flow.LocalDrop{Hook: d.Hook, Reason: d.Reason, Packets: d.Packets, Rule: d.Rule}
 		f.LocalDrop = &sc.drop
 	}
+	if l := w.Link; l != nil {
+		f.Link = flow.Link{OrigMAC: l.OrigMAC, RespMAC: l.RespMAC, OrigOut: l.OrigOut, RespOut: l.RespOut}
+	}
 }
 
 // utc is t in UTC, the zero time kept zero.
@@ -233,7 +253,7 @@ func utc(t time.Time) time.Time {
 func statsToWire(s *capture.Stats) wireStats {
 	w := wireStats{Backend: s.Backend, Files: s.Files, Iface: s.Iface, Start: s.Start, End: s.End,
 		Packets: s.Packets, Bytes: s.Bytes, Flows: s.Flows, Undecodable: s.Undecodable, IfaceDrops: s.IfaceDrops,
-		KernelDrops: s.KernelDrops, MissedBytes: s.MissedBytes, Evicted: s.Evicted, ReadErrors: s.ReadErrors,
+		KernelDrops: s.KernelDrops, Duplicates: s.Duplicates, MissedBytes: s.MissedBytes, Evicted: s.Evicted, ReadErrors: s.ReadErrors,
 		Interrupted: s.Interrupted, Warnings: s.Warnings, Attribution: s.Attribution}
 	for _, sp := range s.Spans {
 		w.Spans = append(w.Spans, wireSpan(sp))
@@ -248,7 +268,7 @@ func statsToWire(s *capture.Stats) wireStats {
 func (w *wireStats) toStats() capture.Stats {
 	s := capture.Stats{Backend: w.Backend, Files: w.Files, Iface: w.Iface, Start: utc(w.Start), End: utc(w.End),
 		Packets: w.Packets, Bytes: w.Bytes, Flows: w.Flows, Undecodable: w.Undecodable, IfaceDrops: w.IfaceDrops,
-		KernelDrops: w.KernelDrops, MissedBytes: w.MissedBytes, Evicted: w.Evicted, ReadErrors: w.ReadErrors,
+		KernelDrops: w.KernelDrops, Duplicates: w.Duplicates, MissedBytes: w.MissedBytes, Evicted: w.Evicted, ReadErrors: w.ReadErrors,
 		Interrupted: w.Interrupted, Warnings: w.Warnings, Attribution: w.Attribution}
 	for _, sp := range w.Spans {
 		s.Spans = append(s.Spans, capture.Span{Node: sp.Node, Start: utc(sp.Start), End: utc(sp.End)})
@@ -272,7 +292,11 @@ func hostsToWire(d *capture.HostsDecision) *wireHosts {
 	if inf := d.Inference; inf != nil {
 		w.Inference = &wireInference{Chosen: []wireHostCount{}, Guess: inf.Guess}
 		for _, c := range inf.Chosen {
-			w.Inference.Chosen = append(w.Inference.Chosen, wireHostCount(c))
+			wc := wireHostCount{Addr: c.Addr, Flows: c.Flows, FamilyFlows: c.FamilyFlows, MAC: c.MAC}
+			if c.By != capture.ByFlows {
+				wc.By = c.By.String()
+			}
+			w.Inference.Chosen = append(w.Inference.Chosen, wc)
 		}
 	}
 	return w
@@ -291,7 +315,9 @@ func (w *wireHosts) toHosts() capture.HostsDecision {
 	if inf := w.Inference; inf != nil {
 		d.Inference = &capture.HostsInference{Guess: inf.Guess}
 		for _, c := range inf.Chosen {
-			d.Inference.Chosen = append(d.Inference.Chosen, capture.HostCount(c))
+			by, _ := capture.ParseHostsBy(c.By) // checked by checkV2
+			d.Inference.Chosen = append(d.Inference.Chosen, capture.HostCount{Addr: c.Addr, Flows: c.Flows,
+				FamilyFlows: c.FamilyFlows, By: by, MAC: c.MAC})
 		}
 	}
 	return d

@@ -90,6 +90,10 @@ func fill(v reflect.Value, path string, n *int) {
 		fill(val, path+"[]", n)
 		m.SetMapIndex(key, val)
 		v.Set(m)
+	case reflect.Array:
+		for i := range v.Len() {
+			fill(v.Index(i), fmt.Sprintf("%s[%d]", path, i), n)
+		}
 	case reflect.Pointer:
 		p := reflect.New(v.Type().Elem())
 		fill(p.Elem(), path, n)
