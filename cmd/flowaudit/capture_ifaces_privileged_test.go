@@ -37,7 +37,9 @@ func upTwoIfaceLab(t *testing.T) *twoIfaceLab {
 			pids, _ := exec.Command("ip", "netns", "pids", ns).Output()
 			for _, p := range strings.Fields(string(pids)) {
 				if pid, err := strconv.Atoi(p); err == nil {
-					syscall.Kill(pid, syscall.SIGKILL)
+					if pr, err := os.FindProcess(pid); err == nil {
+						pr.Kill()
+					}
 				}
 			}
 			exec.Command("ip", "netns", "del", ns).Run()
