@@ -379,8 +379,22 @@ int flow_ingress(struct __sk_buff *skb)
 	return handle(skb, 0);
 }
 
+/*
+ * On "any" the programs are attached to every interface, and a packet the
+ * host forwards crosses two of them: in by one, out by another. Each
+ * packet must count once, so each is counted where it enters the host's
+ * stack: at ingress for everything that arrives from outside (forwarded
+ * or not), at egress only for what the host generated itself, which has
+ * no ingress interface (skb_iif 0). The other way round (egress for
+ * everything, ingress only for what is delivered locally) cannot be
+ * decided at ingress, where the routing decision is still to come. A
+ * packet the host drops on the way is then still counted where it came
+ * in, as one captured on the interface alone would be.
+ */
 SEC("tcx/egress")
 int flow_egress(struct __sk_buff *skb)
 {
+	if (config.any_iface && skb->ingress_ifindex != 0)
+		return TC_ACT_UNSPEC;
 	return handle(skb, 1);
 }

@@ -26,6 +26,9 @@ struct flow_config {
 	/* Zeek's tcp_attempt_delay: an unanswered attempt older than this
 	 * ends when its originator sends something other than a SYN. */
 	__u64 attempt_delay;
+	/* 1 when attached to every interface (capture on "any"): egress then
+	 * counts only packets this host generated (see flow_egress). */
+	__u64 any_iface;
 };
 
 volatile const struct flow_config config = {
@@ -36,6 +39,7 @@ volatile const struct flow_config config = {
 	.timeout_other = 60000000000ULL,
 	.close_delay = 5000000000ULL,
 	.attempt_delay = 5000000000ULL,
+	.any_iface = 0,
 };
 
 /* tcp_closed says whether a TCP flow was reset or closed by both sides. */

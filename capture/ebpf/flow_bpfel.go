@@ -38,6 +38,7 @@ type flowFlowConfig struct {
 	TimeoutOther uint64
 	CloseDelay   uint64
 	AttemptDelay uint64
+	AnyIface     uint64
 }
 
 type flowFlowKey struct {

@@ -43,10 +43,13 @@ type Source struct {
 	attr  *attrObjects
 	// links holds every attachment: a link.Link dropped to the garbage
 	// collector detaches silently, so all are kept until Run returns.
-	links       []link.Link
-	rd          *ringbuf.Reader
-	clock       clock
-	watch       *ifWatch
+	links []link.Link
+	rd    *ringbuf.Reader
+	clock clock
+	watch *ifWatch // nil on "any"
+	// On "any": the interfaces' TC links by index, and the lister that
+	// finds new interfaces (see anyLinks).
+	any         *anyLinks
 	attribution string
 	maxFlows    int
 
@@ -64,6 +67,9 @@ var _ capture.Source = (*Source)(nil)
 // Open attaches the flow programs (tcx ingress and egress) to opts.Iface
 // in the caller's network namespace, and the attribution hooks to the
 // cgroup2 root when they load (Stats.Attribution says whether they did).
+// On "any" the flow programs go to every interface of the namespace but
+// loopback (see linkLister.list), sharing one flow map, and Run attaches
+// them to interfaces that appear while it runs.
 // The capture runs when Run is called; Close releases a Source never run.
 // Packets are not kept, so opts.WritePcap and opts.Filter are refused.
 func Open(opts capture.LiveOptions) (*Source, error) {
@@ -76,24 +82,38 @@ func Open(opts capture.LiveOptions) (*Source, error) {
 	if err := Supported(); err != nil {
 		return nil, err
 	}
-	ifc, err := net.InterfaceByName(opts.Iface)
-	if err != nil {
-		return nil, fmt.Errorf("ebpf capture on %q: %w", opts.Iface, err)
+	onAny := opts.Iface == anyIface
+	var ifc *net.Interface
+	if !onAny {
+		var err error
+		if ifc, err = net.InterfaceByName(opts.Iface); err != nil {
+			return nil, fmt.Errorf("ebpf capture on %q: %w", opts.Iface, err)
+		}
 	}
 	maxFlows := opts.MaxFlows
 	if maxFlows <= 0 {
 		maxFlows = DefaultMaxFlows
 	}
-	tc, err := loadTC(maxFlows)
+	tc, err := loadTC(maxFlows, onAny)
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{iface: opts.Iface, tc: tc, clock: bootClock(), watch: newIfWatch(opts.Iface, ifc.Index), maxFlows: maxFlows}
+	s := &Source{iface: opts.Iface, tc: tc, clock: bootClock(), maxFlows: maxFlows}
 	s.mirror = newMirror(maxFlows, s.deliver)
-	if err := s.attach(ifc.Index); err != nil {
+	if onAny {
+		err = s.attachAny()
+	} else {
+		s.watch = newIfWatch(opts.Iface, ifc.Index)
+		var lks []link.Link
+		if lks, err = s.attachTC(ifc.Index, opts.Iface); err == nil {
+			s.links = lks
+		}
+	}
+	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
+	s.attachAttribution()
 	if s.rd, err = ringbuf.NewReader(tc.Payloads); err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("open payload ring buffer: %w", err)
@@ -101,9 +121,9 @@ func Open(opts capture.LiveOptions) (*Source, error) {
 	return s, nil
 }
 
-// attach attaches the TC programs, then the attribution hooks (best
-// effort: s.attribution says why they are missing).
-func (s *Source) attach(ifindex int) error {
+// attachTC attaches the TC programs to one interface.
+func (s *Source) attachTC(ifindex int, name string) ([]link.Link, error) {
+	var links []link.Link
 	for _, a := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
 		p := s.tc.Ingress
 		if a == ebpf.AttachTCXEgress {
@@ -111,25 +131,33 @@ func (s *Source) attach(ifindex int) error {
 		}
 		lk, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: p, Attach: a})
 		if err != nil {
-			return fmt.Errorf("attach %s to %s: %w", a, s.iface, err)
+			for _, l := range links {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("attach %s to %s: %w", a, name, err)
 		}
-		s.links = append(s.links, lk)
+		links = append(links, lk)
 	}
+	return links, nil
+}
+
+// attachAttribution attaches the attribution hooks (best effort:
+// s.attribution says why they are missing).
+func (s *Source) attachAttribution() {
 	s.attribution = AttributionOK
 	attr, err := loadAttr(s.tc)
 	if err != nil {
 		s.attribution = "unavailable: " + err.Error()
-		return nil
+		return
 	}
 	links, err := attachCgroupHooks(attr)
 	if err != nil {
 		attr.Close()
 		s.attribution = "unavailable: " + err.Error()
-		return nil
+		return
 	}
 	s.attr = attr
 	s.links = append(s.links, links...)
-	return nil
 }
 
 // bootClock measures CLOCK_BOOTTIME's offset from wall time.
@@ -186,7 +214,9 @@ func (s *Source) loop(ctx context.Context) error {
 			continue
 		}
 		nextCheck = now.Add(ifaceCheckEvery)
-		if why := s.ifaceState(); why != nil {
+		if s.any != nil {
+			s.rescan()
+		} else if why := s.ifaceState(); why != nil {
 			return stoppedErr(s.iface, why)
 		}
 		if !now.Before(nextPoll) {
@@ -234,6 +264,7 @@ func (s *Source) ifaceGone() bool {
 // last read sees everything the kernel counted, the ring buffer is
 // drained, the map read, and every flow not delivered yet is delivered.
 func (s *Source) finish(endErr error) (capture.Stats, error) {
+	s.any.close()
 	for _, lk := range s.links {
 		_ = lk.Close()
 	}
@@ -244,6 +275,9 @@ func (s *Source) finish(endErr error) (capture.Stats, error) {
 	st := s.stats()
 	if s.warned != "" {
 		st.Warnings = append(st.Warnings, s.warned)
+	}
+	if s.any != nil && s.any.warned != "" {
+		st.Warnings = append(st.Warnings, s.any.warned)
 	}
 	if err != nil {
 		err = fmt.Errorf("read kernel flow map: %w", err)
@@ -312,6 +346,7 @@ func (s *Source) Close() error {
 
 // closeAll releases links, programs and maps.
 func (s *Source) closeAll() {
+	s.any.close()
 	for _, lk := range s.links {
 		_ = lk.Close()
 	}

@@ -72,8 +72,10 @@ var flowConfig = flowFlowConfig{
 	AttemptDelay: uint64(flow.DefaultAttemptDelay),
 }
 
-// loadTC loads the TC programs and maps, the flow map sized to maxFlows.
-func loadTC(maxFlows int) (*tcObjects, error) {
+// loadTC loads the TC programs and maps, the flow map sized to maxFlows;
+// onAny makes them count each packet once across every interface (egress
+// only what this host generated: see flow_egress in bpf/flow.c).
+func loadTC(maxFlows int, onAny bool) (*tcObjects, error) {
 	spec, err := loadFlow()
 	if err != nil {
 		return nil, fmt.Errorf("load bpf object: %w", err)
@@ -86,7 +88,11 @@ func loadTC(maxFlows int) (*tcObjects, error) {
 	if !ok {
 		return nil, fmt.Errorf("load bpf object: no variable %s", flowVarConfig)
 	}
-	if err := v.Set(flowConfig); err != nil {
+	cfg := flowConfig
+	if onAny {
+		cfg.AnyIface = 1
+	}
+	if err := v.Set(cfg); err != nil {
 		return nil, fmt.Errorf("set the flow timeouts: %w", err)
 	}
 	var o tcObjects

@@ -20,7 +20,7 @@ func BenchmarkMirror(b *testing.B) {
 		b.Skip("needs root (BPF maps)")
 	}
 	const n = 60000
-	o, err := loadTC(1 << 16)
+	o, err := loadTC(1<<16, false)
 	if err != nil {
 		b.Fatal(err)
 	}

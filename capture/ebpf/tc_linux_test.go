@@ -48,7 +48,7 @@ func runKernel(t *testing.T, o *tcObjects, frames [][]byte) []flow.Flow {
 
 func loadForTest(t *testing.T) *tcObjects {
 	t.Helper()
-	o, err := loadTC(64)
+	o, err := loadTC(64, false)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -292,7 +292,7 @@ func TestPrivilegedTimeoutRestart(t *testing.T) {
 // what the map holds, and the kernel's created-minus-live count agrees.
 func TestPrivilegedLRUEviction(t *testing.T) {
 	requireRoot(t)
-	o, err := loadTC(16)
+	o, err := loadTC(16, false)
 	if err != nil {
 		t.Fatal(err)
 	}

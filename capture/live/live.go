@@ -29,10 +29,6 @@ const AFPacketRingBytes = 32 << 20
 // eBPF backend's kernel map holds ebpf.DefaultMaxFlows.
 const DefaultMaxFlows = 1 << 17
 
-// ErrEBPFAny: the eBPF backend attaches its programs to one interface;
-// "any" is AF_PACKET's (auto picks it).
-var ErrEBPFAny = errors.New("the eBPF backend attaches to one interface: capture on any with --backend afpacket or auto, or run one capture per interface")
-
 // ErrUnknownBackend is wrapped by Open's error for a backend it does not
 // know.
 var ErrUnknownBackend = errors.New("want auto, afpacket or ebpf")
@@ -69,9 +65,11 @@ var _ capture.Source = (*Source)(nil)
 // Open opens a live capture with the backend named: "ebpf", "afpacket",
 // or "auto": eBPF (flows aggregated in the kernel: no per-packet copies,
 // process attribution) when ebpf.Supported says this kernel and process
-// can run it and neither a filter nor a pcap copy nor AnyIface (AF_PACKET
-// only) is asked for; otherwise AF_PACKET. eBPF on AnyIface is
-// ErrEBPFAny. Backend says which one runs. Errors name
+// can run it and neither a filter nor a pcap copy is asked for; otherwise
+// AF_PACKET. On AnyIface too: both count a packet that crosses several
+// interfaces once (AF_PACKET by a 2 ms duplicate filter, eBPF by where it
+// counts: docs/ebpf.md), and eBPF copies no packets where AF_PACKET
+// copies each once per interface. Backend says which one runs. Errors name
 // the interface and say what is wrong in one line: missing interface,
 // interface down, no permission, bad filter.
 func Open(backend string, opts capture.LiveOptions) (*Source, error) {
@@ -82,14 +80,10 @@ func Open(backend string, opts capture.LiveOptions) (*Source, error) {
 	switch backend {
 	case "auto":
 		backend = "afpacket"
-		if opts.Filter == "" && opts.WritePcap == "" && opts.Iface != AnyIface && ebpf.Supported() == nil {
+		if opts.Filter == "" && opts.WritePcap == "" && ebpf.Supported() == nil {
 			backend = "ebpf"
 		}
-	case "ebpf":
-		if opts.Iface == AnyIface {
-			return nil, &capture.LiveError{Iface: opts.Iface, Err: ErrEBPFAny}
-		}
-	case "afpacket":
+	case "ebpf", "afpacket":
 	default:
 		return nil, fmt.Errorf("backend %q: %w", backend, ErrUnknownBackend)
 	}

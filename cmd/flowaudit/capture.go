@@ -63,7 +63,7 @@ func newCaptureCmd(a *app) *cobra.Command {
 	a.addMaxInputFlag(cmd.Flags())
 	fl := cmd.Flags()
 	fl.Lookup("host").Usage = "gateway address `ADDR` (repeatable); default: the site file's hosts, else the interface's own addresses"
-	fl.StringVarP(&f.iface, "iface", "i", "", "capture on interface `IF` (required; any: every interface, AF_PACKET backend)")
+	fl.StringVarP(&f.iface, "iface", "i", "", "capture on interface `IF` (required; any: every interface, with either backend)")
 	fl.StringVar(&f.backend, "backend", "auto", "capture backend: ebpf, afpacket, or auto (eBPF when the kernel can run it and neither --filter nor --write-pcap is set)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after `D` (e.g. 30m); default: run until Ctrl-C or SIGTERM")
 	fl.StringVar(&f.session, "session", "", "save the session to `FILE` for `flowaudit report` (written atomically; default: a file in the state directory)")

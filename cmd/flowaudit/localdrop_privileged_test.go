@@ -41,10 +41,16 @@ const (
 // the client's process and the rule named by table, chain and handle,
 // and in-tcp-22-ssh is local-drop too; with the same drops upstream, no
 // verdict says local-drop (the probe keeps only the gateway's namespace).
+// The eBPF backend on any too: the probe filters on the namespace, not on
+// an interface.
 func TestPrivilegedLocalDropLab(t *testing.T) {
-	for _, backend := range []string{"afpacket", "ebpf"} {
+	for _, run := range []struct{ backend, iface string }{{"afpacket", ""}, {"ebpf", ""}, {"ebpf", "any"}} {
+		backend, name := run.backend, run.backend
+		if run.iface != "" {
+			name += "-" + run.iface
+		}
 		for _, where := range []string{"gateway", "upstream"} {
-			t.Run(backend+"/"+where, func(t *testing.T) {
+			t.Run(name+"/"+where, func(t *testing.T) {
 				t.Parallel()
 				l := labtest.Up(t)
 				if where == "gateway" {
@@ -55,7 +61,11 @@ func TestPrivilegedLocalDropLab(t *testing.T) {
 				labExec(t, l, "inet", "ip", "addr", "add", razorServer+"/32", "dev", "inet0")
 				labExec(t, l, "inet", "ip", "addr", "add", sshClient+"/32", "dev", "inet0")
 				out := filepath.Join(t.TempDir(), "report.json")
-				c := startCapture(t, l, "capture", "--iface", l.GatewayIface(), "--backend", backend,
+				iface := run.iface
+				if iface == "" {
+					iface = l.GatewayIface()
+				}
+				c := startCapture(t, l, "capture", "--iface", iface, "--backend", backend,
 					"--product", "mailcleaner", "--format", "json", "--output", out)
 				// Both attempts fail; their socat exits non-zero.
 				razor := l.Command(labtest.Gateway, "socat", "-u", "OPEN:/dev/null", "TCP:"+razorServer+":2703,connect-timeout=3")
