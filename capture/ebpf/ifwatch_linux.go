@@ -54,20 +54,7 @@ func (w *ifWatch) state() error {
 		}
 		return nil
 	}
-	ifr, err = unix.NewIfreq(ifr.Name())
-	if err != nil {
-		return nil
-	}
-	if err := unix.IoctlIfreq(w.ctl, unix.SIOCGIFFLAGS, ifr); err != nil {
-		if errors.Is(err, unix.ENODEV) {
-			return capture.ErrNoInterface
-		}
-		return nil
-	}
-	if ifr.Uint16()&unix.IFF_UP == 0 {
-		return capture.ErrIfaceDown
-	}
-	return nil
+	return capture.IfaceState(w.ctl, ifr.Name())
 }
 
 // close releases the control socket.

@@ -139,20 +139,7 @@ func (s *afpSource) ifaceState() error {
 	if s.ctl < 0 || s.any {
 		return nil
 	}
-	ifr, err := unix.NewIfreq(s.iface)
-	if err != nil {
-		return nil
-	}
-	if err := unix.IoctlIfreq(s.ctl, unix.SIOCGIFFLAGS, ifr); err != nil {
-		if errors.Is(err, unix.ENODEV) {
-			return capture.ErrNoInterface
-		}
-		return nil
-	}
-	if ifr.Uint16()&unix.IFF_UP == 0 {
-		return capture.ErrIfaceDown
-	}
-	return nil
+	return capture.IfaceState(s.ctl, s.iface)
 }
 
 // Close implements capture.FrameReader; the socket is closed by

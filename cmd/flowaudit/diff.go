@@ -78,13 +78,7 @@ func (a *app) runDiff(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
-		return err
-	}
-	if err := f.resolveFormat(); err != nil {
-		return err
-	}
-	if err := checkStdin(args); err != nil {
+	if err := f.checkSessionArgs(args); err != nil {
 		return err
 	}
 	limit := int64(a.maxInput)

@@ -121,6 +121,19 @@ func (f *auditFlags) inputFiles() []string {
 	return in
 }
 
+// checkSessionArgs is what report and diff check of their file
+// arguments (sessions or reports) before reading any: --output replaces
+// none of them, it and --format agree, and at most one is stdin.
+func (f *auditFlags) checkSessionArgs(args []string) error {
+	if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
+		return err
+	}
+	if err := f.resolveFormat(); err != nil {
+		return err
+	}
+	return checkStdin(args)
+}
+
 // nodeFromCapture is replay's default --node: the first capture's name
 // without directory and extensions ("gw1" for /data/gw1.pcapng.gz), so
 // that sessions of several gateways replayed on one analyst's machine do

@@ -35,13 +35,7 @@ func newReportCmd(a *app) *cobra.Command {
 			if len(args) == 0 {
 				return errors.New("report: no session file given (flowaudit report SESSION...)")
 			}
-			if err := checkOutputs(append(f.inputFiles(), args...), output{"--output", f.output}); err != nil {
-				return err
-			}
-			if err := f.resolveFormat(); err != nil {
-				return err
-			}
-			if err := checkStdin(args); err != nil {
+			if err := f.checkSessionArgs(args); err != nil {
 				return err
 			}
 			ins, cleanup, err := a.spooledInputs(args, a.sessionLimit(), "session")

@@ -1,0 +1,29 @@
+package capture
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// IfaceState returns nil while interface name exists and is up, else
+// ErrNoInterface or ErrIfaceDown, asking through ctl (a datagram socket
+// opened in the capture's network namespace, so the answer is that
+// namespace's whatever thread asks). Errors it cannot interpret count as
+// "still there": a capture is not ended on a guess.
+func IfaceState(ctl int, name string) error {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return nil
+	}
+	if err := unix.IoctlIfreq(ctl, unix.SIOCGIFFLAGS, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return ErrNoInterface
+		}
+		return nil
+	}
+	if ifr.Uint16()&unix.IFF_UP == 0 {
+		return ErrIfaceDown
+	}
+	return nil
+}
