@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowaudit/flowaudit/capture"
+	"github.com/flowaudit/flowaudit/capture/netif"
 )
 
 // ifWatch tells whether the captured interface is still there and up.
@@ -54,7 +55,7 @@ func (w *ifWatch) state() error {
 		}
 		return nil
 	}
-	return capture.IfaceState(w.ctl, ifr.Name())
+	return netif.State(w.ctl, ifr.Name())
 }
 
 // close releases the control socket.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/flowaudit/flowaudit/capture"
 	"github.com/flowaudit/flowaudit/capture/flow"
+	"github.com/flowaudit/flowaudit/capture/netif"
 	"github.com/flowaudit/flowaudit/internal/atomicfile"
 )
 
@@ -139,7 +140,7 @@ func (s *afpSource) ifaceState() error {
 	if s.ctl < 0 || s.any {
 		return nil
 	}
-	return capture.IfaceState(s.ctl, s.iface)
+	return netif.State(s.ctl, s.iface)
 }
 
 // Close implements capture.FrameReader; the socket is closed by
